@@ -1,0 +1,68 @@
+/**
+ * The per-op rule registry. Each op family lives in one file under src/ops/ and registers an
+ * `OpRule` per op type: its forward, its vector–Jacobian product (gradient w.r.t. its activation
+ * inputs), and (from the cascade issue on) its inverse. The engine and the cascade only ever look
+ * rules up here, so adding an op never touches them.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { AnyNode, Graph, Shape } from '../ir/graph.js';
+
+/** What a rule sees when it runs: the node, and access to the graph's constants. */
+export interface OpContext {
+  node: AnyNode;
+  graph: Graph;
+  /** per-node prepared tensors (see OpRule.prepare), owned by the model */
+  prepared: Record<string, tf.Tensor> | undefined;
+}
+
+export interface VjpArgs {
+  /** the node's inputs at the recorded forward point (constants included, in input order) */
+  inputs: tf.Tensor[];
+  /** the node's outputs at the recorded forward point */
+  outputs: tf.Tensor[];
+  /** upstream gradient per output (null where that output receives none) */
+  dys: Array<tf.Tensor | null>;
+}
+
+export interface OpRule {
+  op: string;
+  /**
+   * Which inputs are differentiable activations. Default: every input that is not a graph constant.
+   */
+  activationInputs?: (node: AnyNode, graph: Graph) => number[];
+  /**
+   * Optional one-time preparation at load (pre-transposed weights, flipped kernels for the VJP,
+   * batch-norm scale/shift). Tensors returned are owned and disposed by the model.
+   */
+  prepare?: (ctx: Omit<OpContext, 'prepared'>) => Record<string, tf.Tensor>;
+  /** Forward: inputs in node order (constants resolved), returns one tensor per node output. */
+  forward: (inputs: tf.Tensor[], ctx: OpContext) => tf.Tensor[];
+  /**
+   * Vector–Jacobian product at the recorded forward point: the gradient w.r.t. each input
+   * (null for constants/non-differentiable inputs, or where it is identically zero).
+   * Must not use tfjs' built-in gradient machinery (wasm lacks several backward kernels).
+   */
+  vjp?: (args: VjpArgs, ctx: OpContext) => Array<tf.Tensor | null>;
+  /** Optional static shape inference; the engine falls back to a dry run on zeros. */
+  inferShape?: (inputShapes: Shape[], ctx: OpContext) => Shape[];
+  /** ops that only exist at load time (e.g. Shape) are folded and have no runtime rule */
+}
+
+const rules = new Map<string, OpRule>();
+
+export function registerOp(rule: OpRule): void {
+  if (rules.has(rule.op)) throw new Error(`op rule '${rule.op}' registered twice`);
+  rules.set(rule.op, rule);
+}
+
+export function getOpRule(op: string): OpRule | undefined {
+  return rules.get(op);
+}
+
+export function supportedOps(): string[] {
+  return [...rules.keys()].sort();
+}
+
+export function defaultActivationInputs(node: AnyNode, graph: Graph): number[] {
+  return node.inputs.map((_, i) => i).filter((i) => node.inputs[i] !== '' && !graph.constants.has(node.inputs[i]));
+}
