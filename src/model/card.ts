@@ -1,0 +1,119 @@
+/**
+ * The model card: a JSON sidecar `<model>.naflow.json` next to a model file (for a tfjs model.json:
+ * `model.naflow.json` in the same folder) stating once what the model expects, so that no command
+ * needs flags for it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type PreprocessPreset = 'imagenet' | 'unit' | 'raw255';
+export interface PreprocessCustom {
+  /** pixel = (value·scale − mean[c]) / std[c], value in 0..255 */
+  scale: number;
+  mean: [number, number, number] | [number];
+  std: [number, number, number] | [number];
+}
+
+export interface ModelCard {
+  name?: string;
+  /** [height, width] the image is resized to */
+  inputSize?: [number, number];
+  /** 3 (RGB) or 1 (grayscale) */
+  channels?: 1 | 3;
+  preprocess?: PreprocessPreset | PreprocessCustom;
+  /** how the image is brought to inputSize: plain resize (default, aspect not kept) or resize shorter side + centre crop */
+  resize?: 'squash' | 'center-crop';
+  /** interpolation for the resize */
+  interpolation?: 'bilinear' | 'bicubic';
+  /** file (relative to the card) with one class label per line */
+  labels?: string;
+  /** file (relative to the card) with one class identifier per line (e.g. WordNet ids) */
+  ids?: string;
+  /** layout of the model's own input in its source format (informational: naflow feeds NHWC internally) */
+  layout?: 'NCHW' | 'NHWC';
+  /** whether the output is already a probability distribution (else softmax is applied for display) */
+  outputIsProbability?: boolean;
+  /** free-form provenance and licence text */
+  source?: string;
+  licence?: string;
+}
+
+export interface LoadedCard extends ModelCard {
+  /** resolved label strings (when `labels` is given) */
+  labelList?: string[];
+  /** resolved identifiers (when `ids` is given) */
+  idList?: string[];
+  /** the card file it came from, if any */
+  cardPath?: string;
+}
+
+export class CardError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CardError';
+  }
+}
+
+/** Where the card for a model file lives: `x.onnx` → `x.naflow.json`; `dir/model.json` → `dir/model.naflow.json`. */
+export function cardPathFor(modelPath: string): string {
+  const dir = path.dirname(modelPath);
+  const base = path.basename(modelPath).replace(/\.(onnx|json)$/i, '');
+  return path.join(dir, `${base}.naflow.json`);
+}
+
+function readLines(file: string, cardPath: string, field: string): string[] {
+  if (!fs.existsSync(file)) throw new CardError(`${cardPath}: '${field}' names ${file}, which does not exist`);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l, i, a) => l.length > 0 || i < a.length - 1);
+}
+
+const PRESETS = new Set(['imagenet', 'unit', 'raw255']);
+
+/** Validate a parsed card, naming the file and the field that is wrong. */
+export function validateCard(raw: unknown, where: string): ModelCard {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CardError(`${where}: a model card must be a JSON object`);
+  const c = raw as Record<string, unknown>;
+  const bad = (field: string, want: string) => new CardError(`${where}: field '${field}' must be ${want}, got ${JSON.stringify(c[field])}`);
+  if (c.inputSize !== undefined) {
+    const s = c.inputSize;
+    if (!Array.isArray(s) || s.length !== 2 || !s.every((v) => Number.isInteger(v) && v > 0)) throw bad('inputSize', '[height, width] of positive integers');
+  }
+  if (c.channels !== undefined && c.channels !== 1 && c.channels !== 3) throw bad('channels', '1 or 3');
+  if (c.preprocess !== undefined) {
+    const p = c.preprocess;
+    if (typeof p === 'string') {
+      if (!PRESETS.has(p)) throw bad('preprocess', `one of ${[...PRESETS].join(', ')} or {scale, mean, std}`);
+    } else if (typeof p !== 'object' || p === null || typeof (p as PreprocessCustom).scale !== 'number') {
+      throw bad('preprocess', `one of ${[...PRESETS].join(', ')} or {scale, mean, std}`);
+    }
+  }
+  if (c.resize !== undefined && c.resize !== 'squash' && c.resize !== 'center-crop') throw bad('resize', "'squash' or 'center-crop'");
+  if (c.interpolation !== undefined && c.interpolation !== 'bilinear' && c.interpolation !== 'bicubic') throw bad('interpolation', "'bilinear' or 'bicubic'");
+  if (c.layout !== undefined && c.layout !== 'NCHW' && c.layout !== 'NHWC') throw bad('layout', "'NCHW' or 'NHWC'");
+  for (const f of ['labels', 'ids', 'name', 'source', 'licence'])
+    if (c[f] !== undefined && typeof c[f] !== 'string') throw bad(f, 'a string');
+  return c as ModelCard;
+}
+
+/** Load the card beside a model (or an explicit card path); a missing card gives an empty card. */
+export function loadCard(modelPath: string, explicitCard?: string): LoadedCard {
+  const cardPath = explicitCard ?? cardPathFor(modelPath);
+  if (!fs.existsSync(cardPath)) {
+    if (explicitCard) throw new CardError(`model card ${explicitCard} does not exist`);
+    return {};
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(cardPath, 'utf8'));
+  } catch (e) {
+    throw new CardError(`${cardPath}: not valid JSON (${(e as Error).message})`);
+  }
+  const card: LoadedCard = { ...validateCard(raw, cardPath), cardPath };
+  const dir = path.dirname(cardPath);
+  if (card.labels) card.labelList = readLines(path.resolve(dir, card.labels), cardPath, 'labels');
+  if (card.ids) card.idList = readLines(path.resolve(dir, card.ids), cardPath, 'ids');
+  return card;
+}
