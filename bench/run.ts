@@ -1,0 +1,86 @@
+/**
+ * `npm run bench`: forward time and peak RSS of naflow against Debian PyTorch's forward of the same
+ * weights, measured in the same run, one process per cell. Writes bench/results.md and the README's
+ * benchmark table (between the bench markers).
+ *
+ * Needs Debian's python3-torch/python3-torchvision for the full-width ResNet-50/VGG16 exports and the
+ * PyTorch peer (`apt-get install -y python3-torch python3-torchvision python3-onnx`); without it those
+ * rows are skipped with a message and only the bundled model is timed.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const work = path.join(root, 'bench/work');
+fs.mkdirSync(work, { recursive: true });
+const PY = '/usr/bin/python3';
+const env = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+
+interface Cell {
+  median_ms: number;
+  peak_rss_mb: number;
+  [k: string]: unknown;
+}
+
+function runJson(cmd: string, args: string[]): Cell | string {
+  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', timeout: 20 * 60 * 1000 });
+  const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (r.status !== 0 || !line) return `failed (${(r.stderr ?? '').trim().split('\n').pop() ?? r.status})`;
+  return JSON.parse(line) as Cell;
+}
+
+const hasTorch = fs.existsSync(PY) && spawnSync(PY, ['-c', 'import torch, torchvision'], { env }).status === 0;
+const rows: string[] = [];
+const fmt = (c: Cell | string) => (typeof c === 'string' ? c : `${c.median_ms} ms`);
+const rss = (c: Cell | string) => (typeof c === 'string' ? '–' : `${c.peak_rss_mb} MB`);
+
+const naflowCell = (model: string, threads: number) =>
+  runJson(process.execPath, [path.join(root, 'dist/bench/forward-one.js'), model, 'wasm', String(threads), '7']);
+
+for (const name of ['resnet50', 'vgg16']) {
+  if (!hasTorch) {
+    rows.push(`| ${name} (full width, 224×224) | skipped: Debian python3-torch not installed | | |`);
+    continue;
+  }
+  const onnx = path.join(work, `${name}.onnx`);
+  if (!fs.existsSync(onnx)) {
+    console.error(`exporting ${name} …`);
+    const r = spawnSync(PY, [path.join(root, 'tools/make_bench_models.py'), name], { cwd: root, env, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`tools/make_bench_models.py ${name} failed`);
+  }
+  console.error(`timing ${name} …`);
+  const torch = runJson(PY, [path.join(root, 'bench/torch_forward.py'), name]);
+  const one = naflowCell(onnx, 1);
+  const two = naflowCell(onnx, 2);
+  rows.push(`| ${name} (full width, 224×224) | ${fmt(one)} / ${rss(one)} | ${fmt(two)} / ${rss(two)} | ${fmt(torch)} / ${rss(torch)} |`);
+}
+console.error('timing the bundled Tiny Darknet …');
+const darknet = path.join(root, 'models/tiny-darknet/model.json');
+const d1 = naflowCell(darknet, 1);
+const d2 = naflowCell(darknet, 2);
+rows.push(`| Tiny Darknet (bundled, 224×224) | ${fmt(d1)} / ${rss(d1)} | ${fmt(d2)} / ${rss(d2)} | no peer (tfjs layers model) |`);
+
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const stamp = new Date().toISOString().slice(0, 10);
+const torchVersion = hasTorch ? spawnSync(PY, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim() : 'n/a';
+const table = [
+  `Measured ${stamp} on ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ` +
+    `PyTorch ${torchVersion} (Debian, 2 threads, OPENBLAS_NUM_THREADS=1). Forward of one 224×224 image, batch 1, ` +
+    `median of 7 after 2 warm-ups; peak RSS of the whole process (one process per cell).`,
+  '',
+  '| model | naflow wasm, 1 thread (time / peak RSS) | naflow wasm, 2 threads | PyTorch CPU (same weights) |',
+  '|---|---|---|---|',
+  ...rows,
+].join('\n');
+fs.writeFileSync(path.join(root, 'bench/results.md'), `# Benchmark results\n\n${table}\n`);
+const readme = path.join(root, 'README.md');
+const text = fs.readFileSync(readme, 'utf8');
+const start = '<!-- bench:start -->';
+const end = '<!-- bench:end -->';
+if (text.includes(start) && text.includes(end)) {
+  fs.writeFileSync(readme, text.replace(new RegExp(`${start}[\\s\\S]*${end}`), `${start}\n${table}\n${end}`));
+}
+console.log(table);
