@@ -97,7 +97,7 @@ test('engine on the cpu backend', async (t) => {
   await t.test('backward: d logits[k] / d x equals the closed form, fork gradients summed (tol 1e-6)', () => {
     const rec = forward(model, x, { record: true });
     for (const k of [0, 1, 2]) {
-      const seed = tf.tidy(() => tf.oneHot(tf.tensor1d([k], 'int32'), 3).toFloat());
+      const seed = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d([k], 'int32'), 3), 'float32'));
       const grads = backward(model, rec, 'logits', ['x', 'gap'], seed);
       close(grads.get('x')!.dataSync(), reference(k).dx, 1e-6, `dx (class ${k})`);
       close(grads.get('gap')!.dataSync(), [W[k], W[3 + k]], 1e-6, `dgap (class ${k})`);
@@ -123,7 +123,7 @@ test('engine on the cpu backend', async (t) => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 5; i++) {
       const rec = forward(model, x, { record: true });
-      const seed = tf.tidy(() => tf.oneHot(tf.tensor1d([1], 'int32'), 3).toFloat());
+      const seed = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d([1], 'int32'), 3), 'float32'));
       const grads = backward(model, rec, 'logits', 'x', seed, { keepAll: true });
       for (const g of grads.values()) g.dispose();
       seed.dispose();

@@ -24,6 +24,52 @@ export interface VjpArgs {
   dys: Array<tf.Tensor | null>;
 }
 
+export interface JvpArgs {
+  /** the node's inputs at the recorded forward point (constants included) */
+  inputs: tf.Tensor[];
+  outputs: tf.Tensor[];
+  /** a tangent per input (null: zero tangent, e.g. for weights) */
+  tangents: Array<tf.Tensor | null>;
+}
+
+/** Settings of the NAFlow inverse step (spec §5). */
+export interface InverseSettings {
+  /** damping factor ρ: λ = ρ·σ_max(J) */
+  rho: number;
+  atol: number;
+  btol: number;
+  maxIter: number;
+  /** power iterations for σ_max */
+  powerIterations: number;
+}
+
+/** What a least-squares inverse step reports. */
+export interface SolverStats {
+  method: 'lsmr' | 'closed-form' | 'diagonal';
+  iterations: number;
+  /** ‖J d − r‖ / ‖r‖ reached (0 when r = 0) */
+  relResidual: number;
+  /** λ used */
+  damping: number;
+  sigmaMax: number;
+  stop: string;
+}
+
+export interface InverseArgs {
+  /** forward inputs and outputs at the recorded point */
+  inputs: tf.Tensor[];
+  outputs: tf.Tensor[];
+  /** the back-propagated feature map (BPFM) of each output (null: none reached it) */
+  bOut: Array<tf.Tensor | null>;
+  settings: InverseSettings;
+}
+
+export interface InverseResult {
+  /** BPFM estimate per input (null: constants, or operands that give no estimate, e.g. a gate) */
+  b: Array<tf.Tensor | null>;
+  solver?: SolverStats;
+}
+
 export interface OpRule {
   op: string;
   /**
@@ -43,6 +89,13 @@ export interface OpRule {
    * Must not use tfjs' built-in gradient machinery (wasm lacks several backward kernels).
    */
   vjp?: (args: VjpArgs, ctx: OpContext) => Array<tf.Tensor | null>;
+  /**
+   * Jacobian–vector product at the recorded forward point (the op linearised there, without bias).
+   * Linear and piecewise-linear ops use it as `J v` in the matrix-free least-squares inverse.
+   */
+  jvp?: (args: JvpArgs, ctx: OpContext) => tf.Tensor[];
+  /** NAFlow inverse step (spec §5): BPFM of the inputs from the BPFM of the outputs. */
+  inverse?: (args: InverseArgs, ctx: OpContext) => InverseResult;
   /** Optional static shape inference; the engine falls back to a dry run on zeros. */
   inferShape?: (inputShapes: Shape[], ctx: OpContext) => Shape[];
   /** ops that only exist at load time (e.g. Shape) are folded and have no runtime rule */

@@ -1,0 +1,11 @@
+/** Registers every op rule (side-effect imports) and re-exports the registry lookups. */
+import './conv.js';
+import './normalization.js';
+import './activations.js';
+import './elementwise.js';
+import './pooling.js';
+import './linear.js';
+import './shape.js';
+import './resize.js';
+
+export { getOpRule, supportedOps } from './registry.js';

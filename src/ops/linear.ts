@@ -1,0 +1,115 @@
+/**
+ * Gemm (dense layer, weight constant stored [in, out]) and general MatMul (numpy semantics: 1-D
+ * promotion, broadcast batch dims). Transposed copies of constant matrices are prepared once because
+ * transposeB matmuls are 5-8x slower on wasm (runtime-eval §3).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GemmAttrs, Shape } from '../ir/graph.js';
+import { registerOp } from './registry.js';
+import { attrs, broadcastShapes, constOf, expandTo, hasInput, isConst, sumToShape } from './util.js';
+
+const swapLast = (t: tf.Tensor) => {
+  const perm = t.shape.map((_, i) => i);
+  [perm[t.rank - 2], perm[t.rank - 1]] = [perm[t.rank - 1], perm[t.rank - 2]];
+  return tf.transpose(t, perm);
+};
+
+registerOp({
+  op: 'Gemm',
+  prepare: (ctx) => {
+    const w = constOf(ctx, 1);
+    const out: Record<string, tf.Tensor> = {};
+    if (w) out.wt = swapLast(w);
+    return out;
+  },
+  forward: (inputs, ctx) => {
+    const { alpha, beta } = attrs<GemmAttrs>(ctx);
+    return [
+      tf.tidy(() => {
+        let y = tf.matMul(inputs[0], inputs[1]);
+        if (alpha !== 1) y = tf.mul(y, alpha);
+        if (hasInput(ctx, 2) && beta !== 0) y = tf.add(y, beta === 1 ? inputs[2] : tf.mul(inputs[2], beta));
+        return y;
+      }),
+    ];
+  },
+  vjp: ({ inputs, dys }, ctx) => {
+    const dy = dys[0];
+    if (!dy) return inputs.map(() => null);
+    const { alpha, beta } = attrs<GemmAttrs>(ctx);
+    const [x, w, c] = inputs;
+    const scaled = (t: tf.Tensor) => (alpha === 1 ? t : tf.mul(t, alpha));
+    const dx = isConst(ctx, 0)
+      ? null
+      : tf.tidy(() => scaled(ctx.prepared?.wt ? tf.matMul(dy, ctx.prepared.wt) : tf.matMul(dy, w, false, true)));
+    const dw = isConst(ctx, 1) ? null : tf.tidy(() => scaled(tf.matMul(x, dy, true, false)));
+    const dc = !hasInput(ctx, 2) || isConst(ctx, 2) ? null : tf.tidy(() => sumToShape(tf.mul(dy, beta), c.shape));
+    return hasInput(ctx, 2) ? [dx, dw, dc] : [dx, dw];
+  },
+  inferShape: (shapes) => [[shapes[0][0], shapes[1][1]]],
+});
+
+/**
+ * Operands promoted to rank ≥ 2 as numpy does for 1-D arguments, and broadcast to the common batch
+ * shape where tfjs would get it wrong: it flattens the batch dims, so only a batch equal to the full
+ * one or of size 1 broadcasts correctly.
+ */
+function promote(a: tf.Tensor, b: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const pa = a.rank === 1 ? tf.reshape(a, [1, a.shape[0]]) : a;
+  const pb = b.rank === 1 ? tf.reshape(b, [b.shape[0], 1]) : b;
+  const batch = broadcastShapes(pa.shape.slice(0, -2), pb.shape.slice(0, -2));
+  const fix = (t: tf.Tensor) => {
+    const tb = t.shape.slice(0, -2);
+    const ok = tb.reduce((p, d) => p * d, 1) === 1 || (tb.length === batch.length && tb.every((d, i) => d === batch[i]));
+    return ok ? t : expandTo(t, [...batch, ...t.shape.slice(-2)]);
+  };
+  return [fix(pa), fix(pb)];
+}
+
+function matmulShape(a: Shape, b: Shape): Shape {
+  const pa = a.length === 1 ? [1, a[0]] : a;
+  const pb = b.length === 1 ? [b[0], 1] : b;
+  const batch = broadcastShapes(pa.slice(0, -2), pb.slice(0, -2));
+  const out = [...batch, pa[pa.length - 2], pb[pb.length - 1]];
+  if (b.length === 1) out.splice(out.length - 1, 1);
+  if (a.length === 1) out.splice(out.length - (b.length === 1 ? 1 : 2), 1);
+  return out;
+}
+
+registerOp({
+  op: 'MatMul',
+  prepare: (ctx) => {
+    const out: Record<string, tf.Tensor> = {};
+    const a = constOf(ctx, 0), b = constOf(ctx, 1);
+    if (a && a.rank === 2) out.at = swapLast(a);
+    if (b && b.rank === 2) out.bt = swapLast(b);
+    return out;
+  },
+  forward: (inputs) => [
+    tf.tidy(() => {
+      const [a, b] = inputs;
+      const [pa, pb] = promote(a, b);
+      return tf.reshape(tf.matMul(pa, pb), matmulShape(a.shape, b.shape));
+    }),
+  ],
+  vjp: ({ inputs, dys }, ctx) => {
+    const dy = dys[0];
+    const [a, b] = inputs;
+    if (!dy) return [null, null];
+    const grad = (i: 0 | 1) =>
+      tf.tidy(() => {
+        const [pa, pb] = promote(a, b);
+        const outShape = [...broadcastShapes(pa.shape.slice(0, -2), pb.shape.slice(0, -2)), pa.shape[pa.rank - 2], pb.shape[pb.rank - 1]];
+        const g = tf.reshape(dy, outShape);
+        const p = ctx.prepared;
+        const full =
+          i === 0
+            ? b.rank === 2 && p?.bt ? tf.matMul(g, p.bt) : tf.matMul(g, pb, false, true)
+            : a.rank === 2 && p?.at ? tf.matMul(p.at, g) : tf.matMul(pa, g, true, false);
+        const own = i === 0 ? (a.rank === 1 ? [1, a.shape[0]] : a.shape) : b.rank === 1 ? [b.shape[0], 1] : b.shape;
+        return tf.reshape(sumToShape(full, own), (i === 0 ? a : b).shape);
+      });
+    return [isConst(ctx, 0) ? null : grad(0), isConst(ctx, 1) ? null : grad(1)];
+  },
+  inferShape: (shapes) => [matmulShape(shapes[0], shapes[1])],
+});

@@ -1,0 +1,48 @@
+/**
+ * BatchNormalization (inference) as a per-channel affine map y = x·a + b on the last axis, with
+ * a = γ/√(var+ε) and b = β − μ·a prepared once: tfjs' batchNorm gradient is slow on wasm, and the
+ * affine form is trivially invertible.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BatchNormAttrs } from '../ir/graph.js';
+import { registerOp, type OpContext } from './registry.js';
+import { attrs, sameShape } from './util.js';
+
+function scaleShift(inputs: tf.Tensor[], eps: number): { a: tf.Tensor; b: tf.Tensor } {
+  const [, gamma, beta, mean, variance] = inputs;
+  return tf.tidy(() => {
+    const a = tf.div(gamma, tf.sqrt(tf.add(variance, eps)));
+    return { a, b: tf.sub(beta, tf.mul(mean, a)) };
+  });
+}
+
+function prepared(inputs: tf.Tensor[], ctx: OpContext): { a: tf.Tensor; b: tf.Tensor } {
+  const p = ctx.prepared;
+  return p?.a && p?.b ? { a: p.a, b: p.b } : scaleShift(inputs, attrs<BatchNormAttrs>(ctx).epsilon);
+}
+
+registerOp({
+  op: 'BatchNormalization',
+  activationInputs: () => [0],
+  prepare: (ctx) => {
+    const consts = ctx.node.inputs.slice(1, 5).map((n) => ctx.graph.constants.get(n));
+    const out: Record<string, tf.Tensor> = {};
+    if (consts.some((c) => !c)) return out;
+    const { a, b } = scaleShift([consts[0]!, ...(consts as tf.Tensor[])], attrs<BatchNormAttrs>(ctx).epsilon);
+    out.a = a;
+    out.b = b;
+    return out;
+  },
+  forward: (inputs, ctx) => [
+    tf.tidy(() => {
+      const { a, b } = prepared(inputs, ctx);
+      return tf.add(tf.mul(inputs[0], a), b);
+    }),
+  ],
+  vjp: ({ inputs, dys }, ctx) => {
+    const dy = dys[0];
+    const dx = dy ? tf.tidy(() => tf.mul(dy, prepared(inputs, ctx).a)) : null;
+    return [dx, null, null, null, null];
+  },
+  inferShape: sameShape,
+});

@@ -1,0 +1,216 @@
+/**
+ * MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, ReduceMean (NHWC).
+ *
+ * MaxPool's gradient goes to the FIRST maximum of each window in scan order (rows, then columns),
+ * like PyTorch; overlapping windows accumulate, padded cells never win. tfjs' MaxPoolGrad kernel is
+ * not used: on wasm it sends ties to the last maximum and is wrong with explicit padding (measured,
+ * tfjs-backend-wasm 4.22). Instead the window taps are stacked, argMax (first occurrence) picks the
+ * winner, and scatterND (which sums duplicates) routes dy back.
+ *
+ * AveragePool is a depthwise conv with a ones kernel divided by the per-window count, so its gradient
+ * reuses the conv input-gradient path (tfjs' AvgPoolGrad divides by the full window even where the
+ * forward excluded padding). With countIncludePad every cell of the window counts, including the
+ * bottom/right cells the importer added for ceil_mode (PyTorch would not count those).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { PoolAttrs, ReduceAttrs } from '../ir/graph.js';
+import { registerOp } from './registry.js';
+import { convForward, convInputGrad, type ConvGeom } from './conv-core.js';
+import { attrs, expandTo, normAxis, padOrCrop2d, windowOut } from './util.js';
+
+function poolOutShape(xShape: number[], a: PoolAttrs): [number, number] {
+  const [pt, pl, pb, pr] = a.pads;
+  return [
+    windowOut(xShape[1], a.kernel[0], a.strides[0], a.dilations[0], pt, pb),
+    windowOut(xShape[2], a.kernel[1], a.strides[1], a.dilations[1], pl, pr),
+  ];
+}
+
+const poolShape = (shapes: number[][], a: PoolAttrs) => {
+  const [oh, ow] = poolOutShape(shapes[0], a);
+  return [[shapes[0][0], oh, ow, shapes[0][3]]];
+};
+
+const iota = (n: number, step: number) => Array.from({ length: n }, (_, i) => i * step);
+
+/**
+ * The input padded with −∞ (or cropped) to the rows/columns the windows read, rounded up to a multiple
+ * of the stride, and its kH·kW window taps [N, oH, oW, C] in scan order (rows, then columns). With a
+ * space-to-depth view (one rank-4 transpose) every tap is a single contiguous slice; strided slices
+ * are slow JS loops on wasm.
+ */
+function windowTaps(x: tf.Tensor4D, a: PoolAttrs) {
+  const [n, h, w, c] = x.shape;
+  const [oh, ow] = poolOutShape(x.shape, a);
+  const [sh, sw] = a.strides, [dh, dw] = a.dilations;
+  const rowsA = Math.floor(((a.kernel[0] - 1) * dh) / sh) + oh, colsB = Math.floor(((a.kernel[1] - 1) * dw) / sw) + ow;
+  const hp = rowsA * sh, wp = colsB * sw;
+  const pads: [number, number, number, number] = [a.pads[0], hp - h - a.pads[0], a.pads[1], wp - w - a.pads[1]];
+  const xp = padOrCrop2d(x, pads, -Infinity);
+  // [N, A, B, (rh·sw + rw)·C + c]: element (A·sh + rh, B·sw + rw) of the padded input
+  const s2d = sh * sw === 1 ? xp : tf.reshape(tf.transpose(tf.reshape(xp, [n * rowsA, sh, colsB, sw * c]), [0, 2, 1, 3]), [n, rowsA, colsB, sh * sw * c]);
+  const taps: tf.Tensor[] = [];
+  for (let i = 0; i < a.kernel[0]; i++)
+    for (let j = 0; j < a.kernel[1]; j++) {
+      const r = i * dh, q = j * dw;
+      const phase = ((r % sh) * sw + (q % sw)) * c;
+      taps.push(tf.slice(s2d, [0, Math.floor(r / sh), Math.floor(q / sw), phase], [n, oh, ow, c]));
+    }
+  return { taps, oh, ow };
+}
+
+registerOp({
+  op: 'MaxPool',
+  forward: (inputs, ctx) => {
+    const a = attrs<PoolAttrs>(ctx);
+    const x = inputs[0] as tf.Tensor4D;
+    if (a.dilations[0] === 1 && a.dilations[1] === 1) {
+      const p = a.pads;
+      return [tf.maxPool(x, a.kernel, a.strides, [[0, 0], [p[0], p[2]], [p[1], p[3]], [0, 0]])];
+    }
+    return [tf.tidy(() => windowTaps(x, a).taps.reduce((m, t) => tf.maximum(m, t)))];
+  },
+  vjp: ({ inputs, dys }, ctx) => {
+    const dy = dys[0];
+    if (!dy) return [null];
+    const a = attrs<PoolAttrs>(ctx);
+    const x = inputs[0] as tf.Tensor4D;
+    return [
+      tf.tidy(() => {
+        const [n, h, w, c] = x.shape;
+        const { taps, oh, ow } = windowTaps(x, a);
+        const K = taps.length, kW = a.kernel[1];
+        const k = tf.argMax(tf.reshape(tf.stack(taps, 0), [K, -1]), 0);
+        // winning tap k = i·kW + j sits (i·dh·W + j·dw)·C = i·(dh·W·C − kW·dw·C) + k·dw·C past the window's
+        // corner in the unpadded input (a winner is never a padded cell)
+        const rowStep = a.dilations[0] * w * c, colStep = a.dilations[1] * c;
+        const i = tf.cast(tf.floor(tf.div(tf.cast(k, 'float32'), kW)), 'int32');
+        const off = tf.add(tf.mul(i, tf.scalar(rowStep - kW * colStep, 'int32')), tf.mul(k, tf.scalar(colStep, 'int32')));
+        const corner = new Int32Array(n * oh * ow * c);
+        for (let b = 0, q = 0; b < n; b++)
+          for (let r = 0; r < oh; r++)
+            for (let s = 0; s < ow; s++) {
+              const base = ((b * h + r * a.strides[0] - a.pads[0]) * w + s * a.strides[1] - a.pads[1]) * c;
+              for (let ch = 0; ch < c; ch++) corner[q++] = base + ch;
+            }
+        // a padded cell only wins a window whose real cells are all −∞ or NaN; clamp so it stays in bounds
+        const idx = tf.minimum(tf.maximum(tf.add(tf.tensor1d(corner, 'int32'), off), tf.scalar(0, 'int32')), tf.scalar(x.size - 1, 'int32'));
+        return tf.reshape(tf.scatterND(tf.reshape(idx, [-1, 1]), tf.reshape(dy, [-1]), [x.size]), x.shape);
+      }),
+    ];
+  },
+  inferShape: (shapes, ctx) => poolShape(shapes, attrs<PoolAttrs>(ctx)),
+});
+
+/** Per-window divisor: the whole window, or only the cells inside the input. */
+function avgDivisor(xShape: number[], a: PoolAttrs): tf.Tensor | number {
+  if (a.countIncludePad) return a.kernel[0] * a.kernel[1];
+  const [oh, ow] = poolOutShape(xShape, a);
+  const inside = (o: number, ax: 0 | 1, size: number, pad: number) => {
+    let k = 0;
+    for (let t = 0; t < a.kernel[ax]; t++) {
+      const p = o * a.strides[ax] - pad + t * a.dilations[ax];
+      if (p >= 0 && p < size) k++;
+    }
+    return k;
+  };
+  const rows = iota(oh, 1).map((o) => inside(o, 0, xShape[1], a.pads[0]));
+  const cols = iota(ow, 1).map((o) => inside(o, 1, xShape[2], a.pads[1]));
+  const vals = new Float32Array(oh * ow);
+  for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) vals[i * ow + j] = rows[i] * cols[j];
+  return tf.tensor4d(vals, [1, oh, ow, 1]);
+}
+
+const sumGeom = (a: PoolAttrs, c: number): ConvGeom => ({ strides: a.strides, pads: a.pads, dilations: a.dilations, group: c });
+
+registerOp({
+  op: 'AveragePool',
+  forward: (inputs, ctx) => {
+    const a = attrs<PoolAttrs>(ctx);
+    const x = inputs[0] as tf.Tensor4D;
+    return [
+      tf.tidy(() => {
+        const c = x.shape[3];
+        const sum = convForward(x, tf.ones([a.kernel[0], a.kernel[1], 1, c]), sumGeom(a, c));
+        return tf.div(sum, avgDivisor(x.shape, a));
+      }),
+    ];
+  },
+  vjp: ({ inputs, dys }, ctx) => {
+    const dy = dys[0];
+    if (!dy) return [null];
+    const a = attrs<PoolAttrs>(ctx);
+    const x = inputs[0] as tf.Tensor4D;
+    return [
+      tf.tidy(() => {
+        const c = x.shape[3];
+        const ones = tf.ones([a.kernel[0], a.kernel[1], 1, c]) as tf.Tensor4D;
+        const g = tf.div(dy, avgDivisor(x.shape, a)) as tf.Tensor4D;
+        return convInputGrad(g, x.shape, ones.shape, sumGeom(a, c), undefined, 'b', ones);
+      }),
+    ];
+  },
+  inferShape: (shapes, ctx) => poolShape(shapes, attrs<PoolAttrs>(ctx)),
+});
+
+const globalShape = (shapes: number[][]) => [[shapes[0][0], 1, 1, shapes[0][3]]];
+
+registerOp({
+  op: 'GlobalAveragePool',
+  forward: (inputs) => [tf.mean(inputs[0], [1, 2], true)],
+  vjp: ({ inputs, dys }) => {
+    const dy = dys[0];
+    const x = inputs[0] as tf.Tensor4D;
+    return [dy ? tf.tidy(() => expandTo(tf.div(dy, x.shape[1] * x.shape[2]), x.shape)) : null];
+  },
+  inferShape: globalShape,
+});
+
+registerOp({
+  op: 'GlobalMaxPool',
+  forward: (inputs) => [tf.max(inputs[0], [1, 2], true)],
+  // first maximum in scan order, as MaxPool
+  vjp: ({ inputs, dys }) => {
+    const dy = dys[0];
+    if (!dy) return [null];
+    const x = inputs[0];
+    return [
+      tf.tidy(() => {
+        const [n, h, w, c] = x.shape;
+        const k = tf.argMax(tf.reshape(x, [n, h * w, c]), 1); // [n, c]
+        const base = Int32Array.from({ length: n * c }, (_, q) => Math.floor(q / c) * h * w * c + (q % c));
+        const idx = tf.add(tf.tensor2d(base, [n, c], 'int32'), tf.mul(k, tf.scalar(c, 'int32')));
+        return tf.reshape(tf.scatterND(tf.reshape(idx, [-1, 1]), tf.reshape(dy, [-1]), [x.size]), x.shape);
+      }),
+    ];
+  },
+  inferShape: globalShape,
+});
+
+function reduceAxes(a: ReduceAttrs, rank: number): number[] {
+  const axes = a.axes.length ? a.axes.map((x) => normAxis(x, rank)) : iota(rank, 1);
+  return [...new Set(axes)].sort((p, q) => p - q);
+}
+
+registerOp({
+  op: 'ReduceMean',
+  forward: (inputs, ctx) => {
+    const a = attrs<ReduceAttrs>(ctx);
+    return [tf.mean(inputs[0], reduceAxes(a, inputs[0].rank), a.keepDims)];
+  },
+  vjp: ({ inputs, dys }, ctx) => {
+    const dy = dys[0];
+    if (!dy) return [null];
+    const x = inputs[0];
+    const axes = reduceAxes(attrs<ReduceAttrs>(ctx), x.rank);
+    const count = axes.reduce((p, ax) => p * x.shape[ax], 1);
+    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    return [tf.tidy(() => expandTo(tf.div(tf.reshape(dy, kept), count), x.shape))];
+  },
+  inferShape: (shapes, ctx) => {
+    const a = attrs<ReduceAttrs>(ctx);
+    const s = shapes[0];
+    const axes = reduceAxes(a, s.length);
+    return [a.keepDims ? s.map((d, i) => (axes.includes(i) ? 1 : d)) : s.filter((_, i) => !axes.includes(i))];
+  },
+});

@@ -1,0 +1,272 @@
+/** Data-movement ops: Flatten, Reshape, Transpose, Slice, Pad, Concat, Dropout, Identity. */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AxisAttrs, PadAttrs, ReshapeAttrs, SliceAttrs, TransposeAttrs } from '../ir/graph.js';
+import { registerOp } from './registry.js';
+import { attrs, isConst, normAxis, prodOrUnknown, sameShape, takeEvery, zeroInsertAxis } from './util.js';
+
+/** Gradient of a pure reshape: dy back to the input's shape. */
+const reshapeBack = ({ inputs, dys }: { inputs: tf.Tensor[]; dys: Array<tf.Tensor | null> }) => [
+  dys[0] ? tf.reshape(dys[0], inputs[0].shape) : null,
+  ...inputs.slice(1).map(() => null),
+];
+
+/** ONNX Flatten's axis lies in [-r, r]. */
+function flattenAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a > rank) throw new Error(`Flatten: axis ${axis} out of range for rank ${rank}`);
+  return a;
+}
+
+registerOp({
+  op: 'Flatten',
+  forward: (inputs, ctx) => {
+    const x = inputs[0];
+    const axis = flattenAxis(attrs<AxisAttrs>(ctx).axis, x.rank);
+    const outer = x.shape.slice(0, axis).reduce((p, d) => p * d, 1);
+    return [tf.reshape(x, [outer, x.size / Math.max(outer, 1)])];
+  },
+  vjp: reshapeBack,
+  inferShape: (shapes, ctx) => {
+    const s = shapes[0];
+    const axis = flattenAxis(attrs<AxisAttrs>(ctx).axis, s.length);
+    return [[prodOrUnknown(s.slice(0, axis)), prodOrUnknown(s.slice(axis))]];
+  },
+});
+
+registerOp({
+  op: 'Reshape',
+  forward: (inputs, ctx) => [tf.reshape(inputs[0], attrs<ReshapeAttrs>(ctx).shape)],
+  vjp: reshapeBack,
+  inferShape: (shapes, ctx) => {
+    const target = attrs<ReshapeAttrs>(ctx).shape.slice();
+    const free = target.indexOf(-1);
+    const size = prodOrUnknown(shapes[0]);
+    // an unknown (batch) input dim keeps the -1 in the output
+    if (free >= 0 && size >= 0) target[free] = size / target.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
+    return [target];
+  },
+});
+
+registerOp({
+  op: 'Transpose',
+  forward: (inputs, ctx) => [tf.transpose(inputs[0], attrs<TransposeAttrs>(ctx).perm)],
+  vjp: ({ dys }, ctx) => {
+    const perm = attrs<TransposeAttrs>(ctx).perm;
+    const inv = perm.slice();
+    perm.forEach((p, i) => (inv[p] = i));
+    return [dys[0] ? tf.transpose(dys[0], inv) : null];
+  },
+  inferShape: (shapes, ctx) => [attrs<TransposeAttrs>(ctx).perm.map((p) => shapes[0][p])],
+});
+
+interface AxisSlice { axis: number; lo: number; count: number; step: number }
+
+/**
+ * ONNX Slice semantics per axis (negative starts/ends count from the end, clamping differs for negative
+ * steps) resolved to the lowest selected index, the count and the step.
+ */
+function resolveSlice(a: SliceAttrs, shape: number[]): AxisSlice[] {
+  return a.axes.map((ax, i) => {
+    const axis = normAxis(ax, shape.length);
+    const dim = shape[axis];
+    const step = a.steps[i] ?? 1;
+    if (step === 0) throw new Error('Slice: step 0');
+    let start = a.starts[i], end = a.ends[i];
+    if (start < 0) start += dim;
+    if (end < 0) end += dim;
+    let count: number;
+    if (step > 0) {
+      start = Math.min(Math.max(start, 0), dim);
+      end = Math.min(Math.max(end, 0), dim);
+      count = Math.max(0, Math.ceil((end - start) / step));
+      return { axis, lo: start, count, step };
+    }
+    start = Math.min(Math.max(start, 0), dim - 1);
+    end = Math.min(Math.max(end, -1), dim - 1);
+    count = Math.max(0, Math.ceil((start - end) / -step));
+    return { axis, lo: start + (count - 1) * step, count, step };
+  });
+}
+
+registerOp({
+  op: 'Slice',
+  // positive-step slice from the lowest index, then reverse the negative-step axes (no stridedSlice:
+  // it is a slow JS loop on wasm)
+  forward: (inputs, ctx) => {
+    const x = inputs[0];
+    const sl = resolveSlice(attrs<SliceAttrs>(ctx), x.shape);
+    return [
+      tf.tidy(() => {
+        const begin = x.shape.map(() => 0), size = x.shape.slice();
+        for (const s of sl) {
+          begin[s.axis] = s.lo;
+          size[s.axis] = Math.abs(s.step) === 1 ? s.count : x.shape[s.axis] - s.lo;
+        }
+        let y = tf.slice(x, begin, size);
+        for (const s of sl) if (Math.abs(s.step) > 1) y = takeEvery(y, s.axis, 0, s.count, Math.abs(s.step));
+        const rev = sl.filter((s) => s.step < 0).map((s) => s.axis);
+        return rev.length ? tf.reverse(y, rev) : y.clone();
+      }),
+    ];
+  },
+  // adjoint: un-reverse, zero-insert between the picked elements, pad back to the input extent
+  vjp: ({ inputs, dys }, ctx) => {
+    const dy = dys[0];
+    if (!dy) return inputs.map(() => null);
+    const x = inputs[0];
+    const sl = resolveSlice(attrs<SliceAttrs>(ctx), x.shape);
+    const dx = tf.tidy(() => {
+      if (sl.some((s) => s.count === 0)) return tf.zerosLike(x);
+      const rev = sl.filter((s) => s.step < 0).map((s) => s.axis);
+      let g = rev.length ? tf.reverse(dy, rev) : dy;
+      const pads: Array<[number, number]> = x.shape.map(() => [0, 0]);
+      for (const s of sl) {
+        g = zeroInsertAxis(g, s.axis, Math.abs(s.step));
+        const span = (s.count - 1) * Math.abs(s.step) + 1;
+        pads[s.axis] = [s.lo, x.shape[s.axis] - s.lo - span];
+      }
+      return tf.pad(g, pads);
+    });
+    return [dx, ...inputs.slice(1).map(() => null)];
+  },
+  inferShape: (shapes, ctx) => {
+    const s = shapes[0];
+    const a = attrs<SliceAttrs>(ctx);
+    const out = s.slice();
+    a.axes.forEach((ax, i) => {
+      const axis = normAxis(ax, s.length);
+      if (s[axis] < 0) return; // unknown (batch) extent stays unknown
+      const one: SliceAttrs = { starts: [a.starts[i]], ends: [a.ends[i]], axes: [axis], steps: [a.steps[i] ?? 1] };
+      out[axis] = resolveSlice(one, s)[0].count;
+    });
+    return [out];
+  },
+});
+
+/** Edge padding along one axis: repeat the first/last slice. */
+function edgePadAxis(t: tf.Tensor, axis: number, before: number, after: number): tf.Tensor {
+  const n = t.shape[axis];
+  const sliceAt = (i: number) => {
+    const b = t.shape.map(() => 0), sz = t.shape.slice();
+    b[axis] = i;
+    sz[axis] = 1;
+    return tf.slice(t, b, sz);
+  };
+  const reps = (k: number) => t.shape.map((_, i) => (i === axis ? k : 1));
+  const parts: tf.Tensor[] = [];
+  if (before > 0) parts.push(tf.tile(sliceAt(0), reps(before)));
+  parts.push(t);
+  if (after > 0) parts.push(tf.tile(sliceAt(n - 1), reps(after)));
+  return parts.length === 1 ? t : tf.concat(parts, axis);
+}
+
+/** Adjoint of reflect/edge padding along one axis: fold the padded parts back onto their sources. */
+function unpadAxis(g: tf.Tensor, axis: number, before: number, after: number, n: number, mode: 'reflect' | 'edge'): tf.Tensor {
+  const part = (start: number, len: number) => {
+    const b = g.shape.map(() => 0), sz = g.shape.slice();
+    b[axis] = start;
+    sz[axis] = len;
+    return tf.slice(g, b, sz);
+  };
+  const padAlong = (t: tf.Tensor, lo: number, hi: number) =>
+    tf.pad(t, t.shape.map((_, i) => (i === axis ? [lo, hi] : [0, 0])) as Array<[number, number]>);
+  let dx = part(before, n);
+  if (before > 0) {
+    const gb = part(0, before);
+    dx = mode === 'edge'
+      ? tf.add(dx, padAlong(tf.sum(gb, axis, true), 0, n - 1))
+      : tf.add(dx, padAlong(tf.reverse(gb, [axis]), 1, n - 1 - before)); // padded i ← source before−i
+  }
+  if (after > 0) {
+    const ga = part(before + n, after);
+    dx = mode === 'edge'
+      ? tf.add(dx, padAlong(tf.sum(ga, axis, true), n - 1, 0))
+      : tf.add(dx, padAlong(tf.reverse(ga, [axis]), n - 1 - after, 1)); // source n−2−j
+  }
+  return dx;
+}
+
+/** Negative ONNX pads crop; split them off so the padding proper is non-negative. */
+function splitPads(a: PadAttrs, shape: number[]) {
+  const crop = a.pads.map(([b, e]) => [Math.max(0, -b), Math.max(0, -e)]);
+  const pad = a.pads.map(([b, e]) => [Math.max(0, b), Math.max(0, e)] as [number, number]);
+  const begin = crop.map((c) => c[0]);
+  const size = shape.map((d, i) => d - crop[i][0] - crop[i][1]);
+  return { begin, size, pad, cropped: crop.some((c) => c[0] || c[1]) };
+}
+
+registerOp({
+  op: 'Pad',
+  forward: (inputs, ctx) => {
+    const a = attrs<PadAttrs>(ctx);
+    const x = inputs[0];
+    if (a.pads.length !== x.rank) throw new Error(`Pad: ${a.pads.length} pad pairs for a rank-${x.rank} tensor`);
+    return [
+      tf.tidy(() => {
+        const { begin, size, pad, cropped } = splitPads(a, x.shape);
+        let t = cropped ? tf.slice(x, begin, size) : x;
+        if (a.mode === 'constant') return tf.pad(t, pad, a.value);
+        if (a.mode === 'reflect') return tf.mirrorPad(t, pad, 'reflect');
+        pad.forEach(([b, e], axis) => (t = edgePadAxis(t, axis, b, e)));
+        return t === x ? t.clone() : t;
+      }),
+    ];
+  },
+  vjp: ({ inputs, dys }, ctx) => {
+    const dy = dys[0];
+    if (!dy) return inputs.map(() => null);
+    const a = attrs<PadAttrs>(ctx);
+    const x = inputs[0];
+    const dx = tf.tidy(() => {
+      const { begin, size, pad, cropped } = splitPads(a, x.shape);
+      let g = dy;
+      if (a.mode === 'constant') g = tf.slice(g, pad.map((p) => p[0]), size);
+      else pad.forEach(([b, e], axis) => (g = unpadAxis(g, axis, b, e, size[axis], a.mode as 'reflect' | 'edge')));
+      if (cropped) g = tf.pad(g, begin.map((b, i) => [b, x.shape[i] - b - size[i]] as [number, number]));
+      return g === dy ? g.clone() : g;
+    });
+    return [dx, ...inputs.slice(1).map(() => null)];
+  },
+  inferShape: (shapes, ctx) => [shapes[0].map((d, i) => (d < 0 ? -1 : d + attrs<PadAttrs>(ctx).pads[i][0] + attrs<PadAttrs>(ctx).pads[i][1]))],
+});
+
+registerOp({
+  op: 'Concat',
+  forward: (inputs, ctx) => [tf.concat(inputs, normAxis(attrs<AxisAttrs>(ctx).axis, inputs[0].rank))],
+  vjp: ({ inputs, dys }, ctx) => {
+    const dy = dys[0];
+    if (!dy) return inputs.map(() => null);
+    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, inputs[0].rank);
+    const parts = tf.split(dy, inputs.map((t) => t.shape[axis]), axis);
+    return parts.map((p, i) => {
+      if (!isConst(ctx, i)) return p;
+      p.dispose();
+      return null;
+    });
+  },
+  inferShape: (shapes, ctx) => {
+    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, shapes[0].length);
+    const out = shapes[0].slice();
+    out[axis] = shapes.some((s) => s[axis] < 0) ? -1 : shapes.reduce((p, s) => p + s[axis], 0);
+    return [out];
+  },
+});
+
+/** Inference-time pass-through; an ONNX Dropout's optional mask output is all ones. */
+function passThrough(op: string): void {
+  registerOp({
+    op,
+    forward: (inputs, ctx) => {
+      const outs = [inputs[0].clone()];
+      if (ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== '') outs.push(tf.onesLike(inputs[0]));
+      return outs;
+    },
+    vjp: ({ inputs, dys }) => [dys[0] ? dys[0].clone() : null, ...inputs.slice(1).map(() => null)],
+    inferShape: (shapes, ctx) => {
+      const s = sameShape(shapes);
+      return ctx.node.outputs.length > 1 ? [...s, shapes[0].slice()] : s;
+    },
+  });
+}
+passThrough('Dropout');
+passThrough('Identity');
