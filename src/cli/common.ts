@@ -1,0 +1,151 @@
+/**
+ * Shared CLI plumbing: exit codes, error classification, argument resolution (model vs image),
+ * backend start-up.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { initBackendInfo, type BackendInfo, type BackendName } from '../engine/backend.js';
+import { looksLikeImageFile } from '../image/decode.js';
+import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../defaults.js';
+
+/**
+ * Exit codes of every naflow command:
+ *   0  success
+ *   1  bad input or usage: unknown option, missing/unreadable file, not a model, not an image,
+ *      a model the image cannot be fed to, an invalid model card, a model with unsupported ops (predict)
+ *   2  internal error (a bug in naflow: please report it with NAFLOW_DEBUG=1 output)
+ *   3  `naflow inspect` only: the model loaded, but some of its ops are not supported
+ */
+export const EXIT = { ok: 0, input: 1, internal: 2, unsupported: 3 } as const;
+
+/** An error caused by what the user asked for (exit code 1). */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Error classes (by name) that describe bad input rather than a naflow bug. */
+const INPUT_ERRORS = new Set(['UsageError', 'ModelLoadError', 'GraphError', 'CardError', 'ImageError', 'CommanderError']);
+
+export function isInputError(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  if (INPUT_ERRORS.has(e.name) || INPUT_ERRORS.has(e.constructor?.name)) return true;
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EPERM';
+}
+
+/** Print `naflow: <message>` (stack only with NAFLOW_DEBUG=1) and return the exit code. */
+export function reportError(e: unknown): number {
+  const input = isInputError(e);
+  const msg = e instanceof Error ? e.message : String(e);
+  const debug = process.env.NAFLOW_DEBUG === '1';
+  if (input) process.stderr.write(`naflow: ${msg}\n`);
+  else process.stderr.write(`naflow: internal error: ${msg}\n${debug ? '' : '(set NAFLOW_DEBUG=1 for a stack trace)\n'}`);
+  if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  return input ? EXIT.input : EXIT.internal;
+}
+
+export interface GlobalOptions {
+  backend?: string;
+  threads?: string;
+  card?: string;
+}
+
+export function parseBackendOptions(g: GlobalOptions): { backend?: BackendName; threads?: number } {
+  let backend: BackendName | undefined;
+  if (g.backend !== undefined) {
+    if (g.backend !== 'wasm' && g.backend !== 'cpu') throw new UsageError(`--backend must be 'wasm' or 'cpu', got '${g.backend}'`);
+    backend = g.backend;
+  }
+  let threads: number | undefined;
+  if (g.threads !== undefined) {
+    threads = Number(g.threads);
+    if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${g.threads}'`);
+  }
+  return { backend, threads };
+}
+
+export async function startBackend(g: GlobalOptions): Promise<BackendInfo> {
+  const opts = parseBackendOptions(g);
+  try {
+    return await initBackendInfo(opts);
+  } catch (e) {
+    // bad NAFLOW_BACKEND / NAFLOW_THREADS values are usage errors
+    if (/^NAFLOW_(BACKEND|THREADS)/.test((e as Error).message)) throw new UsageError((e as Error).message);
+    throw e;
+  }
+}
+
+const MODEL_EXTENSIONS = new Set(['.onnx', '.json']);
+
+export function looksLikeModelPath(p: string): boolean {
+  if (MODEL_EXTENSIONS.has(path.extname(p).toLowerCase())) return true;
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Split `[model] [image…]` positionals: an image file first means "the default model". */
+export function splitModelAndImages(args: string[]): { model: string; images: string[]; defaultModel: boolean } {
+  if (args.length === 0) return { model: DEFAULT_MODEL, images: [], defaultModel: true };
+  const [first, ...rest] = args;
+  if (looksLikeImageFile(first) && !looksLikeModelPath(first)) return { model: DEFAULT_MODEL, images: args, defaultModel: true };
+  return { model: first, images: rest, defaultModel: false };
+}
+
+export function defaultImages(images: string[]): string[] {
+  return images.length ? images : [DEFAULT_IMAGE];
+}
+
+/**
+ * Check a model path before importing it, for clear messages on the common mistakes: a missing file,
+ * an image or a text file given as the model.
+ */
+export function checkModelPath(p: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(p);
+  } catch {
+    throw new UsageError(`${p}: no such file or directory`);
+  }
+  if (st.isDirectory()) {
+    if (!fs.existsSync(path.join(p, 'model.json')))
+      throw new UsageError(`${p}: a directory without model.json (naflow reads ONNX files and TensorFlow.js model.json files)`);
+    return;
+  }
+  if (looksLikeImageFile(p))
+    throw new UsageError(`${p}: is an image, not a model (naflow reads ONNX files and TensorFlow.js model.json files)`);
+  if (path.extname(p).toLowerCase() === '.json') return; // detectFormat explains bad JSON
+  if (st.size === 0) throw new UsageError(`${p}: not a model file: the file is empty`);
+  // ONNX is binary protobuf; a file whose first bytes are all printable text is not one.
+  const fd = fs.openSync(p, 'r');
+  const head = new Uint8Array(Math.min(512, st.size));
+  try {
+    fs.readSync(fd, head, 0, head.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const texty = head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b !== 127));
+  if (texty)
+    throw new UsageError(
+      `${p}: not a model file: it looks like text (naflow reads ONNX files (.onnx) and TensorFlow.js model.json files, or a folder holding one)`,
+    );
+}
+
+/** Prefix a message with the model path when the error does not name it already. */
+export function withModelName(e: unknown, model: string): unknown {
+  if (e instanceof Error && !e.message.includes(path.basename(model))) {
+    e.message = `${model}: ${e.message}`;
+  }
+  return e;
+}
+
+/** Wait until everything written to stdout/stderr is flushed (before process.exit). */
+export function flushStdio(): Promise<void> {
+  const flush = (s: NodeJS.WriteStream) => new Promise<void>((r) => (s.writableLength === 0 ? r() : s.write('', () => r())));
+  return Promise.all([flush(process.stdout), flush(process.stderr)]).then(() => undefined);
+}

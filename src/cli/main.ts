@@ -1,0 +1,81 @@
+/**
+ * The `naflow` command line. `bin/naflow.js` imports this module and calls `main()`.
+ *
+ * Global options (before or after the command): --backend wasm|cpu, --threads n, --card <file>.
+ * Environment: NAFLOW_BACKEND, NAFLOW_THREADS (override the options), NAFLOW_DEBUG=1 (stack traces,
+ * timings).
+ * Exit codes: see EXIT in ./common.ts (0 ok, 1 bad input/usage, 2 internal error, 3 inspect: unsupported ops).
+ */
+import { Command, CommanderError } from 'commander';
+import { shutdownBackend } from '../engine/backend.js';
+import { EXIT, flushStdio, reportError } from './common.js';
+import { registerInspect } from './inspect.js';
+import { registerPredict } from './predict.js';
+
+const VERSION = '0.1.0';
+
+export function buildProgram(onExitCode: (code: number) => void): Command {
+  const program = new Command();
+  const run = async (fn: () => Promise<number>): Promise<void> => {
+    try {
+      onExitCode(await fn());
+    } catch (e) {
+      onExitCode(reportError(e));
+    }
+  };
+  program
+    .name('naflow')
+    .description('Import CNNs (ONNX, TensorFlow.js) and run, inspect and explain them in Node.')
+    .version(VERSION, '-V, --version')
+    .option('--backend <name>', "tensor backend: 'wasm' (default) or 'cpu'")
+    .option('--threads <n>', 'wasm threads (default 1; 2+ uses worker threads: faster for long jobs, ~0.2 s to start)')
+    .option('--card <file>', 'model card to use instead of <model>.naflow.json')
+    .configureHelp({ showGlobalOptions: true })
+    .showHelpAfterError('(run naflow --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      outputError: (str, write) => write(`naflow: ${str.replace(/^error: /, '')}`),
+    })
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  naflow predict                     # bundled Tiny Darknet on the bundled cat photo\n' +
+        '  naflow predict photo.jpg --top 3   # your image, bundled model\n' +
+        '  naflow predict model.onnx a.jpg b.png --json\n' +
+        '  naflow inspect model.onnx          # which ops are supported (exit 3 if some are not)\n' +
+        '\nEnvironment: NAFLOW_BACKEND=wasm|cpu and NAFLOW_THREADS=n override --backend/--threads;\n' +
+        'NAFLOW_DEBUG=1 prints stack traces and timings.\n' +
+        'Exit codes: 0 ok, 1 bad input or usage, 2 internal error, 3 (inspect) unsupported ops.',
+    );
+  registerPredict(program, run);
+  registerInspect(program, run);
+  for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
+  return program;
+}
+
+/** Run the CLI with `argv` (process.argv layout); returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help / version are exit 0; anything else commander rejects is a usage error
+      code = e.exitCode === 0 ? EXIT.ok : EXIT.input;
+    } else code = reportError(e);
+  }
+  return code;
+}
+
+/** Entry point for bin/naflow.js: run, stop the wasm threads, flush, exit. */
+export async function main(argv: string[] = process.argv): Promise<never> {
+  let code = await runCli(argv);
+  try {
+    await shutdownBackend();
+  } catch (e) {
+    if (code === EXIT.ok) code = reportError(e);
+  }
+  await flushStdio();
+  process.exit(code);
+}

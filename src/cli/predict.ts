@@ -1,0 +1,127 @@
+/**
+ * `naflow predict [model] [image…]`: top-k classes per image.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { loadModel } from '../import/load.js';
+import { imageSpecFor, prepareImageForSpec } from '../image/preprocess.js';
+import { predict, type PredictResult } from '../predict.js';
+import { currentBackend, currentThreads } from '../engine/backend.js';
+import {
+  EXIT,
+  UsageError,
+  checkModelPath,
+  defaultImages,
+  reportError,
+  splitModelAndImages,
+  startBackend,
+  withModelName,
+  type GlobalOptions,
+} from './common.js';
+
+interface PredictOpts extends GlobalOptions {
+  top: string;
+  json?: boolean;
+}
+
+export function registerPredict(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
+  program
+    .command('predict')
+    .summary('classify images (top-k classes)')
+    .description(
+      'Classify each image with the model and print its top-k classes.\n\n' +
+        'With no model, the bundled default (Tiny Darknet, ImageNet-1k) is used; with no image, the bundled photo of a cat. ' +
+        'If the first argument is an image file (.jpg .jpeg .png .webp …), it is taken as an image for the default model. ' +
+        "Input size, preprocessing and labels come from the model's card (<model>.naflow.json, or --card).",
+    )
+    .argument('[model]', 'ONNX file, TensorFlow.js model.json, or a folder holding model.json (default: bundled Tiny Darknet)')
+    .argument('[images...]', 'JPEG, PNG or WebP files (default: the bundled cat photo)')
+    .option('--top <k>', 'number of classes to show per image', '5')
+    .option('--json', 'one JSON object per line per image: {"image","top":[{"index","label","prob","id"}]}')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  naflow predict                              # bundled model on the bundled cat photo\n' +
+        '  naflow predict photo.jpg other.png          # bundled model on your images\n' +
+        '  naflow predict resnet.onnx photo.jpg --top 3\n' +
+        '  naflow predict model/model.json *.jpg --json > predictions.jsonl\n' +
+        '\nExit codes: 0 ok, 1 bad input (missing file, not a model, not an image, unsupported model),\n' +
+        '2 internal error.',
+    )
+    .action(async (model: string | undefined, images: string[], _opts: PredictOpts, cmd: Command) => {
+      await run(() => predictCommand([model, ...images].filter((a): a is string => a !== undefined), cmd.optsWithGlobals() as PredictOpts));
+    });
+}
+
+function formatText(image: string, r: PredictResult): string {
+  const rows = r.top.map((p, i) => [
+    `${i + 1}.`,
+    p.label ?? `class ${p.index}`,
+    p.id ?? '',
+    `${(p.prob * 100).toFixed(2)}%`,
+  ]);
+  const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => row[c].length)));
+  const lines = rows.map((row) =>
+    `  ${row[0].padStart(w[0])} ${row[1].padEnd(w[1])}  ${row[2].padEnd(w[2])}  ${row[3].padStart(w[3])}`.replace(/\s+$/, ''),
+  );
+  return `${image}\n${lines.join('\n')}\n`;
+}
+
+export async function predictCommand(args: string[], opts: PredictOpts): Promise<number> {
+  const top = Number(opts.top);
+  if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer, got '${opts.top}'`);
+  const split = splitModelAndImages(args);
+  const images = defaultImages(split.images);
+  checkModelPath(split.model);
+  const debug = process.env.NAFLOW_DEBUG === '1';
+  const t0 = performance.now();
+  await startBackend(opts);
+  const tBackend = performance.now();
+  let model;
+  try {
+    model = await loadModel(split.model, { card: opts.card });
+  } catch (e) {
+    throw withModelName(e, split.model);
+  }
+  const tLoad = performance.now();
+  if (debug)
+    process.stderr.write(
+      `naflow: backend ${currentBackend()} (${currentThreads()} thread${currentThreads() > 1 ? 's' : ''}) ${(tBackend - t0).toFixed(0)} ms, model ${(tLoad - tBackend).toFixed(0)} ms\n`,
+    );
+  let exit: number = EXIT.ok;
+  try {
+    // Checked once, before any image: input size, channel count, preprocessing.
+    const spec = imageSpecFor(model);
+    const bar =
+      images.length > 3 && process.stderr.isTTY && opts.json
+        ? new cliProgress.SingleBar({ stream: process.stderr, format: 'predict [{bar}] {value}/{total} images', hideCursor: true }, cliProgress.Presets.shades_classic)
+        : undefined;
+    bar?.start(images.length, 0);
+    for (const image of images) {
+      try {
+        const t1 = performance.now();
+        const prepared = await prepareImageForSpec(image, spec);
+        let result: PredictResult;
+        try {
+          result = await predict(model, prepared.tensor, { top });
+        } finally {
+          prepared.tensor.dispose();
+        }
+        if (debug) process.stderr.write(`naflow: ${image}: ${(performance.now() - t1).toFixed(0)} ms\n`);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ image, top: result.top })}\n`);
+        else process.stdout.write(formatText(image, result));
+      } catch (e) {
+        // one bad image does not stop the others; the exit code reports it
+        bar?.stop();
+        const code = reportError(e);
+        exit = Math.max(exit, code);
+      }
+      bar?.increment();
+    }
+    bar?.stop();
+  } finally {
+    model.dispose();
+  }
+  return exit;
+}

@@ -1,0 +1,172 @@
+/**
+ * Image decoding and resizing with sharp (libvips).
+ *
+ * Decisions:
+ * - Formats: JPEG, PNG and WebP are the supported inputs. Other raster formats that sharp decodes
+ *   (TIFF, GIF, AVIF) are accepted too; an animated image contributes its first frame.
+ * - EXIF orientation is applied (a phone photo comes out upright).
+ * - Transparency: the image is composited onto **white** and the alpha channel dropped (a transparent
+ *   background then looks like paper, not like black, which is how viewers show it).
+ * - Colour: everything is converted to 8-bit sRGB; a grayscale image is replicated to R = G = B.
+ *   For 1-channel models the resized RGB is turned into luminance with the ITU-R BT.601 weights
+ *   Y = 0.299 R + 0.587 G + 0.114 B (as PIL's "L" mode, but not rounded), so a gray image keeps its
+ *   exact gray values.
+ * - Resize: `bilinear` = sharp's `linear` kernel, `bicubic` = sharp's `cubic` kernel (Catmull-Rom,
+ *   a = −0.5). When shrinking, libvips widens the kernel by the scale factor (anti-aliased, like PIL
+ *   and torchvision's antialias=True), unlike tf.image.resizeBilinear. JPEG shrink-on-load is off, so
+ *   the result does not depend on the JPEG decoder's DCT scaling.
+ * - `squash` resizes to exactly [H, W] (aspect ratio not kept); `center-crop` resizes so the image
+ *   covers [H, W] (the shorter side, relative to the target, becomes the target) and crops the centre.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+
+export type ResizeMode = 'squash' | 'center-crop';
+export type Interpolation = 'bilinear' | 'bicubic';
+
+export class ImageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageError';
+  }
+}
+
+/** Extensions naflow treats as image files (for telling images from models on the command line). */
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
+
+export function looksLikeImageFile(file: string): boolean {
+  return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
+}
+
+export interface ResizeOptions {
+  /** target [height, width] */
+  size: [number, number];
+  resize?: ResizeMode;
+  interpolation?: Interpolation;
+}
+
+/** An 8-bit sRGB image, row-major, 3 interleaved channels. */
+export interface RgbImage {
+  /** length width·height·3 */
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface DecodedImage extends RgbImage {
+  /** where it came from (file path or '<buffer>'), for messages */
+  source: string;
+  /** size of the decoded image before any resize (after EXIF orientation) */
+  originalWidth: number;
+  originalHeight: number;
+  /** detected container format, e.g. 'jpeg', 'png', 'webp' */
+  format: string;
+  /** whether the source had an alpha channel (composited onto white) */
+  hadAlpha: boolean;
+  /** whether the source was grayscale (replicated to RGB) */
+  wasGray: boolean;
+}
+
+const WHITE = { r: 255, g: 255, b: 255 };
+
+function sourceName(input: string | Uint8Array, name?: string): string {
+  return name ?? (typeof input === 'string' ? input : '<buffer>');
+}
+
+function notDecodable(source: string, reason: string): ImageError {
+  return new ImageError(`${source}: not a decodable image (JPEG, PNG or WebP): ${reason}`);
+}
+
+function readInput(input: string | Uint8Array, source: string): Buffer {
+  if (typeof input !== 'string') return Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(input);
+  } catch {
+    throw new ImageError(`${source}: no such file`);
+  }
+  if (st.isDirectory()) throw new ImageError(`${source}: is a directory, not an image file`);
+  return fs.readFileSync(input);
+}
+
+/**
+ * Decode an image file (or encoded bytes) to 8-bit sRGB, optionally resized. Throws an ImageError
+ * naming the file when it is missing or not an image.
+ */
+export async function decodeImage(
+  input: string | Uint8Array,
+  options: { resize?: ResizeOptions; name?: string } = {},
+): Promise<DecodedImage> {
+  const source = sourceName(input, options.name);
+  const bytes = readInput(input, source);
+  if (bytes.length === 0) throw notDecodable(source, 'the file is empty');
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { failOn: 'error' }).metadata();
+  } catch (e) {
+    throw notDecodable(source, (e as Error).message);
+  }
+  if (!meta.format || meta.format === 'svg' || meta.format === 'pdf' || !meta.width || !meta.height)
+    throw notDecodable(source, `format '${meta.format ?? 'unknown'}' is not a raster image`);
+  // After EXIF orientation 5-8 width and height swap.
+  const swap = (meta.orientation ?? 1) >= 5;
+  const originalWidth = swap ? meta.height : meta.width;
+  const originalHeight = swap ? meta.width : meta.height;
+  const wasGray = meta.channels === 1 || meta.channels === 2 || meta.space === 'b-w' || meta.space === 'grey16';
+
+  let pipeline = sharp(bytes, { failOn: 'error' })
+    .rotate() // EXIF auto-orientation
+    .flatten({ background: WHITE })
+    .toColourspace('srgb');
+  const r = options.resize;
+  if (r) {
+    const [h, w] = r.size;
+    if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0))
+      throw new ImageError(`${source}: bad target size [${h}, ${w}]`);
+    pipeline = pipeline.resize({
+      width: w,
+      height: h,
+      fit: (r.resize ?? 'squash') === 'center-crop' ? 'cover' : 'fill',
+      position: 'centre',
+      kernel: (r.interpolation ?? 'bilinear') === 'bicubic' ? 'cubic' : 'linear',
+      fastShrinkOnLoad: false,
+    });
+  }
+  let raw: { data: Buffer; info: OutputInfo };
+  try {
+    raw = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw notDecodable(source, (e as Error).message);
+  }
+  const { width, height, channels } = raw.info;
+  let data = new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength);
+  if (channels === 1) {
+    // defensive: replicate gray should libvips keep one band
+    const rgb = new Uint8Array(width * height * 3);
+    for (let i = 0; i < width * height; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = data[i];
+    data = rgb;
+  } else if (channels !== 3) {
+    throw notDecodable(source, `decoded to ${channels} channels`);
+  }
+  return {
+    data,
+    width,
+    height,
+    source,
+    originalWidth,
+    originalHeight,
+    format: meta.format,
+    hadAlpha: meta.hasAlpha ?? false,
+    wasGray,
+  };
+}
+
+/** Luminance (ITU-R BT.601 weights, not rounded) of an RGB image: one float per pixel. */
+export function luminance(img: RgbImage): Float32Array {
+  const n = img.width * img.height;
+  const out = new Float32Array(n);
+  const d = img.data;
+  for (let i = 0; i < n; i++) out[i] = 0.299 * d[3 * i] + 0.587 * d[3 * i + 1] + 0.114 * d[3 * i + 2];
+  return out;
+}

@@ -1,0 +1,195 @@
+/**
+ * From an image file to the model's input tensor: decode, resize (squash or centre crop), pick the
+ * channels, normalise. What to do comes from the model card, else from the model's declared input
+ * shape (NHWC), else it is an error.
+ *
+ * Normalisation, per channel c, with v the 8-bit value (0..255):
+ *   imagenet  (v/255 − (0.485, 0.456, 0.406)[c]) / (0.229, 0.224, 0.225)[c]
+ *   unit      v/255
+ *   raw255    v
+ *   custom    (v·scale − mean[c]) / std[c]        (mean/std with 1 value apply to every channel)
+ * For a 1-channel model v is the luminance (see decode.ts) and a 3-value mean/std (the imagenet
+ * preset included) is replaced by the average of its three values. When the card gives no
+ * `preprocess`, naflow uses `unit` (x/255).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ValueInfo } from '../ir/graph.js';
+import type { LoadedCard, PreprocessCustom, PreprocessPreset } from '../model/card.js';
+import { decodeImage, ImageError, luminance, type DecodedImage, type Interpolation, type ResizeMode, type RgbImage } from './decode.js';
+
+export { ImageError } from './decode.js';
+
+export interface Normalisation {
+  scale: number;
+  mean: number[];
+  std: number[];
+}
+
+export const PRESETS: Record<PreprocessPreset, Normalisation> = {
+  imagenet: { scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+  unit: { scale: 1 / 255, mean: [0], std: [1] },
+  raw255: { scale: 1, mean: [0], std: [1] },
+};
+
+export const DEFAULT_PREPROCESS: PreprocessPreset = 'unit';
+
+/** Everything needed to turn an image into a model input. */
+export interface ImageSpec {
+  /** [height, width] */
+  size: [number, number];
+  channels: 1 | 3;
+  preprocess: PreprocessPreset | PreprocessCustom;
+  resize: ResizeMode;
+  interpolation: Interpolation;
+}
+
+/** The parts of a Model this module needs (so it can be used without the engine). */
+export interface ImageModelLike {
+  card: LoadedCard;
+  inputs: ValueInfo[];
+  graph?: { source: string };
+}
+
+function modelName(model: ImageModelLike): string {
+  return model.graph?.source ?? 'the model';
+}
+
+/**
+ * The image spec of a model: card fields first, then the declared input shape [N, H, W, C].
+ * Errors name the model input, its shape, and what an image can give.
+ */
+export function imageSpecFor(model: ImageModelLike, overrides: Partial<ImageSpec> = {}): ImageSpec {
+  const card = model.card ?? {};
+  const name = modelName(model);
+  const input = model.inputs[0];
+  if (!input) throw new ImageError(`${name}: the model declares no input`);
+  if (model.inputs.length > 1)
+    throw new ImageError(
+      `${name}: the model has ${model.inputs.length} inputs (${model.inputs.map((i) => `'${i.name}'`).join(', ')}); naflow feeds an image to single-input models only`,
+    );
+  const shape = input.shape;
+  const shapeText = `[${shape.map((d) => (d < 0 ? '?' : d)).join(', ')}]`;
+  const where = card.cardPath ? ` (${card.cardPath})` : ` (add it to the model card ${cardHint(name)})`;
+  if (shape.length !== 4)
+    throw new ImageError(
+      `${name}: model input '${input.name}' has shape ${shapeText}, not an image input [N, H, W, C]; an image gives [1, H, W, 1 or 3]`,
+    );
+  const declaredC = shape[3];
+  let channels = overrides.channels ?? card.channels;
+  if (declaredC > 0 && declaredC !== 1 && declaredC !== 3)
+    throw new ImageError(
+      `${name}: model input '${input.name}' has ${declaredC} channels (shape ${shapeText}, NHWC); an image gives 1 (grayscale) or 3 (RGB) channels`,
+    );
+  if (channels !== undefined && declaredC > 0 && channels !== declaredC)
+    throw new ImageError(
+      `${name}: the model card says channels ${channels} but model input '${input.name}' has ${declaredC} channels (shape ${shapeText}, NHWC)`,
+    );
+  if (channels === undefined) {
+    if (declaredC === 1 || declaredC === 3) channels = declaredC;
+    else
+      throw new ImageError(
+        `${name}: model input '${input.name}' has shape ${shapeText} with an unknown channel count and no 'channels' in its model card${where}`,
+      );
+  }
+  let size = overrides.size ?? card.inputSize;
+  if (!size) {
+    const [h, w] = [shape[1], shape[2]];
+    if (!(h > 0 && w > 0))
+      throw new ImageError(
+        `${name}: model input '${input.name}' has shape ${shapeText} (NHWC) with unknown height/width and no 'inputSize' in its model card${where}`,
+      );
+    size = [h, w];
+  } else if (shape[1] > 0 && shape[2] > 0 && (shape[1] !== size[0] || shape[2] !== size[1])) {
+    throw new ImageError(
+      `${name}: input size [${size.join(', ')}] (${overrides.size ? 'requested' : 'model card'}) differs from model input '${input.name}' shape ${shapeText} (NHWC)`,
+    );
+  }
+  const preprocess = overrides.preprocess ?? card.preprocess ?? DEFAULT_PREPROCESS;
+  normalisationOf(preprocess, channels, card.cardPath ?? name); // validate now
+  return {
+    size: [size[0], size[1]],
+    channels,
+    preprocess,
+    resize: overrides.resize ?? card.resize ?? 'squash',
+    interpolation: overrides.interpolation ?? card.interpolation ?? 'bilinear',
+  };
+}
+
+function cardHint(modelSource: string): string {
+  if (/\.onnx$/i.test(modelSource)) return modelSource.replace(/\.onnx$/i, '.naflow.json');
+  if (/model\.json$/i.test(modelSource)) return modelSource.replace(/model\.json$/i, 'model.naflow.json');
+  return '<model>.naflow.json';
+}
+
+/** Per-channel scale/mean/std (length = channels) for a preset or custom setting. */
+export function normalisationOf(p: PreprocessPreset | PreprocessCustom, channels: 1 | 3, where = 'preprocess'): Normalisation {
+  let n: Normalisation;
+  if (typeof p === 'string') {
+    const preset = PRESETS[p];
+    if (!preset) throw new ImageError(`${where}: unknown preprocess preset '${p}' (imagenet, unit, raw255 or {scale, mean, std})`);
+    n = preset;
+  } else {
+    const ok = (a: unknown) => Array.isArray(a) && (a.length === 1 || a.length === 3) && a.every((v) => typeof v === 'number' && Number.isFinite(v));
+    if (typeof p.scale !== 'number' || !Number.isFinite(p.scale)) throw new ImageError(`${where}: preprocess.scale must be a number`);
+    const mean = p.mean ?? [0];
+    const std = p.std ?? [1];
+    if (!ok(mean)) throw new ImageError(`${where}: preprocess.mean must be 1 or 3 numbers, got ${JSON.stringify(p.mean)}`);
+    if (!ok(std) || std.some((v) => v === 0)) throw new ImageError(`${where}: preprocess.std must be 1 or 3 non-zero numbers, got ${JSON.stringify(p.std)}`);
+    n = { scale: p.scale, mean: [...mean], std: [...std] };
+  }
+  const fit = (a: number[]): number[] => {
+    if (a.length === channels) return a;
+    if (a.length === 1) return new Array(channels).fill(a[0]);
+    return [a.reduce((s, v) => s + v, 0) / a.length]; // 3 values, 1 channel
+  };
+  return { scale: n.scale, mean: fit(n.mean), std: fit(n.std) };
+}
+
+/**
+ * Normalise an (already resized) RGB image into a float32 HWC array with `channels` channels.
+ * Each value is computed in double precision and stored as float32.
+ */
+export function normalisePixels(img: RgbImage, channels: 1 | 3, p: PreprocessPreset | PreprocessCustom): Float32Array {
+  const { scale, mean, std } = normalisationOf(p, channels);
+  const n = img.width * img.height;
+  if (channels === 1) {
+    const y = luminance(img);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = (y[i] * scale - mean[0]) / std[0];
+    return out;
+  }
+  const out = new Float32Array(n * 3);
+  const d = img.data;
+  for (let i = 0; i < n; i++)
+    for (let c = 0; c < 3; c++) out[3 * i + c] = (d[3 * i + c] * scale - mean[c]) / std[c];
+  return out;
+}
+
+export interface PreparedImage {
+  /** float32 NHWC [1, H, W, C]; owned by the caller (dispose it) */
+  tensor: tf.Tensor4D;
+  /** the resized image as 8-bit RGB (also for 1-channel models), e.g. for overlays */
+  rgb: DecodedImage;
+  spec: ImageSpec;
+}
+
+/** Decode, resize and normalise an image for a spec. */
+export async function prepareImageForSpec(input: string | Uint8Array, spec: ImageSpec, name?: string): Promise<PreparedImage> {
+  const rgb = await decodeImage(input, {
+    name,
+    resize: { size: spec.size, resize: spec.resize, interpolation: spec.interpolation },
+  });
+  const values = normalisePixels(rgb, spec.channels, spec.preprocess);
+  const tensor = tf.tensor4d(values, [1, rgb.height, rgb.width, spec.channels], 'float32');
+  return { tensor, rgb, spec };
+}
+
+/** Decode, resize and normalise an image for a model (spec from its card and input shape). */
+export async function prepareImage(
+  model: ImageModelLike,
+  input: string | Uint8Array,
+  overrides: Partial<ImageSpec> = {},
+  name?: string,
+): Promise<PreparedImage> {
+  return prepareImageForSpec(input, imageSpecFor(model, overrides), name);
+}
