@@ -11,6 +11,7 @@ import { shutdownBackend } from '../engine/backend.js';
 import { EXIT, flushStdio, reportError } from './common.js';
 import { registerInspect } from './inspect.js';
 import { registerPredict } from './predict.js';
+import { registerExplain } from './explain.js';
 
 const VERSION = '0.1.0';
 
@@ -43,12 +44,14 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
         '  naflow predict photo.jpg --top 3   # your image, bundled model\n' +
         '  naflow predict model.onnx a.jpg b.png --json\n' +
         '  naflow inspect model.onnx          # which ops are supported (exit 3 if some are not)\n' +
+        '  naflow explain                     # NAFlow maps at every layer → naflow-out/chelsea/\n' +
         '\nEnvironment: NAFLOW_BACKEND=wasm|cpu and NAFLOW_THREADS=n override --backend/--threads;\n' +
         'NAFLOW_DEBUG=1 prints stack traces and timings.\n' +
         'Exit codes: 0 ok, 1 bad input or usage, 2 internal error, 3 (inspect) unsupported ops.',
     );
   registerPredict(program, run);
   registerInspect(program, run);
+  registerExplain(program, run);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

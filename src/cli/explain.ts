@@ -1,0 +1,177 @@
+/**
+ * `naflow explain [model] [image]`: the NAFlow attention flow of one image, written to a folder
+ * (overlays, flow strip, GIF, raw .npy maps, flow.json).
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadModel } from '../import/load.js';
+import { explain, type ExplainResult } from '../naflow/explain.js';
+import { writeFlow } from '../naflow/write-flow.js';
+import { imageSpecFor } from '../image/preprocess.js';
+import { readNpy, npyToFloat32 } from '../util/npy.js';
+import { COLORMAPS, type ColormapName } from '../render/index.js';
+import type { Model } from '../engine/model.js';
+import { EXIT, UsageError, checkModelPath, defaultImages, splitModelAndImages, startBackend, withModelName, type GlobalOptions } from './common.js';
+
+interface ExplainOpts extends GlobalOptions {
+  mode: string;
+  class?: string;
+  layers?: string;
+  normalize: string;
+  colormap: string;
+  out?: string;
+  json?: boolean;
+  inputTensor?: string;
+  rho?: string;
+  maxIter?: string;
+  trunkEnd?: string;
+  images: boolean;
+}
+
+export function registerExplain(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
+  program
+    .command('explain')
+    .summary('NAFlow: an attention map at every layer, written to a folder')
+    .description(
+      'Explain the decision on one image with NAFlow: a map at every layer of the convolutional trunk, shallow → deep.\n\n' +
+        'Writes to --out: layers/<i>_<node>.png (overlay per layer), flow-strip.png (all layers), flow.gif (animated), ' +
+        'maps/<i>_<node>.npy (raw float32 maps before normalisation) and flow.json (decision, mode, per-layer shape, kept fraction, ' +
+        'solver statistics and file paths). With no arguments it explains the bundled cat photo with the bundled Tiny Darknet.',
+    )
+    .argument('[model]', 'ONNX file, TensorFlow.js model.json or folder (default: bundled Tiny Darknet)')
+    .argument('[image]', 'JPEG, PNG or WebP (default: the bundled cat photo)')
+    .option('--mode <mode>', "'paper' (real least-squares inverses, default) or 'reference' (the authors' released code: B = A ⊙ mask)", 'paper')
+    .option('--class <n>', 'explain this class index instead of the predicted one')
+    .option('--layers <list>', "which layers get images: comma-separated indices, index ranges (3-7) or node names (default: all)")
+    .option('--normalize <how>', "'layer' (each map on its own min–max, the paper's) or 'global' (one scale for all layers)", 'layer')
+    .option('--colormap <name>', `colour map: ${COLORMAPS.join(', ')}`, 'jet')
+    .option('--out <dir>', 'output folder (default: naflow-out/<image name>)')
+    .option('--json', 'also print flow.json to stdout')
+    .option('--input-tensor <file>', "explain a preprocessed float32 .npy tensor in the model's own input layout instead of an image")
+    .option('--rho <r>', 'damping factor ρ of the least-squares inverses (λ = ρ·σ_max)', '0.1')
+    .option('--max-iter <n>', 'LSMR iteration cap per solve', '100')
+    .option('--trunk-end <tensor>', 'override the last trunk tensor (default: found automatically)')
+    .option('--no-images', 'write only flow.json and the .npy maps')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  naflow explain                                # bundled model and photo → naflow-out/chelsea\n' +
+        '  naflow explain photo.jpg --out out/photo\n' +
+        '  naflow explain resnet20.onnx cat.png --mode reference --colormap turbo\n' +
+        '  naflow explain model.onnx --input-tensor x.npy --json > flow.json',
+    )
+    .action(async (model: string | undefined, image: string | undefined, _opts: ExplainOpts, cmd: Command) => {
+      await run(() => explainCommand([model, image].filter((a): a is string => a !== undefined), cmd.optsWithGlobals() as ExplainOpts));
+    });
+}
+
+function parseLayers(spec: string | undefined): ((l: { node: string; name: string }, i: number) => boolean) | undefined {
+  if (!spec || spec === 'all') return undefined;
+  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  return (l, i) =>
+    parts.some((p) => {
+      const range = /^(\d+)-(\d+)$/.exec(p);
+      if (range) return i >= Number(range[1]) && i <= Number(range[2]);
+      if (/^\d+$/.test(p)) return i === Number(p);
+      return p === l.node || p === l.name;
+    });
+}
+
+/** A preprocessed tensor from .npy, converted to NHWC when the model's own layout is NCHW. */
+function tensorFromNpy(file: string, model: Model): tf.Tensor {
+  const arr = readNpy(file);
+  const data = npyToFloat32(arr);
+  const layout = model.card.layout ?? (model.graph.format === 'onnx' ? 'NCHW' : 'NHWC');
+  const want = model.inputs[0].shape;
+  let shape = arr.shape.slice();
+  if (shape.length === 3) shape = [1, ...shape];
+  if (shape.length !== 4) throw new UsageError(`${file}: expected a rank-3 or rank-4 tensor, got shape [${arr.shape.join(', ')}]`);
+  const t = tf.tensor4d(data, shape as [number, number, number, number]);
+  const nhwc = layout === 'NCHW' ? tf.transpose(t, [0, 2, 3, 1]) : t;
+  if (nhwc !== t) t.dispose();
+  const ok = want.every((d, i) => d < 0 || d === nhwc.shape[i]);
+  if (!ok) {
+    const got = nhwc.shape.join(', ');
+    nhwc.dispose();
+    throw new UsageError(`${file}: the model expects an input of shape [${want.join(', ')}] (NHWC; the file is read as ${layout}), got [${got}] after conversion`);
+  }
+  return nhwc;
+}
+
+export async function explainCommand(args: string[], opts: ExplainOpts): Promise<number> {
+  const mode = opts.mode;
+  if (mode !== 'paper' && mode !== 'reference') throw new UsageError(`--mode must be 'paper' or 'reference', got '${mode}'`);
+  if (opts.normalize !== 'layer' && opts.normalize !== 'global') throw new UsageError(`--normalize must be 'layer' or 'global', got '${opts.normalize}'`);
+  if (!COLORMAPS.includes(opts.colormap as ColormapName)) throw new UsageError(`--colormap must be one of ${COLORMAPS.join(', ')}, got '${opts.colormap}'`);
+  const classIndex = opts.class === undefined ? undefined : Number(opts.class);
+  if (classIndex !== undefined && (!Number.isInteger(classIndex) || classIndex < 0)) throw new UsageError(`--class must be a class index (integer ≥ 0), got '${opts.class}'`);
+  const rho = Number(opts.rho ?? '0.1');
+  if (!(rho >= 0)) throw new UsageError(`--rho must be a number ≥ 0, got '${opts.rho}'`);
+  const maxIter = Number(opts.maxIter ?? '100');
+  if (!Number.isInteger(maxIter) || maxIter < 1) throw new UsageError(`--max-iter must be a positive integer, got '${opts.maxIter}'`);
+
+  const split = splitModelAndImages(args);
+  if (split.images.length > 1) throw new UsageError(`explain takes one image, got ${split.images.length}`);
+  const image = opts.inputTensor ? undefined : defaultImages(split.images)[0];
+  checkModelPath(split.model);
+  await startBackend(opts);
+  let model: Model;
+  try {
+    model = await loadModel(split.model, { card: opts.card });
+  } catch (e) {
+    throw withModelName(e, split.model);
+  }
+  const source = opts.inputTensor ?? image!;
+  const out = opts.out ?? path.join('naflow-out', path.basename(source).replace(/\.[^.]+$/, ''));
+  const bar =
+    process.stderr.isTTY && !opts.json
+      ? new cliProgress.SingleBar({ stream: process.stderr, format: 'explain [{bar}] {value}/{total} layers  {layer}', hideCursor: true }, cliProgress.Presets.shades_classic)
+      : undefined;
+  let result: ExplainResult;
+  try {
+    const input = opts.inputTensor ? tensorFromNpy(opts.inputTensor, model) : image!;
+    try {
+      let started = false;
+      result = await explain(model, input, {
+        mode,
+        classIndex,
+        trunkEnd: opts.trunkEnd,
+        settings: { rho, maxIter },
+        onLayer: (done, total, name) => {
+          if (!bar) return;
+          if (!started) {
+            bar.start(total, 0, { layer: '' });
+            started = true;
+          }
+          bar.update(done, { layer: name.slice(-40) });
+        },
+      });
+    } finally {
+      bar?.stop();
+      if (input instanceof tf.Tensor) input.dispose();
+    }
+    const writeOpts = {
+      normalize: opts.normalize as 'layer' | 'global',
+      colormap: opts.colormap as ColormapName,
+      layers: parseLayers(opts.layers),
+      modelFile: split.model,
+      imageFile: opts.inputTensor ?? image,
+      preprocessing: opts.inputTensor ? { tensor: opts.inputTensor } : imageSpecFor(model),
+      noImages: opts.images === false,
+    };
+    const json = await writeFlow(result, out, writeOpts);
+    if (opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    else {
+      const d = result.decision;
+      process.stdout.write(
+        `${source}: class ${d.classIndex}${d.label ? ` (${d.label}${d.id ? `, ${d.id}` : ''})` : ''}, score ${d.score.toFixed(4)}\n` +
+          `${result.layers.length} layer maps (${mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`,
+      );
+    }
+  } finally {
+    model.dispose();
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,226 @@
+/**
+ * The NAFlow cascade (spec §4): importance tensors G by exact back-propagation, back-propagated
+ * feature maps B by each op's inverse rule, abandonment masks [G ≠ 0], fork merge (G summed by the
+ * backward pass, B averaged), and one map F = Σ_c ReLU(B ⊙ G) per trunk tensor, shallow → deep.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { GraphError, consumerMap, producerMap, type AnyNode, type Graph } from '../ir/graph.js';
+import type { Model } from '../engine/model.js';
+import { backward, forward, nodesBetween, type ForwardRecord } from '../engine/execute.js';
+import { defaultActivationInputs, type InverseSettings, type SolverStats } from '../ops/registry.js';
+
+export type NaflowMode = 'paper' | 'reference';
+
+export interface CascadeOptions {
+  mode?: NaflowMode;
+  /** explained class (default: the predicted one) */
+  classIndex?: number;
+  /** a custom scalar of the score tensor instead of a class logit: returns the seed ∂S/∂score */
+  target?: (score: tf.Tensor) => tf.Tensor;
+  /** override the automatically found last trunk tensor */
+  trunkEnd?: string;
+  /** the tensor holding the class scores (default: the output, or the input of a final Softmax) */
+  scoreTensor?: string;
+  /** importance tensor at the trunk end supplied directly (similarity models): overrides class/target */
+  seedAtTrunkEnd?: tf.Tensor;
+  settings?: Partial<InverseSettings>;
+  /** called after each layer's map, deep → shallow, with (done, total) */
+  onLayer?: (done: number, total: number, name: string) => void;
+}
+
+export interface LayerFlow {
+  /** tensor name */
+  name: string;
+  /** producing node and its op (source-format op name in `sourceOp`) */
+  node: string;
+  op: string;
+  sourceOp?: string;
+  /** NHWC shape without batch: [H, W, C] */
+  shape: [number, number, number];
+  /** raw map, H×W row-major, before normalisation */
+  map: Float32Array;
+  /** share of neurons with G ≠ 0 */
+  kept: number;
+  /** statistics of the inverse step that produced this tensor's BPFM (when a solve happened) */
+  solver?: SolverStats[];
+}
+
+export interface AttentionFlow {
+  mode: NaflowMode;
+  scoreTensor: string;
+  trunkEnd: string;
+  classIndex: number;
+  score: number;
+  /** shallow → deep */
+  layers: LayerFlow[];
+}
+
+export const DEFAULT_SETTINGS: InverseSettings = { rho: 0.1, atol: 1e-6, btol: 1e-6, maxIter: 100, powerIterations: 8 };
+
+const HEAD_OPS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'ReduceMean', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Transpose']);
+const LAYOUT_OPS = new Set(['Transpose', 'Identity', 'Dropout']);
+
+/** The tensor whose entries are the class scores: the output, or the input of a final Softmax. */
+export function findScoreTensor(graph: Graph): string {
+  const out = graph.outputs[0];
+  const p = producerMap(graph).get(out);
+  return p && p.op === 'Softmax' ? p.inputs[0] : out;
+}
+
+const rank4 = (graph: Graph, t: string) => graph.values.get(t)?.shape.length === 4;
+
+/**
+ * The last spatial tensor before the head: walking back from the score through head ops (global
+ * pooling, flatten/reshape, layout transposes, dense layers) until a rank-4 tensor produced by a trunk op.
+ */
+export function findTrunkEnd(graph: Graph, scoreTensor: string): string {
+  const producer = producerMap(graph);
+  const inputs = new Set(graph.inputs.map((i) => i.name));
+  let t = scoreTensor;
+  for (let guard = 0; guard < graph.nodes.length + 1; guard++) {
+    const p = producer.get(t);
+    if (!p) break;
+    if (rank4(graph, t) && !LAYOUT_OPS.has(p.op) && !HEAD_OPS.has(p.op)) return t;
+    const acts = defaultActivationInputs(p, graph).map((i) => p.inputs[i]);
+    if (acts.length !== 1) {
+      if (rank4(graph, t)) return t;
+      break;
+    }
+    t = acts[0];
+    if (inputs.has(t)) break;
+  }
+  throw new GraphError(
+    `${graph.source}: cannot find where the convolutional trunk ends before '${scoreTensor}'; pass trunkEnd (a rank-4 tensor name)`,
+  );
+}
+
+function seedFor(score: tf.Tensor, options: CascadeOptions): { seed: tf.Tensor; classIndex: number } {
+  return tf.tidy(() => {
+    const flat = tf.reshape(score, [-1]);
+    const values = flat.dataSync();
+    let classIndex = options.classIndex ?? 0;
+    if (options.classIndex === undefined) for (let i = 1; i < values.length; i++) if (values[i] > values[classIndex]) classIndex = i;
+    if (classIndex < 0 || classIndex >= values.length)
+      throw new GraphError(`class ${classIndex} is out of range: the model scores ${values.length} classes`);
+    const seed = options.target ? options.target(score) : tf.cast(tf.reshape(tf.oneHot(tf.tensor1d([classIndex], 'int32'), values.length), score.shape), 'float32');
+    return { seed, classIndex };
+  });
+}
+
+/** Explain one (already preprocessed, NHWC, batch 1) input. Frees every tensor it creates. */
+export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptions = {}): AttentionFlow {
+  const graph = model.graph;
+  const mode = options.mode ?? 'paper';
+  const settings: InverseSettings = { ...DEFAULT_SETTINGS, ...options.settings };
+  const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
+  const trunkEnd = options.trunkEnd ?? findTrunkEnd(graph, scoreTensor);
+  if (!rank4(graph, trunkEnd)) throw new GraphError(`trunk end '${trunkEnd}' is not a rank-4 (NHWC) tensor`);
+
+  const inputNames = new Set(graph.inputs.map((i) => i.name));
+  const trunkNodes = nodesBetween(graph, inputNames, [trunkEnd]);
+  const trunkTensors = new Set<string>();
+  for (const n of trunkNodes) for (const o of n.outputs) if (o && rank4(graph, o)) trunkTensors.add(o);
+
+  const record: ForwardRecord = forward(model, input, { record: true, outputs: [scoreTensor, ...graph.outputs] });
+  const G = new Map<string, tf.Tensor>();
+  const estimates = new Map<string, tf.Tensor[]>();
+  const layers: LayerFlow[] = [];
+  const solverOf = new Map<string, SolverStats[]>();
+  try {
+    const score = record.get(scoreTensor);
+    let classIndex = -1;
+    let scoreValue = NaN;
+    if (options.seedAtTrunkEnd) {
+      G.set(trunkEnd, options.seedAtTrunkEnd.clone());
+      const rest = backward(model, record, trunkEnd, [...trunkTensors], options.seedAtTrunkEnd, { keepAll: true });
+      for (const [k, v] of rest) (G.has(k) ? v.dispose() : G.set(k, v));
+    } else {
+      const { seed, classIndex: c } = seedFor(score, options);
+      classIndex = c;
+      scoreValue = tf.tidy(() => tf.sum(tf.mul(score, seed)).dataSync()[0]);
+      const grads = backward(model, record, scoreTensor, [...trunkTensors], seed, { keepAll: true });
+      seed.dispose();
+      for (const [k, v] of grads) G.set(k, v);
+    }
+
+    const consumers = consumerMap(graph);
+    const trunkNodeSet = new Set(trunkNodes);
+    const total = trunkTensors.size;
+    let done = 0;
+
+    const finalB = (t: string): tf.Tensor => {
+      // BPFM of t: the mean of its consumers' estimates (or A itself at the top / without estimates),
+      // then abandon the neurons with zero importance.
+      const a = record.get(t);
+      const g = G.get(t);
+      const est = estimates.get(t);
+      return tf.tidy(() => {
+        const base = mode === 'reference' || t === trunkEnd || !est?.length ? a : est.length === 1 ? est[0] : tf.div(tf.addN(est), est.length);
+        return g ? tf.mul(base, tf.cast(tf.notEqual(g, 0), 'float32')) : base.clone();
+      });
+    };
+
+    const B = new Map<string, tf.Tensor>();
+    for (let k = trunkNodes.length - 1; k >= 0; k--) {
+      const node = trunkNodes[k];
+      // Finalise this node's outputs (all their consumers inside the trunk have run already).
+      for (const o of node.outputs) {
+        if (!trunkTensors.has(o)) continue;
+        const b = finalB(o);
+        B.set(o, b);
+        for (const e of estimates.get(o) ?? []) e.dispose();
+        estimates.delete(o);
+        layers.push(makeLayer(graph, node, o, record.get(o), b, G.get(o), solverOf.get(o)));
+        options.onLayer?.(++done, total, o);
+      }
+      if (mode === 'reference') continue;
+      const acts = defaultActivationInputs(node, graph).filter((i) => trunkTensors.has(node.inputs[i]) && !inputNames.has(node.inputs[i]));
+      if (!acts.length) continue;
+      const rule = model.ruleFor(node);
+      if (!rule.inverse)
+        throw new GraphError(
+          `${graph.source}: node '${node.name}' (op ${node.sourceOp ?? node.op}) is in the convolutional trunk, and naflow has no inverse rule for it`,
+        );
+      const ctx = model.context(node);
+      const inputs = node.inputs.map((n) => record.values.get(n) ?? graph.constants.get(n)!);
+      const outputs = node.outputs.map((n) => record.get(n));
+      const bOut = node.outputs.map((o) => B.get(o) ?? null);
+      const res = rule.inverse({ inputs, outputs, bOut, settings }, ctx);
+      res.b.forEach((bt, i) => {
+        if (!bt) return;
+        const name = node.inputs[i];
+        if (!acts.includes(i)) return void bt.dispose();
+        const list = estimates.get(name) ?? [];
+        list.push(bt);
+        estimates.set(name, list);
+        if (res.solver) solverOf.set(name, [...(solverOf.get(name) ?? []), res.solver]);
+      });
+      // Outputs' BPFMs are no longer needed once every producer downstream consumed them.
+      for (const o of node.outputs) {
+        const still = (consumers.get(o) ?? []).some((c) => trunkNodeSet.has(c) && trunkNodes.indexOf(c) < k);
+        if (!still) {
+          B.get(o)?.dispose();
+          B.delete(o);
+        }
+      }
+    }
+    for (const b of B.values()) b.dispose();
+    layers.reverse();
+    return { mode, scoreTensor, trunkEnd, classIndex, score: scoreValue, layers };
+  } finally {
+    for (const g of G.values()) g.dispose();
+    for (const list of estimates.values()) for (const e of list) e.dispose();
+    record.dispose();
+  }
+}
+
+function makeLayer(graph: Graph, node: AnyNode, name: string, a: tf.Tensor, b: tf.Tensor, g: tf.Tensor | undefined, solver: SolverStats[] | undefined): LayerFlow {
+  const [, h, w, c] = a.shape as [number, number, number, number];
+  const { map, kept } = tf.tidy(() => {
+    const gg = g ?? tf.zerosLike(a);
+    const f = tf.reshape(tf.sum(tf.relu(tf.mul(b, gg)), -1), [h * w]);
+    return { map: new Float32Array(f.dataSync()), kept: tf.mean(tf.cast(tf.notEqual(gg, 0), 'float32')).dataSync()[0] };
+  });
+  void graph;
+  return { name, node: node.name, op: node.op, sourceOp: node.sourceOp, shape: [h, w, c], map, kept, solver };
+}

@@ -1,0 +1,61 @@
+/**
+ * `explain(model, image, options)`: the NAFlow attention flow of one image — the decision and one
+ * map per trunk layer, shallow → deep. Frees every tensor it creates.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../engine/model.js';
+import { prepareImage, type ImageSpec } from '../image/preprocess.js';
+import type { RgbImage } from '../image/decode.js';
+import { runCascade, type AttentionFlow, type CascadeOptions } from './cascade.js';
+
+export interface Decision {
+  classIndex: number;
+  label: string | null;
+  id: string | null;
+  /** the explained score S (the class logit, before softmax) */
+  score: number;
+}
+
+export interface ExplainResult extends AttentionFlow {
+  decision: Decision;
+  /** the resized 8-bit RGB image the maps belong to (absent when a tensor was given) */
+  image?: RgbImage;
+  /** wall time of the cascade, ms */
+  elapsedMs: number;
+}
+
+export interface ExplainOptions extends CascadeOptions {
+  /** overrides of the image preprocessing (default: from the model card / input shape) */
+  image?: Partial<ImageSpec>;
+}
+
+/**
+ * Explain an image (path or encoded bytes) or an already preprocessed NHWC tensor ([1,H,W,C]; it stays
+ * the caller's).
+ */
+export async function explain(model: Model, input: string | Uint8Array | tf.Tensor, options: ExplainOptions = {}): Promise<ExplainResult> {
+  let tensor: tf.Tensor;
+  let owned: tf.Tensor | undefined;
+  let image: RgbImage | undefined;
+  if (input instanceof tf.Tensor) {
+    tensor = input.rank === 3 ? (owned = tf.expandDims(input, 0)) : input;
+  } else {
+    const prepared = await prepareImage(model, input, options.image);
+    tensor = owned = prepared.tensor;
+    image = prepared.rgb;
+  }
+  try {
+    const t0 = performance.now();
+    const flow = runCascade(model, tensor, options);
+    const elapsedMs = performance.now() - t0;
+    const decision: Decision = {
+      classIndex: flow.classIndex,
+      label: model.card.labelList?.[flow.classIndex] ?? null,
+      id: model.card.idList?.[flow.classIndex] ?? null,
+      score: flow.score,
+    };
+    return { ...flow, decision, image, elapsedMs };
+  } finally {
+    owned?.dispose();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * The shared inverse principles of spec §5, used by the op rules' `inverse`:
+ *
+ * * `dampedCorrection`: B̃ = A_in + argmin_d ‖J d − (B_out − A_out)‖² + λ²‖d‖², λ = ρ·σ_max(J), solved
+ *   matrix-free with LSMR where `J v` is the rule's JVP and `Jᵀ u` its VJP.
+ * * `diagonalCorrection`: the same principle for an elementwise op with derivative j (closed form).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { InverseArgs, InverseResult, OpContext, OpRule, SolverStats } from '../ops/registry.js';
+import { lsmr, sigmaMax, type LinearOperator } from '../solve/lsmr.js';
+
+function norm(t: tf.Tensor): number {
+  return tf.tidy(() => Math.sqrt(tf.sum(tf.square(t)).dataSync()[0]));
+}
+
+/** σ_max per node: the linearisation of a conv/pool/resize does not depend on the forward point. */
+const sigmaCache = new WeakMap<object, Map<string, number>>();
+
+export function linearOperator(rule: OpRule, ctx: OpContext, args: Pick<InverseArgs, 'inputs' | 'outputs'>, inputIndex: number): LinearOperator {
+  if (!rule.jvp || !rule.vjp) throw new Error(`op ${rule.op} has no JVP/VJP for a least-squares inverse`);
+  const { inputs, outputs } = args;
+  return {
+    apply: (v) => rule.jvp!({ inputs, outputs, tangents: inputs.map((_, i) => (i === inputIndex ? v : null)) }, ctx)[0],
+    applyT: (u) => {
+      const g = rule.vjp!({ inputs, outputs, dys: outputs.map((_, i) => (i === 0 ? u : null)) }, ctx)[inputIndex];
+      if (!g) throw new Error(`op ${rule.op}: VJP gave no gradient for input ${inputIndex}`);
+      return g;
+    },
+  };
+}
+
+/**
+ * Damped least-squares correction for input `inputIndex` (other inputs get null). When nothing above
+ * was abandoned (B_out = A_out) it returns A_in exactly, without a solve.
+ */
+export function dampedCorrection(rule: OpRule, ctx: OpContext, args: InverseArgs, inputIndex = 0): InverseResult {
+  const { inputs, outputs, bOut, settings } = args;
+  const nulls = (): Array<tf.Tensor | null> => inputs.map(() => null);
+  const bo = bOut[0];
+  if (!bo) return { b: nulls() };
+  const aIn = inputs[inputIndex];
+  const r = tf.sub(bo, outputs[0]);
+  const rNorm = norm(r);
+  const b = nulls();
+  if (rNorm === 0) {
+    r.dispose();
+    b[inputIndex] = aIn.clone();
+    return { b, solver: { method: 'lsmr', iterations: 0, relResidual: 0, damping: 0, sigmaMax: 0, stop: 'B_out = A_out' } };
+  }
+  const op = linearOperator(rule, ctx, args, inputIndex);
+  let cache = sigmaCache.get(ctx.graph);
+  if (!cache) sigmaCache.set(ctx.graph, (cache = new Map()));
+  const key = `${ctx.node.name}#${inputIndex}`;
+  let sigma = cache.get(key);
+  if (sigma === undefined) {
+    sigma = sigmaMax(op, aIn, settings.powerIterations);
+    cache.set(key, sigma);
+  }
+  const damping = settings.rho * sigma;
+  const res = lsmr(op, r, { damp: damping, atol: settings.atol, btol: settings.btol, maxIter: settings.maxIter });
+  r.dispose();
+  b[inputIndex] = tf.add(aIn, res.x);
+  res.x.dispose();
+  const solver: SolverStats = {
+    method: 'lsmr',
+    iterations: res.iterations,
+    relResidual: res.normR / rNorm,
+    damping,
+    sigmaMax: sigma,
+    stop: res.stop,
+  };
+  return { b, solver };
+}
+
+/**
+ * Elementwise ops (sigmoid-like activations, gates): each element gets A_in + j·Δ/(j² + λ²) with
+ * Δ = B_out − A_out, j the derivative at the forward point and λ = ρ·max|j|. `j` is consumed.
+ */
+export function diagonalCorrection(aIn: tf.Tensor, aOut: tf.Tensor, bOut: tf.Tensor, j: tf.Tensor, rho: number): { b: tf.Tensor; solver: SolverStats } {
+  const maxJ = tf.tidy(() => tf.max(tf.abs(j)).dataSync()[0]);
+  const lambda = rho * maxJ;
+  const b = tf.tidy(() => {
+    const delta = tf.sub(bOut, aOut);
+    const denom = tf.add(tf.square(j), lambda * lambda);
+    // Where j = 0 and λ = 0 the element cannot move: keep its forward value.
+    const step = tf.where(tf.greater(denom, 0), tf.div(tf.mul(j, delta), tf.maximum(denom, 1e-30)), tf.zerosLike(delta));
+    return tf.add(aIn, step);
+  });
+  j.dispose();
+  return { b, solver: { method: 'diagonal', iterations: 0, relResidual: NaN, damping: lambda, sigmaMax: maxJ, stop: 'closed form' } };
+}

@@ -1,0 +1,151 @@
+/**
+ * Write an explanation to a folder: raw maps (`maps/<i>_<node>.npy`, float32 H×W, before
+ * normalisation), one overlay PNG per layer (`layers/<i>_<node>.png`), the flow strip
+ * (`flow-strip.png`), the animated flow (`flow.gif`) and `flow.json`. Everything is written to a
+ * temporary sibling folder first and renamed at the end, so a failure leaves nothing half-written.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { encodeNpy } from '../util/npy.js';
+import { renderFlow, encodePng, flowStrip, flowGif, layerCaption, type ColormapName, type RgbImage } from '../render/index.js';
+import type { ExplainResult } from './explain.js';
+import type { SolverStats } from '../ops/registry.js';
+
+export interface WriteFlowOptions {
+  normalize?: 'layer' | 'global';
+  colormap?: ColormapName;
+  /** keep only these layers in the images (all maps are still written); default all */
+  layers?: (layer: ExplainResult['layers'][number], index: number) => boolean;
+  /** provenance recorded in flow.json */
+  modelFile?: string;
+  imageFile?: string;
+  preprocessing?: unknown;
+  /** skip PNG/GIF rendering (maps and flow.json only) */
+  noImages?: boolean;
+}
+
+export interface FlowJsonLayer {
+  index: number;
+  name: string;
+  node: string;
+  op: string;
+  sourceOp?: string;
+  shape: [number, number, number];
+  kept: number;
+  solver: SolverStats[] | null;
+  npy: string;
+  png: string | null;
+  min: number;
+  max: number;
+}
+
+export interface FlowJson {
+  naflow: string;
+  model: { file: string | null; sha256: string | null };
+  image: { file: string | null; width: number | null; height: number | null };
+  preprocessing: unknown;
+  mode: string;
+  decision: ExplainResult['decision'];
+  scoreTensor: string;
+  trunkEnd: string;
+  elapsedMs: number;
+  layers: FlowJsonLayer[];
+}
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 80) || 'layer';
+
+function sha256(file: string): string | null {
+  try {
+    const h = crypto.createHash('sha256');
+    const stat = fs.statSync(file);
+    const files = stat.isDirectory() ? [path.join(file, 'model.json')] : [file];
+    for (const f of files) h.update(new Uint8Array(fs.readFileSync(f)));
+    return h.digest('hex');
+  } catch {
+    return null;
+  }
+}
+
+/** Build flow.json's object (paths relative to the output folder). */
+export function flowJson(result: ExplainResult, options: WriteFlowOptions = {}, version = '0.1.0'): FlowJson {
+  const width = String(result.layers.length - 1).length;
+  return {
+    naflow: version,
+    model: { file: options.modelFile ?? null, sha256: options.modelFile ? sha256(options.modelFile) : null },
+    image: { file: options.imageFile ?? null, width: result.image?.width ?? null, height: result.image?.height ?? null },
+    preprocessing: options.preprocessing ?? null,
+    mode: result.mode,
+    decision: result.decision,
+    scoreTensor: result.scoreTensor,
+    trunkEnd: result.trunkEnd,
+    elapsedMs: Math.round(result.elapsedMs),
+    layers: result.layers.map((l, i) => {
+      const stem = `${String(i).padStart(width, '0')}_${safe(l.node)}`;
+      let min = Infinity;
+      let max = -Infinity;
+      for (const v of l.map) {
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      const shown = !options.noImages && result.image && (options.layers?.(l, i) ?? true);
+      return {
+        index: i,
+        name: l.name,
+        node: l.node,
+        op: l.op,
+        sourceOp: l.sourceOp,
+        shape: l.shape,
+        kept: l.kept,
+        solver: l.solver ?? null,
+        npy: `maps/${stem}.npy`,
+        png: shown ? `layers/${stem}.png` : null,
+        min,
+        max,
+      };
+    }),
+  };
+}
+
+export async function writeFlow(result: ExplainResult, outDir: string, options: WriteFlowOptions = {}): Promise<FlowJson> {
+  const json = flowJson(result, options);
+  const parent = path.dirname(path.resolve(outDir));
+  fs.mkdirSync(parent, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(outDir)}.partial-`));
+  try {
+    fs.mkdirSync(path.join(tmp, 'maps'));
+    json.layers.forEach((l, i) => {
+      const layer = result.layers[i];
+      fs.writeFileSync(path.join(tmp, l.npy), encodeNpy(layer.map, [layer.shape[0], layer.shape[1]]));
+    });
+    const image: RgbImage | undefined = options.noImages ? undefined : result.image;
+    if (image) {
+      fs.mkdirSync(path.join(tmp, 'layers'));
+      const shown = json.layers.filter((l) => l.png);
+      const overlays = renderFlow(
+        shown.map((l) => ({ map: result.layers[l.index].map, height: l.shape[0], width: l.shape[1] })),
+        image,
+        { normalize: options.normalize ?? 'layer', colormap: options.colormap ?? 'jet' },
+      );
+      const tiles = [];
+      for (let k = 0; k < shown.length; k++) {
+        const o = overlays[k];
+        fs.writeFileSync(path.join(tmp, shown[k].png!), new Uint8Array(await encodePng(o.data, o.width, o.height)));
+        tiles.push({ rgb: o.data, width: o.width, height: o.height, caption: layerCaption(shown[k].index, shown[k].node, shown[k].shape) });
+      }
+      if (tiles.length) {
+        // sharp encodes on libuv's thread pool: strip and GIF in parallel.
+        const [strip, gif] = await Promise.all([flowStrip(tiles), flowGif(tiles, { delayMs: 400 })]);
+        fs.writeFileSync(path.join(tmp, 'flow-strip.png'), new Uint8Array(strip));
+        fs.writeFileSync(path.join(tmp, 'flow.gif'), new Uint8Array(gif));
+      }
+    }
+    fs.writeFileSync(path.join(tmp, 'flow.json'), `${JSON.stringify(json, null, 2)}\n`);
+    fs.rmSync(outDir, { recursive: true, force: true });
+    fs.renameSync(tmp, outDir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return json;
+}
