@@ -24,6 +24,11 @@ export interface CascadeOptions {
   /** importance tensor at the trunk end supplied directly (similarity models): overrides class/target */
   seedAtTrunkEnd?: tf.Tensor;
   settings?: Partial<InverseSettings>;
+  /**
+   * Research/test hook: called for every trunk tensor with its forward value A, final BPFM B and
+   * importance G (borrowed: read them inside the call, do not keep them).
+   */
+  inspectTensors?: (name: string, tensors: { a: tf.Tensor; b: tf.Tensor; g: tf.Tensor | undefined }) => void;
   /** called after each layer's map, deep → shallow, with (done, total) */
   onLayer?: (done: number, total: number, name: string) => void;
 }
@@ -170,7 +175,8 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
         B.set(o, b);
         for (const e of estimates.get(o) ?? []) e.dispose();
         estimates.delete(o);
-        layers.push(makeLayer(graph, node, o, record.get(o), b, G.get(o), solverOf.get(o)));
+        layers.push(makeLayer(node, o, record.get(o), b, G.get(o), solverOf.get(o)));
+        options.inspectTensors?.(o, { a: record.get(o), b, g: G.get(o) });
         options.onLayer?.(++done, total, o);
       }
       if (mode === 'reference') continue;
@@ -214,13 +220,12 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
   }
 }
 
-function makeLayer(graph: Graph, node: AnyNode, name: string, a: tf.Tensor, b: tf.Tensor, g: tf.Tensor | undefined, solver: SolverStats[] | undefined): LayerFlow {
+function makeLayer(node: AnyNode, name: string, a: tf.Tensor, b: tf.Tensor, g: tf.Tensor | undefined, solver: SolverStats[] | undefined): LayerFlow {
   const [, h, w, c] = a.shape as [number, number, number, number];
   const { map, kept } = tf.tidy(() => {
     const gg = g ?? tf.zerosLike(a);
     const f = tf.reshape(tf.sum(tf.relu(tf.mul(b, gg)), -1), [h * w]);
     return { map: new Float32Array(f.dataSync()), kept: tf.mean(tf.cast(tf.notEqual(gg, 0), 'float32')).dataSync()[0] };
   });
-  void graph;
   return { name, node: node.name, op: node.op, sourceOp: node.sourceOp, shape: [h, w, c], map, kept, solver };
 }
