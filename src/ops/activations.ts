@@ -2,17 +2,33 @@
  * Pointwise activations and Softmax. Gradients at the kinks follow PyTorch: Relu/LeakyRelu/PRelu use
  * the negative-side slope at exactly 0; HardSigmoid and HardSwish use their strict interior; Clip
  * passes the gradient on the closed interval [min, max] (torch.clamp, and tfjs' clipByValue).
+ *
+ * JVPs are t ⊙ f'(x) at the recorded point. NAFlow inverses (spec §5):
+ * * Relu, Clip: identity on values (the abandonment comes from the mask [G ≠ 0]);
+ * * LeakyRelu(α), PRelu(slope): exact, y ≥ 0 as is, y < 0 divided by the slope (for a slope ≤ 0 the
+ *   branch is taken from the forward input's sign instead; a zero slope on the negative side keeps the
+ *   forward input, whose importance is zero there anyway);
+ * * Sigmoid, Tanh, HardSigmoid, HardSwish: the diagonal damped rule, j = f'(A_in);
+ * * Softmax: none (a head op).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AxisAttrs, ClipAttrs, HardSigmoidAttrs, LeakyReluAttrs } from '../ir/graph.js';
-import { registerOp, type OpContext, type OpRule, type VjpArgs } from './registry.js';
+import { registerOp, type InverseArgs, type InverseResult, type OpContext, type OpRule, type VjpArgs } from './registry.js';
+import { diagonalCorrection } from '../naflow/least-squares.js';
 import { attrs, isConst, normAxis, sameShape, sumToShape } from './util.js';
 
-/** A unary op whose vjp is dy·f'(x, y). */
+/**
+ * How a unary op inverts: 'identity' (B_in = B_out), 'diagonal' (damped diagonal rule with j = f'(x)),
+ * or an exact inverse of (B_out, A_in, A_out).
+ */
+type UnaryInverse = 'identity' | 'diagonal' | ((bOut: tf.Tensor, x: tf.Tensor, y: tf.Tensor, ctx: OpContext) => tf.Tensor);
+
+/** A unary op whose vjp is dy·f'(x, y) and whose jvp is t·f'(x, y). */
 function unary(
   op: string,
   fwd: (x: tf.Tensor, ctx: OpContext) => tf.Tensor,
   dydx: (x: tf.Tensor, y: tf.Tensor, ctx: OpContext) => tf.Tensor,
+  inv: UnaryInverse,
 ): OpRule {
   return {
     op,
@@ -21,21 +37,53 @@ function unary(
       const dy = dys[0];
       return [dy ? tf.tidy(() => tf.mul(dy, dydx(inputs[0], outputs[0], ctx))) : null];
     },
+    jvp: ({ inputs, outputs, tangents }, ctx) => [
+      tf.tidy(() => (tangents[0] ? tf.mul(tangents[0], dydx(inputs[0], outputs[0], ctx)) : tf.zerosLike(outputs[0]))),
+    ],
+    inverse: ({ inputs, outputs, bOut, settings }: InverseArgs, ctx): InverseResult => {
+      const bo = bOut[0];
+      if (!bo) return { b: [null] };
+      if (inv === 'identity') return { b: [bo.clone()] };
+      if (inv === 'diagonal') {
+        const j = tf.tidy(() => dydx(inputs[0], outputs[0], ctx));
+        const { b, solver } = diagonalCorrection(inputs[0], outputs[0], bo, j, settings.rho);
+        return { b: [b], solver };
+      }
+      return { b: [tf.tidy(() => inv(bo, inputs[0], outputs[0], ctx))] };
+    },
     inferShape: sameShape,
   };
+}
+
+/**
+ * Exact inverse of the piecewise-linear y = x (x > 0), slope·x (x ≤ 0), slope broadcast against y.
+ * slope > 0: branch by the sign of y (a bijection). slope < 0: branch by the forward input's sign.
+ * slope = 0: the negative side keeps the forward input.
+ */
+function leakyInverse(y: tf.Tensor, x: tf.Tensor, slope: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const s = tf.add(slope, tf.zerosLike(y));
+    // (no tf.where on bool operands: tfjs-wasm 4.22's Select reads them as float32, out of bounds)
+    const sPos = tf.greater(s, 0);
+    const positive = tf.logicalOr(tf.logicalAnd(sPos, tf.greaterEqual(y, 0)), tf.logicalAnd(tf.logicalNot(sPos), tf.greater(x, 0)));
+    const nonzero = tf.notEqual(s, 0);
+    const neg = tf.where(nonzero, tf.div(y, tf.where(nonzero, s, tf.onesLike(s))), x);
+    return tf.where(positive, y, neg);
+  });
 }
 
 /** 1 inside the open interval (lo, hi), else 0. */
 const inside = (t: tf.Tensor, lo: number, hi: number) =>
   tf.cast(tf.logicalAnd(tf.greater(t, lo), tf.less(t, hi)), 'float32');
 
-registerOp(unary('Relu', (x) => tf.relu(x), (x) => tf.step(x)));
+registerOp(unary('Relu', (x) => tf.relu(x), (x) => tf.step(x), 'identity'));
 
 registerOp(
   unary(
     'LeakyRelu',
     (x, ctx) => tf.leakyRelu(x, attrs<LeakyReluAttrs>(ctx).alpha),
     (x, _y, ctx) => tf.step(x, attrs<LeakyReluAttrs>(ctx).alpha),
+    (bo, x, _y, ctx) => leakyInverse(bo, x, tf.scalar(attrs<LeakyReluAttrs>(ctx).alpha)),
   ),
 );
 
@@ -50,11 +98,12 @@ registerOp(
       const { min, max } = attrs<ClipAttrs>(ctx);
       return tf.cast(tf.logicalAnd(tf.greaterEqual(x, min), tf.lessEqual(x, max)), 'float32');
     },
+    'identity',
   ),
 );
 
-registerOp(unary('Sigmoid', (x) => tf.sigmoid(x), (_x, y) => tf.mul(y, tf.sub(1, y))));
-registerOp(unary('Tanh', (x) => tf.tanh(x), (_x, y) => tf.sub(1, tf.square(y))));
+registerOp(unary('Sigmoid', (x) => tf.sigmoid(x), (_x, y) => tf.mul(y, tf.sub(1, y)), 'diagonal'));
+registerOp(unary('Tanh', (x) => tf.tanh(x), (_x, y) => tf.sub(1, tf.square(y)), 'diagonal'));
 
 registerOp(
   unary(
@@ -67,6 +116,7 @@ registerOp(
       const { alpha, beta } = attrs<HardSigmoidAttrs>(ctx);
       return tf.mul(inside(tf.add(tf.mul(x, alpha), beta), 0, 1), alpha);
     },
+    'diagonal',
   ),
 );
 
@@ -80,6 +130,7 @@ registerOp(
       const inMid = tf.cast(tf.logicalAnd(tf.greaterEqual(x, -3), tf.lessEqual(x, 3)), 'float32');
       return tf.add(tf.mul(mid, inMid), tf.cast(tf.greater(x, 3), 'float32'));
     },
+    'diagonal',
   ),
 );
 
@@ -98,6 +149,24 @@ registerOp({
     });
     const ds = isConst(ctx, 1) ? null : tf.tidy(() => sumToShape(tf.mul(dy, tf.minimum(x, 0)), slope.shape));
     return [dx, ds];
+  },
+  jvp: ({ inputs, outputs, tangents }) => [
+    tf.tidy(() => {
+      const [x, slope] = inputs;
+      const [t, ts] = tangents;
+      let y = tf.zerosLike(outputs[0]);
+      if (t) {
+        const pos = tf.step(x);
+        y = tf.add(y, tf.mul(t, tf.add(pos, tf.mul(slope, tf.sub(1, pos)))));
+      }
+      if (ts) y = tf.add(y, tf.mul(ts, tf.minimum(x, 0)));
+      return y;
+    }),
+  ],
+  // the slope gets no estimate
+  inverse: ({ inputs, bOut }) => {
+    const bo = bOut[0];
+    return { b: [bo ? leakyInverse(bo, inputs[0], inputs[1]) : null, null] };
   },
   inferShape: sameShape,
 });
@@ -122,6 +191,14 @@ registerOp({
     const y = outputs[0];
     const axis = normAxis(attrs<AxisAttrs>(ctx).axis, y.rank);
     return [tf.tidy(() => tf.mul(y, tf.sub(dy, tf.sum(tf.mul(dy, y), axis, true))))];
+  },
+  // J t = y ⊙ (t − Σ_axis t ⊙ y) (the same symmetric Jacobian); no inverse: Softmax is a head op
+  jvp: ({ outputs, tangents }, ctx) => {
+    const y = outputs[0];
+    const t = tangents[0];
+    if (!t) return [tf.zerosLike(y)];
+    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, y.rank);
+    return [tf.tidy(() => tf.mul(y, tf.sub(t, tf.sum(tf.mul(t, y), axis, true))))];
   },
   inferShape: sameShape,
 });

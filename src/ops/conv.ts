@@ -1,10 +1,15 @@
 /**
  * Conv (groups, depthwise with multiplier, dilation, stride, explicit pads, optional bias) and
  * ConvTranspose. Weights are graph constants and never get a gradient.
+ *
+ * NAFlow inverse (spec §5): both are linear in their input, so the JVP is the op without its bias and
+ * the inverse is the damped least-squares correction of `dampedCorrection` (matrix-free LSMR with
+ * `J v` = this JVP and `Jᵀ u` = the VJP).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvAttrs, ConvTransposeAttrs, Shape } from '../ir/graph.js';
-import { registerOp, type OpContext } from './registry.js';
+import { registerOp, type OpContext, type OpRule } from './registry.js';
+import { dampedCorrection } from '../naflow/least-squares.js';
 import {
   bwdKernels, canSubPixel, convForward, convInputGrad, flipSwap, fwdKernels, subPixelConv, subPixelKernel, type ConvGeom, type Kernels,
 } from './conv-core.js';
@@ -16,7 +21,7 @@ function weightShape(shapes: Shape[], ctx: OpContext): number[] {
   return shapes[1]?.length ? shapes[1] : (constOf(ctx, 1)?.shape ?? []);
 }
 
-registerOp({
+const convRule: OpRule = {
   op: 'Conv',
   activationInputs: onlyInput0,
   prepare: (ctx) => {
@@ -47,6 +52,20 @@ registerOp({
     const dx = convInputGrad(dy as tf.Tensor4D, inputs[0].shape, w.shape, a, ctx.prepared, 'b', w);
     return [dx, ...inputs.slice(1).map(() => null)];
   },
+  // J v = the convolution of the tangent without bias (plus conv(x, t_w) + t_b should a weight carry one)
+  jvp: ({ inputs, outputs, tangents }, ctx) => {
+    const a = attrs<ConvAttrs>(ctx);
+    return [
+      tf.tidy(() => {
+        const [t, tw, tb] = tangents;
+        let y = t ? convForward(t as tf.Tensor4D, inputs[1] as tf.Tensor4D, a, ctx.prepared, 'f') : tf.zeros(outputs[0].shape);
+        if (tw) y = tf.add(y, convForward(inputs[0] as tf.Tensor4D, tw as tf.Tensor4D, a));
+        if (tb) y = tf.add(y, tb);
+        return y;
+      }),
+    ];
+  },
+  inverse: (args, ctx) => dampedCorrection(convRule, ctx, args, 0),
   inferShape: (shapes, ctx) => {
     const a = attrs<ConvAttrs>(ctx);
     const [n, h, w] = shapes[0];
@@ -54,7 +73,8 @@ registerOp({
     const [pt, pl, pb, pr] = a.pads;
     return [[n, windowOut(h, kH, a.strides[0], a.dilations[0], pt, pb), windowOut(w, kW, a.strides[1], a.dilations[1], pl, pr), co]];
   },
-});
+};
+registerOp(convRule);
 
 /** The forward-conv kernel of a transposed conv: per group, flipped with in/out swapped → [kH,kW,Cin/g,Cout]. */
 function transposedKernel(w: tf.Tensor4D, group: number): tf.Tensor4D {
@@ -94,7 +114,18 @@ function convTransposeOut(xShape: number[], wShape: number[], a: ConvTransposeAt
   return [o(xShape[1], wShape[0], 0, a.pads[0], a.pads[2]), o(xShape[2], wShape[1], 1, a.pads[1], a.pads[3])];
 }
 
-registerOp({
+/** The transposed convolution of x without bias. */
+function convTransposeLinear(x: tf.Tensor4D, w: tf.Tensor4D, a: ConvTransposeAttrs, prepared: Kernels | undefined): tf.Tensor4D {
+  return tf.tidy(() => {
+    const kk = prepared?.k ? prepared : convTransposeKernels(w, a, false);
+    const { pads, conv } = geomT(a, w.shape);
+    return kk.tsp
+      ? subPixelConv(x, kk.tsp as tf.Tensor4D, w.shape, a.strides[0], [pads[0], pads[2]], convTransposeOut(x.shape, w.shape, a))
+      : convForward(padOrCrop2d(zeroInsert2d(x, a.strides), pads), kk.k as tf.Tensor4D, conv, kk, 'f');
+  });
+}
+
+const convTransposeRule: OpRule = {
   op: 'ConvTranspose',
   activationInputs: onlyInput0,
   prepare: (ctx) => {
@@ -105,13 +136,7 @@ registerOp({
     const a = attrs<ConvTransposeAttrs>(ctx);
     return [
       tf.tidy(() => {
-        const w = inputs[1] as tf.Tensor4D;
-        const x = inputs[0] as tf.Tensor4D;
-        const kk = ctx.prepared?.k ? ctx.prepared : convTransposeKernels(w, a, false);
-        const { pads, conv } = geomT(a, w.shape);
-        const y = kk.tsp
-          ? subPixelConv(x, kk.tsp as tf.Tensor4D, w.shape, a.strides[0], [pads[0], pads[2]], convTransposeOut(x.shape, w.shape, a))
-          : convForward(padOrCrop2d(zeroInsert2d(x, a.strides), pads), kk.k as tf.Tensor4D, conv, kk, 'f');
+        const y = convTransposeLinear(inputs[0] as tf.Tensor4D, inputs[1] as tf.Tensor4D, a, ctx.prepared);
         return hasInput(ctx, 2) ? tf.add(y, inputs[2]) : y;
       }),
     ];
@@ -130,6 +155,19 @@ registerOp({
     });
     return [dx, ...inputs.slice(1).map(() => null)];
   },
+  jvp: ({ inputs, outputs, tangents }, ctx) => {
+    const a = attrs<ConvTransposeAttrs>(ctx);
+    return [
+      tf.tidy(() => {
+        const [t, tw, tb] = tangents;
+        let y = t ? convTransposeLinear(t as tf.Tensor4D, inputs[1] as tf.Tensor4D, a, ctx.prepared) : tf.zeros(outputs[0].shape);
+        if (tw) y = tf.add(y, convTransposeLinear(inputs[0] as tf.Tensor4D, tw as tf.Tensor4D, a, undefined));
+        if (tb) y = tf.add(y, tb);
+        return y;
+      }),
+    ];
+  },
+  inverse: (args, ctx) => dampedCorrection(convTransposeRule, ctx, args, 0),
   inferShape: (shapes, ctx) => {
     const a = attrs<ConvTransposeAttrs>(ctx);
     const [n, h, w] = shapes[0];
@@ -137,4 +175,5 @@ registerOp({
     const [oh, ow] = convTransposeOut([n, h, w], ws, a);
     return [[n, oh, ow, ws[2] * a.group]];
   },
-});
+};
+registerOp(convTransposeRule);

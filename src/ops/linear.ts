@@ -2,6 +2,9 @@
  * Gemm (dense layer, weight constant stored [in, out]) and general MatMul (numpy semantics: 1-D
  * promotion, broadcast batch dims). Transposed copies of constant matrices are prepared once because
  * transposeB matmuls are 5-8x slower on wasm (runtime-eval §3).
+ *
+ * Both have a JVP (they are linear in each operand) but no NAFlow inverse: they are head ops, and the
+ * cascade stops at the last trunk tensor (a Gemm/MatMul inside the trunk gets the cascade's clear error).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GemmAttrs, Shape } from '../ir/graph.js';
@@ -45,6 +48,20 @@ registerOp({
     const dw = isConst(ctx, 1) ? null : tf.tidy(() => scaled(tf.matMul(x, dy, true, false)));
     const dc = !hasInput(ctx, 2) || isConst(ctx, 2) ? null : tf.tidy(() => sumToShape(tf.mul(dy, beta), c.shape));
     return hasInput(ctx, 2) ? [dx, dw, dc] : [dx, dw];
+  },
+  jvp: ({ inputs, outputs, tangents }, ctx) => {
+    const { alpha, beta } = attrs<GemmAttrs>(ctx);
+    const [x, w] = inputs;
+    const [tx, tw, tc] = tangents;
+    return [
+      tf.tidy(() => {
+        let y = tf.zerosLike(outputs[0]);
+        if (tx) y = tf.add(y, tf.mul(tf.matMul(tx, w), alpha));
+        if (tw) y = tf.add(y, tf.mul(tf.matMul(x, tw), alpha));
+        if (tc && beta !== 0) y = tf.add(y, tf.mul(tc, beta));
+        return y;
+      }),
+    ];
   },
   inferShape: (shapes) => [[shapes[0][0], shapes[1][1]]],
 });
@@ -110,6 +127,22 @@ registerOp({
         return tf.reshape(sumToShape(full, own), (i === 0 ? a : b).shape);
       });
     return [isConst(ctx, 0) ? null : grad(0), isConst(ctx, 1) ? null : grad(1)];
+  },
+  jvp: ({ inputs, outputs, tangents }) => {
+    const [a, b] = inputs;
+    const [ta, tb] = tangents;
+    const mm = (p: tf.Tensor, q: tf.Tensor) => {
+      const [pp, pq] = promote(p, q);
+      return tf.reshape(tf.matMul(pp, pq), matmulShape(p.shape, q.shape));
+    };
+    return [
+      tf.tidy(() => {
+        let y = tf.zerosLike(outputs[0]);
+        if (ta) y = tf.add(y, mm(ta, b));
+        if (tb) y = tf.add(y, mm(a, tb));
+        return y;
+      }),
+    ];
   },
   inferShape: (shapes) => [matmulShape(shapes[0], shapes[1])],
 });

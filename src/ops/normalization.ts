@@ -2,11 +2,18 @@
  * BatchNormalization (inference) as a per-channel affine map y = x·a + b on the last axis, with
  * a = γ/√(var+ε) and b = β − μ·a prepared once: tfjs' batchNorm gradient is slow on wasm, and the
  * affine form is trivially invertible.
+ *
+ * NAFlow inverse (spec §5): exact, B_in = A_in + (B_out − A_out)/a per channel (= (B_out − b)/a, written
+ * as a correction so that B_out = A_out gives A_in bit for bit); a channel with |a| < 1e-12 (γ = 0)
+ * keeps its forward input.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BatchNormAttrs } from '../ir/graph.js';
 import { registerOp, type OpContext } from './registry.js';
 import { attrs, sameShape } from './util.js';
+
+/** A channel whose scale is below this keeps its forward input in the inverse. */
+const MIN_SCALE = 1e-12;
 
 function scaleShift(inputs: tf.Tensor[], eps: number): { a: tf.Tensor; b: tf.Tensor } {
   const [, gamma, beta, mean, variance] = inputs;
@@ -43,6 +50,22 @@ registerOp({
     const dy = dys[0];
     const dx = dy ? tf.tidy(() => tf.mul(dy, prepared(inputs, ctx).a)) : null;
     return [dx, null, null, null, null];
+  },
+  jvp: ({ inputs, outputs, tangents }, ctx) => [
+    tf.tidy(() => (tangents[0] ? tf.mul(tangents[0], prepared(inputs, ctx).a) : tf.zeros(outputs[0].shape))),
+  ],
+  inverse: ({ inputs, outputs, bOut }, ctx) => {
+    const bo = bOut[0];
+    const b: Array<tf.Tensor | null> = inputs.map(() => null);
+    if (!bo) return { b };
+    b[0] = tf.tidy(() => {
+      const { a } = prepared(inputs, ctx);
+      const ok = tf.greaterEqual(tf.abs(a), MIN_SCALE);
+      const safe = tf.where(ok, a, tf.onesLike(a));
+      const step = tf.div(tf.sub(bo, outputs[0]), safe);
+      return tf.add(inputs[0], tf.mul(step, tf.cast(ok, 'float32')));
+    });
+    return { b };
   },
   inferShape: sameShape,
 });

@@ -11,12 +11,23 @@
  * reuses the conv input-gradient path (tfjs' AvgPoolGrad divides by the full window even where the
  * forward excluded padding). With countIncludePad every cell of the window counts, including the
  * bottom/right cells the importer added for ceil_mode (PyTorch would not count those).
+ *
+ * NAFlow inverses (spec §5):
+ * * MaxPool / GlobalMaxPool: unpooling through the switches recomputed from the recorded forward input
+ *   (the same first-maximum rule as the VJP): each value goes back to its window's arg-max, zeros
+ *   elsewhere; a cell that is the arg-max of several overlapping windows gets the mean of their values.
+ * * AveragePool: the damped least-squares correction (LSMR, `dampedCorrection`); windows that tile the
+ *   input without overlap or padding (stride = kernel, no pads, no dilation) use the exact closed form:
+ *   J = (1/k)·1ᵀ per window, σ_max = 1/√k, λ = ρ/√k, so every cell of a window moves by r/(1 + ρ²)
+ *   (cells no window reads stay). GlobalAveragePool and ReduceMean are that case with one window per
+ *   output element.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { PoolAttrs, ReduceAttrs } from '../ir/graph.js';
-import { registerOp } from './registry.js';
+import { registerOp, type InverseArgs, type InverseResult, type OpRule } from './registry.js';
+import { dampedCorrection } from '../naflow/least-squares.js';
 import { convForward, convInputGrad, type ConvGeom } from './conv-core.js';
-import { attrs, expandTo, normAxis, padOrCrop2d, windowOut } from './util.js';
+import { attrs, expandTo, l2, normAxis, padOrCrop2d, windowOut } from './util.js';
 
 function poolOutShape(xShape: number[], a: PoolAttrs): [number, number] {
   const [pt, pl, pb, pr] = a.pads;
@@ -59,6 +70,77 @@ function windowTaps(x: tf.Tensor4D, a: PoolAttrs) {
   return { taps, oh, ow };
 }
 
+/**
+ * The switches of a max-pool: for every output element (flattened, NHWC order) the flat index into x of
+ * its window's first maximum in scan order. Dispose (or tidy) the result.
+ */
+function maxPoolSwitches(x: tf.Tensor4D, a: PoolAttrs): tf.Tensor1D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const { taps, oh, ow } = windowTaps(x, a);
+    const K = taps.length, kW = a.kernel[1];
+    const k = tf.argMax(tf.reshape(tf.stack(taps, 0), [K, -1]), 0);
+    // winning tap k = i·kW + j sits (i·dh·W + j·dw)·C = i·(dh·W·C − kW·dw·C) + k·dw·C past the window's
+    // corner in the unpadded input (a winner is never a padded cell)
+    const rowStep = a.dilations[0] * w * c, colStep = a.dilations[1] * c;
+    const i = tf.cast(tf.floor(tf.div(tf.cast(k, 'float32'), kW)), 'int32');
+    const off = tf.add(tf.mul(i, tf.scalar(rowStep - kW * colStep, 'int32')), tf.mul(k, tf.scalar(colStep, 'int32')));
+    const corner = new Int32Array(n * oh * ow * c);
+    for (let b = 0, q = 0; b < n; b++)
+      for (let r = 0; r < oh; r++)
+        for (let s = 0; s < ow; s++) {
+          const base = ((b * h + r * a.strides[0] - a.pads[0]) * w + s * a.strides[1] - a.pads[1]) * c;
+          for (let ch = 0; ch < c; ch++) corner[q++] = base + ch;
+        }
+    // a padded cell only wins a window whose real cells are all −∞ or NaN; clamp so it stays in bounds
+    return tf.minimum(tf.maximum(tf.add(tf.tensor1d(corner, 'int32'), off), tf.scalar(0, 'int32')), tf.scalar(x.size - 1, 'int32')) as tf.Tensor1D;
+  });
+}
+
+/** Σ of the values routed to each switch (scatterND sums duplicates), shaped like the input. */
+function scatterTo(idx: tf.Tensor, values: tf.Tensor, shape: number[]): tf.Tensor {
+  const size = shape.reduce((p, d) => p * d, 1);
+  return tf.tidy(() => tf.reshape(tf.scatterND(tf.reshape(idx, [-1, 1]), tf.reshape(values, [-1]), [size]), shape));
+}
+
+/** The values of t at the switches, shaped like the output. */
+function gatherAt(t: tf.Tensor, idx: tf.Tensor, outShape: number[]): tf.Tensor {
+  return tf.tidy(() => tf.reshape(tf.gather(tf.reshape(t, [-1]), idx), outShape));
+}
+
+/** Unpooling: each value back to its switch, the mean where several land on one cell, zeros elsewhere. */
+function unpool(idx: tf.Tensor, values: tf.Tensor, shape: number[]): tf.Tensor {
+  return tf.tidy(() => {
+    const sum = scatterTo(idx, values, shape);
+    const count = scatterTo(idx, tf.onesLike(values), shape);
+    return tf.div(sum, tf.maximum(count, 1));
+  });
+}
+
+/**
+ * Closed-form damped correction for a mean over non-overlapping windows of k cells each: every cell of
+ * a window moves by r/(1 + ρ²) (derivation in the file comment). `spread` copies an output-shaped
+ * tensor onto the cells of each window (zeros on cells that no window reads).
+ */
+function meanClosedForm(args: InverseArgs, k: number, spread: (r: tf.Tensor) => tf.Tensor): InverseResult {
+  const { inputs, outputs, bOut, settings } = args;
+  const bo = bOut[0];
+  const b: Array<tf.Tensor | null> = inputs.map(() => null);
+  if (!bo) return { b };
+  const rho = settings.rho;
+  const sigma = 1 / Math.sqrt(k);
+  const r = tf.sub(bo, outputs[0]);
+  const rNorm = l2(r);
+  b[0] = rNorm === 0 ? inputs[0].clone() : tf.tidy(() => tf.add(inputs[0], tf.div(spread(r), 1 + rho * rho)));
+  r.dispose();
+  const relResidual = rNorm === 0 ? 0 : (rho * rho) / (1 + rho * rho);
+  return { b, solver: { method: 'closed-form', iterations: 0, relResidual, damping: rho * sigma, sigmaMax: sigma, stop: 'closed form' } };
+}
+
+/** Windows that tile the input: stride = kernel, no padding, no dilation. */
+const tiles = (a: PoolAttrs) =>
+  a.strides[0] === a.kernel[0] && a.strides[1] === a.kernel[1] && a.dilations[0] === 1 && a.dilations[1] === 1 && a.pads.every((p) => p === 0);
+
 registerOp({
   op: 'MaxPool',
   forward: (inputs, ctx) => {
@@ -73,31 +155,19 @@ registerOp({
   vjp: ({ inputs, dys }, ctx) => {
     const dy = dys[0];
     if (!dy) return [null];
-    const a = attrs<PoolAttrs>(ctx);
-    const x = inputs[0] as tf.Tensor4D;
-    return [
-      tf.tidy(() => {
-        const [n, h, w, c] = x.shape;
-        const { taps, oh, ow } = windowTaps(x, a);
-        const K = taps.length, kW = a.kernel[1];
-        const k = tf.argMax(tf.reshape(tf.stack(taps, 0), [K, -1]), 0);
-        // winning tap k = i·kW + j sits (i·dh·W + j·dw)·C = i·(dh·W·C − kW·dw·C) + k·dw·C past the window's
-        // corner in the unpadded input (a winner is never a padded cell)
-        const rowStep = a.dilations[0] * w * c, colStep = a.dilations[1] * c;
-        const i = tf.cast(tf.floor(tf.div(tf.cast(k, 'float32'), kW)), 'int32');
-        const off = tf.add(tf.mul(i, tf.scalar(rowStep - kW * colStep, 'int32')), tf.mul(k, tf.scalar(colStep, 'int32')));
-        const corner = new Int32Array(n * oh * ow * c);
-        for (let b = 0, q = 0; b < n; b++)
-          for (let r = 0; r < oh; r++)
-            for (let s = 0; s < ow; s++) {
-              const base = ((b * h + r * a.strides[0] - a.pads[0]) * w + s * a.strides[1] - a.pads[1]) * c;
-              for (let ch = 0; ch < c; ch++) corner[q++] = base + ch;
-            }
-        // a padded cell only wins a window whose real cells are all −∞ or NaN; clamp so it stays in bounds
-        const idx = tf.minimum(tf.maximum(tf.add(tf.tensor1d(corner, 'int32'), off), tf.scalar(0, 'int32')), tf.scalar(x.size - 1, 'int32'));
-        return tf.reshape(tf.scatterND(tf.reshape(idx, [-1, 1]), tf.reshape(dy, [-1]), [x.size]), x.shape);
-      }),
-    ];
+    const x = inputs[0];
+    return [tf.tidy(() => scatterTo(maxPoolSwitches(x as tf.Tensor4D, attrs<PoolAttrs>(ctx)), dy, x.shape))];
+  },
+  // J t = t at the switches
+  jvp: ({ inputs, outputs, tangents }, ctx) => {
+    const t = tangents[0];
+    if (!t) return [tf.zerosLike(outputs[0])];
+    return [tf.tidy(() => gatherAt(t, maxPoolSwitches(inputs[0] as tf.Tensor4D, attrs<PoolAttrs>(ctx)), outputs[0].shape))];
+  },
+  inverse: ({ inputs, bOut }, ctx) => {
+    const bo = bOut[0];
+    if (!bo) return { b: [null] };
+    return { b: [tf.tidy(() => unpool(maxPoolSwitches(inputs[0] as tf.Tensor4D, attrs<PoolAttrs>(ctx)), bo, inputs[0].shape))] };
   },
   inferShape: (shapes, ctx) => poolShape(shapes, attrs<PoolAttrs>(ctx)),
 });
@@ -123,7 +193,7 @@ function avgDivisor(xShape: number[], a: PoolAttrs): tf.Tensor | number {
 
 const sumGeom = (a: PoolAttrs, c: number): ConvGeom => ({ strides: a.strides, pads: a.pads, dilations: a.dilations, group: c });
 
-registerOp({
+const averagePoolRule: OpRule = {
   op: 'AveragePool',
   forward: (inputs, ctx) => {
     const a = attrs<PoolAttrs>(ctx);
@@ -150,8 +220,22 @@ registerOp({
       }),
     ];
   },
+  // linear: J t = the pool of t
+  jvp: ({ inputs, outputs, tangents }, ctx) => {
+    const t = tangents[0];
+    if (!t) return [tf.zerosLike(outputs[0])];
+    return averagePoolRule.forward([t, ...inputs.slice(1)], ctx);
+  },
+  inverse: (args, ctx) => {
+    const a = attrs<PoolAttrs>(ctx);
+    if (!tiles(a)) return dampedCorrection(averagePoolRule, ctx, args, 0);
+    const k = a.kernel[0] * a.kernel[1];
+    // the VJP spreads dy/k over each window (zeros on the uncovered bottom/right cells)
+    return meanClosedForm(args, k, (r) => tf.mul(averagePoolRule.vjp!({ inputs: args.inputs, outputs: args.outputs, dys: [r] }, ctx)[0]!, k));
+  },
   inferShape: (shapes, ctx) => poolShape(shapes, attrs<PoolAttrs>(ctx)),
-});
+};
+registerOp(averagePoolRule);
 
 const globalShape = (shapes: number[][]) => [[shapes[0][0], 1, 1, shapes[0][3]]];
 
@@ -162,6 +246,11 @@ registerOp({
     const dy = dys[0];
     const x = inputs[0] as tf.Tensor4D;
     return [dy ? tf.tidy(() => expandTo(tf.div(dy, x.shape[1] * x.shape[2]), x.shape)) : null];
+  },
+  jvp: ({ outputs, tangents }) => [tangents[0] ? tf.mean(tangents[0], [1, 2], true) : tf.zerosLike(outputs[0])],
+  inverse: (args) => {
+    const x = args.inputs[0] as tf.Tensor4D;
+    return meanClosedForm(args, x.shape[1] * x.shape[2], (r) => expandTo(r, x.shape));
   },
   inferShape: globalShape,
 });
@@ -184,8 +273,29 @@ registerOp({
       }),
     ];
   },
+  jvp: ({ inputs, outputs, tangents }) => {
+    const t = tangents[0];
+    if (!t) return [tf.zerosLike(outputs[0])];
+    return [tf.tidy(() => gatherAt(t, globalMaxSwitches(inputs[0]), outputs[0].shape))];
+  },
+  // one window per channel: the value goes to the arg-max, zeros elsewhere
+  inverse: ({ inputs, bOut }) => {
+    const bo = bOut[0];
+    if (!bo) return { b: [null] };
+    return { b: [tf.tidy(() => scatterTo(globalMaxSwitches(inputs[0]), bo, inputs[0].shape))] };
+  },
   inferShape: globalShape,
 });
+
+/** Flat index into x of each channel's first maximum, [N·C] in output order. */
+function globalMaxSwitches(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const k = tf.argMax(tf.reshape(x, [n, h * w, c]), 1);
+    const base = Int32Array.from({ length: n * c }, (_, q) => Math.floor(q / c) * h * w * c + (q % c));
+    return tf.reshape(tf.add(tf.tensor2d(base, [n, c], 'int32'), tf.mul(k, tf.scalar(c, 'int32'))), [-1]);
+  });
+}
 
 function reduceAxes(a: ReduceAttrs, rank: number): number[] {
   const axes = a.axes.length ? a.axes.map((x) => normAxis(x, rank)) : iota(rank, 1);
@@ -206,6 +316,19 @@ registerOp({
     const count = axes.reduce((p, ax) => p * x.shape[ax], 1);
     const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
     return [tf.tidy(() => expandTo(tf.div(tf.reshape(dy, kept), count), x.shape))];
+  },
+  jvp: ({ outputs, tangents }, ctx) => {
+    const t = tangents[0];
+    if (!t) return [tf.zerosLike(outputs[0])];
+    const a = attrs<ReduceAttrs>(ctx);
+    return [tf.mean(t, reduceAxes(a, t.rank), a.keepDims)];
+  },
+  inverse: (args, ctx) => {
+    const x = args.inputs[0];
+    const axes = reduceAxes(attrs<ReduceAttrs>(ctx), x.rank);
+    const count = axes.reduce((p, ax) => p * x.shape[ax], 1);
+    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    return meanClosedForm(args, count, (r) => expandTo(tf.reshape(r, kept), x.shape));
   },
   inferShape: (shapes, ctx) => {
     const a = attrs<ReduceAttrs>(ctx);

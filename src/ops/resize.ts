@@ -10,10 +10,14 @@
  * Nearest is computed from the same source indices as its VJP (in float64): tfjs-wasm's native nearest
  * kernel rounds in float32 and picks a different source pixel for some sizes (e.g. 2→82).
  * Bilinear uses the native kernel, which is continuous in the coordinates.
+ *
+ * Both modes are linear in the input: the JVP is the resize of the tangent, and the NAFlow inverse
+ * (spec §5) is the damped least-squares correction with the resize's adjoint (`dampedCorrection`, LSMR).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ResizeAttrs } from '../ir/graph.js';
-import { registerOp } from './registry.js';
+import { registerOp, type OpRule } from './registry.js';
+import { dampedCorrection } from '../naflow/least-squares.js';
 import { attrs } from './util.js';
 
 interface AxisTaps { lo: number[]; hi: number[]; frac: number[] }
@@ -84,7 +88,7 @@ function adjointAxis(g: tf.Tensor4D, axis: 1 | 2, t: AxisTaps, inSize: number, a
   return tf.transpose(r, axis === 1 ? [1, 0, 2, 3] : [1, 2, 0, 3]) as tf.Tensor4D;
 }
 
-registerOp({
+const resizeRule: OpRule = {
   op: 'Resize',
   forward: (inputs, ctx) => {
     const a = attrs<ResizeAttrs>(ctx);
@@ -110,9 +114,15 @@ registerOp({
       }),
     ];
   },
+  jvp: ({ inputs, outputs, tangents }, ctx) => {
+    const t = tangents[0];
+    return t ? resizeRule.forward([t, ...inputs.slice(1)], ctx) : [tf.zerosLike(outputs[0])];
+  },
+  inverse: (args, ctx) => dampedCorrection(resizeRule, ctx, args, 0),
   inferShape: (shapes, ctx) => {
     const [n, , , c] = shapes[0];
     const [h, w] = attrs<ResizeAttrs>(ctx).size;
     return [[n, h, w, c]];
   },
-});
+};
+registerOp(resizeRule);

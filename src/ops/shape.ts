@@ -1,7 +1,19 @@
-/** Data-movement ops: Flatten, Reshape, Transpose, Slice, Pad, Concat, Dropout, Identity. */
+/**
+ * Data-movement ops: Flatten, Reshape, Transpose, Slice, Pad, Concat, Dropout, Identity.
+ *
+ * Their JVP is the op applied to the tangent (a constant Pad's fill value excluded). NAFlow inverses
+ * (spec §5) are exact shape inverses: reshape back, inverse permutation, split along the concat axis,
+ * pass-through for Dropout/Identity, crop for a constant Pad. Beyond the spec's table:
+ * * Slice **[decision]**: the BPFM is scattered back into the forward input; positions the slice did not
+ *   pick keep their forward value (the slice says nothing about them; their importance through this
+ *   path is zero anyway).
+ * * Pad in reflect/edge mode: the least-squares inverse, each input cell gets the mean of its copies'
+ *   corrections (exact when B_out is a padded tensor); cells a negative pad cropped away keep their
+ *   forward value, as for Slice.
+ */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AxisAttrs, PadAttrs, ReshapeAttrs, SliceAttrs, TransposeAttrs } from '../ir/graph.js';
-import { registerOp } from './registry.js';
+import { registerOp, type InverseArgs, type InverseResult, type JvpArgs } from './registry.js';
 import { attrs, isConst, normAxis, prodOrUnknown, sameShape, takeEvery, zeroInsertAxis } from './util.js';
 
 /** Gradient of a pure reshape: dy back to the input's shape. */
@@ -9,6 +21,16 @@ const reshapeBack = ({ inputs, dys }: { inputs: tf.Tensor[]; dys: Array<tf.Tenso
   dys[0] ? tf.reshape(dys[0], inputs[0].shape) : null,
   ...inputs.slice(1).map(() => null),
 ];
+
+/** JVP of a single-input op that is linear in it: the op's own forward on the tangent. */
+const linearJvp = (fwd: (x: tf.Tensor) => tf.Tensor) => ({ outputs, tangents }: JvpArgs) => [
+  tangents[0] ? fwd(tangents[0]) : tf.zerosLike(outputs[0]),
+];
+
+/** Inverse of a pure reshape: B_out back to the input's shape. */
+const reshapeInverse = ({ inputs, bOut }: InverseArgs): InverseResult => ({
+  b: [bOut[0] ? tf.reshape(bOut[0], inputs[0].shape) : null, ...inputs.slice(1).map(() => null)],
+});
 
 /** ONNX Flatten's axis lies in [-r, r]. */
 function flattenAxis(axis: number, rank: number): number {
@@ -26,6 +48,8 @@ registerOp({
     return [tf.reshape(x, [outer, x.size / Math.max(outer, 1)])];
   },
   vjp: reshapeBack,
+  jvp: ({ outputs, tangents }) => [tangents[0] ? tf.reshape(tangents[0], outputs[0].shape) : tf.zerosLike(outputs[0])],
+  inverse: reshapeInverse,
   inferShape: (shapes, ctx) => {
     const s = shapes[0];
     const axis = flattenAxis(attrs<AxisAttrs>(ctx).axis, s.length);
@@ -37,6 +61,8 @@ registerOp({
   op: 'Reshape',
   forward: (inputs, ctx) => [tf.reshape(inputs[0], attrs<ReshapeAttrs>(ctx).shape)],
   vjp: reshapeBack,
+  jvp: ({ outputs, tangents }) => [tangents[0] ? tf.reshape(tangents[0], outputs[0].shape) : tf.zerosLike(outputs[0])],
+  inverse: reshapeInverse,
   inferShape: (shapes, ctx) => {
     const target = attrs<ReshapeAttrs>(ctx).shape.slice();
     const free = target.indexOf(-1);
@@ -55,6 +81,13 @@ registerOp({
     const inv = perm.slice();
     perm.forEach((p, i) => (inv[p] = i));
     return [dys[0] ? tf.transpose(dys[0], inv) : null];
+  },
+  jvp: (args, ctx) => linearJvp((t) => tf.transpose(t, attrs<TransposeAttrs>(ctx).perm))(args),
+  inverse: ({ bOut }, ctx) => {
+    const perm = attrs<TransposeAttrs>(ctx).perm;
+    const inv = perm.slice();
+    perm.forEach((p, i) => (inv[p] = i));
+    return { b: [bOut[0] ? tf.transpose(bOut[0], inv) : null] };
   },
   inferShape: (shapes, ctx) => [attrs<TransposeAttrs>(ctx).perm.map((p) => shapes[0][p])],
 });
@@ -88,15 +121,9 @@ function resolveSlice(a: SliceAttrs, shape: number[]): AxisSlice[] {
   });
 }
 
-registerOp({
-  op: 'Slice',
-  // positive-step slice from the lowest index, then reverse the negative-step axes (no stridedSlice:
-  // it is a slow JS loop on wasm)
-  forward: (inputs, ctx) => {
-    const x = inputs[0];
-    const sl = resolveSlice(attrs<SliceAttrs>(ctx), x.shape);
-    return [
-      tf.tidy(() => {
+/** The slice of x (positive-step slice from the lowest index, then the negative-step axes reversed). */
+function sliceOf(x: tf.Tensor, sl: AxisSlice[]): tf.Tensor {
+  return tf.tidy(() => {
         const begin = x.shape.map(() => 0), size = x.shape.slice();
         for (const s of sl) {
           begin[s.axis] = s.lo;
@@ -106,16 +133,12 @@ registerOp({
         for (const s of sl) if (Math.abs(s.step) > 1) y = takeEvery(y, s.axis, 0, s.count, Math.abs(s.step));
         const rev = sl.filter((s) => s.step < 0).map((s) => s.axis);
         return rev.length ? tf.reverse(y, rev) : y.clone();
-      }),
-    ];
-  },
-  // adjoint: un-reverse, zero-insert between the picked elements, pad back to the input extent
-  vjp: ({ inputs, dys }, ctx) => {
-    const dy = dys[0];
-    if (!dy) return inputs.map(() => null);
-    const x = inputs[0];
-    const sl = resolveSlice(attrs<SliceAttrs>(ctx), x.shape);
-    const dx = tf.tidy(() => {
+  });
+}
+
+/** The adjoint of the slice: un-reverse, zero-insert between the picked elements, pad back to x's extent. */
+function sliceAdjoint(dy: tf.Tensor, x: tf.Tensor, sl: AxisSlice[]): tf.Tensor {
+  return tf.tidy(() => {
       if (sl.some((s) => s.count === 0)) return tf.zerosLike(x);
       const rev = sl.filter((s) => s.step < 0).map((s) => s.axis);
       let g = rev.length ? tf.reverse(dy, rev) : dy;
@@ -126,8 +149,32 @@ registerOp({
         pads[s.axis] = [s.lo, x.shape[s.axis] - s.lo - span];
       }
       return tf.pad(g, pads);
+  });
+}
+
+registerOp({
+  op: 'Slice',
+  // no stridedSlice: it is a slow JS loop on wasm
+  forward: (inputs, ctx) => [sliceOf(inputs[0], resolveSlice(attrs<SliceAttrs>(ctx), inputs[0].shape))],
+  vjp: ({ inputs, dys }, ctx) => {
+    const dy = dys[0];
+    if (!dy) return inputs.map(() => null);
+    const x = inputs[0];
+    return [sliceAdjoint(dy, x, resolveSlice(attrs<SliceAttrs>(ctx), x.shape)), ...inputs.slice(1).map(() => null)];
+  },
+  jvp: (args, ctx) => linearJvp((t) => sliceOf(t, resolveSlice(attrs<SliceAttrs>(ctx), t.shape)))(args),
+  // B_out scattered back into the forward input; the positions not picked keep their forward value
+  inverse: ({ inputs, bOut }, ctx) => {
+    const bo = bOut[0];
+    const x = inputs[0];
+    const b: Array<tf.Tensor | null> = inputs.map(() => null);
+    if (!bo) return { b };
+    b[0] = tf.tidy(() => {
+      const sl = resolveSlice(attrs<SliceAttrs>(ctx), x.shape);
+      const picked = tf.greater(sliceAdjoint(tf.onesLike(bo), x, sl), 0);
+      return tf.where(picked, sliceAdjoint(bo, x, sl), x);
     });
-    return [dx, ...inputs.slice(1).map(() => null)];
+    return { b };
   },
   inferShape: (shapes, ctx) => {
     const s = shapes[0];
@@ -195,37 +242,60 @@ function splitPads(a: PadAttrs, shape: number[]) {
   return { begin, size, pad, cropped: crop.some((c) => c[0] || c[1]) };
 }
 
-registerOp({
-  op: 'Pad',
-  forward: (inputs, ctx) => {
-    const a = attrs<PadAttrs>(ctx);
-    const x = inputs[0];
-    if (a.pads.length !== x.rank) throw new Error(`Pad: ${a.pads.length} pad pairs for a rank-${x.rank} tensor`);
-    return [
-      tf.tidy(() => {
-        const { begin, size, pad, cropped } = splitPads(a, x.shape);
-        let t = cropped ? tf.slice(x, begin, size) : x;
-        if (a.mode === 'constant') return tf.pad(t, pad, a.value);
-        if (a.mode === 'reflect') return tf.mirrorPad(t, pad, 'reflect');
-        pad.forEach(([b, e], axis) => (t = edgePadAxis(t, axis, b, e)));
-        return t === x ? t.clone() : t;
-      }),
-    ];
-  },
-  vjp: ({ inputs, dys }, ctx) => {
-    const dy = dys[0];
-    if (!dy) return inputs.map(() => null);
-    const a = attrs<PadAttrs>(ctx);
-    const x = inputs[0];
-    const dx = tf.tidy(() => {
+/** The padded x, filled with `value` in constant mode. */
+function padded(x: tf.Tensor, a: PadAttrs, value: number): tf.Tensor {
+  if (a.pads.length !== x.rank) throw new Error(`Pad: ${a.pads.length} pad pairs for a rank-${x.rank} tensor`);
+  return tf.tidy(() => {
+    const { begin, size, pad, cropped } = splitPads(a, x.shape);
+    let t = cropped ? tf.slice(x, begin, size) : x;
+    if (a.mode === 'constant') return tf.pad(t, pad, value);
+    if (a.mode === 'reflect') return tf.mirrorPad(t, pad, 'reflect');
+    pad.forEach(([b, e], axis) => (t = edgePadAxis(t, axis, b, e)));
+    return t === x ? t.clone() : t;
+  });
+}
+
+/** The adjoint of the padding: dy folded back onto x's cells (zero on the cells a negative pad cropped). */
+function padAdjoint(dy: tf.Tensor, x: tf.Tensor, a: PadAttrs): tf.Tensor {
+  return tf.tidy(() => {
       const { begin, size, pad, cropped } = splitPads(a, x.shape);
       let g = dy;
       if (a.mode === 'constant') g = tf.slice(g, pad.map((p) => p[0]), size);
       else pad.forEach(([b, e], axis) => (g = unpadAxis(g, axis, b, e, size[axis], a.mode as 'reflect' | 'edge')));
       if (cropped) g = tf.pad(g, begin.map((b, i) => [b, x.shape[i] - b - size[i]] as [number, number]));
       return g === dy ? g.clone() : g;
+  });
+}
+
+registerOp({
+  op: 'Pad',
+  forward: (inputs, ctx) => {
+    const a = attrs<PadAttrs>(ctx);
+    return [padded(inputs[0], a, a.value)];
+  },
+  vjp: ({ inputs, dys }, ctx) => {
+    const dy = dys[0];
+    if (!dy) return inputs.map(() => null);
+    return [padAdjoint(dy, inputs[0], attrs<PadAttrs>(ctx)), ...inputs.slice(1).map(() => null)];
+  },
+  // the fill value is a constant: J t pads with zeros
+  jvp: (args, ctx) => linearJvp((t) => padded(t, attrs<PadAttrs>(ctx), 0))(args),
+  inverse: ({ inputs, outputs, bOut }, ctx) => {
+    const bo = bOut[0];
+    const x = inputs[0];
+    const b: Array<tf.Tensor | null> = inputs.map(() => null);
+    if (!bo) return { b };
+    const a = attrs<PadAttrs>(ctx);
+    b[0] = tf.tidy(() => {
+      const { pad, size, cropped } = splitPads(a, x.shape);
+      // constant padding without crop: the exact inverse is the crop
+      if (a.mode === 'constant' && !cropped) return tf.slice(bo, pad.map((p) => p[0]), size);
+      // otherwise the least-squares inverse: mean of the copies' corrections; cropped cells stay
+      const count = padAdjoint(tf.onesLike(bo), x, a);
+      const d = padAdjoint(tf.sub(bo, outputs[0]), x, a);
+      return tf.add(x, tf.div(d, tf.maximum(count, 1)));
     });
-    return [dx, ...inputs.slice(1).map(() => null)];
+    return { b };
   },
   inferShape: (shapes, ctx) => [shapes[0].map((d, i) => (d < 0 ? -1 : d + attrs<PadAttrs>(ctx).pads[i][0] + attrs<PadAttrs>(ctx).pads[i][1]))],
 });
@@ -243,6 +313,24 @@ registerOp({
       p.dispose();
       return null;
     });
+  },
+  jvp: ({ inputs, tangents }, ctx) => {
+    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, inputs[0].rank);
+    return [tf.tidy(() => tf.concat(inputs.map((x, i) => tangents[i] ?? tf.zerosLike(x)), axis))];
+  },
+  // exact: split B_out along the axis (constants get none)
+  inverse: ({ inputs, bOut }, ctx) => {
+    const bo = bOut[0];
+    if (!bo) return { b: inputs.map(() => null) };
+    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, inputs[0].rank);
+    const parts = tf.split(bo, inputs.map((t) => t.shape[axis]), axis);
+    return {
+      b: parts.map((p, i) => {
+        if (!isConst(ctx, i)) return p;
+        p.dispose();
+        return null;
+      }),
+    };
   },
   inferShape: (shapes, ctx) => {
     const axis = normAxis(attrs<AxisAttrs>(ctx).axis, shapes[0].length);
@@ -262,6 +350,13 @@ function passThrough(op: string): void {
       return outs;
     },
     vjp: ({ inputs, dys }) => [dys[0] ? dys[0].clone() : null, ...inputs.slice(1).map(() => null)],
+    jvp: ({ inputs, outputs, tangents }, ctx) => {
+      const outs = [tangents[0] ? tangents[0].clone() : tf.zerosLike(inputs[0])];
+      if (outputs.length > 1) outs.push(tf.zerosLike(outputs[1]));
+      void ctx;
+      return outs;
+    },
+    inverse: ({ inputs, bOut }) => ({ b: [bOut[0] ? bOut[0].clone() : null, ...inputs.slice(1).map(() => null)] }),
     inferShape: (shapes, ctx) => {
       const s = sameShape(shapes);
       return ctx.node.outputs.length > 1 ? [...s, shapes[0].slice()] : s;

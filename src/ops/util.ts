@@ -150,3 +150,38 @@ export function constOf(ctx: Pick<OpContext, 'node' | 'graph'>, i: number): tf.T
 
 /** Same-shape elementwise ops: one output shaped like input 0. */
 export const sameShape = (s: Shape[]): Shape[] => [s[0].slice()];
+
+/* ---- shared pieces of the JVP and inverse rules (spec §5) ---- */
+
+/** The tangent of input i, or zeros shaped like `like` where it has none. */
+export function tangentOr(t: tf.Tensor | null | undefined, like: number[]): tf.Tensor {
+  return t ?? tf.zeros(like);
+}
+
+/** One entry per node input: `t` for input `i`, null for the others. */
+export function onlyAt(n: number, i: number, t: tf.Tensor | null): Array<tf.Tensor | null> {
+  return Array.from({ length: n }, (_, k) => (k === i ? t : null));
+}
+
+/** The indices of the activation (non-constant) inputs among the first n. */
+export function activationIndices(ctx: { node: AnyNode; graph: Graph }, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i).filter((i) => !isConst(ctx, i));
+}
+
+/** ‖t‖₂ read back as a number. */
+export function l2(t: tf.Tensor): number {
+  return tf.tidy(() => Math.sqrt(tf.sum(tf.square(t)).dataSync()[0]));
+}
+
+/** Whether two static shapes are equal. */
+export function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** The axes of `out` along which an operand of shape `s` is broadcast (missing leading axes included). */
+export function broadcastAxes(s: readonly number[], out: readonly number[]): number[] {
+  const lead = out.length - s.length;
+  const axes: number[] = [];
+  for (let i = 0; i < out.length; i++) if ((i < lead || s[i - lead] === 1) && out[i] !== 1) axes.push(i);
+  return axes;
+}

@@ -1,0 +1,783 @@
+/**
+ * NAFlow inverse rules (spec §5) and the op JVPs they rest on, on the cpu backend.
+ *
+ * 1. Exact inverses round-trip: inverse(forward(x)) = x (1e-5 rel).
+ * 2. Least-squares / diagonal / split rules return A_in when B_out = A_out (1e-5 rel; they are exact).
+ * 3. LSMR (atol = btol = 1e-10, high iteration cap, 500 power iterations) against the dense damped
+ *    solution computed here in float64 from J assembled column by column from the op's JVP:
+ *    ρ = 0.1: d = (JᵀJ + λ²I)⁻¹ Jᵀ r with λ = the solver's ρ·σ_max, and σ_max vs the dense one (1e-3 rel);
+ *    ρ = 0: tall full-rank J → (JᵀJ)⁻¹Jᵀ r, wide full-row-rank J → the minimum-norm Jᵀ(JJᵀ)⁻¹ r (the
+ *    test asserts the rank and a condition number below 1e3 first, so the comparison is meaningful);
+ *    rank-deficient J (a 1x1 conv with a rank-2 weight): the ρ = 0 residual ‖J d − r‖ vs the least-squares
+ *    one, and d vs the minimum-norm least-squares solution.
+ *    Compared: the correction d (1e-4 of max|d|), hence B = A_in + d as well.
+ * 4. MaxPool / GlobalMaxPool unpooling: switches, mean where overlapping windows share an arg-max.
+ * 5. Mul gates (squeeze-excitation, SiLU as x·σ(x)), constant scales, broadcast operands, Add/Sub splits.
+ * 6. Every JVP: linear ops J v = f(v) − f(0); others vs central finite differences; and ⟨u, Jv⟩ = ⟨Jᵀu, v⟩.
+ * Every inverse: one entry per input, null for constants, no input tensor returned, no leaks.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import type { AnyNode, ConvAttrs, PoolAttrs, ResizeAttrs } from '../src/ir/graph.js';
+import type { InverseResult, InverseSettings, SolverStats } from '../src/ops/registry.js';
+import { assertClose, distinct, makeContext, rand, sizeOf, uniform, useBackend, type CtxHandle } from './helpers/op-context.js';
+
+await useBackend('cpu');
+
+type P4 = [number, number, number, number];
+const conv = (strides: [number, number], pads: P4, dilations: [number, number] = [1, 1], group = 1): ConvAttrs => ({ strides, pads, dilations, group });
+const pool = (kernel: [number, number], strides: [number, number], pads: P4 = [0, 0, 0, 0], countIncludePad = false): PoolAttrs => ({
+  kernel, strides, pads, dilations: [1, 1], countIncludePad,
+});
+const resize = (size: [number, number], mode: 'nearest' | 'bilinear', halfPixelCenters = true, alignCorners = false): ResizeAttrs => ({ size, mode, alignCorners, halfPixelCenters });
+
+const SETTINGS: InverseSettings = { rho: 0.1, atol: 1e-6, btol: 1e-6, maxIter: 100, powerIterations: 8 };
+
+/** One op instance: context, inputs (constants flagged), its forward output. */
+interface Case {
+  h: CtxHandle;
+  inputs: tf.Tensor[];
+  y: tf.Tensor;
+  dispose(): void;
+}
+
+function makeCase(op: string, attrs: object, inputs: tf.Tensor[], isConst: boolean[] = []): Case {
+  const h = makeContext(op, attrs, inputs, isConst);
+  const [y] = h.rule.forward(inputs, h.ctx);
+  return {
+    h, inputs, y,
+    dispose: () => {
+      y.dispose();
+      h.dispose();
+      inputs.forEach((t) => t.dispose());
+    },
+  };
+}
+
+/** Run the rule's inverse with the ownership/leak checks every inverse must pass. */
+function invert(c: Case, bOut: tf.Tensor, settings: Partial<InverseSettings> = {}): InverseResult {
+  const before = tf.memory().numTensors;
+  const res = c.h.rule.inverse!({ inputs: c.inputs, outputs: [c.y], bOut: [bOut], settings: { ...SETTINGS, ...settings } }, c.h.ctx);
+  const op = c.h.ctx.node.op;
+  assert.equal(res.b.length, c.inputs.length, `${op}: one estimate slot per input`);
+  let owned = 0;
+  res.b.forEach((b, i) => {
+    if (c.h.ctx.graph.constants.has(c.h.ctx.node.inputs[i])) assert.equal(b, null, `${op}: constant input ${i} got an estimate`);
+    if (!b) return;
+    owned++;
+    for (const t of [...c.inputs, c.y, bOut]) assert.notEqual(b, t, `${op}: inverse returned one of its argument tensors`);
+    assert.deepEqual(b.shape, c.inputs[i].shape, `${op}: estimate ${i} shape`);
+  });
+  assert.equal(tf.memory().numTensors, before + owned, `${op}: inverse leaked tensors`);
+  return res;
+}
+
+const data = (t: tf.Tensor) => Float64Array.from(t.dataSync());
+const disposeAll = (r: InverseResult) => r.b.forEach((b) => b?.dispose());
+
+/* ------------------------------------------------------------------------------------------------ */
+/* dense float64 linear algebra (small sizes only)                                                   */
+/* ------------------------------------------------------------------------------------------------ */
+
+/** Row-major m×n. */
+interface Mat { m: number; n: number; a: Float64Array }
+
+/** J of input `idx` assembled from the rule's JVP applied to unit vectors. */
+function denseJ(c: Case, idx = 0): Mat {
+  const x = c.inputs[idx];
+  const n = x.size, m = c.y.size;
+  const J = new Float64Array(m * n);
+  for (let j = 0; j < n; j++) {
+    const e = new Float32Array(n);
+    e[j] = 1;
+    const v = tf.tensor(e, x.shape);
+    const [col] = c.h.rule.jvp!({ inputs: c.inputs, outputs: [c.y], tangents: c.inputs.map((_, i) => (i === idx ? v : null)) }, c.h.ctx);
+    const cv = col.dataSync();
+    for (let i = 0; i < m; i++) J[i * n + j] = cv[i];
+    col.dispose();
+    v.dispose();
+  }
+  return { m, n, a: J };
+}
+
+function transpose(A: Mat): Mat {
+  const t = new Float64Array(A.m * A.n);
+  for (let i = 0; i < A.m; i++) for (let j = 0; j < A.n; j++) t[j * A.m + i] = A.a[i * A.n + j];
+  return { m: A.n, n: A.m, a: t };
+}
+
+function matmul(A: Mat, B: Mat): Mat {
+  const out = new Float64Array(A.m * B.n);
+  for (let i = 0; i < A.m; i++)
+    for (let k = 0; k < A.n; k++) {
+      const v = A.a[i * A.n + k];
+      if (v !== 0) for (let j = 0; j < B.n; j++) out[i * B.n + j] += v * B.a[k * B.n + j];
+    }
+  return { m: A.m, n: B.n, a: out };
+}
+
+function matvec(A: Mat, x: ArrayLike<number>): Float64Array {
+  const y = new Float64Array(A.m);
+  for (let i = 0; i < A.m; i++) {
+    let s = 0;
+    for (let j = 0; j < A.n; j++) s += A.a[i * A.n + j] * x[j];
+    y[i] = s;
+  }
+  return y;
+}
+
+/** Solve S x = b for symmetric positive definite S (Cholesky). */
+function spdSolve(S: Mat, b: ArrayLike<number>): Float64Array {
+  const n = S.n;
+  const L = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j <= i; j++) {
+      let s = S.a[i * n + j];
+      for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
+      if (i === j) {
+        assert.ok(s > 0, 'matrix is not positive definite');
+        L[i * n + i] = Math.sqrt(s);
+      } else L[i * n + j] = s / L[j * n + j];
+    }
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = b[i];
+    for (let k = 0; k < i; k++) s -= L[i * n + k] * y[k];
+    y[i] = s / L[i * n + i];
+  }
+  const x = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let s = y[i];
+    for (let k = i + 1; k < n; k++) s -= L[k * n + i] * x[k];
+    x[i] = s / L[i * n + i];
+  }
+  return x;
+}
+
+/** Eigenvalues of a symmetric matrix (cyclic Jacobi). */
+function symEigenvalues(S: Mat): Float64Array {
+  const n = S.n;
+  const a = Float64Array.from(S.a);
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q] ** 2;
+    if (off < 1e-26) break;
+    for (let p = 0; p < n; p++)
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q];
+        if (Math.abs(apq) < 1e-300) continue;
+        const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k * n + p], akq = a[k * n + q];
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k], aqk = a[q * n + k];
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+      }
+  }
+  return Float64Array.from({ length: n }, (_, i) => a[i * n + i]);
+}
+
+const addDiag = (S: Mat, v: number): Mat => {
+  const a = Float64Array.from(S.a);
+  for (let i = 0; i < S.n; i++) a[i * S.n + i] += v;
+  return { m: S.m, n: S.n, a };
+};
+
+const norm2 = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
+const sub = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (v, i) => v - b[i]);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* 1. exact inverses round-trip                                                                      */
+/* ------------------------------------------------------------------------------------------------ */
+
+function roundTrip(op: string, attrs: object, inputs: tf.Tensor[], isConst: boolean[] = [], tol = 1e-5): InverseResult {
+  const c = makeCase(op, attrs, inputs, isConst);
+  const res = invert(c, c.y);
+  res.b.forEach((b, i) => {
+    if (!b) return;
+    assertClose(data(b), data(c.inputs[i]), tol, 0, `${op}: inverse(forward(x)) input ${i}`);
+  });
+  const acts = c.inputs.map((_, i) => i).filter((i) => !isConst[i]);
+  for (const i of acts) assert.ok(res.b[i], `${op}: activation input ${i} got an estimate`);
+  disposeAll(res);
+  c.dispose();
+  return res;
+}
+
+test('exact inverses round-trip: BatchNormalization (one channel with γ = 0 keeps its input)', () => {
+  const C = 4;
+  const gamma = tf.tensor1d([1.5, -0.7, 0, 2.2]);
+  roundTrip('BatchNormalization', { epsilon: 1e-5 }, [rand([1, 3, 3, C], 1, -2, 2), gamma, rand([C], 2), rand([C], 3), rand([C], 4, 0.2, 2)], [false, true, true, true, true]);
+  // B_out ≠ A_out: (B_out − shift)/scale on live channels, the forward input on the dead one
+  const x = rand([1, 2, 2, C], 5);
+  const consts = [tf.tensor1d([1.5, -0.7, 0, 2.2]), rand([C], 6), rand([C], 7), rand([C], 8, 0.2, 2)];
+  const c = makeCase('BatchNormalization', { epsilon: 1e-5 }, [x, ...consts], [false, true, true, true, true]);
+  const bOut = rand(c.y.shape, 9);
+  const res = invert(c, bOut);
+  const [g, be, mu, va] = consts.map((t) => t.dataSync());
+  const bo = bOut.dataSync(), xv = x.dataSync(), got = res.b[0]!.dataSync();
+  for (let i = 0; i < got.length; i++) {
+    const ch = i % C;
+    const scale = g[ch] / Math.sqrt(va[ch] + 1e-5), shift = be[ch] - mu[ch] * scale;
+    const want = Math.abs(scale) < 1e-12 ? xv[i] : (bo[i] - shift) / scale;
+    assert.ok(Math.abs(got[i] - want) <= 1e-5 * (1 + Math.abs(want)), `BN inverse at ${i}: ${got[i]} vs ${want}`);
+  }
+  disposeAll(res);
+  bOut.dispose();
+  c.dispose();
+});
+
+test('exact inverses round-trip: LeakyRelu, PRelu (positive, negative and zero slopes)', () => {
+  roundTrip('LeakyRelu', { alpha: 0.1 }, [rand([1, 4, 4, 3], 11, -3, 3)]);
+  roundTrip('LeakyRelu', { alpha: 0.01 }, [rand([2, 5], 12, -3, 3)]);
+  roundTrip('PRelu', {}, [rand([1, 4, 4, 4], 13, -3, 3), tf.tensor4d([0.25, -0.5, 0, 1.5], [1, 1, 1, 4])], [false, true]);
+  // exactness off the forward point: B_out < 0 is divided by α
+  const c = makeCase('LeakyRelu', { alpha: 0.2 }, [tf.tensor1d([1, -1, 2, -2])]);
+  const b = tf.tensor1d([-0.4, 0.3, 0, -1]);
+  const res = invert(c, b);
+  assertClose(data(res.b[0]!), [-2, 0.3, 0, -5], 1e-6, 0, 'LeakyRelu exact inverse');
+  disposeAll(res);
+  b.dispose();
+  c.dispose();
+});
+
+test('exact inverses round-trip: Concat, Reshape, Flatten, Transpose, Pad, Slice, Identity, Dropout', () => {
+  const r = roundTrip('Concat', { axis: 3 }, [rand([1, 3, 3, 2], 21), rand([1, 3, 3, 1], 22), rand([1, 3, 3, 4], 23)], [false, true, false]);
+  assert.equal(r.b[1], null);
+  roundTrip('Concat', { axis: 1 }, [rand([1, 2, 3, 2], 24), rand([1, 4, 3, 2], 25)]);
+  roundTrip('Reshape', { shape: [1, -1, 6] }, [rand([1, 4, 3, 2], 26)]);
+  roundTrip('Flatten', { axis: 1 }, [rand([1, 4, 3, 2], 27)]);
+  roundTrip('Transpose', { perm: [0, 3, 1, 2] }, [rand([1, 4, 3, 2], 28)]);
+  roundTrip('Transpose', { perm: [2, 0, 3, 1] }, [rand([2, 4, 3, 5], 29)]);
+  roundTrip('Pad', { pads: [[0, 0], [1, 2], [2, 0], [0, 0]], mode: 'constant', value: 0.5 }, [rand([1, 3, 4, 2], 30)]);
+  roundTrip('Pad', { pads: [[0, 0], [0, 0], [0, 0], [8, 8]], mode: 'constant', value: 0 }, [rand([1, 2, 2, 16], 31)]);
+  roundTrip('Pad', { pads: [[0, 0], [2, 1], [1, 2], [0, 0]], mode: 'reflect', value: 0 }, [rand([1, 4, 4, 2], 32)]);
+  roundTrip('Pad', { pads: [[0, 0], [2, 1], [1, 3], [0, 0]], mode: 'edge', value: 0 }, [rand([1, 4, 4, 2], 33)]);
+  roundTrip('Pad', { pads: [[0, 0], [-1, 2], [1, -2], [0, 0]], mode: 'constant', value: 0 }, [rand([1, 4, 5, 2], 34)]);
+  roundTrip('Slice', { starts: [0], ends: [32], axes: [1], steps: [2] }, [rand([1, 6, 5, 2], 35)]);
+  roundTrip('Slice', { starts: [4, 1], ends: [0, 5], axes: [2, 3], steps: [-2, 3] }, [rand([1, 3, 6, 7], 36)]);
+  roundTrip('Identity', {}, [rand([1, 2, 2, 3], 37)]);
+  roundTrip('Dropout', {}, [rand([1, 2, 2, 3], 38)]);
+});
+
+test('Relu and Clip invert as the identity on values; Pad crops; Slice scatters into the forward input', () => {
+  for (const [op, attrs] of [['Relu', {}], ['Clip', { min: 0, max: 6 }]] as const) {
+    const c = makeCase(op, attrs, [rand([1, 3, 3, 2], 40, -2, 8)]);
+    const b = rand(c.y.shape, 41);
+    const res = invert(c, b);
+    assertClose(data(res.b[0]!), data(b), 0, 0, `${op} identity`);
+    disposeAll(res);
+    b.dispose();
+    c.dispose();
+  }
+  {
+    const c = makeCase('Pad', { pads: [[0, 0], [1, 1], [0, 2], [0, 0]], mode: 'constant', value: 0 }, [rand([1, 2, 2, 1], 42)]);
+    const b = tf.tensor4d(Float32Array.from({ length: 16 }, (_, i) => i), [1, 4, 4, 1]);
+    const res = invert(c, b);
+    assertClose(data(res.b[0]!), [4, 5, 8, 9], 0, 0, 'Pad crop');
+    disposeAll(res);
+    b.dispose();
+    c.dispose();
+  }
+  {
+    // ResNet option-A shortcut: rows/cols 0, 2, 4 are picked; the others keep their forward values
+    const x = tf.tensor4d(Float32Array.from({ length: 25 }, (_, i) => 100 + i), [1, 5, 5, 1]);
+    const c = makeCase('Slice', { starts: [0, 0], ends: [5, 5], axes: [1, 2], steps: [2, 2] }, [x]);
+    const b = tf.tensor4d(Float32Array.from({ length: 9 }, (_, i) => -i), [1, 3, 3, 1]);
+    const res = invert(c, b);
+    const got = res.b[0]!.dataSync();
+    for (let r = 0; r < 5; r++)
+      for (let q = 0; q < 5; q++) {
+        const want = r % 2 === 0 && q % 2 === 0 ? -((r / 2) * 3 + q / 2) : 100 + r * 5 + q;
+        assert.equal(got[r * 5 + q], want, `Slice scatter at (${r},${q})`);
+      }
+    disposeAll(res);
+    b.dispose();
+    c.dispose();
+  }
+});
+
+/* ------------------------------------------------------------------------------------------------ */
+/* 2. B_out = A_out gives A_in                                                                        */
+/* ------------------------------------------------------------------------------------------------ */
+
+interface OpSpec { name: string; op: string; attrs: object; inputs: () => tf.Tensor[]; isConst?: boolean[] }
+
+const convSpecs: OpSpec[] = [
+  { name: 'conv 3x3 s1 p1', op: 'Conv', attrs: conv([1, 1], [1, 1, 1, 1]), inputs: () => [rand([1, 5, 5, 2], 50), rand([3, 3, 2, 3], 51), rand([3], 52)], isConst: [false, true, true] },
+  { name: 'conv 3x3 s2 p1', op: 'Conv', attrs: conv([2, 2], [1, 1, 1, 1]), inputs: () => [rand([1, 6, 6, 2], 53), rand([3, 3, 2, 3], 54)], isConst: [false, true] },
+  { name: 'depthwise 3x3 s1 p1 x2', op: 'Conv', attrs: conv([1, 1], [1, 1, 1, 1], [1, 1], 3), inputs: () => [rand([1, 5, 5, 3], 55), rand([3, 3, 1, 6], 56)], isConst: [false, true] },
+  { name: 'avgpool 3x3 s2 p1', op: 'AveragePool', attrs: pool([3, 3], [2, 2], [1, 1, 1, 1]), inputs: () => [rand([1, 7, 7, 2], 57)] },
+  { name: 'resize bilinear 4->7', op: 'Resize', attrs: resize([7, 7], 'bilinear'), inputs: () => [rand([1, 4, 4, 2], 58)] },
+  { name: 'convT 3x3 s2', op: 'ConvTranspose', attrs: { strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1, outputPadding: [1, 1] }, inputs: () => [rand([1, 3, 3, 3], 59), rand([3, 3, 2, 3], 60)], isConst: [false, true] },
+];
+
+const lsSpecs: OpSpec[] = [
+  ...convSpecs,
+  { name: 'conv grouped dilated', op: 'Conv', attrs: conv([1, 1], [2, 2, 2, 2], [2, 2], 2), inputs: () => [rand([1, 6, 6, 4], 61), rand([3, 3, 2, 4], 62)], isConst: [false, true] },
+  { name: 'avgpool 2x2 s2 (closed form)', op: 'AveragePool', attrs: pool([2, 2], [2, 2]), inputs: () => [rand([1, 5, 4, 2], 63)] },
+  { name: 'global avgpool', op: 'GlobalAveragePool', attrs: {}, inputs: () => [rand([1, 3, 4, 2], 64)] },
+  { name: 'reduce mean', op: 'ReduceMean', attrs: { axes: [1, 2], keepDims: false }, inputs: () => [rand([1, 3, 4, 2], 65)] },
+  { name: 'resize nearest x2', op: 'Resize', attrs: resize([6, 6], 'nearest', false), inputs: () => [rand([1, 3, 3, 2], 66)] },
+  { name: 'sigmoid', op: 'Sigmoid', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 67, -6, 6)] },
+  { name: 'tanh', op: 'Tanh', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 68, -4, 4)] },
+  { name: 'hardsigmoid', op: 'HardSigmoid', attrs: { alpha: 0.2, beta: 0.5 }, inputs: () => [rand([1, 3, 3, 2], 69, -5, 5)] },
+  { name: 'hardswish', op: 'HardSwish', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 70, -5, 5)] },
+  { name: 'mul by constant', op: 'Mul', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 71), rand([2], 72)], isConst: [false, true] },
+  { name: 'mul gate', op: 'Mul', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 73), rand([1, 1, 1, 2], 74, 0, 1)] },
+  { name: 'mul joint', op: 'Mul', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 75), rand([1, 3, 3, 2], 76)] },
+  { name: 'div by constant', op: 'Div', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 77), rand([2], 78, 1, 2)], isConst: [false, true] },
+  { name: 'add', op: 'Add', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 79), rand([1, 3, 3, 2], 80)] },
+  { name: 'add broadcast', op: 'Add', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 81), rand([1, 1, 1, 2], 82)] },
+  { name: 'sub with bias', op: 'Sub', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 83), rand([2], 84)], isConst: [false, true] },
+];
+
+test('least-squares, diagonal and split rules return A_in when B_out = A_out', () => {
+  for (const s of lsSpecs) {
+    const c = makeCase(s.op, s.attrs, s.inputs(), s.isConst);
+    const res = invert(c, c.y);
+    res.b.forEach((b, i) => {
+      if (b) assertClose(data(b), data(c.inputs[i]), 1e-5, 0, `${s.name}: input ${i}`);
+    });
+    assert.ok(res.b.some((b) => b), `${s.name}: some estimate`);
+    disposeAll(res);
+    c.dispose();
+  }
+});
+
+/* ------------------------------------------------------------------------------------------------ */
+/* 3. LSMR vs the dense damped solution                                                              */
+/* ------------------------------------------------------------------------------------------------ */
+
+const LSMR_TIGHT = { atol: 1e-10, btol: 1e-10, maxIter: 3000, powerIterations: 500 };
+
+for (const s of convSpecs) {
+  test(`LSMR matches the dense damped least-squares solution (${s.name})`, (t) => {
+    const c = makeCase(s.op, s.attrs, s.inputs(), s.isConst);
+    const J = denseJ(c);
+    const Jt = transpose(J);
+    const bOut = tf.tidy(() => tf.add(tf.mul(c.y, tf.cast(tf.greater(rand(c.y.shape, 90), -0.2), 'float32')), tf.mul(rand(c.y.shape, 91), 0.3)));
+    const r = sub(bOut.dataSync(), c.y.dataSync());
+    const aIn = data(c.inputs[0]);
+    const JtJ = matmul(Jt, J);
+    const eig = symEigenvalues(JtJ);
+    const sigmaDense = Math.sqrt(Math.max(...eig));
+
+    // ρ = 0.1
+    const res = invert(c, bOut, { rho: 0.1, ...LSMR_TIGHT });
+    const st = res.solver as SolverStats;
+    assert.equal(st.method, 'lsmr');
+    assert.ok(Math.abs(st.sigmaMax - sigmaDense) <= 1e-3 * sigmaDense, `${s.name}: σ_max ${st.sigmaMax} vs dense ${sigmaDense}`);
+    const lambda = st.damping;
+    const dWant = spdSolve(addDiag(JtJ, lambda * lambda), matvec(Jt, r));
+    const dGot = sub(res.b[0]!.dataSync(), aIn);
+    assertClose(dGot, dWant, 1e-4, 0, `${s.name}: ρ = 0.1 correction`);
+    assertClose(data(res.b[0]!), Float64Array.from(aIn, (v, i) => v + dWant[i]), 1e-4, 0, `${s.name}: ρ = 0.1 BPFM`);
+    t.diagnostic(`ρ=0.1: J ${J.m}x${J.n}, σ ${sigmaDense.toPrecision(6)} (power iteration ${st.sigmaMax.toPrecision(6)}), ${st.iterations} iterations, rel. residual ${st.relResidual.toExponential(3)}, stop '${st.stop}'`);
+    disposeAll(res);
+
+    // ρ = 0: tall → (JᵀJ)⁻¹Jᵀr, wide → Jᵀ(JJᵀ)⁻¹r; assert full rank and a moderate condition number first
+    const tall = J.m >= J.n;
+    const G = tall ? JtJ : matmul(J, Jt);
+    const ev = tall ? eig : symEigenvalues(G);
+    const cond = Math.sqrt(Math.max(...ev) / Math.min(...ev));
+    assert.ok(Math.min(...ev) > 0 && cond < 1e3, `${s.name}: J must be full rank and well conditioned for this comparison (cond ${cond})`);
+    const d0 = tall ? spdSolve(G, matvec(Jt, r)) : matvec(Jt, spdSolve(G, r));
+    const res0 = invert(c, bOut, { rho: 0, ...LSMR_TIGHT });
+    const d0Got = sub(res0.b[0]!.dataSync(), aIn);
+    assertClose(d0Got, d0, 1e-4, 0, `${s.name}: ρ = 0 ${tall ? 'least-squares' : 'minimum-norm'} correction`);
+    const st0 = res0.solver as SolverStats;
+    const resid = norm2(sub(matvec(J, d0Got), r)) / norm2(r);
+    const residWant = norm2(sub(matvec(J, d0), r)) / norm2(r);
+    assert.ok(Math.abs(resid - residWant) <= 1e-4, `${s.name}: ρ = 0 residual ${resid} vs ${residWant}`);
+    t.diagnostic(`ρ=0: ${tall ? 'tall' : 'wide'} J, cond ${cond.toFixed(1)}, ${st0.iterations} iterations, rel. residual ${st0.relResidual.toExponential(3)} (dense ${residWant.toExponential(3)}), stop '${st0.stop}'`);
+    disposeAll(res0);
+    bOut.dispose();
+    c.dispose();
+  });
+}
+
+test('LSMR on a rank-deficient J (1x1 conv with a rank-2 weight): damped solution, and the ρ = 0 residual', (t) => {
+  // w = P Q with P 3x2, Q 2x4: J is tall (36x27) and has rank 18, so neither (JᵀJ)⁻¹ nor (JJᵀ)⁻¹ exists;
+  // ρ = 0.1 is compared in full; ρ = 0 through the residual ‖J d − r‖ (that of any least-squares
+  // solution) and against the minimum-norm least-squares solution (the limit of a vanishing damping)
+  // multiples of 1/8: the products are exact in float32, so the rank is exactly 2 there too
+  const P = uniform([3, 2], 400).map((v) => Math.round(v * 8) / 8), Q = uniform([2, 4], 401).map((v) => Math.round(v * 8) / 8);
+  const w = new Float32Array(12);
+  for (let i = 0; i < 3; i++) for (let o = 0; o < 4; o++) w[i * 4 + o] = P[i * 2] * Q[o] + P[i * 2 + 1] * Q[4 + o];
+  const c = makeCase('Conv', conv([1, 1], [0, 0, 0, 0]), [rand([1, 3, 3, 3], 402), tf.tensor4d(w, [1, 1, 3, 4])], [false, true]);
+  const J = denseJ(c);
+  const Jt = transpose(J);
+  const JtJ = matmul(Jt, J);
+  const eig = symEigenvalues(JtJ);
+  const sigma = Math.sqrt(Math.max(...eig));
+  assert.equal(eig.filter((e) => e > 1e-9 * sigma * sigma).length, 18, 'rank 18 of 27');
+  const bOut = rand(c.y.shape, 403);
+  const r = sub(bOut.dataSync(), c.y.dataSync());
+  const aIn = c.inputs[0].dataSync();
+
+  const res = invert(c, bOut, { rho: 0.1, ...LSMR_TIGHT });
+  const dWant = spdSolve(addDiag(JtJ, res.solver!.damping ** 2), matvec(Jt, r));
+  assertClose(sub(res.b[0]!.dataSync(), aIn), dWant, 1e-4, 0, 'ρ = 0.1 correction');
+  disposeAll(res);
+
+  // the least-squares residual: that of the minimum-norm solution, the limit of a vanishing damping
+  const dMin = spdSolve(addDiag(JtJ, 1e-10 * sigma * sigma), matvec(Jt, r));
+  const best = norm2(sub(matvec(J, dMin), r)) / norm2(r);
+  const res0 = invert(c, bOut, { rho: 0, ...LSMR_TIGHT });
+  const d0 = sub(res0.b[0]!.dataSync(), aIn);
+  const got = norm2(sub(matvec(J, d0), r)) / norm2(r);
+  assert.ok(Math.abs(got - best) <= 1e-4, `ρ = 0 residual ${got} vs least-squares ${best}`);
+  // LSMR started at 0 stays in range(Jᵀ): with an exactly rank-deficient J it also finds the minimum norm
+  assertClose(d0, dMin, 1e-4, 0, 'ρ = 0 minimum-norm least-squares correction');
+  t.diagnostic(`rank-deficient ρ=0: ${res0.solver!.iterations} iterations, residual ${got.toExponential(4)} (least squares ${best.toExponential(4)}), ‖d‖ ${norm2(d0).toPrecision(4)} (minimum norm ${norm2(dMin).toPrecision(4)}, distance ${norm2(sub(d0, dMin)).toPrecision(3)}), stop '${res0.solver!.stop}'`);
+  disposeAll(res0);
+  bOut.dispose();
+  c.dispose();
+});
+
+test('closed forms (non-overlapping average pool, global average pool, reduce mean) equal the dense damped solution', () => {
+  const specs: OpSpec[] = [
+    { name: 'avgpool 2x2 s2 with an uncovered row', op: 'AveragePool', attrs: pool([2, 2], [2, 2]), inputs: () => [rand([1, 5, 4, 2], 95)] },
+    { name: 'avgpool 1x1 (adaptive pool to the same size)', op: 'AveragePool', attrs: pool([1, 1], [1, 1]), inputs: () => [rand([1, 3, 3, 2], 96)] },
+    { name: 'global average pool', op: 'GlobalAveragePool', attrs: {}, inputs: () => [rand([1, 3, 4, 2], 97)] },
+    { name: 'reduce mean over H, W', op: 'ReduceMean', attrs: { axes: [1, 2], keepDims: true }, inputs: () => [rand([1, 3, 4, 2], 98)] },
+  ];
+  for (const s of specs)
+    for (const rho of [0.1, 0]) {
+      const c = makeCase(s.op, s.attrs, s.inputs());
+      const J = denseJ(c);
+      const Jt = transpose(J);
+      const JJt = matmul(J, Jt); // wide (or square): windows are disjoint, JJᵀ is diagonal and positive
+      const lambda = rho * Math.sqrt(Math.max(...symEigenvalues(JJt)));
+      const bOut = rand(c.y.shape, 99);
+      const r = sub(bOut.dataSync(), c.y.dataSync());
+      const dWant = matvec(Jt, spdSolve(addDiag(JJt, lambda * lambda), r));
+      const res = invert(c, bOut, { rho });
+      assert.equal(res.solver?.method, 'closed-form', s.name);
+      assert.ok(Math.abs(res.solver!.damping - lambda) <= 1e-9 + 1e-6 * lambda, `${s.name}: λ ${res.solver!.damping} vs ${lambda}`);
+      assertClose(sub(res.b[0]!.dataSync(), c.inputs[0].dataSync()), dWant, 1e-5, 1e-7, `${s.name} ρ = ${rho}`);
+      disposeAll(res);
+      bOut.dispose();
+      c.dispose();
+    }
+});
+
+/* ------------------------------------------------------------------------------------------------ */
+/* 4. max-pool unpooling                                                                              */
+/* ------------------------------------------------------------------------------------------------ */
+
+test('MaxPool unpooling: values return to the switches, overlapping windows sharing an arg-max average', () => {
+  // 3x3 input with its maximum in the centre: all four 2x2/s1 windows pick it
+  const x = tf.tensor4d([0, 1, 2, 3, 9, 4, 5, 6, 7], [1, 3, 3, 1]);
+  const c = makeCase('MaxPool', pool([2, 2], [1, 1]), [x]);
+  assertClose(data(c.y), [9, 9, 9, 9], 0, 0, 'forward');
+  const b = tf.tensor4d([1, 2, 3, 6], [1, 2, 2, 1]);
+  const res = invert(c, b);
+  assertClose(data(res.b[0]!), [0, 0, 0, 0, 3, 0, 0, 0, 0], 0, 0, 'mean at the shared arg-max');
+  disposeAll(res);
+  b.dispose();
+  c.dispose();
+
+  // 3x3/s2/p1 on 5x5: a shared arg-max for two windows, distinct ones elsewhere
+  const xv = Float32Array.from(distinct([1, 5, 5, 1], 7));
+  xv[1 * 5 + 1] = 10; // cell (1, 1) lies in the four windows (0|1, 0|1) and is their maximum
+  const c2 = makeCase('MaxPool', pool([3, 3], [2, 2], [1, 1, 1, 1]), [tf.tensor4d(xv, [1, 5, 5, 1])]);
+  const b2 = rand(c2.y.shape, 8);
+  const res2 = invert(c2, b2);
+  // reference: switches by brute force (first maximum in scan order), mean of the values landing on a cell
+  const bv = b2.dataSync(), sum = new Float64Array(25), cnt = new Float64Array(25);
+  for (let oh = 0; oh < 3; oh++)
+    for (let ow = 0; ow < 3; ow++) {
+      let best = -Infinity, at = -1;
+      for (let i = 0; i < 3; i++)
+        for (let j = 0; j < 3; j++) {
+          const r = oh * 2 - 1 + i, q = ow * 2 - 1 + j;
+          if (r < 0 || r >= 5 || q < 0 || q >= 5) continue;
+          if (xv[r * 5 + q] > best) (best = xv[r * 5 + q]), (at = r * 5 + q);
+        }
+      sum[at] += bv[oh * 3 + ow];
+      cnt[at]++;
+    }
+  assert.equal(cnt[6], 4, 'cell (1, 1) is the arg-max of four windows');
+  assertClose(data(res2.b[0]!), Float64Array.from(sum, (s, i) => (cnt[i] ? s / cnt[i] : 0)), 1e-6, 0, 'unpool 3x3/s2');
+  disposeAll(res2);
+  b2.dispose();
+  c2.dispose();
+
+  const c3 = makeCase('GlobalMaxPool', {}, [tf.tensor4d(distinct([1, 3, 3, 2], 9), [1, 3, 3, 2])]);
+  const b3 = tf.tensor4d([5, -7], [1, 1, 1, 2]);
+  const res3 = invert(c3, b3);
+  const got = res3.b[0]!.dataSync(), xs = c3.inputs[0].dataSync();
+  for (let ch = 0; ch < 2; ch++) {
+    let at = ch;
+    for (let p = 0; p < 9; p++) if (xs[p * 2 + ch] > xs[at]) at = p * 2 + ch;
+    for (let p = 0; p < 9; p++) assert.equal(got[p * 2 + ch], p * 2 + ch === at ? [5, -7][ch] : 0, `GlobalMaxPool channel ${ch}`);
+  }
+  disposeAll(res3);
+  b3.dispose();
+  c3.dispose();
+});
+
+/* ------------------------------------------------------------------------------------------------ */
+/* 5. Mul gates, scales, broadcast splits                                                             */
+/* ------------------------------------------------------------------------------------------------ */
+
+test('Mul: the squeeze-excitation gate is held, the feature map gets s·Δ/(s² + λ²)', () => {
+  const rho = 0.1;
+  for (const order of [[0, 1], [1, 0]]) {
+    const feat = rand([1, 4, 4, 3], 100, -2, 2);
+    const gate = tf.sigmoid(rand([1, 1, 1, 3], 101, -3, 3));
+    const ins = order[0] === 0 ? [feat, gate] : [gate, feat];
+    const c = makeCase('Mul', {}, ins);
+    const bOut = rand(c.y.shape, 102);
+    const res = invert(c, bOut, { rho });
+    const fi = order[0] === 0 ? 0 : 1;
+    assert.equal(res.b[1 - fi], null, 'the gate gives no estimate');
+    const s = gate.dataSync(), xv = feat.dataSync(), bo = bOut.dataSync(), y = c.y.dataSync();
+    const lambda = rho * Math.max(...Array.from(s, Math.abs));
+    const want = Float64Array.from(xv, (v, i) => v + (s[i % 3] * (bo[i] - y[i])) / (s[i % 3] ** 2 + lambda ** 2));
+    assertClose(data(res.b[fi]!), want, 1e-5, 0, 'SE gate rule');
+    assert.equal(res.solver?.method, 'diagonal');
+    disposeAll(res);
+    bOut.dispose();
+    c.dispose();
+  }
+});
+
+test('Mul: SiLU exported as x·Sigmoid(x) holds the sigmoid operand (found through the producer)', () => {
+  const x = rand([1, 3, 3, 2], 110, -3, 3);
+  const sg = tf.sigmoid(x);
+  const c = makeCase('Mul', {}, [x.clone(), sg]);
+  c.h.ctx.graph.nodes.unshift({ name: 'sig', op: 'Sigmoid', inputs: ['x'], outputs: ['in1'], attrs: {} } as AnyNode);
+  const bOut = rand(c.y.shape, 111);
+  const res = invert(c, bOut);
+  assert.equal(res.b[1], null);
+  const s = sg.dataSync(), bo = bOut.dataSync(), y = c.y.dataSync(), xv = x.dataSync();
+  const lambda = 0.1 * Math.max(...Array.from(s, Math.abs));
+  assertClose(data(res.b[0]!), Float64Array.from(xv, (v, i) => v + (s[i] * (bo[i] - y[i])) / (s[i] ** 2 + lambda ** 2)), 1e-5, 0, 'SiLU gate');
+  disposeAll(res);
+  bOut.dispose();
+  x.dispose();
+  c.dispose();
+});
+
+/** The rule's estimate for input idx vs the dense damped least-squares solution (λ = ρ·σ_max(J)). */
+function vsDenseDamped(c: Case, idx: number, rho: number, seed: number, msg: string): void {
+  const J = denseJ(c, idx);
+  const Jt = transpose(J);
+  const bOut = rand(c.y.shape, seed);
+  const r = sub(bOut.dataSync(), c.y.dataSync());
+  const JtJ = matmul(Jt, J);
+  const lambda = rho * Math.sqrt(Math.max(...symEigenvalues(JtJ)));
+  const dWant = spdSolve(addDiag(JtJ, lambda * lambda), matvec(Jt, r));
+  const res = invert(c, bOut, { rho });
+  assertClose(sub(res.b[idx]!.dataSync(), c.inputs[idx].dataSync()), dWant, 1e-5, 1e-7, msg);
+  disposeAll(res);
+  bOut.dispose();
+}
+
+test('Mul/Div: constant scales and broadcast operands follow the damped least-squares solution', () => {
+  const cases: Array<[string, string, () => tf.Tensor[], boolean[], number]> = [
+    ['per-channel scale', 'Mul', () => [rand([1, 3, 3, 2], 120), rand([2], 121)], [false, true], 0],
+    ['broadcast operand times a constant map', 'Mul', () => [rand([1, 1, 1, 2], 122), rand([1, 3, 3, 2], 123)], [false, true], 0],
+    ['gated broadcast operand', 'Mul', () => [rand([1, 3, 1, 2], 124), rand([1, 1, 1, 2], 125, 0.1, 1)], [false, false], 0],
+    ['divide by a constant', 'Div', () => [rand([1, 3, 3, 2], 126), rand([2], 127, 0.5, 2)], [false, true], 0],
+    ['constant over an activation', 'Div', () => [rand([2], 128, 0.5, 2), rand([1, 3, 3, 2], 129, 0.5, 2)], [true, false], 1],
+  ];
+  for (const [name, op, ins, isConst, idx] of cases)
+    for (const rho of [0.1, 0]) {
+      const c = makeCase(op, {}, ins(), isConst);
+      vsDenseDamped(c, idx, rho, 130, `${name} ρ = ${rho}`);
+      c.dispose();
+    }
+  // two same-shape activations without a gate: joint damped rule (both move)
+  const c = makeCase('Mul', {}, [rand([1, 2, 2, 2], 131), rand([1, 2, 2, 2], 132)]);
+  const bOut = rand(c.y.shape, 133);
+  const res = invert(c, bOut);
+  const a = c.inputs[0].dataSync(), b = c.inputs[1].dataSync(), y = c.y.dataSync(), bo = bOut.dataSync();
+  const lambda = 0.1 * Math.sqrt(Math.max(...Array.from(a, (v, i) => v * v + b[i] * b[i])));
+  const w = Float64Array.from(a, (v, i) => (bo[i] - y[i]) / (v * v + b[i] * b[i] + lambda * lambda));
+  assertClose(data(res.b[0]!), Float64Array.from(a, (v, i) => v + b[i] * w[i]), 1e-5, 0, 'joint a');
+  assertClose(data(res.b[1]!), Float64Array.from(b, (v, i) => v + a[i] * w[i]), 1e-5, 0, 'joint b');
+  disposeAll(res);
+  bOut.dispose();
+  c.dispose();
+});
+
+test('Add/Sub: minimum-norm split, with broadcasting equal to the dense minimum-norm solution', () => {
+  // equal shapes: each gets r/n
+  const c = makeCase('Add', {}, [rand([1, 2, 2, 3], 140), rand([1, 2, 2, 3], 141)]);
+  const bOut = rand(c.y.shape, 142);
+  const res = invert(c, bOut);
+  const r = sub(bOut.dataSync(), c.y.dataSync());
+  res.b.forEach((b, i) => assertClose(sub(b!.dataSync(), c.inputs[i].dataSync()), r.map((v) => v / 2), 1e-6, 0, `Add half ${i}`));
+  disposeAll(res);
+  bOut.dispose();
+  c.dispose();
+
+  const shapes: Array<[string, number[], number[], boolean[]]> = [
+    ['Add', [1, 3, 3, 2], [1, 1, 1, 2], [false, false]],
+    ['Sub', [1, 3, 3, 2], [1, 1, 1, 2], [false, false]],
+    ['Sub', [1, 1, 1, 2], [1, 3, 3, 2], [false, false]],
+    ['Add', [1, 3, 1, 2], [1, 1, 3, 2], [false, false]],
+    ['Add', [3, 2], [1, 3, 3, 2], [false, false]],
+    ['Sub', [1, 1, 3, 1], [1, 3, 3, 2], [false, true]],
+    ['Add', [1, 3, 3, 2], [2], [false, true]],
+  ];
+  for (const [op, sa, sb, isConst] of shapes) {
+    const c2 = makeCase(op, {}, [rand(sa, 143), rand(sb, 144)], isConst);
+    const acts = [0, 1].filter((i) => !isConst[i]);
+    // J = [J_a, J_b] from the JVP; the minimum-norm solution of J d = r (least squares if inconsistent)
+    const Js = acts.map((i) => denseJ(c2, i));
+    const J: Mat = { m: c2.y.size, n: Js.reduce((p, j) => p + j.n, 0), a: new Float64Array(c2.y.size * Js.reduce((p, j) => p + j.n, 0)) };
+    let off = 0;
+    for (const Jk of Js) {
+      for (let i = 0; i < J.m; i++) for (let j = 0; j < Jk.n; j++) J.a[i * J.n + off + j] = Jk.a[i * Jk.n + j];
+      off += Jk.n;
+    }
+    const Jt = transpose(J);
+    const bOut2 = rand(c2.y.shape, 145);
+    const r2 = sub(bOut2.dataSync(), c2.y.dataSync());
+    // minimum-norm least squares: d = Jᵀ (JJᵀ)⁺ r with the pseudo-inverse from (JJᵀ + εI)⁻¹, ε → 0
+    const JJt = matmul(J, Jt);
+    const d = matvec(Jt, spdSolve(addDiag(JJt, 1e-10), r2));
+    const res2 = invert(c2, bOut2);
+    off = 0;
+    acts.forEach((i, k) => {
+      const got = sub(res2.b[i]!.dataSync(), c2.inputs[i].dataSync());
+      assertClose(got, d.subarray(off, off + Js[k].n), 1e-5, 1e-7, `${op} [${sa}] [${sb}] operand ${i}`);
+      off += Js[k].n;
+    });
+    disposeAll(res2);
+    bOut2.dispose();
+    c2.dispose();
+  }
+});
+
+/* ------------------------------------------------------------------------------------------------ */
+/* 6. JVPs                                                                                            */
+/* ------------------------------------------------------------------------------------------------ */
+
+interface JvpSpec { name: string; op: string; attrs: object; inputs: () => tf.Tensor[]; isConst?: boolean[]; linear: boolean; eps?: number }
+
+const jvpSpecs: JvpSpec[] = [
+  ...convSpecs.map((s) => ({ ...s, linear: true })),
+  { name: 'conv grouped dilated strided', op: 'Conv', attrs: conv([2, 1], [2, 1, 1, 2], [2, 2], 2), inputs: () => [rand([1, 7, 6, 4], 150), rand([3, 3, 2, 4], 151), rand([4], 152)], isConst: [false, true, true], linear: true },
+  { name: 'batchnorm', op: 'BatchNormalization', attrs: { epsilon: 1e-5 }, inputs: () => [rand([1, 3, 3, 2], 153), rand([2], 154), rand([2], 155), rand([2], 156), rand([2], 157, 0.5, 1)], isConst: [false, true, true, true, true], linear: true },
+  { name: 'avgpool 2x2 s2', op: 'AveragePool', attrs: pool([2, 2], [2, 2]), inputs: () => [rand([1, 4, 4, 2], 158)], linear: true },
+  { name: 'global avgpool', op: 'GlobalAveragePool', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 159)], linear: true },
+  { name: 'reduce mean', op: 'ReduceMean', attrs: { axes: [3], keepDims: false }, inputs: () => [rand([1, 3, 3, 2], 160)], linear: true },
+  { name: 'resize nearest 3->5', op: 'Resize', attrs: resize([5, 5], 'nearest', true), inputs: () => [rand([1, 3, 3, 2], 161)], linear: true },
+  { name: 'flatten', op: 'Flatten', attrs: { axis: 1 }, inputs: () => [rand([1, 3, 3, 2], 162)], linear: true },
+  { name: 'reshape', op: 'Reshape', attrs: { shape: [1, 9, 2] }, inputs: () => [rand([1, 3, 3, 2], 163)], linear: true },
+  { name: 'transpose', op: 'Transpose', attrs: { perm: [0, 3, 1, 2] }, inputs: () => [rand([1, 3, 3, 2], 164)], linear: true },
+  { name: 'slice', op: 'Slice', attrs: { starts: [1, -1], ends: [4, 0], axes: [1, 2], steps: [2, -1] }, inputs: () => [rand([1, 5, 4, 2], 165)], linear: true },
+  { name: 'pad constant 0.5', op: 'Pad', attrs: { pads: [[0, 0], [1, 0], [0, 2], [0, 0]], mode: 'constant', value: 0.5 }, inputs: () => [rand([1, 3, 3, 2], 166)], linear: true },
+  { name: 'pad reflect', op: 'Pad', attrs: { pads: [[0, 0], [1, 2], [2, 1], [0, 0]], mode: 'reflect', value: 0 }, inputs: () => [rand([1, 4, 4, 2], 167)], linear: true },
+  { name: 'concat', op: 'Concat', attrs: { axis: 3 }, inputs: () => [rand([1, 2, 2, 2], 168), rand([1, 2, 2, 1], 169), rand([1, 2, 2, 3], 170)], isConst: [false, true, false], linear: true },
+  { name: 'identity', op: 'Identity', attrs: {}, inputs: () => [rand([1, 2, 2, 2], 171)], linear: true },
+  { name: 'dropout', op: 'Dropout', attrs: {}, inputs: () => [rand([1, 2, 2, 2], 172)], linear: true },
+  { name: 'add broadcast', op: 'Add', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 173), rand([1, 1, 1, 2], 174)], linear: true },
+  { name: 'sub with constant', op: 'Sub', attrs: {}, inputs: () => [rand([2], 175), rand([1, 3, 3, 2], 176)], isConst: [true, false], linear: true },
+  { name: 'gemm', op: 'Gemm', attrs: { alpha: 0.5, beta: 1 }, inputs: () => [rand([2, 4], 177), rand([4, 3], 178), rand([3], 179)], isConst: [false, true, true], linear: true },
+  { name: 'matmul', op: 'MatMul', attrs: {}, inputs: () => [rand([2, 3, 4], 180), rand([4, 5], 181)], isConst: [false, true], linear: true },
+  { name: 'relu', op: 'Relu', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 182)], linear: false },
+  { name: 'leakyrelu', op: 'LeakyRelu', attrs: { alpha: 0.1 }, inputs: () => [rand([1, 3, 3, 2], 183)], linear: false },
+  { name: 'prelu', op: 'PRelu', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 184), tf.tensor4d([0.2, -0.3], [1, 1, 1, 2])], isConst: [false, true], linear: false },
+  { name: 'clip', op: 'Clip', attrs: { min: -0.5, max: 0.5 }, inputs: () => [rand([1, 3, 3, 2], 185)], linear: false },
+  { name: 'sigmoid', op: 'Sigmoid', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 186, -4, 4)], linear: false },
+  { name: 'tanh', op: 'Tanh', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 187, -3, 3)], linear: false },
+  { name: 'hardsigmoid', op: 'HardSigmoid', attrs: { alpha: 0.2, beta: 0.5 }, inputs: () => [rand([1, 3, 3, 2], 188, -4, 4)], linear: false },
+  { name: 'hardswish', op: 'HardSwish', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 189, -5, 5)], linear: false },
+  { name: 'softmax', op: 'Softmax', attrs: { axis: 1 }, inputs: () => [rand([2, 5], 190, -2, 2)], linear: false },
+  { name: 'mul', op: 'Mul', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 191), rand([1, 1, 1, 2], 192)], linear: false },
+  { name: 'div', op: 'Div', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 193), rand([1, 3, 3, 2], 194, 1, 2)], linear: false },
+  { name: 'maxpool 3x3 s2 p1', op: 'MaxPool', attrs: pool([3, 3], [2, 2], [1, 1, 1, 1]), inputs: () => [tf.tensor4d(distinct([1, 5, 5, 2], 195), [1, 5, 5, 2])], linear: false, eps: 1e-3 },
+  { name: 'global maxpool', op: 'GlobalMaxPool', attrs: {}, inputs: () => [tf.tensor4d(distinct([1, 3, 3, 2], 196), [1, 3, 3, 2])], linear: false, eps: 1e-3 },
+];
+
+const KINKS: Record<string, number[]> = { Relu: [0], LeakyRelu: [0], PRelu: [0], Clip: [-0.5, 0.5], HardSigmoid: [-2.5, 2.5], HardSwish: [-3, 3] };
+
+for (const s of jvpSpecs) {
+  test(`JVP: ${s.name} (${s.linear ? 'J v = f(v) − f(0)' : 'central differences'}; adjoint of the VJP)`, () => {
+    const raw = s.inputs();
+    const isConst = s.isConst ?? raw.map(() => false);
+    // keep finite differences off the kinks
+    const inputs = raw.map((t, i) => {
+      const k = KINKS[s.op];
+      if (!k || isConst[i]) return t;
+      const v = t.dataSync().map((x) => {
+        for (const kk of k) if (Math.abs(x - kk) < 0.05) x = x < kk ? kk - 0.05 : kk + 0.05;
+        return x;
+      });
+      t.dispose();
+      return tf.tensor(v, raw[i].shape);
+    });
+    const c = makeCase(s.op, s.attrs, inputs, isConst);
+    const acts = inputs.map((_, i) => i).filter((i) => !isConst[i]);
+    const fwd = (ins: tf.Tensor[]) => {
+      const [y] = c.h.rule.forward(ins, c.h.ctx);
+      const d = data(y);
+      y.dispose();
+      return d;
+    };
+    for (const i of acts) {
+      const v = rand(inputs[i].shape, 200 + i);
+      const before = tf.memory().numTensors;
+      const outs = c.h.rule.jvp!({ inputs, outputs: [c.y], tangents: inputs.map((_, k) => (k === i ? v : null)) }, c.h.ctx);
+      assert.equal(outs.length >= 1, true);
+      const jv = data(outs[0]);
+      assert.deepEqual(outs[0].shape, c.y.shape, `${s.name}: JVP shape`);
+      outs.forEach((o) => o.dispose());
+      assert.equal(tf.memory().numTensors, before, `${s.name}: JVP leaked`);
+      let want: Float64Array;
+      if (s.linear) {
+        const z = tf.zerosLike(inputs[i]);
+        const at = (t: tf.Tensor) => fwd(inputs.map((x, k) => (k === i ? t : x)));
+        want = sub(at(v), at(z));
+        z.dispose();
+      } else {
+        const eps = s.eps ?? 1e-3;
+        const shifted = (sg: number) => {
+          const t = tf.tidy(() => tf.add(inputs[i], tf.mul(v, sg * eps)));
+          const out = fwd(inputs.map((x, k) => (k === i ? t : x)));
+          t.dispose();
+          return out;
+        };
+        const p = shifted(1), m = shifted(-1);
+        want = p.map((pv, k) => (pv - m[k]) / (2 * eps));
+      }
+      assertClose(jv, want, s.linear ? 1e-5 : 2e-3, 1e-5, `${s.name}: J v for input ${i}`);
+      // adjoint test: ⟨u, J v⟩ = ⟨Jᵀ u, v⟩
+      const u = rand(c.y.shape, 300 + i);
+      const g = c.h.rule.vjp!({ inputs, outputs: [c.y], dys: [u] }, c.h.ctx);
+      const lhs = data(u).reduce((acc, x, k) => acc + x * jv[k], 0);
+      const gv = data(g[i]!), vv = data(v);
+      const rhs = gv.reduce((acc, x, k) => acc + x * vv[k], 0);
+      assert.ok(Math.abs(lhs - rhs) <= 1e-4 * (1 + Math.abs(lhs)), `${s.name}: ⟨u, Jv⟩ ${lhs} vs ⟨Jᵀu, v⟩ ${rhs}`);
+      g.forEach((t) => t?.dispose());
+      u.dispose();
+      v.dispose();
+    }
+    c.dispose();
+  });
+}
+
+test('Gemm, MatMul and Softmax have no inverse (head ops)', () => {
+  for (const op of ['Gemm', 'MatMul', 'Softmax']) {
+    const c = makeContext(op, {}, []);
+    assert.equal(c.rule.inverse, undefined, op);
+    c.dispose();
+  }
+});
+
+void sizeOf;
