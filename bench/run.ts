@@ -39,8 +39,19 @@ const rss = (c: Cell | string) => (typeof c === 'string' ? '–' : `${c.peak_rss
 
 const naflowCell = (model: string, threads: number) =>
   runJson(process.execPath, [path.join(root, 'dist/bench/forward-one.js'), model, 'wasm', String(threads), '7']);
+const explainCell = (model: string, input: string, mode: string, runs: number) =>
+  runJson(process.execPath, [path.join(root, 'dist/bench/explain-one.js'), model, input, mode, '1', String(runs)]);
+const lsmr = (c: Cell | string) =>
+  typeof c === 'string' || !c.lsmr_solves ? '–' : `${c.lsmr_solves} solves, ${c.lsmr_mean_iterations} it. mean (max ${c.lsmr_max_iterations}), residual median ${c.residual_median}`;
+const ratio = (a: Cell | string, b: Cell | string) => (typeof a === 'string' || typeof b === 'string' ? '–' : `${(a.median_ms / b.median_ms).toFixed(1)}×`);
 
-for (const name of ['resnet50', 'vgg16']) {
+const explainRows: string[] = [];
+const darknet = path.join(root, 'models/tiny-darknet/model.json');
+const photo = path.join(root, 'assets/photos/chelsea.png');
+const only = process.argv.slice(2);
+const want = (name: string) => only.length === 0 || only.includes(name);
+
+for (const name of ['resnet50', 'vgg16'].filter(want)) {
   if (!hasTorch) {
     rows.push(`| ${name} (full width, 224×224) | skipped: Debian python3-torch not installed | | |`);
     continue;
@@ -51,17 +62,39 @@ for (const name of ['resnet50', 'vgg16']) {
     const r = spawnSync(PY, [path.join(root, 'tools/make_bench_models.py'), name], { cwd: root, env, stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`tools/make_bench_models.py ${name} failed`);
   }
-  console.error(`timing ${name} …`);
+  console.error(`timing ${name} forward …`);
   const torch = runJson(PY, [path.join(root, 'bench/torch_forward.py'), name]);
   const one = naflowCell(onnx, 1);
   const two = naflowCell(onnx, 2);
   rows.push(`| ${name} (full width, 224×224) | ${fmt(one)} / ${rss(one)} | ${fmt(two)} / ${rss(two)} | ${fmt(torch)} / ${rss(torch)} |`);
+  console.error(`timing ${name} explain …`);
+  const torchFB = runJson(PY, [path.join(root, 'bench/torch_forward.py'), name, '--fwdbwd']);
+  const input = path.join(work, `${name}.input.npy`);
+  const ref = explainCell(onnx, input, 'reference', 3);
+  const paper = explainCell(onnx, input, 'paper', 1);
+  explainRows.push(`| ${name} | ${fmt(ref)} / ${rss(ref)} (${ratio(ref, torchFB)}) | ${fmt(paper)} / ${rss(paper)} (${ratio(paper, torchFB)}) | ${fmt(torchFB)} / ${rss(torchFB)} | ${lsmr(paper)} |`);
 }
-console.error('timing the bundled Tiny Darknet …');
-const darknet = path.join(root, 'models/tiny-darknet/model.json');
-const d1 = naflowCell(darknet, 1);
-const d2 = naflowCell(darknet, 2);
-rows.push(`| Tiny Darknet (bundled, 224×224) | ${fmt(d1)} / ${rss(d1)} | ${fmt(d2)} / ${rss(d2)} | no peer (tfjs layers model) |`);
+if (want('tiny-darknet')) {
+  console.error('timing the bundled Tiny Darknet …');
+  const d1 = naflowCell(darknet, 1);
+  const d2 = naflowCell(darknet, 2);
+  rows.push(`| Tiny Darknet (bundled, 224×224) | ${fmt(d1)} / ${rss(d1)} | ${fmt(d2)} / ${rss(d2)} | no peer (tfjs layers model) |`);
+  const ref = explainCell(darknet, photo, 'reference', 3);
+  const paper = explainCell(darknet, photo, 'paper', 3);
+  explainRows.push(`| Tiny Darknet (bundled) | ${fmt(ref)} / ${rss(ref)} | ${fmt(paper)} / ${rss(paper)} | no peer | ${lsmr(paper)} |`);
+  // Cold process to files on disk, as a user runs it.
+  const tmpOut = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-bench-'));
+  const cold: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [path.join(root, 'bin/naflow.js'), 'explain', '--out', path.join(tmpOut, String(i))], { cwd: root, env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`naflow explain failed: ${r.stderr}`);
+    cold.push(performance.now() - t0);
+  }
+  fs.rmSync(tmpOut, { recursive: true, force: true });
+  cold.sort((a, b) => a - b);
+  explainRows.push(`| \`naflow explain\` (bundled, paper, cold process → files on disk, median of 3) | | ${Math.round(cold[1])} ms | | |`);
+}
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const stamp = new Date().toISOString().slice(0, 10);
@@ -71,16 +104,25 @@ const table = [
     `PyTorch ${torchVersion} (Debian, 2 threads, OPENBLAS_NUM_THREADS=1). Forward of one 224×224 image, batch 1, ` +
     `median of 7 after 2 warm-ups; peak RSS of the whole process (one process per cell).`,
   '',
+  '**Forward pass**',
+  '',
   '| model | naflow wasm, 1 thread (time / peak RSS) | naflow wasm, 2 threads | PyTorch CPU (same weights) |',
   '|---|---|---|---|',
   ...rows,
+  '',
+  '**NAFlow, all layers** (wasm, 1 thread; reference: median of 3; paper on the full-width models: 1 run after a warm-up; ' +
+    'ratio to PyTorch forward + backward to every layer output in parentheses)',
+  '',
+  '| model | reference mode | paper mode (ρ = 0.1, cap 100) | PyTorch fwd + bwd | LSMR (paper mode) |',
+  '|---|---|---|---|---|',
+  ...explainRows,
 ].join('\n');
 fs.writeFileSync(path.join(root, 'bench/results.md'), `# Benchmark results\n\n${table}\n`);
 const readme = path.join(root, 'README.md');
 const text = fs.readFileSync(readme, 'utf8');
 const start = '<!-- bench:start -->';
 const end = '<!-- bench:end -->';
-if (text.includes(start) && text.includes(end)) {
+if (only.length === 0 && text.includes(start) && text.includes(end)) {
   fs.writeFileSync(readme, text.replace(new RegExp(`${start}[\\s\\S]*${end}`), `${start}\n${table}\n${end}`));
 }
 console.log(table);

@@ -13,7 +13,10 @@ function norm(t: tf.Tensor): number {
   return tf.tidy(() => Math.sqrt(tf.sum(tf.square(t)).dataSync()[0]));
 }
 
-/** σ_max per node: the linearisation of a conv/pool/resize does not depend on the forward point. */
+/**
+ * σ_max per node and input size: only ops linear in the solved input use `dampedCorrection` (conv,
+ * pools, resize), whose linearisation does not depend on the forward point.
+ */
 const sigmaCache = new WeakMap<object, Map<string, number>>();
 
 export function linearOperator(rule: OpRule, ctx: OpContext, args: Pick<InverseArgs, 'inputs' | 'outputs'>, inputIndex: number): LinearOperator {
@@ -50,7 +53,8 @@ export function dampedCorrection(rule: OpRule, ctx: OpContext, args: InverseArgs
   const op = linearOperator(rule, ctx, args, inputIndex);
   let cache = sigmaCache.get(ctx.graph);
   if (!cache) sigmaCache.set(ctx.graph, (cache = new Map()));
-  const key = `${ctx.node.name}#${inputIndex}`;
+  // σ_max depends on the input size (and, for ops linear in their input, on nothing else).
+  const key = `${ctx.node.name}#${inputIndex}#${aIn.shape.join('x')}`;
   let sigma = cache.get(key);
   if (sigma === undefined) {
     sigma = sigmaMax(op, aIn, settings.powerIterations);
