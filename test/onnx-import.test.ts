@@ -436,3 +436,34 @@ test('npy: write/read round trip', () => {
   assert.deepEqual(Array.from(back.data as Float32Array), Array.from(data));
   assert.throws(() => parseNpy(Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])), /not a \.npy file/);
 });
+
+test('opset 18 forms (ReduceMean axes input, Pad with axes input) run and match a closed form', async () => {
+  await initBackend({ backend: 'cpu' });
+  // x [1,2,2,2] (NCHW) → Pad(pads [1,1] on axis 3 only, constant 0) → ReduceMean(axes input [2,3], keepdims 1) → y [1,2,1,1]
+  const x = [1, 2, 3, 4, 5, 6, 7, 8];
+  const bytes = encodeModel(
+    18,
+    [
+      onnx.NodeProto.create({ name: 'pad', opType: 'Pad', input: ['x', 'pads', '', 'axes'], output: ['p'], attribute: [attr('mode', 'constant')] }),
+      onnx.NodeProto.create({ name: 'mean', opType: 'ReduceMean', input: ['p', 'raxes'], output: ['y'], attribute: [attr('keepdims', 1)] }),
+    ],
+    [tensorProto('pads', [2], [1, 1], T.INT64), tensorProto('axes', [1], [3], T.INT64), tensorProto('raxes', [2], [2, 3], T.INT64)],
+    [valueInfo('x', [1, 2, 2, 2])],
+    [valueInfo('y', [1, 2, 1, 1])],
+  );
+  const file = path.join(os.tmpdir(), `naflow-opset18-${process.pid}.onnx`);
+  fs.writeFileSync(file, bytes);
+  const model = await loadModel(file);
+  try {
+    // NHWC input: channel c of pixel (h, w) is x[c*4 + h*2 + w]
+    const nhwc = tf.tidy(() => tf.transpose(tf.tensor4d(x, [1, 2, 2, 2]), [0, 2, 3, 1]));
+    const rec = forward(model, nhwc);
+    // each channel: 4 values padded with 4 zeros along W (2×4 cells) → mean = sum / 8
+    assert.deepEqual(Array.from(rec.outputs[0].dataSync()), [(1 + 2 + 3 + 4) / 8, (5 + 6 + 7 + 8) / 8]);
+    rec.dispose();
+    nhwc.dispose();
+  } finally {
+    model.dispose();
+    fs.rmSync(file, { force: true });
+  }
+});
