@@ -131,6 +131,7 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
   const estimates = new Map<string, tf.Tensor[]>();
   const layers: LayerFlow[] = [];
   const solverOf = new Map<string, SolverStats[]>();
+  const B = new Map<string, tf.Tensor>();
   try {
     const score = record.get(scoreTensor);
     let classIndex = -1;
@@ -165,7 +166,6 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
       });
     };
 
-    const B = new Map<string, tf.Tensor>();
     for (let k = trunkNodes.length - 1; k >= 0; k--) {
       const node = trunkNodes[k];
       // Finalise this node's outputs (all their consumers inside the trunk have run already).
@@ -210,10 +210,10 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
         }
       }
     }
-    for (const b of B.values()) b.dispose();
     layers.reverse();
     return { mode, scoreTensor, trunkEnd, classIndex, score: scoreValue, layers };
   } finally {
+    for (const b of B.values()) b.dispose();
     for (const g of G.values()) g.dispose();
     for (const list of estimates.values()) for (const e of list) e.dispose();
     record.dispose();

@@ -1,0 +1,62 @@
+/**
+ * The cascade refuses, with the node and op named, what it cannot explain: an op without an inverse
+ * rule inside the trunk (never a silent identity), a trunk end that is not a feature map, and a class
+ * index out of range.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/engine/backend.js';
+import { Model } from '../src/engine/model.js';
+import { inferShapes } from '../src/engine/shapes.js';
+import { runCascade } from '../src/naflow/cascade.js';
+import type { AnyNode, Graph } from '../src/ir/graph.js';
+import '../src/ops/index.js';
+
+const conv = { strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1 };
+
+function model(): Model {
+  const node = (name: string, op: string, inputs: string[], attrs: object = {}): AnyNode => ({ name, op, inputs, outputs: [name], attrs }) as AnyNode;
+  const graph: Graph = {
+    format: 'test',
+    source: 'softmax-in-trunk.test',
+    inputs: [{ name: 'x', shape: [1, 4, 4, 2], dtype: 'float32' }],
+    outputs: ['logits'],
+    nodes: [
+      node('conv1', 'Conv', ['x', 'w1'], conv),
+      node('channel_softmax', 'Softmax', ['conv1'], { axis: 3 }),
+      node('conv2', 'Conv', ['channel_softmax', 'w2'], conv),
+      node('gap', 'GlobalAveragePool', ['conv2']),
+      node('flat', 'Reshape', ['gap'], { shape: [1, 3] }),
+      node('logits', 'Gemm', ['flat', 'wd', 'bd'], { alpha: 1, beta: 1 }),
+    ],
+    constants: new Map<string, tf.Tensor>([
+      ['w1', tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 1)],
+      ['w2', tf.randomNormal([3, 3, 3, 3], 0, 1, 'float32', 2)],
+      ['wd', tf.randomNormal([3, 5], 0, 1, 'float32', 3)],
+      ['bd', tf.zeros([5])],
+    ]),
+    values: new Map(),
+  };
+  const m = new Model(graph, {});
+  inferShapes(m);
+  return m;
+}
+
+test('an op without an inverse inside the trunk is an error naming the node and the op', async () => {
+  await initBackend({ backend: 'cpu' });
+  const m = model();
+  const x = tf.randomUniform([1, 4, 4, 2], 0, 1, 'float32', 4);
+  const before = tf.memory().numTensors;
+  assert.throws(() => runCascade(m, x, { mode: 'paper' }), /node 'channel_softmax' \(op Softmax\) is in the convolutional trunk, and naflow has no inverse rule for it/);
+  assert.equal(tf.memory().numTensors, before, 'nothing leaks on the error path');
+  // Reference mode inverts nothing, so the same model explains (B = A ⊙ mask everywhere).
+  const flow = runCascade(m, x, { mode: 'reference' });
+  assert.deepEqual(flow.layers.map((l) => l.name), ['conv1', 'channel_softmax', 'conv2']);
+  assert.equal(flow.trunkEnd, 'conv2');
+  assert.throws(() => runCascade(m, x, { trunkEnd: 'flat' }), /trunk end 'flat' is not a rank-4 \(NHWC\) tensor/);
+  assert.throws(() => runCascade(m, x, { classIndex: 5 }), /class 5 is out of range: the model scores 5 classes/);
+  assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+  m.dispose();
+});
