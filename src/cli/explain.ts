@@ -8,7 +8,7 @@ import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModel } from '../import/load.js';
 import { explain, type ExplainResult } from '../naflow/explain.js';
-import { writeFlow } from '../naflow/write-flow.js';
+import { outDirProblem, writeFlow } from '../naflow/write-flow.js';
 import { imageSpecFor } from '../image/preprocess.js';
 import { readNpy, npyToFloat32 } from '../util/npy.js';
 import { COLORMAPS, type ColormapName } from '../render/index.js';
@@ -47,7 +47,7 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
     .option('--layers <list>', "which layers get images: comma-separated indices, index ranges (3-7) or node names (default: all)")
     .option('--normalize <how>', "'layer' (each map on its own min–max, the paper's) or 'global' (one scale for all layers)", 'layer')
     .option('--colormap <name>', `colour map: ${COLORMAPS.join(', ')}`, 'jet')
-    .option('--out <dir>', 'output folder (default: naflow-out/<image name>)')
+    .option('--out <dir>', 'output folder (default: naflow-out/<image name>); an earlier naflow output there is replaced, a folder holding anything else is refused')
     .option('--json', 'also print flow.json to stdout')
     .option('--input-tensor <file>', "explain a preprocessed float32 .npy tensor in the model's own input layout instead of an image")
     .option('--rho <r>', 'damping factor ρ of the least-squares inverses (λ = ρ·σ_max)', '0.1')
@@ -81,7 +81,15 @@ function parseLayers(spec: string | undefined): ((l: { node: string; name: strin
 
 /** A preprocessed tensor from .npy, converted to NHWC when the model's own layout is NCHW. */
 function tensorFromNpy(file: string, model: Model): tf.Tensor {
-  const arr = readNpy(file);
+  let arr: ReturnType<typeof readNpy>;
+  try {
+    arr = readNpy(file);
+  } catch (e) {
+    // a missing, unreadable or malformed .npy is bad input (exit 1), not an internal error
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`${file}: no such file`);
+    throw new UsageError(code ? `${file}: cannot read it (${code})` : (e as Error).message);
+  }
   const data = npyToFloat32(arr);
   const layout = model.card.layout ?? (model.graph.format === 'onnx' ? 'NCHW' : 'NHWC');
   const want = model.inputs[0].shape;
@@ -114,7 +122,14 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
 
   const split = splitModelAndImages(args);
   if (split.images.length > 1) throw new UsageError(`explain takes one image, got ${split.images.length}`);
+  if (opts.inputTensor && split.images.length)
+    throw new UsageError(`give either an image or --input-tensor, not both (got ${split.images.join(', ')} and --input-tensor ${opts.inputTensor})`);
   const image = opts.inputTensor ? undefined : defaultImages(split.images)[0];
+  const source = opts.inputTensor ?? image!;
+  const out = opts.out ?? path.join('naflow-out', path.basename(source).replace(/\.[^.]+$/, ''));
+  // before any work: --out is replaced at the end, so it must be new, empty or an earlier naflow output
+  const outProblem = outDirProblem(out);
+  if (outProblem) throw new UsageError(outProblem);
   checkModelPath(split.model);
   await startBackend(opts);
   let model: Model;
@@ -123,8 +138,6 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
   } catch (e) {
     throw withModelName(e, split.model);
   }
-  const source = opts.inputTensor ?? image!;
-  const out = opts.out ?? path.join('naflow-out', path.basename(source).replace(/\.[^.]+$/, ''));
   const bar =
     process.stderr.isTTY && !opts.json
       ? new cliProgress.SingleBar({ stream: process.stderr, format: 'explain [{bar}] {value}/{total} layers  {layer}', hideCursor: true }, cliProgress.Presets.shades_classic)
@@ -161,6 +174,8 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
       preprocessing: opts.inputTensor ? { tensor: opts.inputTensor } : imageSpecFor(model),
       noImages: opts.images === false,
     };
+    const late = outDirProblem(out); // something appeared in --out while the cascade ran
+    if (late) throw new UsageError(late);
     const json = await writeFlow(result, out, writeOpts);
     if (opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     else {

@@ -2,7 +2,8 @@
  * Write an explanation to a folder: raw maps (`maps/<i>_<node>.npy`, float32 H×W, before
  * normalisation), one overlay PNG per layer (`layers/<i>_<node>.png`), the flow strip
  * (`flow-strip.png`), the animated flow (`flow.gif`) and `flow.json`. Everything is written to a
- * temporary sibling folder first and renamed at the end, so a failure leaves nothing half-written.
+ * temporary sibling folder first and renamed at the end, so a failure leaves nothing half-written. An
+ * existing output folder is replaced only when it is empty or an earlier naflow output (see outDirProblem).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -107,7 +108,34 @@ export function flowJson(result: ExplainResult, options: WriteFlowOptions = {}, 
   };
 }
 
+/** What writeFlow puts in an output folder: a folder holding only these (with flow.json) may be replaced. */
+const OUTPUT_ENTRIES = new Set(['flow.json', 'maps', 'layers', 'flow-strip.png', 'flow.gif']);
+
+/**
+ * Why `outDir` may not be written (replaced) by writeFlow, or null when it may: it does not exist, is an
+ * empty folder, or is an earlier naflow output folder (flow.json and nothing but naflow's own files).
+ * Anything else — a file, or a folder holding other things — is never deleted.
+ */
+export function outDirProblem(outDir: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(outDir);
+  } catch {
+    return null;
+  }
+  if (!st.isDirectory()) return `${outDir}: exists and is not a folder; choose another output folder (--out)`;
+  const entries = fs.readdirSync(outDir).sort();
+  if (!entries.length) return null;
+  const foreign = entries.filter((e) => !OUTPUT_ENTRIES.has(e));
+  if (entries.includes('flow.json') && !foreign.length) return null;
+  const shown = foreign.length ? foreign : entries;
+  const list = shown.slice(0, 3).map((e) => `'${e}'`).join(', ') + (shown.length > 3 ? ', …' : '');
+  return `${outDir}: exists and is not a naflow output folder (it holds ${list}); naflow replaces only its own earlier output: choose another output folder (--out)`;
+}
+
 export async function writeFlow(result: ExplainResult, outDir: string, options: WriteFlowOptions = {}): Promise<FlowJson> {
+  const problem = outDirProblem(outDir);
+  if (problem) throw new Error(problem);
   const json = flowJson(result, options);
   const parent = path.dirname(path.resolve(outDir));
   fs.mkdirSync(parent, { recursive: true });
@@ -141,6 +169,9 @@ export async function writeFlow(result: ExplainResult, outDir: string, options: 
       }
     }
     fs.writeFileSync(path.join(tmp, 'flow.json'), `${JSON.stringify(json, null, 2)}\n`);
+    // checked again just before deleting: never remove what naflow did not write
+    const late = outDirProblem(outDir);
+    if (late) throw new Error(late);
     fs.rmSync(outDir, { recursive: true, force: true });
     fs.renameSync(tmp, outDir);
   } catch (e) {
