@@ -1,0 +1,476 @@
+/**
+ * Convergence study of the damped least-squares inverses (spec §5): how much do paper-mode NAFlow maps
+ * change with the LSMR iteration cap, for several damping factors ρ (λ = ρ·σ_max)?
+ *
+ * For each model and ρ the cascade is run once per iteration cap (atol = btol = 1e-6). The run with the
+ * largest cap is taken as "converged"; for every other cap the per-layer relative L2 difference
+ * ‖F_cap − F_conv‖ / ‖F_conv‖ is computed over all layers of the flow, and its max and median are
+ * reported together with the mean LSMR iterations actually used and the wall time of the run.
+ *
+ * Models: the bundled Tiny Darknet on assets/photos/chelsea.png, and VGG16 — the full-width export
+ * bench/work/vgg16.onnx (tools/make_bench_models.py) when present, else the reduced-width test fixture.
+ *
+ * Writes docs/convergence.md (table, machine, date, models), docs/convergence.png (plot, an SVG built
+ * here and rasterised with sharp) and docs/convergence.json (the raw numbers). When the full-width
+ * VGG16 is present, the reduced-width fixture also runs (a third panel) with the whole ρ × cap grid.
+ *
+ * Usage: node dist/bench/convergence.js [--quick] [--models tiny-darknet,vgg16,vgg16-fixture] [--out DIR] [--replot]
+ *   --quick    smoke test: Tiny Darknet only, caps {10, 30}, ρ {0.1} (under a minute); writes to
+ *              bench/work/convergence-quick/ unless --out is given, so it never overwrites the study
+ *   --models   run only these models (keys as listed)
+ *   --out      output folder (default docs/)
+ *   --replot   re-render the .md and .png from DIR/convergence.json without running anything
+ * The full study takes about a quarter of an hour on one core (see the plan below).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+import { initBackendInfo, shutdownBackend } from '../src/engine/backend.js';
+import { loadModel } from '../src/import/load.js';
+import { runCascade } from '../src/naflow/cascade.js';
+import { prepareImage } from '../src/image/preprocess.js';
+import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const rel = (p: string) => path.relative(root, p);
+
+// ---------------------------------------------------------------- plan
+
+interface RhoPlan {
+  rho: number;
+  caps: number[];
+}
+interface ModelPlan {
+  key: string;
+  label: string;
+  file: string;
+  input: string;
+  note: string;
+  plans: RhoPlan[];
+}
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const option = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const quick = flag('--quick');
+const outDir = path.resolve(root, option('--out') ?? (quick ? 'bench/work/convergence-quick' : 'docs'));
+const onlyModels = option('--models')?.split(',');
+
+const ATOL = 1e-6;
+const BTOL = 1e-6;
+const POWER_ITERATIONS = 8;
+const CAPS = [10, 30, 100, 300];
+
+const darknet: ModelPlan = {
+  key: 'tiny-darknet',
+  label: 'Tiny Darknet (bundled)',
+  file: path.join(root, 'models/tiny-darknet/model.json'),
+  input: path.join(root, 'assets/photos/chelsea.png'),
+  note: 'bundled tfjs model, assets/photos/chelsea.png',
+  plans: quick
+    ? [{ rho: 0.1, caps: [10, 30] }]
+    : [
+        { rho: 0, caps: [...CAPS, 600] },
+        { rho: 0.01, caps: [...CAPS, 600] },
+        { rho: 0.1, caps: CAPS },
+        { rho: 0.3, caps: CAPS },
+      ],
+};
+
+const fullVgg = path.join(root, 'bench/work/vgg16.onnx');
+const haveFullVgg = fs.existsSync(fullVgg) && fs.existsSync(path.join(root, 'bench/work/vgg16.input.npy'));
+const fixtureVgg: ModelPlan = {
+  key: 'vgg16-fixture',
+  label: 'VGG16 (reduced-width fixture)',
+  file: path.join(root, 'test/fixtures/onnx/vgg16/model.onnx'),
+  input: path.join(root, 'test/fixtures/onnx/vgg16/input.npy'),
+  note: 'test/fixtures/onnx/vgg16/model.onnx: the VGG16 topology (13 convs, 5 max-pools) at reduced width, seeded weights, 100 classes; input input.npy (NCHW → NHWC)',
+  plans: [
+    { rho: 0, caps: [...CAPS, 600] },
+    { rho: 0.01, caps: [...CAPS, 600] },
+    { rho: 0.1, caps: CAPS },
+    { rho: 0.3, caps: CAPS },
+  ],
+};
+/*
+ * Full-width VGG16 on one core costs about 15 s per cascade plus 1.8 s per LSMR iteration summed over
+ * its 12 solved convs (measured on the 2-vCPU development machine), so the whole grid (ρ = 0 and 0.01
+ * run every cap to the end: 440+ iterations each) would take about 45 minutes there. At full width the
+ * study is therefore reduced to ρ = 0.1 (caps 10–300) and ρ = 0 (caps 10, 30, 100: the reference is the
+ * 100-iteration run); the reduced-width fixture, same topology, runs the whole grid in about a minute.
+ */
+const fullVggPlan: ModelPlan = {
+  key: 'vgg16',
+  label: 'VGG16 (full width)',
+  file: fullVgg,
+  input: path.join(root, 'bench/work/vgg16.input.npy'),
+  note: 'bench/work/vgg16.onnx: torchvision VGG16 at full width, seeded weights (tools/make_bench_models.py), input bench/work/vgg16.input.npy (NCHW → NHWC); reduced grid for time: ρ ∈ {0, 0.1}, and ρ = 0 only up to cap 100',
+  plans: [
+    { rho: 0.1, caps: CAPS },
+    { rho: 0, caps: [10, 30, 100] },
+  ],
+};
+
+const models = (quick ? [darknet] : haveFullVgg && !flag('--no-full-vgg') ? [darknet, fullVggPlan, fixtureVgg] : [darknet, fixtureVgg]).filter(
+  (m) => !onlyModels || onlyModels.includes(m.key),
+);
+
+// ---------------------------------------------------------------- runs
+
+interface RunResult {
+  rho: number;
+  cap: number;
+  wallS: number;
+  solves: number;
+  meanIterations: number;
+  maxIterations: number;
+  /** solves that stopped at the cap */
+  atCap: number;
+  /** not rerun: identical to the run with this smaller cap, where no solve reached the cap */
+  sameAs?: number;
+  /** relative L2 difference per layer to the converged run (filled later) */
+  diffs?: number[];
+  maxDiff?: number;
+  medianDiff?: number;
+  worstLayer?: string;
+  /** median and min over layers of ‖F_cap‖ / ‖F_conv‖ */
+  normRatioMedian?: number;
+  normRatioMin?: number;
+  /** min over layers of the cosine similarity of F_cap and F_conv */
+  cosineMin?: number;
+}
+interface ModelResult {
+  key: string;
+  label: string;
+  note: string;
+  layers: number;
+  layerNames: string[];
+  warmupS: number;
+  runs: RunResult[];
+}
+
+const l2 = (a: Float32Array) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+};
+const l2diff = (a: Float32Array, b: Float32Array) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return Math.sqrt(s);
+};
+const median = (v: number[]) => {
+  const s = [...v].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function inputTensor(m: ModelPlan, model: Awaited<ReturnType<typeof loadModel>>): Promise<tf.Tensor> {
+  if (m.input.endsWith('.npy')) {
+    const a = readNpy(m.input);
+    return tf.tidy(() => tf.transpose(tf.tensor4d(npyToFloat32(a), a.shape as [number, number, number, number]), [0, 2, 3, 1]));
+  }
+  return (await prepareImage(model, m.input)).tensor;
+}
+
+async function study(m: ModelPlan): Promise<ModelResult> {
+  console.error(`${m.label}: loading ${rel(m.file)} …`);
+  const model = await loadModel(m.file);
+  const x = await inputTensor(m, model);
+  const settings = (rho: number, maxIter: number) => ({ rho, maxIter, atol: ATOL, btol: BTOL, powerIterations: POWER_ITERATIONS });
+  // Warm-up: the first cascade also estimates σ_max of every solved operator (cached per node), and
+  // warms the kernels, so that the timed runs below all cost the same kind of work.
+  let t0 = performance.now();
+  const warm = runCascade(model, x, { mode: 'paper', settings: settings(0.1, 1) });
+  const warmupS = (performance.now() - t0) / 1000;
+  const layerNames = warm.layers.map((l) => l.name);
+  console.error(`  warm-up (σ_max, cap 1): ${warmupS.toFixed(1)} s, ${layerNames.length} layers`);
+
+  const runs: RunResult[] = [];
+  for (const plan of m.plans) {
+    const maps: Float32Array[][] = [];
+    const planRuns: RunResult[] = [];
+    for (const cap of plan.caps) {
+      const prev = planRuns[planRuns.length - 1];
+      if (prev && prev.atCap === 0) {
+        // No solve of the previous run reached its cap, so a larger cap runs exactly the same
+        // (deterministic) iterations: reuse it instead of recomputing.
+        maps.push(maps[maps.length - 1]);
+        planRuns.push({ ...prev, cap, sameAs: prev.sameAs ?? prev.cap });
+        console.error(`  ρ=${plan.rho} cap ${cap}: identical to cap ${prev.sameAs ?? prev.cap} (no solve reached that cap), not rerun`);
+        continue;
+      }
+      t0 = performance.now();
+      const flow = runCascade(model, x, { mode: 'paper', settings: settings(plan.rho, cap) });
+      const wallS = (performance.now() - t0) / 1000;
+      const solves = flow.layers.flatMap((l) => l.solver ?? []).filter((s) => s.method === 'lsmr' && s.iterations > 0);
+      const its = solves.map((s) => s.iterations);
+      const r: RunResult = {
+        rho: plan.rho,
+        cap,
+        wallS,
+        solves: solves.length,
+        meanIterations: its.length ? its.reduce((a, b) => a + b, 0) / its.length : 0,
+        maxIterations: its.length ? Math.max(...its) : 0,
+        atCap: solves.filter((s) => s.stop === 'iteration cap reached').length,
+      };
+      maps.push(flow.layers.map((l) => l.map));
+      planRuns.push(r);
+      console.error(
+        `  ρ=${plan.rho} cap ${cap}: ${wallS.toFixed(1)} s, ${r.solves} solves, mean ${r.meanIterations.toFixed(1)} it. (max ${r.maxIterations}, ${r.atCap} at the cap)`,
+      );
+    }
+    const conv = maps[maps.length - 1];
+    const convNorms = conv.map(l2);
+    planRuns.forEach((r, k) => {
+      const diffs = maps[k].map((f, i) => (convNorms[i] === 0 ? (l2(f) === 0 ? 0 : Infinity) : l2diff(f, conv[i]) / convNorms[i]));
+      let worst = 0;
+      diffs.forEach((d, i) => (d > diffs[worst] ? (worst = i) : 0));
+      // the difference split into scale and shape: ‖F_cap‖/‖F_conv‖ and the cosine of the two maps
+      const ratios = maps[k].map((f, i) => (convNorms[i] === 0 ? 1 : l2(f) / convNorms[i]));
+      const cosines = maps[k].map((f, i) => {
+        const nf = l2(f);
+        if (convNorms[i] === 0 || nf === 0) return convNorms[i] === nf ? 1 : 0;
+        let dot = 0;
+        for (let j = 0; j < f.length; j++) dot += f[j] * conv[i][j];
+        return dot / (nf * convNorms[i]);
+      });
+      Object.assign(r, {
+        diffs,
+        maxDiff: Math.max(...diffs),
+        medianDiff: median(diffs),
+        worstLayer: layerNames[worst],
+        normRatioMedian: median(ratios),
+        normRatioMin: Math.min(...ratios),
+        cosineMin: Math.min(...cosines),
+      });
+    });
+    runs.push(...planRuns);
+  }
+  x.dispose();
+  model.dispose();
+  return { key: m.key, label: m.label, note: m.note, layers: layerNames.length, layerNames, warmupS, runs };
+}
+
+// ---------------------------------------------------------------- plot (SVG → PNG)
+
+const COLORS: Record<string, string> = { '0': '#d62728', '0.01': '#ff7f0e', '0.1': '#1f77b4', '0.3': '#2ca02c' };
+const colorOf = (rho: number, i: number) => COLORS[String(rho)] ?? ['#9467bd', '#8c564b', '#e377c2', '#7f7f7f'][i % 4];
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const sup = (e: number) => `10<tspan dy="-7" font-size="11">${e}</tspan>`;
+
+function renderSvg(results: ModelResult[]): string {
+  const panelW = 520;
+  const panelH = 380;
+  const margin = { l: 80, r: 20, t: 40, b: 56 };
+  const titleH = 56;
+  const legendH = 44;
+  const W = Math.max(results.length * (panelW + margin.l + margin.r) + 20, 1240);
+  const x0 = (W - results.length * (panelW + margin.l + margin.r)) / 2;
+  const H = titleH + margin.t + panelH + margin.b + legendH;
+  const points = results.flatMap((r) => r.runs.filter((x) => x !== undefined && x.maxDiff !== undefined && x.cap !== maxCap(r, x.rho)));
+  const ys = points.map((p) => p.maxDiff!).filter((v) => v > 0 && Number.isFinite(v));
+  const floorY = ys.length ? Math.min(...ys) : 1e-6;
+  const yMinE = Math.floor(Math.log10(floorY));
+  // exact zeros (a run identical to the reference) go in a band below the lowest decade
+  const hasZero = points.some((q) => q.maxDiff === 0);
+  const zeroE = yMinE - 0.45;
+  const yLowE = hasZero ? yMinE - 0.7 : yMinE;
+  const yMaxE = Math.max(Math.ceil(Math.log10(ys.length ? Math.max(...ys) : 1)), yMinE + 1);
+  const caps = results.flatMap((r) => r.runs.map((x) => x.cap));
+  const xMinE = Math.floor(Math.log10(Math.min(...caps)));
+  const xMaxE = Math.ceil(Math.log10(Math.max(...caps)));
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif">`);
+  out.push(`<rect width="100%" height="100%" fill="white"/>`);
+  out.push(`<text x="${W / 2}" y="28" text-anchor="middle" font-size="19" font-weight="bold">NAFlow paper-mode maps vs the LSMR iteration cap, by damping ρ (λ = ρ·σ_max)</text>`);
+  out.push(
+    `<text x="${W / 2}" y="48" text-anchor="middle" font-size="13" fill="#444">max over layers of ‖F_cap − F_conv‖ / ‖F_conv‖, F_conv = the run with the largest cap for that ρ; atol = btol = 1e-6</text>`,
+  );
+  results.forEach((r, p) => {
+    const ox = x0 + p * (panelW + margin.l + margin.r) + margin.l;
+    const oy = titleH + margin.t;
+    const sx = (cap: number) => ox + ((Math.log10(cap) - xMinE) / (xMaxE - xMinE)) * panelW;
+    const sy = (v: number) => oy + panelH - (((v > 0 ? Math.log10(v) : zeroE) - yLowE) / (yMaxE - yLowE)) * panelH;
+    out.push(`<text x="${ox + panelW / 2}" y="${oy - 12}" text-anchor="middle" font-size="15" font-weight="bold">${esc(r.label)}</text>`);
+    out.push(`<rect x="${ox}" y="${oy}" width="${panelW}" height="${panelH}" fill="none" stroke="#333"/>`);
+    // grid + ticks
+    for (let e = yMinE; e <= yMaxE; e++) {
+      const y = sy(10 ** e);
+      out.push(`<line x1="${ox}" x2="${ox + panelW}" y1="${y}" y2="${y}" stroke="#ddd"/>`);
+      out.push(`<text x="${ox - 8}" y="${y + 5}" text-anchor="end" font-size="13">${sup(e)}</text>`);
+      if (e < yMaxE)
+        for (let k = 2; k < 10; k++) out.push(`<line x1="${ox}" x2="${ox + 4}" y1="${sy(k * 10 ** e)}" y2="${sy(k * 10 ** e)}" stroke="#333"/>`);
+    }
+    for (let e = xMinE; e <= xMaxE; e++) {
+      const x = sx(10 ** e);
+      out.push(`<line x1="${x}" x2="${x}" y1="${oy}" y2="${oy + panelH}" stroke="#ddd"/>`);
+      out.push(`<text x="${x}" y="${oy + panelH + 20}" text-anchor="middle" font-size="13">${sup(e)}</text>`);
+      if (e < xMaxE)
+        for (let k = 2; k < 10; k++) out.push(`<line x1="${sx(k * 10 ** e)}" x2="${sx(k * 10 ** e)}" y1="${oy + panelH}" y2="${oy + panelH - 4}" stroke="#333"/>`);
+    }
+    if (hasZero) {
+      const yb = sy(10 ** (yMinE - 0.2));
+      out.push(`<line x1="${ox}" x2="${ox + panelW}" y1="${yb}" y2="${yb}" stroke="#999" stroke-dasharray="2 3"/>`);
+      out.push(`<text x="${ox - 8}" y="${sy(0) + 5}" text-anchor="end" font-size="13">0</text>`);
+    }
+    // 0.2 % reference
+    if (0.002 >= 10 ** yMinE && 0.002 <= 10 ** yMaxE) {
+      const y = sy(0.002);
+      out.push(`<line x1="${ox}" x2="${ox + panelW}" y1="${y}" y2="${y}" stroke="#777" stroke-dasharray="6 4"/>`);
+      out.push(`<text x="${ox + panelW - 6}" y="${y - 5}" text-anchor="end" font-size="12" fill="#555">0.2 %</text>`);
+    }
+    out.push(`<text x="${ox + panelW / 2}" y="${oy + panelH + 44}" text-anchor="middle" font-size="14">LSMR iteration cap</text>`);
+    out.push(
+      `<text transform="translate(${ox - 56} ${oy + panelH / 2}) rotate(-90)" text-anchor="middle" font-size="14">max relative L2 difference to converged</text>`,
+    );
+    const rhos = [...new Set(r.runs.map((x) => x.rho))];
+    rhos.forEach((rho, i) => {
+      const pts = r.runs.filter((x) => x.rho === rho && x.cap !== maxCap(r, rho));
+      const c = colorOf(rho, i);
+      const xy = pts.map((q) => `${sx(q.cap).toFixed(1)},${sy(q.maxDiff!).toFixed(1)}`);
+      out.push(`<polyline points="${xy.join(' ')}" fill="none" stroke="${c}" stroke-width="2.5"/>`);
+      for (const q of pts) {
+        const zero = !(q.maxDiff! > 0);
+        out.push(`<circle cx="${sx(q.cap).toFixed(1)}" cy="${sy(q.maxDiff!).toFixed(1)}" r="4.5" fill="${zero ? 'white' : c}" stroke="${c}" stroke-width="2"/>`);
+      }
+      // the converged reference cap: a small marker on the x axis
+      const sameRefBefore = rhos.slice(0, i).filter((q) => maxCap(r, q) === maxCap(r, rho)).length;
+      out.push(`<path d="M ${sx(maxCap(r, rho)).toFixed(1)} ${oy + panelH - 1 - 11 * sameRefBefore} l -5 -9 l 10 0 z" fill="${c}"/>`);
+    });
+  });
+  // legend
+  const allRhos = [...new Set(results.flatMap((r) => r.runs.map((x) => x.rho)))];
+  const ly = H - legendH / 2 - 4;
+  const items = allRhos.map((rho, i) => ({ rho, c: colorOf(rho, i) }));
+  const itemW = 120;
+  const lx0 = W / 2 - (items.length * itemW + 520) / 2;
+  items.forEach((it, i) => {
+    const x = lx0 + i * itemW;
+    out.push(`<line x1="${x}" x2="${x + 30}" y1="${ly}" y2="${ly}" stroke="${it.c}" stroke-width="2.5"/>`);
+    out.push(`<circle cx="${x + 15}" cy="${ly}" r="4.5" fill="${it.c}"/>`);
+    out.push(`<text x="${x + 38}" y="${ly + 5}" font-size="14">ρ = ${it.rho}</text>`);
+  });
+  out.push(
+    `<path d="M ${lx0 + items.length * itemW + 5} ${ly + 4} l -5 -9 l 10 0 z" fill="#555"/><text x="${lx0 + items.length * itemW + 16}" y="${ly + 5}" font-size="13" fill="#333">cap of the reference run</text>`,
+  );
+  const hx = lx0 + items.length * itemW + 260;
+  out.push(
+    `<circle cx="${hx}" cy="${ly}" r="4.5" fill="white" stroke="#555" stroke-width="2"/><text x="${hx + 12}" y="${ly + 5}" font-size="13" fill="#333">0: identical to the reference</text>`,
+  );
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+function maxCap(r: ModelResult, rho: number): number {
+  return Math.max(...r.runs.filter((x) => x.rho === rho).map((x) => x.cap));
+}
+
+// ---------------------------------------------------------------- report
+
+const pct = (v: number | undefined) => {
+  if (v === undefined) return '–';
+  if (!Number.isFinite(v)) return '∞';
+  if (v === 0) return '0';
+  const p = v * 100;
+  return p >= 10 ? `${p.toFixed(0)} %` : p >= 0.1 ? `${p.toFixed(2)} %` : `${p.toExponential(1)} %`;
+};
+
+const num = (v: number) => (v >= 0.01 && v < 1000 ? v.toPrecision(3).replace(/\.?0+$/, '') : v.toExponential(1));
+
+function markdown({ results, totalS, backend, date, cpu, cores }: Saved): string {
+  const L: string[] = [];
+  L.push('# Convergence of the damped least-squares inverses (paper mode)');
+  L.push('');
+  L.push(
+    `Generated by \`node dist/bench/convergence.js\` (bench/convergence.ts) on ${date.slice(0, 10)}. Machine: ${cores} × ${cpu?.trim() || 'unknown CPU'} (os.cpus()), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, tfjs backend ${backend}. Whole study: ${(totalS / 60).toFixed(1)} min.`,
+  );
+  L.push('');
+  L.push(
+    'For each damping factor ρ (λ = ρ·σ_max(J), spec §5) the paper-mode cascade ran once per LSMR iteration cap, with atol = btol = 1e-6 and 8 power iterations for σ_max. The run with the **largest cap** for that ρ is the reference ("converged"; where solves of that run still stop at the cap it is only the longest run, not a converged one — see the "solves at cap" column). Per layer of the flow, the relative L2 difference ‖F_cap − F_conv‖ / ‖F_conv‖ of the raw map is computed; the table gives its max and median over all layers (the deepest layers above the first solve are identical by construction and count as 0), the difference split into scale and shape — the ratio of the map norms ‖F_cap‖/‖F_conv‖ (median and min over layers) and the smallest cosine similarity of F_cap and F_conv over layers —, the mean and max LSMR iterations per solve actually used, how many solves stopped at the cap, and the wall time of the run (one thread; σ_max is estimated once, in an untimed warm-up run). Where no solve of a run reached its cap, the runs with larger caps would repeat exactly the same iterations; they are not rerun ("= cap N run"), and their difference to the reference is 0 when the reference is such a run. Wall times are from a shared 2-vCPU machine with other work running, so they are indicative only.',
+  );
+  L.push('');
+  L.push('![convergence plot](convergence.png)');
+  L.push('');
+  L.push('Models:');
+  L.push('');
+  for (const r of results) L.push(`* **${r.label}** — ${r.note}; ${r.layers} layers in the flow; warm-up run (σ_max estimation, cap 1) ${r.warmupS.toFixed(1)} s.`);
+  L.push('');
+  L.push('Summary (generated from the numbers below):');
+  L.push('');
+  for (const r of results) {
+    const parts: string[] = [];
+    for (const rho of [...new Set(r.runs.map((x) => x.rho))]) {
+      const runs = r.runs.filter((x) => x.rho === rho);
+      const ref = runs[runs.length - 1];
+      const others = runs.filter((x) => x !== ref && !x.sameAs);
+      const diffs = others.map((x) => `${x.cap} → ${pct(x.maxDiff)}`).join(', ');
+      parts.push(
+        ref.atCap === 0
+          ? `ρ = ${rho}: converges in ${ref.meanIterations.toFixed(0)} iterations per solve on average (max ${ref.maxIterations}); max difference to the converged maps at cap ${diffs}`
+          : `ρ = ${rho}: not converged at cap ${ref.cap} (${ref.atCap} of ${ref.solves} solves stop at the cap); max difference to the cap-${ref.cap} maps at cap ${diffs}`,
+      );
+    }
+    L.push(`* **${r.label}** — ${parts.join('; ')}.`);
+  }
+  L.push('');
+  for (const r of results) {
+    L.push(`## ${r.label}`);
+    L.push('');
+    L.push('| ρ | cap | max rel. L2 diff | median rel. L2 diff | worst layer | ‖F_cap‖/‖F_conv‖ median (min) | min cosine | LSMR it. mean (max) | solves at cap | wall time |');
+    L.push('|---|---|---|---|---|---|---|---|---|---|');
+    for (const x of r.runs) {
+      const ref = x.cap === maxCap(r, x.rho);
+      L.push(
+        `| ${x.rho} | ${x.cap}${ref ? ' (ref.)' : ''} | ${ref ? '—' : pct(x.maxDiff)} | ${ref ? '—' : pct(x.medianDiff)} | ${ref || !x.maxDiff ? '' : x.worstLayer} | ${ref || x.normRatioMedian === undefined ? '—' : `${num(x.normRatioMedian)} (${num(x.normRatioMin!)})`} | ${ref || x.cosineMin === undefined ? '—' : x.cosineMin.toFixed(3)} | ${x.meanIterations.toFixed(1)} (${x.maxIterations}) | ${x.atCap} / ${x.solves} | ${x.sameAs ? `= cap ${x.sameAs} run` : `${x.wallS.toFixed(1)} s`} |`,
+      );
+    }
+    L.push('');
+  }
+  return L.join('\n');
+}
+
+// ---------------------------------------------------------------- main
+
+interface Saved {
+  date: string;
+  cpu?: string;
+  cores: number;
+  backend: string;
+  totalS: number;
+  atol: number;
+  btol: number;
+  results: ModelResult[];
+}
+
+let saved: Saved;
+if (flag('--replot')) {
+  // re-render the plot and the table from the numbers of a previous run (no model is run)
+  saved = JSON.parse(fs.readFileSync(path.join(outDir, 'convergence.json'), 'utf8')) as Saved;
+  for (const r of saved.results) for (const x of r.runs) for (const k of ['maxDiff', 'medianDiff'] as const) if (x[k] === null) x[k] = Infinity;
+} else {
+  const tStart = performance.now();
+  const info = await initBackendInfo({ backend: 'wasm', threads: 1 });
+  console.error(`backend ${info.backend}, ${info.threads} thread(s); ${models.map((m) => m.label).join(', ')}; writing to ${rel(outDir) || '.'}`);
+  const results: ModelResult[] = [];
+  for (const m of models) results.push(await study(m));
+  const totalS = (performance.now() - tStart) / 1000;
+  const backend = `${info.backend}, ${info.threads} thread`;
+  saved = { date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, backend, totalS, atol: ATOL, btol: BTOL, results };
+  await shutdownBackend();
+}
+
+fs.mkdirSync(outDir, { recursive: true });
+await sharp(Buffer.from(renderSvg(saved.results)), { density: 96 }).png().toFile(path.join(outDir, 'convergence.png'));
+fs.writeFileSync(path.join(outDir, 'convergence.md'), markdown(saved) + '\n');
+if (!flag('--replot')) fs.writeFileSync(path.join(outDir, 'convergence.json'), JSON.stringify(saved, null, 1) + '\n');
+console.error(
+  `done in ${(saved.totalS / 60).toFixed(1)} min: ${['convergence.md', 'convergence.png', 'convergence.json'].map((f) => rel(path.join(outDir, f))).join(', ')}`,
+);
+process.exit(0);
