@@ -2,6 +2,7 @@
  * `naflow explain [model] [image]`: the NAFlow attention flow of one image, written to a folder
  * (overlays, flow strip, GIF, raw .npy maps, flow.json).
  */
+import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -131,7 +132,9 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
   const outProblem = outDirProblem(out);
   if (outProblem) throw new UsageError(outProblem);
   checkModelPath(split.model);
-  await startBackend(opts);
+  // An explanation is seconds of work: worth the worker threads' ~0.2 s start-up (the backend's
+  // self-check falls back to 1 thread when the second core is busy). --threads / NAFLOW_THREADS win.
+  await startBackend(opts.threads === undefined ? { ...opts, threads: String(Math.min(2, os.cpus().length)) } : opts);
   let model: Model;
   try {
     model = await loadModel(split.model, { card: opts.card });

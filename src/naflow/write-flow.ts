@@ -155,17 +155,20 @@ export async function writeFlow(result: ExplainResult, outDir: string, options: 
         image,
         { normalize: options.normalize ?? 'layer', colormap: options.colormap ?? 'jet' },
       );
-      const tiles = [];
-      for (let k = 0; k < shown.length; k++) {
-        const o = overlays[k];
-        fs.writeFileSync(path.join(tmp, shown[k].png!), new Uint8Array(await encodePng(o.data, o.width, o.height)));
-        tiles.push({ rgb: o.data, width: o.width, height: o.height, caption: layerCaption(shown[k].index, shown[k].node, shown[k].shape) });
-      }
-      if (tiles.length) {
-        // sharp encodes on libuv's thread pool: strip and GIF in parallel.
-        const [strip, gif] = await Promise.all([flowStrip(tiles), flowGif(tiles, { delayMs: 400 })]);
-        fs.writeFileSync(path.join(tmp, 'flow-strip.png'), new Uint8Array(strip));
-        fs.writeFileSync(path.join(tmp, 'flow.gif'), new Uint8Array(gif));
+      const tiles = overlays.map((o, k) => ({
+        rgb: o.data,
+        width: o.width,
+        height: o.height,
+        caption: layerCaption(shown[k].index, shown[k].node, shown[k].shape),
+      }));
+      // sharp encodes on libuv's thread pool: the GIF (the slowest), the strip and the PNGs in parallel.
+      const gif = tiles.length ? flowGif(tiles, { delayMs: 400 }) : undefined;
+      const strip = tiles.length ? flowStrip(tiles) : undefined;
+      const pngs = await Promise.all(overlays.map((o) => encodePng(o.data, o.width, o.height)));
+      pngs.forEach((png, k) => fs.writeFileSync(path.join(tmp, shown[k].png!), new Uint8Array(png)));
+      if (strip && gif) {
+        fs.writeFileSync(path.join(tmp, 'flow-strip.png'), new Uint8Array(await strip));
+        fs.writeFileSync(path.join(tmp, 'flow.gif'), new Uint8Array(await gif));
       }
     }
     fs.writeFileSync(path.join(tmp, 'flow.json'), `${JSON.stringify(json, null, 2)}\n`);
