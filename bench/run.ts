@@ -40,7 +40,7 @@ const rss = (c: Cell | string) => (typeof c === 'string' ? '–' : `${c.peak_rss
 const naflowCell = (model: string, threads: number) =>
   runJson(process.execPath, [path.join(root, 'dist/bench/forward-one.js'), model, 'wasm', String(threads), '7']);
 const explainCell = (model: string, input: string, mode: string, runs: number) =>
-  runJson(process.execPath, [path.join(root, 'dist/bench/explain-one.js'), model, input, mode, '1', String(runs)]);
+  runJson(process.execPath, [path.join(root, 'dist/bench/explain-one.js'), model, input, mode, '2', String(runs)]);
 const lsmr = (c: Cell | string) =>
   typeof c === 'string' || !c.lsmr_solves ? '–' : `${c.lsmr_solves} solves, ${c.lsmr_mean_iterations} it. mean (max ${c.lsmr_max_iterations}), residual median ${c.residual_median}`;
 const ratio = (a: Cell | string, b: Cell | string) => (typeof a === 'string' || typeof b === 'string' ? '–' : `${(a.median_ms / b.median_ms).toFixed(1)}×`);
@@ -110,7 +110,7 @@ const table = [
   '|---|---|---|---|',
   ...rows,
   '',
-  '**NAFlow, all layers** (wasm, 1 thread; reference: median of 3; paper on the full-width models: 1 run after a warm-up; ' +
+  '**NAFlow, all layers** (wasm, 2 threads as `naflow explain` uses by default; reference: median of 3; paper on the full-width models: 1 run after a warm-up; ' +
     'ratio to PyTorch forward + backward to every layer output in parentheses)',
   '',
   '| model | reference mode | paper mode (ρ = 0.1, cap 100) | PyTorch fwd + bwd | LSMR (paper mode) |',

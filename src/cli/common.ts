@@ -67,8 +67,8 @@ export function parseBackendOptions(g: GlobalOptions): { backend?: BackendName; 
   return { backend, threads };
 }
 
-export async function startBackend(g: GlobalOptions): Promise<BackendInfo> {
-  const opts = parseBackendOptions(g);
+export async function startBackend(g: GlobalOptions, defaultThreads?: number): Promise<BackendInfo> {
+  const opts = { ...parseBackendOptions(g), defaultThreads };
   try {
     return await initBackendInfo(opts);
   } catch (e) {

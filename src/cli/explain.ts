@@ -134,7 +134,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
   checkModelPath(split.model);
   // An explanation is seconds of work: worth the worker threads' ~0.2 s start-up (the backend's
   // self-check falls back to 1 thread when the second core is busy). --threads / NAFLOW_THREADS win.
-  await startBackend(opts.threads === undefined ? { ...opts, threads: String(Math.min(2, os.cpus().length)) } : opts);
+  await startBackend(opts, Math.min(2, os.cpus().length));
   let model: Model;
   try {
     model = await loadModel(split.model, { card: opts.card });

@@ -29,7 +29,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .description('Import CNNs (ONNX, TensorFlow.js) and run, inspect and explain them in Node.')
     .version(VERSION, '-V, --version')
     .option('--backend <name>', "tensor backend: 'wasm' (default) or 'cpu'")
-    .option('--threads <n>', 'wasm threads (default 1; 2+ uses worker threads: faster for long jobs, ~0.2 s to start)')
+    .option('--threads <n>', 'wasm threads (default 1, explain 2; 2+ uses worker threads: faster for long jobs, ~0.2 s to start)')
     .option('--card <file>', 'model card to use instead of <model>.naflow.json')
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run naflow --help for usage)')

@@ -39,6 +39,11 @@ export interface BackendOptions {
   backend?: BackendName;
   /** wasm threads (default: DEFAULT_THREADS = 1; 2+ starts the worker-thread shim) */
   threads?: number;
+  /**
+   * threads to use when neither `threads` nor NAFLOW_THREADS says (a command's own default, e.g.
+   * `explain`); falling back from it to 1 thread is silent
+   */
+  defaultThreads?: number;
 }
 
 export interface BackendInfo {
@@ -101,7 +106,7 @@ export function resolveBackendOptions(options: BackendOptions = {}): { backend: 
   if (requested !== undefined && (!Number.isInteger(requested) || requested < 1))
     throw new Error(`threads must be a positive integer, got ${requested}`);
   const threads =
-    backend === 'cpu' ? 1 : Math.min(requested ?? Math.min(DEFAULT_THREADS, os.cpus().length || 1), MAX_THREADS);
+    backend === 'cpu' ? 1 : Math.min(requested ?? options.defaultThreads ?? Math.min(DEFAULT_THREADS, os.cpus().length || 1), MAX_THREADS);
   return { backend, threads, explicitThreads: requested !== undefined && requested > 1 };
 }
 
