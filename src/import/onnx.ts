@@ -15,7 +15,7 @@
  */
 import onnxProto from 'onnx-proto';
 import * as tf from '@tensorflow/tfjs-core';
-import { GraphError, type AnyNode, type Graph, type OpAttrMap, type OpType, type ValueInfo } from '../ir/graph.js';
+import { GraphError, topoSort, type AnyNode, type Graph, type OpAttrMap, type OpType, type ValueInfo } from '../ir/graph.js';
 import {
   FoldError,
   canFold,
@@ -367,29 +367,12 @@ class OnnxImporter {
 
   /** Stable topological order of the ONNX nodes (exporters usually emit one; some do not). */
   private sortOnnx(nodes: OnnxNode[]): OnnxNode[] {
-    const ready = new Set<string>(this.vals.keys());
-    ready.add('');
-    const pending = nodes.slice();
-    const out: OnnxNode[] = [];
-    while (pending.length) {
-      const before = pending.length;
-      for (let i = 0; i < pending.length; ) {
-        const n = pending[i];
-        if (n.inputs.every((x) => ready.has(x))) {
-          out.push(n);
-          for (const o of n.outputs) ready.add(o);
-          pending.splice(i, 1);
-        } else i++;
-      }
-      if (pending.length === before) {
-        const n = pending[0];
-        const missing = n.inputs.filter((x) => !ready.has(x));
-        throw new GraphError(
-          `${this.source}: node '${n.name}' (${n.opType}) reads tensor(s) ${missing.map((x) => `'${x}'`).join(', ')} that no node, input or initializer provides (or the graph has a cycle)`,
-        );
-      }
-    }
-    return out;
+    return topoSort(
+      nodes,
+      new Set(this.vals.keys()),
+      (n, missing) =>
+        `${this.source}: node '${n.name}' (${n.opType}) reads tensor(s) ${missing.map((x) => `'${x}'`).join(', ')} that no node, input or initializer provides (or the graph has a cycle)`,
+    );
   }
 
   // ---------------------------------------------------------------- values

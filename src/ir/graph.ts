@@ -182,11 +182,18 @@ export function consumerMap(g: Graph): Map<string, AnyNode[]> {
   return m;
 }
 
-/** Sort nodes topologically (stable w.r.t. the given order); throws on cycles or dangling inputs. */
-export function topoSort(nodes: AnyNode[], available: Set<string>): AnyNode[] {
+/**
+ * Sort nodes topologically (stable w.r.t. the given order; '' inputs are absent optional inputs).
+ * Throws on cycles or dangling inputs, describing the first stuck node with `stuck`.
+ */
+export function topoSort<N extends { inputs: string[]; outputs: string[] }>(
+  nodes: N[],
+  available: Set<string>,
+  stuck: (node: N, missing: string[]) => string,
+): N[] {
   const ready = new Set(available);
   const pending = [...nodes];
-  const out: AnyNode[] = [];
+  const out: N[] = [];
   while (pending.length) {
     const before = pending.length;
     for (let i = 0; i < pending.length; ) {
@@ -199,10 +206,7 @@ export function topoSort(nodes: AnyNode[], available: Set<string>): AnyNode[] {
     }
     if (pending.length === before) {
       const n = pending[0];
-      const missing = n.inputs.filter((x) => x !== '' && !ready.has(x));
-      throw new GraphError(
-        `node '${n.name}' (${n.sourceOp ?? n.op}) needs tensor(s) ${missing.map((m) => `'${m}'`).join(', ')} that no node produces (or the graph has a cycle)`,
-      );
+      throw new GraphError(stuck(n, n.inputs.filter((x) => x !== '' && !ready.has(x))));
     }
   }
   return out;
