@@ -42,6 +42,23 @@ export function windowOut(size: number, k: number, s: number, d: number, padBefo
   return Math.floor((size + padBefore + padAfter - eff) / s) + 1;
 }
 
+/** NHWC output shape of a windowed op (conv, pool) with explicit pads [top, left, bottom, right]. */
+export function windowShape(
+  s: Shape,
+  kernel: [number, number],
+  strides: [number, number],
+  dilations: [number, number],
+  pads: [number, number, number, number],
+  C: number,
+): Shape {
+  return [
+    s[0],
+    windowOut(s[1], kernel[0], strides[0], dilations[0], pads[0], pads[2]),
+    windowOut(s[2], kernel[1], strides[1], dilations[1], pads[1], pads[3]),
+    C,
+  ];
+}
+
 export function prod(dims: number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type AnyNode, type DType, type Graph, type Shape } from '../ir/graph.js';
-import { CLIP_INF, GraphBuilder, normAxis, prod, resolveReshape, samePads, windowOut } from './tfjs-common.js';
+import { CLIP_INF, GraphBuilder, normAxis, prod, resolveReshape, samePads, windowShape } from './tfjs-common.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = any;
@@ -1054,21 +1054,6 @@ function stripRef(r: string): string {
   return splitRef(r)[0];
 }
 
-function windowShape(
-  s: Shape,
-  kernel: [number, number],
-  strides: [number, number],
-  dilations: [number, number],
-  pads: [number, number, number, number],
-  C: number,
-): Shape {
-  return [
-    s[0],
-    windowOut(s[1], kernel[0], strides[0], dilations[0], pads[0], pads[2]),
-    windowOut(s[2], kernel[1], strides[1], dilations[1], pads[1], pads[3]),
-    C,
-  ];
-}
 
 function broadcast(a: Shape | undefined, b: Shape | undefined): Shape | undefined {
   if (!a || !b) return undefined;

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type Graph, type Shape } from '../ir/graph.js';
-import { CLIP_INF, GraphBuilder, normAxis, prod, resolveReshape, samePads, windowOut } from './tfjs-common.js';
+import { CLIP_INF, GraphBuilder, normAxis, prod, resolveReshape, samePads, windowShape } from './tfjs-common.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = any;
@@ -442,7 +442,7 @@ class LayersImporter {
         const kernel = pair(cfg.pool_size, [2, 2]);
         const strides = pair(cfg.strides ?? cfg.pool_size, kernel);
         const pads = this.pads(cfg.padding, s, kernel, strides, [1, 1]);
-        const out = this.windowShape(s, kernel, strides, [1, 1], pads, s[3]);
+        const out = windowShape(s, kernel, strides, [1, 1], pads, s[3]);
         const op = cls.startsWith('Max') ? 'MaxPool' : 'AveragePool';
         return c.emit('pool', op, [x], { kernel, strides, pads, dilations: [1, 1], countIncludePad: false }, out);
       }
@@ -563,21 +563,6 @@ class LayersImporter {
     throw new GraphError(`${this.source}: padding '${p}' is not supported (valid, same)`);
   }
 
-  private windowShape(
-    s: Shape,
-    kernel: [number, number],
-    strides: [number, number],
-    dilations: [number, number],
-    pads: [number, number, number, number],
-    C: number,
-  ): Shape {
-    return [
-      s[0],
-      windowOut(s[1], kernel[0], strides[0], dilations[0], pads[0], pads[2]),
-      windowOut(s[2], kernel[1], strides[1], dilations[1], pads[1], pads[3]),
-      C,
-    ];
-  }
 
   private conv(c: Chain, layer: Json, cls: string, cfg: Json, prefix: string, x: string): string {
     const xs = this.shape(x);
@@ -594,7 +579,7 @@ class LayersImporter {
       return this.pads(cfg.padding, xs, kernel, strides, dilations);
     };
     const outShape = (kernel: [number, number], pads: [number, number, number, number], C: number) =>
-      xs ? this.windowShape(xs, kernel, strides, dilations, pads, C) : undefined;
+      xs ? windowShape(xs, kernel, strides, dilations, pads, C) : undefined;
 
     if (cls === 'Conv2D' || cls === 'Convolution2D') {
       const kernelName = this.weight(layer, prefix, 'kernel', true);
