@@ -4,44 +4,17 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT, DEFAULT_IMAGE } from '../src/defaults.js';
+import { naflow, type Run } from './helpers/run-cli.js';
 
-const BIN = path.join(PACKAGE_ROOT, 'bin', 'naflow.js');
 const PHOTOS = path.join(PACKAGE_ROOT, 'assets', 'photos');
 const CAT_IDS = ['n02124075', 'n02123045', 'n02123159']; // Egyptian cat, tabby, tiger cat
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-cli-test-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run the CLI; a hung process (e.g. wasm threads keeping it alive) fails the test after `timeoutMs`. */
-function naflow(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Run> {
-  const cleanEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('NAFLOW_') && v !== undefined) cleanEnv[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: PACKAGE_ROOT, env: { ...cleanEnv, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`naflow ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 function parseLines(stdout: string): Array<{ image: string; top: Array<{ index: number; label: string | null; prob: number; id: string | null }> }> {
   return stdout

@@ -5,7 +5,6 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,38 +13,13 @@ import { PACKAGE_ROOT, DEFAULT_IMAGE, DEFAULT_MODEL } from '../src/defaults.js';
 import { decodeImage } from '../src/image/decode.js';
 import { normalisePixels } from '../src/image/preprocess.js';
 import { encodeNpy } from '../src/util/npy.js';
+import { naflow, type Run } from './helpers/run-cli.js';
 
 const { onnx } = onnxProto;
 
-const BIN = path.join(PACKAGE_ROOT, 'bin', 'naflow.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-explain-cli-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function naflow(args: string[], timeoutMs = 180_000): Promise<Run> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('NAFLOW_') && v !== undefined) env[k] = v;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: PACKAGE_ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`naflow ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const assertNoStack = (r: Run) => assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace expected:\n${r.stderr}`);
 
