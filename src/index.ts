@@ -21,3 +21,4 @@ export { predict, softmax, topK, type Prediction, type PredictResult, type Predi
 export { inspectGraph, formatInspect, type InspectReport, type InspectRow } from './inspect.js';
 export { DEFAULT_MODEL, DEFAULT_IMAGE } from './defaults.js';
 export { readNpy, writeNpy } from './util/npy.js';
+export { writeFlow, flowJson, type FlowJson, type FlowJsonLayer, type WriteFlowOptions } from './naflow/write-flow.js';

@@ -13,6 +13,8 @@ export interface InspectRow {
   op: string;
   /** the op in the source format (Keras class, ONNX op type, …) */
   sourceOp: string;
+  /** the tensors it produces (the names `forward`/`backward` and `--trunk-end` take) */
+  outputs: string[];
   /** shape of the node's first output ([] unknown → null) */
   outputShape: Shape | null;
   /** number of weights (constants) the node reads */
@@ -43,6 +45,7 @@ export function inspectGraph(graph: Graph): InspectReport {
     name: n.name,
     op: n.op,
     sourceOp: n.sourceOp ?? n.op,
+    outputs: n.outputs.filter((o) => o !== ''),
     outputShape: graph.values.get(n.outputs[0])?.shape ?? null,
     params: paramCount(graph, n),
     supported: getOpRule(n.op) !== undefined,
