@@ -1,7 +1,7 @@
 /**
  * The cascade refuses, with the node and op named, what it cannot explain: an op without an inverse
  * rule inside the trunk (never a silent identity), a trunk end that is not a feature map, and a class
- * index out of range.
+ * index out of range; and explains a single-score model's logit.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,6 +57,46 @@ test('an op without an inverse inside the trunk is an error naming the node and 
   assert.throws(() => runCascade(m, x, { trunkEnd: 'flat' }), /trunk end 'flat' is not a rank-4 \(NHWC\) tensor/);
   assert.throws(() => runCascade(m, x, { classIndex: 5 }), /class 5 is out of range: the model scores 5 classes/);
   assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+  m.dispose();
+});
+
+test('a single-score model (final Sigmoid) explains its logit, S itself', async () => {
+  await initBackend({ backend: 'cpu' });
+  const node = (name: string, op: string, inputs: string[], attrs: object = {}): AnyNode => ({ name, op, inputs, outputs: [name], attrs }) as AnyNode;
+  const graph: Graph = {
+    format: 'test',
+    source: 'binary.test',
+    inputs: [{ name: 'x', shape: [1, 4, 4, 2], dtype: 'float32' }],
+    outputs: ['prob'],
+    nodes: [
+      node('conv1', 'Conv', ['x', 'w1'], conv),
+      node('relu1', 'Relu', ['conv1']),
+      node('gap', 'GlobalAveragePool', ['relu1']),
+      node('flat', 'Reshape', ['gap'], { shape: [1, 3] }),
+      node('logit', 'Gemm', ['flat', 'wd', 'bd'], { alpha: 1, beta: 1 }),
+      node('prob', 'Sigmoid', ['logit']),
+    ],
+    constants: new Map<string, tf.Tensor>([
+      ['w1', tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 5)],
+      ['wd', tf.tensor2d([1, -2, 0.5], [3, 1])],
+      ['bd', tf.tensor1d([0.25])],
+    ]),
+    values: new Map(),
+  };
+  const m = new Model(graph, {});
+  inferShapes(m);
+  const x = tf.randomUniform([1, 4, 4, 2], 0, 1, 'float32', 6);
+  const flow = runCascade(m, x, { mode: 'paper' });
+  assert.equal(flow.scoreTensor, 'logit');
+  assert.equal(flow.classIndex, 0);
+  // S is the logit: Σ_c wd_c · mean_hw relu1_c + bd, computed here from the forward value.
+  const want = tf.tidy(() => {
+    const y = tf.relu(tf.conv2d(x as tf.Tensor4D, graph.constants.get('w1') as tf.Tensor4D, 1, 'same'));
+    return tf.sum(tf.mul(tf.mean(y, [0, 1, 2]), tf.tensor1d([1, -2, 0.5]))).dataSync()[0] + 0.25;
+  });
+  assert.ok(Math.abs(flow.score - want) < 1e-5, `score ${flow.score} vs ${want}`);
+  assert.deepEqual(flow.layers.map((l) => l.name), ['conv1', 'relu1']);
   x.dispose();
   m.dispose();
 });

@@ -28,6 +28,7 @@ interface ExplainOpts extends GlobalOptions {
   rho?: string;
   maxIter?: string;
   trunkEnd?: string;
+  scoreTensor?: string;
   images: boolean;
 }
 
@@ -54,6 +55,7 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
     .option('--rho <r>', 'damping factor ρ of the least-squares inverses (λ = ρ·σ_max)', '0.1')
     .option('--max-iter <n>', 'LSMR iteration cap per solve', '100')
     .option('--trunk-end <tensor>', 'override the last trunk tensor (default: found automatically)')
+    .option('--score-tensor <tensor>', "the tensor holding the scores to explain (default: the model's first output, or the input of a final Softmax)")
     .option('--no-images', 'write only flow.json and the .npy maps')
     .addHelpText(
       'after',
@@ -154,6 +156,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
         mode,
         classIndex,
         trunkEnd: opts.trunkEnd,
+        scoreTensor: opts.scoreTensor,
         settings: { rho, maxIter },
         onLayer: (done, total, name) => {
           if (!bar) return;

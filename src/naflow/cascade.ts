@@ -65,11 +65,11 @@ export const DEFAULT_SETTINGS: InverseSettings = { rho: 0.1, atol: 1e-6, btol: 1
 const HEAD_OPS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'ReduceMean', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Transpose']);
 const LAYOUT_OPS = new Set(['Transpose', 'Identity', 'Dropout']);
 
-/** The tensor whose entries are the class scores: the output, or the input of a final Softmax. */
+/** The tensor whose entries are the class scores (logits): the output, or the input of a final Softmax or Sigmoid. */
 export function findScoreTensor(graph: Graph): string {
   const out = graph.outputs[0];
   const p = producerMap(graph).get(out);
-  return p && p.op === 'Softmax' ? p.inputs[0] : out;
+  return p && (p.op === 'Softmax' || p.op === 'Sigmoid') ? p.inputs[0] : out;
 }
 
 const rank4 = (graph: Graph, t: string) => graph.values.get(t)?.shape.length === 4;
@@ -107,7 +107,12 @@ function seedFor(score: tf.Tensor, options: CascadeOptions): { seed: tf.Tensor; 
     if (options.classIndex === undefined) for (let i = 1; i < values.length; i++) if (values[i] > values[classIndex]) classIndex = i;
     if (classIndex < 0 || classIndex >= values.length)
       throw new GraphError(`class ${classIndex} is out of range: the model scores ${values.length} classes`);
-    const seed = options.target ? options.target(score) : tf.cast(tf.reshape(tf.oneHot(tf.tensor1d([classIndex], 'int32'), values.length), score.shape), 'float32');
+    // A single score (a binary logit, a regression output) is S itself.
+    const seed = options.target
+      ? options.target(score)
+      : values.length === 1
+        ? tf.onesLike(score)
+        : tf.cast(tf.reshape(tf.oneHot(tf.tensor1d([classIndex], 'int32'), values.length), score.shape), 'float32');
     return { seed, classIndex };
   });
 }
