@@ -22,3 +22,4 @@ export { inspectGraph, formatInspect, type InspectReport, type InspectRow } from
 export { DEFAULT_MODEL, DEFAULT_IMAGE } from './defaults.js';
 export { readNpy, writeNpy } from './util/npy.js';
 export { writeFlow, flowJson, type FlowJson, type FlowJsonLayer, type WriteFlowOptions } from './naflow/write-flow.js';
+export * from './baselines/index.js';

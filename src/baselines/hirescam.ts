@@ -1,0 +1,5 @@
+/** HiResCAM (Draelos & Carin 2020): map = ReLU(Σ_c G_c ⊙ A_c), per position. */
+import * as tf from '@tensorflow/tfjs-core';
+import { channelSum, type CamMethod } from './core.js';
+
+export const hiResCamMap: CamMethod = (a, g) => tf.relu(channelSum(tf.mul(g, a)));

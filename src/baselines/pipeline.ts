@@ -1,0 +1,116 @@
+/**
+ * One shared pipeline for gradient CAM baselines (Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM), run on
+ * every layer at once like NAFlow: one recorded forward, one backward pass giving G = ∂S/∂A for every
+ * rank-4 trunk tensor A (the same tensors, in the same shallow → deep order, as `runCascade`), then a
+ * per-method function of (A, G) per layer. Maps are raw: no normalisation, no resize.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { GraphError, type Graph } from '../ir/graph.js';
+import type { Model } from '../engine/model.js';
+import { backward, forward, nodesBetween } from '../engine/execute.js';
+import { findScoreTensor, findTrunkEnd } from '../naflow/cascade.js';
+
+import type { CamMethod } from './core.js';
+import { gradCamMap } from './gradcam.js';
+import { gradCamPlusPlusMap } from './gradcampp.js';
+import { layerCamMap } from './layercam.js';
+import { hiResCamMap } from './hirescam.js';
+
+export type CamMethodName = 'gradcam' | 'gradcampp' | 'layercam' | 'hirescam';
+export const CAM_METHODS: Readonly<Record<CamMethodName, CamMethod>> = {
+  gradcam: gradCamMap,
+  gradcampp: gradCamPlusPlusMap,
+  layercam: layerCamMap,
+  hirescam: hiResCamMap,
+};
+
+export interface CamFlowOptions {
+  /** explained class (default: the top-scoring one) */
+  classIndex?: number;
+  /** restrict the output to these tensor names (default: every rank-4 trunk tensor) */
+  layers?: string[];
+  /** override the automatically found last trunk tensor */
+  trunkEnd?: string;
+  /** the tensor holding the class scores (default: the output, or the input of a final Softmax) */
+  scoreTensor?: string;
+}
+
+export interface CamLayer {
+  /** tensor name */
+  name: string;
+  /** NHWC shape without batch: [H, W, C] */
+  shape: [number, number, number];
+  /** raw map, H×W row-major, before normalisation */
+  map: Float32Array;
+}
+
+export interface CamFlow {
+  scoreTensor: string;
+  trunkEnd: string;
+  classIndex: number;
+  score: number;
+  /** shallow → deep */
+  layers: CamLayer[];
+}
+
+const rank4 = (graph: Graph, t: string) => graph.values.get(t)?.shape.length === 4;
+
+/** The rank-4 trunk tensors, in the order `runCascade` reports its layers (shallow → deep). */
+export function trunkTensorOrder(graph: Graph, trunkEnd: string): string[] {
+  const inputNames = new Set(graph.inputs.map((i) => i.name));
+  const trunkNodes = nodesBetween(graph, inputNames, [trunkEnd]);
+  const order: string[] = [];
+  // runCascade visits the nodes deep → shallow, each node's outputs in order, then reverses the list.
+  for (let k = trunkNodes.length - 1; k >= 0; k--)
+    for (const o of trunkNodes[k].outputs) if (o && rank4(graph, o) && !order.includes(o)) order.push(o);
+  return order.reverse();
+}
+
+/** Run one CAM method on every trunk layer of one (preprocessed, NHWC, batch 1) input. Frees every tensor it creates. */
+export function camFlow(model: Model, input: tf.Tensor, method: CamMethodName | CamMethod, options: CamFlowOptions = {}): CamFlow {
+  const fn = typeof method === 'function' ? method : CAM_METHODS[method];
+  if (!fn) throw new GraphError(`unknown CAM method '${String(method)}' (known: ${Object.keys(CAM_METHODS).join(', ')})`);
+  const graph = model.graph;
+  const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
+  const trunkEnd = options.trunkEnd ?? findTrunkEnd(graph, scoreTensor);
+  if (!rank4(graph, trunkEnd)) throw new GraphError(`trunk end '${trunkEnd}' is not a rank-4 (NHWC) tensor`);
+  const all = trunkTensorOrder(graph, trunkEnd);
+  let names = all;
+  if (options.layers) {
+    const known = new Set(all);
+    for (const l of options.layers) if (!known.has(l)) throw new GraphError(`'${l}' is not a rank-4 trunk tensor of ${graph.source}`);
+    const wanted = new Set(options.layers);
+    names = all.filter((n) => wanted.has(n));
+  }
+
+  const record = forward(model, input, { record: true, outputs: [scoreTensor, ...graph.outputs] });
+  let grads: Map<string, tf.Tensor> | undefined;
+  try {
+    const score = record.get(scoreTensor);
+    const values = score.dataSync();
+    let classIndex = options.classIndex ?? 0;
+    if (options.classIndex === undefined) for (let i = 1; i < values.length; i++) if (values[i] > values[classIndex]) classIndex = i;
+    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= values.length)
+      throw new GraphError(`class ${classIndex} is out of range: the model scores ${values.length} classes`);
+    const seed = tf.tidy(() => tf.reshape(tf.cast(tf.oneHot(tf.tensor1d([classIndex], 'int32'), values.length), 'float32'), score.shape));
+    try {
+      grads = backward(model, record, scoreTensor, names, seed);
+    } finally {
+      seed.dispose();
+    }
+    const layers: CamLayer[] = names.map((name) => {
+      const a = record.get(name) as tf.Tensor4D;
+      const [, h, w, c] = a.shape;
+      const map = tf.tidy(() => {
+        const m = fn(a, grads!.get(name) as tf.Tensor4D);
+        if (m.size !== h * w) throw new GraphError(`CAM method returned ${m.size} values for a ${h}×${w} map`);
+        return new Float32Array(m.dataSync());
+      });
+      return { name, shape: [h, w, c], map };
+    });
+    return { scoreTensor, trunkEnd, classIndex, score: values[classIndex], layers };
+  } finally {
+    if (grads) for (const g of grads.values()) g.dispose();
+    record.dispose();
+  }
+}

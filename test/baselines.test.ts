@@ -1,0 +1,134 @@
+/**
+ * CAM baselines (src/baselines) against pytorch-grad-cam (fixtures from tools/gradcam_fixtures.py,
+ * commit 084273b3f30b54ad0c64cf8020a4337d979a66e0) on the VGG16 and ResNet-18 ONNX fixtures.
+ *
+ * Comparison: both sides RAW — pytorch-grad-cam's per-layer cam max(get_cam_image(A, G), 0) captured
+ * before its scale_cam_image (min-max normalisation + resize), against naflow's raw maps. Tolerance:
+ * max|a−b| / max|b| ≤ 1e-4. Where the reference map is identically zero (ReLU of an all-negative
+ * Grad-CAM sum), naflow's must be zero too (≤ 1e-6 of the same layer's LayerCAM scale); Grad-CAM's signed
+ * sum before the ReLU is also compared, so those layers are checked as well.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/engine/backend.js';
+import { loadModel } from '../src/import/load.js';
+import { runCascade } from '../src/naflow/cascade.js';
+import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { camFlow, channelSum, CAM_METHODS, type CamMethodName } from '../src/baselines/index.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const onnxDir = path.join(repoRoot, 'test/fixtures/onnx');
+const camDir = path.join(repoRoot, 'test/fixtures/gradcam');
+
+function relErr(got: Float32Array, want: Float32Array): { diff: number; scale: number } {
+  assert.equal(got.length, want.length);
+  let diff = 0;
+  let scale = 0;
+  want.forEach((v, i) => {
+    diff = Math.max(diff, Math.abs(v - got[i]));
+    scale = Math.max(scale, Math.abs(v));
+  });
+  return { diff, scale };
+}
+
+async function load(name: string) {
+  await initBackend({ backend: 'cpu' });
+  const dir = path.join(onnxDir, name);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  const model = await loadModel(path.join(dir, manifest.model));
+  const input = npyToFloat32(readNpy(path.join(dir, manifest.input.file)));
+  const x = tf.tidy(() => tf.transpose(tf.tensor4d(input, manifest.input.shape), [0, 2, 3, 1]));
+  return { model, x, manifest };
+}
+
+for (const name of ['vgg16', 'resnet18']) {
+  test(`CAM baselines equal pytorch-grad-cam's raw per-layer maps (${name})`, async () => {
+    const { model, x } = await load(name);
+    const cams = JSON.parse(fs.readFileSync(path.join(camDir, name, 'manifest.json'), 'utf8'));
+    const tensors: string[] = cams.layers.map((l: { tensor: string }) => l.tensor);
+    const before = tf.memory().numTensors;
+    const flows = Object.fromEntries(
+      (Object.keys(CAM_METHODS) as CamMethodName[]).map((m) => [m, camFlow(model, x, m, { layers: tensors })]),
+    );
+    assert.equal(tf.memory().numTensors, before, 'camFlow frees what it allocates');
+    const errors: string[] = [];
+    for (const layer of cams.layers) {
+      const lc = flows.layercam.layers.find((l) => l.name === layer.tensor)!;
+      const lcScale = Math.max(...lc.map);
+      for (const method of Object.keys(CAM_METHODS) as CamMethodName[]) {
+        const flow = flows[method];
+        assert.equal(flow.classIndex, cams.topClass);
+        const got = flow.layers.find((l) => l.name === layer.tensor);
+        assert.ok(got, `${method}: a map for ${layer.tensor}`);
+        assert.deepEqual(got!.shape, layer.shape);
+        const want = npyToFloat32(readNpy(path.join(camDir, name, layer.maps[method])));
+        const { diff, scale } = relErr(got!.map, want);
+        errors.push(`${method}/${layer.label}: ${scale > 0 ? (diff / scale).toExponential(2) : `abs ${diff.toExponential(2)} (zero ref)`}`);
+        if (scale > 0) assert.ok(diff / scale <= 1e-4, `${name} ${method} ${layer.label}: rel. error ${diff / scale}`);
+        else assert.ok(diff <= 1e-6 * lcScale, `${name} ${method} ${layer.label}: reference is zero, naflow max ${diff}`);
+      }
+    }
+    // Grad-CAM before its ReLU (pins the all-negative layers down too)
+    const signed = camFlow(model, x, (a, g) => channelSum(tf.mul(a, tf.mean(g, [1, 2], true))), { layers: tensors });
+    for (const layer of cams.layers) {
+      const got = signed.layers.find((l) => l.name === layer.tensor)!;
+      const want = npyToFloat32(readNpy(path.join(camDir, name, layer.gradcamSigned)));
+      const { diff, scale } = relErr(got.map, want);
+      errors.push(`gradcam-signed/${layer.label}: ${(diff / scale).toExponential(2)}`);
+      assert.ok(scale > 0 && diff / scale <= 1e-4, `${name} signed Grad-CAM ${layer.label}: rel. error ${diff / scale}`);
+    }
+    console.log(`${name}: ${errors.join(', ')}`);
+    x.dispose();
+    model.dispose();
+  });
+}
+
+test('camFlow covers the same tensors, in the same order, as runCascade; LayerCAM = reference mode at post-ReLU tensors', async () => {
+  for (const name of ['vgg16', 'resnet18']) {
+    const { model, x } = await load(name);
+    const ref = runCascade(model, x, { mode: 'reference' });
+    const before = tf.memory().numTensors;
+    const lc = camFlow(model, x, 'layercam');
+    assert.equal(tf.memory().numTensors, before);
+    assert.deepEqual(lc.layers.map((l) => l.name), ref.layers.map((l) => l.name));
+    assert.equal(lc.classIndex, ref.classIndex);
+    assert.ok(Math.abs(lc.score - ref.score) <= 1e-6 * Math.max(1, Math.abs(ref.score)));
+    const ops = new Map(ref.layers.map((l) => [l.name, l.op]));
+    let compared = 0;
+    let worst = 0;
+    for (const [i, layer] of lc.layers.entries()) {
+      // post-ReLU (and max-pool of post-ReLU) tensors have A ≥ 0, where Σ_c A⊙ReLU(G) = Σ_c ReLU(A⊙G)
+      if (!['Relu', 'MaxPool'].includes(ops.get(layer.name)!)) continue;
+      const { diff, scale } = relErr(layer.map, ref.layers[i].map);
+      if (scale === 0) continue;
+      worst = Math.max(worst, diff / scale);
+      compared++;
+    }
+    assert.ok(compared >= 5, `${name}: compared ${compared} post-ReLU tensors`);
+    assert.ok(worst <= 1e-5, `${name}: LayerCAM vs reference mode rel. error ${worst}`);
+    console.log(`${name}: LayerCAM = reference mode on ${compared} post-ReLU/MaxPool tensors, worst rel. error ${worst.toExponential(2)}`);
+    x.dispose();
+    model.dispose();
+  }
+});
+
+test('camFlow leaves the live tensor count unchanged over repeated calls, and validates its arguments', async () => {
+  const { model, x } = await load('resnet18');
+  const before = tf.memory().numTensors;
+  for (let k = 0; k < 3; k++)
+    for (const m of Object.keys(CAM_METHODS) as CamMethodName[]) camFlow(model, x, m, { classIndex: k });
+  assert.equal(tf.memory().numTensors, before);
+  assert.throws(() => camFlow(model, x, 'gradcam', { classIndex: 1000 }), /out of range/);
+  assert.throws(() => camFlow(model, x, 'gradcam', { layers: ['nope'] }), /not a rank-4 trunk tensor/);
+  assert.throws(() => camFlow(model, x, 'nope' as CamMethodName), /unknown CAM method/);
+  assert.equal(tf.memory().numTensors, before, 'errors free what they allocated');
+  const custom = camFlow(model, x, (a, g) => tf.sum(tf.mul(a, g), -1), { layers: ['/maxpool/MaxPool_output_0'] });
+  assert.equal(custom.layers.length, 1);
+  assert.equal(custom.layers[0].map.length, 16 * 16);
+  x.dispose();
+  model.dispose();
+});
