@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type Graph } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import { backward, forward, nodesBetween } from '../engine/execute.js';
-import { findScoreTensor, findTrunkEnd } from '../naflow/cascade.js';
+import { findScoreTensor, findTrunkEnd, seedFor } from '../naflow/cascade.js';
 
 import type { CamMethod } from './core.js';
 import { gradCamMap } from './gradcam.js';
@@ -88,11 +88,7 @@ export function camFlow(model: Model, input: tf.Tensor, method: CamMethodName | 
   try {
     const score = record.get(scoreTensor);
     const values = score.dataSync();
-    let classIndex = options.classIndex ?? 0;
-    if (options.classIndex === undefined) for (let i = 1; i < values.length; i++) if (values[i] > values[classIndex]) classIndex = i;
-    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= values.length)
-      throw new GraphError(`class ${classIndex} is out of range: the model scores ${values.length} classes`);
-    const seed = tf.tidy(() => tf.reshape(tf.cast(tf.oneHot(tf.tensor1d([classIndex], 'int32'), values.length), 'float32'), score.shape));
+    const { seed, classIndex } = seedFor(score, { classIndex: options.classIndex });
     try {
       grads = backward(model, record, scoreTensor, names, seed);
     } finally {

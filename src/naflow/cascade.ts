@@ -99,13 +99,17 @@ export function findTrunkEnd(graph: Graph, scoreTensor: string): string {
   );
 }
 
-function seedFor(score: tf.Tensor, options: CascadeOptions): { seed: tf.Tensor; classIndex: number } {
+/**
+ * The explained class (the given one, else the arg-max) and the seed ∂S/∂score: a one-hot of the
+ * class, all ones for a single score, or a custom target's. Shared by the cascade and the baselines.
+ */
+export function seedFor(score: tf.Tensor, options: Pick<CascadeOptions, 'classIndex' | 'target'>): { seed: tf.Tensor; classIndex: number } {
   return tf.tidy(() => {
     const flat = tf.reshape(score, [-1]);
     const values = flat.dataSync();
     let classIndex = options.classIndex ?? 0;
     if (options.classIndex === undefined) for (let i = 1; i < values.length; i++) if (values[i] > values[classIndex]) classIndex = i;
-    if (classIndex < 0 || classIndex >= values.length)
+    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= values.length)
       throw new GraphError(`class ${classIndex} is out of range: the model scores ${values.length} classes`);
     // A single score (a binary logit, a regression output) is S itself.
     const seed = options.target
