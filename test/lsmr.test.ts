@@ -7,14 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { lsmr, sigmaMax, type LinearOperator } from '../src/solve/lsmr.js';
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
+import { rng } from './helpers/rng.js';
 
 /** Solve the square system M y = rhs in float64 (Gaussian elimination with partial pivoting). */
 function gaussSolve(M0: number[][], rhs: number[]): number[] {
@@ -62,7 +55,8 @@ test('LSMR matches the dense damped least-squares solution (rel. error ≤ 1e-4)
     [12, 30],
     [20, 20],
   ]) {
-    const r = rng(m * 100 + n);
+    const uniform = rng(m * 100 + n);
+    const r = () => uniform() / 2; // [-0.5, 0.5)
     const A = Array.from({ length: m }, () => Array.from({ length: n }, () => r()));
     const bArr = Array.from({ length: m }, () => r());
     tf.tidy(() => {

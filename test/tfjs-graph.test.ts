@@ -14,18 +14,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { importGraph, loadModel } from '../src/import/load.js';
 import { forward } from '../src/engine/execute.js';
+import { rng } from './helpers/rng.js';
 
 before(async () => {
   await initBackend({ backend: 'cpu' });
 });
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 32) * 2 - 1;
-  };
-}
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const ints = (...v: number[]) => ({ list: { i: v.map(String) } });

@@ -13,21 +13,13 @@ import { initBackend } from '../src/engine/backend.js';
 import { importGraph, loadModel } from '../src/import/load.js';
 import { forward } from '../src/engine/execute.js';
 import { getOpRule } from '../src/ops/registry.js';
+import { rng } from './helpers/rng.js';
 
 before(async () => {
   await initBackend({ backend: 'cpu' });
 });
 
 // ------------------------------------------------------------------ fixture writing
-
-/** Deterministic pseudo-random numbers in [-1, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 32) * 2 - 1;
-  };
-}
 
 interface W {
   name: string;
