@@ -1,5 +1,5 @@
 /** CAM baselines (Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM) on one shared all-layers pipeline. */
-export { camFlow, trunkTensorOrder, CAM_METHODS, type CamMethodName, type CamFlow, type CamFlowOptions, type CamLayer } from './pipeline.js';
+export { camFlow, CAM_METHODS, type CamMethodName, type CamFlow, type CamFlowOptions, type CamLayer } from './pipeline.js';
 export { channelSum, type CamMethod } from './core.js';
 export { gradCamMap } from './gradcam.js';
 export { gradCamPlusPlusMap } from './gradcampp.js';

@@ -5,10 +5,10 @@
  * per-method function of (A, G) per layer. Maps are raw: no normalisation, no resize.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GraphError, type Graph } from '../ir/graph.js';
+import { GraphError } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
-import { backward, forward, nodesBetween } from '../engine/execute.js';
-import { findScoreTensor, findTrunkEnd, seedFor } from '../naflow/cascade.js';
+import { backward, forward } from '../engine/execute.js';
+import { findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder } from '../naflow/cascade.js';
 
 import type { CamMethod } from './core.js';
 import { gradCamMap } from './gradcam.js';
@@ -51,19 +51,6 @@ export interface CamFlow {
   score: number;
   /** shallow → deep */
   layers: CamLayer[];
-}
-
-const rank4 = (graph: Graph, t: string) => graph.values.get(t)?.shape.length === 4;
-
-/** The rank-4 trunk tensors, in the order `runCascade` reports its layers (shallow → deep). */
-export function trunkTensorOrder(graph: Graph, trunkEnd: string): string[] {
-  const inputNames = new Set(graph.inputs.map((i) => i.name));
-  const trunkNodes = nodesBetween(graph, inputNames, [trunkEnd]);
-  const order: string[] = [];
-  // runCascade visits the nodes deep → shallow, each node's outputs in order, then reverses the list.
-  for (let k = trunkNodes.length - 1; k >= 0; k--)
-    for (const o of trunkNodes[k].outputs) if (o && rank4(graph, o) && !order.includes(o)) order.push(o);
-  return order.reverse();
 }
 
 /** Run one CAM method on every trunk layer of one (preprocessed, NHWC, batch 1) input. Frees every tensor it creates. */

@@ -72,7 +72,18 @@ export function findScoreTensor(graph: Graph): string {
   return p && (p.op === 'Softmax' || p.op === 'Sigmoid') ? p.inputs[0] : out;
 }
 
-const rank4 = (graph: Graph, t: string) => graph.values.get(t)?.shape.length === 4;
+export const rank4 = (graph: Graph, t: string) => graph.values.get(t)?.shape.length === 4;
+
+/** The rank-4 trunk tensors, in the order `runCascade` reports its layers (shallow → deep). */
+export function trunkTensorOrder(graph: Graph, trunkEnd: string): string[] {
+  const inputNames = new Set(graph.inputs.map((i) => i.name));
+  const trunkNodes = nodesBetween(graph, inputNames, [trunkEnd]);
+  const order: string[] = [];
+  // runCascade visits the nodes deep → shallow, each node's outputs in order, then reverses the list.
+  for (let k = trunkNodes.length - 1; k >= 0; k--)
+    for (const o of trunkNodes[k].outputs) if (o && rank4(graph, o) && !order.includes(o)) order.push(o);
+  return order.reverse();
+}
 
 /**
  * The last spatial tensor before the head: walking back from the score through head ops (global
