@@ -23,3 +23,6 @@ export { DEFAULT_MODEL, DEFAULT_IMAGE } from './defaults.js';
 export { readNpy, writeNpy } from './util/npy.js';
 export { writeFlow, flowJson, type FlowJson, type FlowJsonLayer, type WriteFlowOptions } from './naflow/write-flow.js';
 export * from './baselines/index.js';
+export * from './similarity/index.js';
+export { modelSha256 } from './util/hash.js';
+export { spearman, ranks } from './metrics/rank.js';

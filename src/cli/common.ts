@@ -27,7 +27,7 @@ export class UsageError extends Error {
 }
 
 /** Error classes (by name) that describe bad input rather than a naflow bug. */
-const INPUT_ERRORS = new Set(['UsageError', 'ModelLoadError', 'GraphError', 'CardError', 'ImageError', 'CommanderError']);
+const INPUT_ERRORS = new Set(['UsageError', 'ModelLoadError', 'GraphError', 'CardError', 'ImageError', 'CommanderError', 'SimilarityError']);
 
 export function isInputError(e: unknown): boolean {
   if (!(e instanceof Error)) return false;

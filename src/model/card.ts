@@ -27,6 +27,10 @@ export interface ModelCard {
   interpolation?: 'bilinear' | 'bicubic';
   /** file (relative to the card) with one class label per line */
   labels?: string;
+  /** similarity models: the tensor holding the embedding (default: the model's only output) */
+  embedding?: string;
+  /** similarity models: the metric the model was trained for (cosine, dot or euclidean) */
+  metric?: 'cosine' | 'dot' | 'euclidean';
   /** file (relative to the card) with one class identifier per line (e.g. WordNet ids) */
   ids?: string;
   /** layout of the model's own input in its source format (informational: naflow feeds NHWC internally) */
@@ -93,7 +97,8 @@ export function validateCard(raw: unknown, where: string): ModelCard {
   if (c.resize !== undefined && c.resize !== 'squash' && c.resize !== 'center-crop') throw bad('resize', "'squash' or 'center-crop'");
   if (c.interpolation !== undefined && c.interpolation !== 'bilinear' && c.interpolation !== 'bicubic') throw bad('interpolation', "'bilinear' or 'bicubic'");
   if (c.layout !== undefined && c.layout !== 'NCHW' && c.layout !== 'NHWC') throw bad('layout', "'NCHW' or 'NHWC'");
-  for (const f of ['labels', 'ids', 'name', 'source', 'licence'])
+  if (c.metric !== undefined && c.metric !== 'cosine' && c.metric !== 'dot' && c.metric !== 'euclidean') throw bad('metric', "'cosine', 'dot' or 'euclidean'");
+  for (const f of ['labels', 'ids', 'name', 'source', 'licence', 'embedding'])
     if (c[f] !== undefined && typeof c[f] !== 'string') throw bad(f, 'a string');
   return c as ModelCard;
 }

@@ -1,0 +1,101 @@
+/**
+ * `explainSimilarity(model, query, target)`: NAFlow for models that decide by similarity between
+ * embeddings (spec §6). The target decides and names the references; the similarity is decomposed per
+ * embedding dimension into channel contribution weights w; the cascade is seeded at the embedding with
+ * w held fixed, i.e. S = Σ_d w_d q_d, so the importance tensor of the last trunk tensor is
+ * G_K = (∂q/∂A_K)ᵀ w (the Jacobian step through the embedding head); from there §4 runs unchanged.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../engine/model.js';
+import { prepareImage, type ImageSpec } from '../image/preprocess.js';
+import type { RgbImage } from '../image/decode.js';
+import { runCascade, type CascadeOptions } from '../naflow/cascade.js';
+import type { ExplainResult } from '../naflow/explain.js';
+import { embed, embeddingTensorOf } from './embed.js';
+import { decompose, topDimensions, type Decomposition, type Metric } from './metric.js';
+import type { SimilarityDecision, SimilarityTarget } from './targets.js';
+
+export interface SimilarityOptions extends Omit<CascadeOptions, 'classIndex' | 'target' | 'scoreTensor' | 'seedAtTrunkEnd'> {
+  /** the embedding tensor (default: the card's `embedding`, else the model's only output) */
+  embeddingNode?: string;
+  image?: Partial<ImageSpec>;
+}
+
+export interface SimilarityInfo {
+  kind: SimilarityDecision['kind'];
+  metric: Metric;
+  embeddingTensor: string;
+  /** s = Σ_d p_d between the query and its references (mean over the references) */
+  similarity: number;
+  /** the references (without their embeddings) */
+  references: { label: string | null; file: string | null; similarity: number | null }[];
+  candidates: SimilarityDecision['candidates'];
+  /** the 10 dimensions with the largest channel contribution weights */
+  topDimensions: { dim: number; weight: number; contribution: number }[];
+  /** the full weights w (length D) */
+  weights: Float32Array;
+  /** the query embedding q */
+  query: Float32Array;
+}
+
+export interface SimilarityResult extends ExplainResult {
+  similarity: SimilarityInfo;
+}
+
+/** Explain why `query` (image path, bytes, or NHWC tensor that stays the caller's) got the target's decision. */
+export async function explainSimilarity(
+  model: Model,
+  query: string | Uint8Array | tf.Tensor,
+  target: SimilarityTarget,
+  options: SimilarityOptions = {},
+): Promise<SimilarityResult> {
+  const embeddingTensor = embeddingTensorOf(model, options.embeddingNode);
+  let tensor: tf.Tensor;
+  let owned: tf.Tensor | undefined;
+  let image: RgbImage | undefined;
+  if (query instanceof tf.Tensor) tensor = query.rank === 3 ? (owned = tf.expandDims(query, 0)) : query;
+  else {
+    const prepared = await prepareImage(model, query, options.image);
+    tensor = owned = prepared.tensor;
+    image = prepared.rgb;
+  }
+  try {
+    const q = await embed(model, tensor, { embeddingNode: embeddingTensor });
+    const decision = target.decide(q);
+    const dec: Decomposition = decompose(q, decision.references.map((r) => r.embedding), target.metric);
+    const t0 = performance.now();
+    const flow = runCascade(model, tensor, {
+      ...options,
+      scoreTensor: embeddingTensor,
+      // S = Σ_d w_d q_d with w fixed: the seed ∂S/∂q is w itself; for a pooled feature map
+      // (q_c = mean over H×W) it is w_c / (H·W) at every position
+      target: (score) =>
+        tf.tidy(() => {
+          if (score.rank !== 4) return tf.reshape(tf.tensor1d(dec.weights), score.shape);
+          const [, h, w] = score.shape;
+          return tf.mul(tf.ones(score.shape), tf.reshape(tf.tensor1d(dec.weights.map((v) => v / (h * w))), [1, 1, 1, -1]));
+        }),
+    });
+    const elapsedMs = performance.now() - t0;
+    return {
+      ...flow,
+      classIndex: decision.classIndex,
+      decision: { classIndex: decision.classIndex, label: decision.label, id: null, score: flow.score },
+      image,
+      elapsedMs,
+      similarity: {
+        kind: decision.kind,
+        metric: target.metric,
+        embeddingTensor,
+        similarity: dec.similarity,
+        references: decision.references.map((r) => ({ label: r.label ?? null, file: r.file ?? null, similarity: r.similarity ?? null })),
+        candidates: decision.candidates,
+        topDimensions: topDimensions(dec, 10),
+        weights: dec.weights,
+        query: q,
+      },
+    };
+  } finally {
+    owned?.dispose();
+  }
+}

@@ -1,0 +1,5 @@
+export { METRICS, similarity, decompose, contributionWeights, topDimensions, type Metric, type Decomposition } from './metric.js';
+export { SimilarityError, embed, embeddingTensorOf, imageFiles, readLabelledFolder, type LabelledClass } from './embed.js';
+export { retrievalTarget, prototypeTarget, knnTarget, mean, type Reference, type SimilarityDecision, type SimilarityTarget, type SupportClass, type BankLike, type KnnOptions } from './targets.js';
+export { buildBank, saveBank, loadBank, BANK_FORMAT, type Bank } from './bank.js';
+export { explainSimilarity, type SimilarityOptions, type SimilarityInfo, type SimilarityResult } from './explain-similarity.js';
