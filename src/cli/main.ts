@@ -12,6 +12,7 @@ import { EXIT, flushStdio, reportError } from './common.js';
 import { registerInspect } from './inspect.js';
 import { registerPredict } from './predict.js';
 import { registerExplain } from './explain.js';
+import { registerSimilarity } from './similarity.js';
 
 const VERSION = '0.1.0';
 
@@ -45,6 +46,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
         '  naflow predict model.onnx a.jpg b.png --json\n' +
         '  naflow inspect model.onnx          # which ops are supported (exit 3 if some are not)\n' +
         '  naflow explain                     # NAFlow maps at every layer → naflow-out/chelsea/\n' +
+        '  naflow explain-similarity m.onnx --query q.jpg --ref r.jpg   # embedding models\n' +
         '\nEnvironment: NAFLOW_BACKEND=wasm|cpu and NAFLOW_THREADS=n override --backend/--threads;\n' +
         'NAFLOW_DEBUG=1 prints stack traces and timings.\n' +
         'Exit codes: 0 ok, 1 bad input or usage, 2 internal error, 3 (inspect) unsupported ops.',
@@ -52,6 +54,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
   registerPredict(program, run);
   registerInspect(program, run);
   registerExplain(program, run);
+  registerSimilarity(program, run);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -12,6 +12,7 @@ import { importOnnx } from './onnx.js';
 import { importTfjsLayers } from './tfjs-layers.js';
 import { importTfjsGraph } from './tfjs-graph.js';
 import { readTfjsArtifacts } from './tfjs-weights.js';
+import { FACE_RECOGNITION_CARD, importFaceRecognitionNet, isFaceRecognitionManifest } from './face-api.js';
 import '../ops/index.js';
 
 export class ModelLoadError extends Error {
@@ -28,7 +29,7 @@ export interface LoadOptions {
   skipShapes?: boolean;
 }
 
-export type ModelFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph';
+export type ModelFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph' | 'face-api';
 
 /** Guess the format from the file, without importing it. */
 export function detectFormat(file: string): ModelFormat {
@@ -45,6 +46,7 @@ export function detectFormat(file: string): ModelFormat {
     } catch (e) {
       throw new ModelLoadError(`${target}: not valid JSON (${(e as Error).message})`);
     }
+    if (isFaceRecognitionManifest(j)) return 'face-api';
     const topo = j.modelTopology as Record<string, unknown> | undefined;
     if (j.format === 'graph-model' || (topo && Array.isArray(topo.node))) return 'tfjs-graph';
     if (j.format === 'layers-model' || (topo && (topo.model_config || topo.class_name || topo.config))) return 'tfjs-layers';
@@ -63,6 +65,7 @@ export function importGraph(file: string): Graph {
   const target = modelFileOf(file);
   try {
     if (format === 'onnx') return importOnnx(new Uint8Array(fs.readFileSync(target)), target);
+    if (format === 'face-api') return importFaceRecognitionNet(JSON.parse(fs.readFileSync(target, 'utf8')), target);
     const art = readTfjsArtifacts(target);
     return format === 'tfjs-graph'
       ? importTfjsGraph(art.modelJson, art.weights, target)
@@ -75,7 +78,10 @@ export function importGraph(file: string): Graph {
 
 export async function loadModel(file: string, options: LoadOptions = {}): Promise<Model> {
   const graph = importGraph(file);
-  const model = new Model(graph, loadCard(modelFileOf(file), options.card));
+  let card = loadCard(modelFileOf(file), options.card);
+  // face-api ships weights only: without a card of the user's, use face-api's own preprocessing
+  if (graph.format === 'face-api' && !card.cardPath) card = { ...FACE_RECOGNITION_CARD };
+  const model = new Model(graph, card);
   try {
     if (!options.skipShapes) inferShapes(model);
   } catch (e) {

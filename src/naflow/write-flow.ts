@@ -24,6 +24,8 @@ export interface WriteFlowOptions {
   preprocessing?: unknown;
   /** skip PNG/GIF rendering (maps and flow.json only) */
   noImages?: boolean;
+  /** more top-level fields for flow.json (e.g. `similarity`) */
+  extra?: Record<string, unknown>;
 }
 
 export interface FlowJsonLayer {
@@ -52,6 +54,7 @@ export interface FlowJson {
   trunkEnd: string;
   elapsedMs: number;
   layers: FlowJsonLayer[];
+  [field: string]: unknown;
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 80) || 'layer';
@@ -81,6 +84,7 @@ export function flowJson(result: ExplainResult, options: WriteFlowOptions = {}, 
     scoreTensor: result.scoreTensor,
     trunkEnd: result.trunkEnd,
     elapsedMs: Math.round(result.elapsedMs),
+    ...options.extra,
     layers: result.layers.map((l, i) => {
       const stem = `${String(i).padStart(width, '0')}_${safe(l.node)}`;
       let min = Infinity;
@@ -109,7 +113,7 @@ export function flowJson(result: ExplainResult, options: WriteFlowOptions = {}, 
 }
 
 /** What writeFlow puts in an output folder: a folder holding only these (with flow.json) may be replaced. */
-const OUTPUT_ENTRIES = new Set(['flow.json', 'maps', 'layers', 'flow-strip.png', 'flow.gif']);
+const OUTPUT_ENTRIES = new Set(['flow.json', 'maps', 'layers', 'flow-strip.png', 'flow.gif', 'reference']);
 
 /**
  * Why `outDir` may not be written (replaced) by writeFlow, or null when it may: it does not exist, is an
@@ -133,7 +137,13 @@ export function outDirProblem(outDir: string): string | null {
   return `${outDir}: exists and is not a naflow output folder (it holds ${list}); naflow replaces only its own earlier output: choose another output folder (--out)`;
 }
 
-export async function writeFlow(result: ExplainResult, outDir: string, options: WriteFlowOptions = {}): Promise<FlowJson> {
+export async function writeFlow(
+  result: ExplainResult,
+  outDir: string,
+  options: WriteFlowOptions = {},
+  /** more folders written into the output before it is moved in place (e.g. the reference's flow) */
+  also?: (tmpDir: string) => Promise<void>,
+): Promise<FlowJson> {
   const problem = outDirProblem(outDir);
   if (problem) throw new Error(problem);
   const json = flowJson(result, options);
@@ -171,6 +181,7 @@ export async function writeFlow(result: ExplainResult, outDir: string, options: 
         fs.writeFileSync(path.join(tmp, 'flow.gif'), new Uint8Array(await gif));
       }
     }
+    if (also) await also(tmp);
     fs.writeFileSync(path.join(tmp, 'flow.json'), `${JSON.stringify(json, null, 2)}\n`);
     // checked again just before deleting: never remove what naflow did not write
     const late = outDirProblem(outDir);

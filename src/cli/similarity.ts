@@ -1,0 +1,262 @@
+/**
+ * `naflow explain-similarity` (NAFlow for embedding models: retrieval, few-shot prototypes, k-NN over
+ * a memory bank) and `naflow bank build` (the memory bank of a labelled folder).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { loadModel } from '../import/load.js';
+import { imageSpecFor } from '../image/preprocess.js';
+import { outDirProblem, writeFlow } from '../naflow/write-flow.js';
+import { COLORMAPS, type ColormapName } from '../render/index.js';
+import type { Model } from '../engine/model.js';
+import { METRICS, type Metric } from '../similarity/metric.js';
+import { embed, embeddingTensorOf, imageFiles, readLabelledFolder, SimilarityError } from '../similarity/embed.js';
+import { knnTarget, prototypeTarget, retrievalTarget, type Reference, type SimilarityTarget } from '../similarity/targets.js';
+import { buildBank, loadBank, saveBank } from '../similarity/bank.js';
+import { explainSimilarity, type SimilarityResult } from '../similarity/explain-similarity.js';
+import { EXIT, UsageError, checkModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
+
+interface SimilarityOpts extends GlobalOptions {
+  query?: string;
+  ref?: string;
+  gallery?: string;
+  support?: string;
+  bank?: string;
+  metric?: string;
+  embeddingNode?: string;
+  k: string;
+  temperature: string;
+  explainRef?: boolean;
+  mode: string;
+  normalize: string;
+  colormap: string;
+  out?: string;
+  json?: boolean;
+  rho: string;
+  maxIter: string;
+  trunkEnd?: string;
+  images: boolean;
+}
+
+type Run = (fn: () => Promise<number>) => Promise<void>;
+
+export function registerSimilarity(program: Command, run: Run): void {
+  program
+    .command('explain-similarity')
+    .summary('NAFlow for embedding models: retrieval, few-shot prototypes, k-NN over a memory bank')
+    .description(
+      'Explain why a query image is similar to its references, with a NAFlow map at every layer.\n\n' +
+        'The decision comes from one of: --ref (one reference image), --gallery (the top-1 of a folder of images), ' +
+        '--support (few-shot: one sub-folder of 1–5 images per class → prototypes; the nearest prototype wins) or ' +
+        '--bank (weighted k-NN over a memory bank made by `naflow bank build`). The similarity is split per embedding ' +
+        'dimension into channel contribution weights, which seed the cascade through the embedding head.\n\n' +
+        'Writes the same files as `naflow explain`; flow.json adds `similarity`: the metric, the value, the references, ' +
+        'the candidates and the 10 dimensions with the largest weights.',
+    )
+    .argument('<model>', 'ONNX file or TensorFlow.js model.json / folder of an embedding model')
+    .requiredOption('--query <image>', 'the image to explain')
+    .option('--ref <image>', 'retrieval / verification: one reference image')
+    .option('--gallery <dir>', 'retrieval: a folder of images; the most similar one is the reference')
+    .option('--support <dir>', 'few-shot: a folder with one sub-folder of images per class')
+    .option('--bank <file>', 'contrastive classification: a memory bank file (naflow bank build)')
+    .option('--metric <name>', `similarity: ${METRICS.join(', ')} (default: the card's, else euclidean for --support and cosine otherwise)`)
+    .option('--embedding-node <tensor>', "the embedding tensor (default: the card's 'embedding', else the only output; a feature map is average-pooled)")
+    .option('--k <n>', 'k-NN: neighbours', '20')
+    .option('--temperature <t>', 'k-NN: vote temperature τ (votes exp(s/τ))', '0.07')
+    .option('--explain-ref', "retrieval: also explain the reference against the query (written to <out>/reference/)")
+    .option('--mode <mode>', "'paper' (default) or 'reference'", 'paper')
+    .option('--normalize <how>', "'layer' or 'global'", 'layer')
+    .option('--colormap <name>', `colour map: ${COLORMAPS.join(', ')}`, 'jet')
+    .option('--out <dir>', 'output folder (default: naflow-out/<query name>-similarity)')
+    .option('--json', 'also print flow.json to stdout')
+    .option('--rho <r>', 'damping factor ρ of the least-squares inverses', '0.1')
+    .option('--max-iter <n>', 'LSMR iteration cap per solve', '100')
+    .option('--trunk-end <tensor>', 'override the last trunk tensor')
+    .option('--no-images', 'write only flow.json and the .npy maps')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  naflow explain-similarity models/protonet-omniglot/protonet-omniglot.onnx --query q.png --support runs/support/\n' +
+        '  naflow explain-similarity face.onnx --query a.jpg --ref b.jpg --explain-ref\n' +
+        '  naflow bank build models/simclr-cifar10/simclr-cifar10.onnx train/ -o bank.json\n' +
+        '  naflow explain-similarity models/simclr-cifar10/simclr-cifar10.onnx --query cat.jpg --bank bank.json',
+    )
+    .action(async (model: string, _opts: SimilarityOpts, cmd: Command) => {
+      await run(() => explainSimilarityCommand(model, cmd.optsWithGlobals() as SimilarityOpts));
+    });
+
+  const bank = program.command('bank').summary('memory banks for k-NN explanations').description('Memory banks: the embeddings and labels of a labelled folder, for `explain-similarity --bank`.');
+  bank
+    .command('build')
+    .description('Embed every image of a labelled folder (one sub-folder per class) and save the bank; it records the model hash.')
+    .argument('<model>', 'the embedding model')
+    .argument('<labelled-dir>', 'folder with one sub-folder of images per class')
+    .requiredOption('-o, --output <file>', 'the bank file to write (JSON)')
+    .option('--embedding-node <tensor>', 'the embedding tensor (default: the card\'s, else the only output)')
+    .action(async (model: string, dir: string, _o: unknown, cmd: Command) => {
+      await run(() => bankBuildCommand(model, dir, cmd.optsWithGlobals() as GlobalOptions & { output: string; embeddingNode?: string }));
+    });
+  bank.commands.forEach((c) => c.exitOverride().configureOutput(program.configureOutput()));
+  bank.exitOverride().configureOutput(program.configureOutput());
+}
+
+function positiveNumber(v: string, what: string, integer = false): number {
+  const n = Number(v);
+  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new UsageError(`${what} must be a positive ${integer ? 'integer' : 'number'}, got '${v}'`);
+  return n;
+}
+
+async function openModel(file: string, g: GlobalOptions): Promise<Model> {
+  checkModelPath(file);
+  await startBackend(g, Math.min(2, os.cpus().length));
+  try {
+    return await loadModel(file, { card: g.card });
+  } catch (e) {
+    throw withModelName(e, file);
+  }
+}
+
+function progress(label: string, enabled: boolean): { tick: (done: number, total: number, what: string) => void; stop: () => void } {
+  const bar = enabled && process.stderr.isTTY
+    ? new cliProgress.SingleBar({ stream: process.stderr, format: `${label} [{bar}] {value}/{total}  {what}  ETA {eta_formatted}`, hideCursor: true }, cliProgress.Presets.shades_classic)
+    : undefined;
+  let started = false;
+  return {
+    tick(done, total, what) {
+      if (!bar) return;
+      if (!started) (bar.start(total, 0, { what: '' }), (started = true));
+      bar.update(done, { what: what.slice(-40) });
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+async function embedFiles(model: Model, files: string[], embeddingNode: string, show: boolean): Promise<Float32Array[]> {
+  const bar = progress('embed', show);
+  const out: Float32Array[] = [];
+  try {
+    for (const f of files) {
+      out.push(await embed(model, f, { embeddingNode }));
+      bar.tick(out.length, files.length, path.basename(f));
+    }
+  } finally {
+    bar.stop();
+  }
+  return out;
+}
+
+export async function explainSimilarityCommand(modelFile: string, opts: SimilarityOpts): Promise<number> {
+  const sources = (['ref', 'gallery', 'support', 'bank'] as const).filter((s) => opts[s] !== undefined);
+  if (sources.length !== 1)
+    throw new UsageError(`give exactly one of --ref, --gallery, --support or --bank${sources.length ? ` (got ${sources.map((s) => `--${s}`).join(' and ')})` : ''}`);
+  const source = sources[0];
+  if (opts.metric !== undefined && !METRICS.includes(opts.metric as Metric)) throw new UsageError(`--metric must be one of ${METRICS.join(', ')}, got '${opts.metric}'`);
+  if (opts.mode !== 'paper' && opts.mode !== 'reference') throw new UsageError(`--mode must be 'paper' or 'reference', got '${opts.mode}'`);
+  if (opts.normalize !== 'layer' && opts.normalize !== 'global') throw new UsageError(`--normalize must be 'layer' or 'global', got '${opts.normalize}'`);
+  if (!COLORMAPS.includes(opts.colormap as ColormapName)) throw new UsageError(`--colormap must be one of ${COLORMAPS.join(', ')}, got '${opts.colormap}'`);
+  if (opts.explainRef && source !== 'ref' && source !== 'gallery') throw new UsageError('--explain-ref applies to retrieval (--ref or --gallery) only');
+  const k = positiveNumber(opts.k, '--k', true);
+  const temperature = positiveNumber(opts.temperature, '--temperature');
+  const rho = Number(opts.rho);
+  if (!(rho >= 0)) throw new UsageError(`--rho must be a number ≥ 0, got '${opts.rho}'`);
+  const maxIter = positiveNumber(opts.maxIter, '--max-iter', true);
+  const query = opts.query!;
+  const out = opts.out ?? path.join('naflow-out', `${path.basename(query).replace(/\.[^.]+$/, '')}-similarity`);
+  const outProblem = outDirProblem(out);
+  if (outProblem) throw new UsageError(outProblem);
+
+  const model = await openModel(modelFile, opts);
+  const show = !opts.json;
+  try {
+    const embeddingNode = embeddingTensorOf(model, opts.embeddingNode);
+    const metric = (opts.metric ?? model.card.metric ?? (source === 'support' ? 'euclidean' : 'cosine')) as Metric;
+    let target: SimilarityTarget;
+    if (source === 'ref' || source === 'gallery') {
+      const files = source === 'ref' ? [opts.ref!] : imageFiles(opts.gallery!);
+      if (!files.length) throw new SimilarityError(`gallery ${opts.gallery}: no images (JPEG, PNG or WebP) in the folder`);
+      const embs = await embedFiles(model, files, embeddingNode, show && files.length > 1);
+      target = retrievalTarget(files.map((file, i): Reference => ({ embedding: embs[i], file })), metric);
+    } else if (source === 'support') {
+      const classes = readLabelledFolder(opts.support!, 'support folder');
+      const all = await embedFiles(model, classes.flatMap((c) => c.files), embeddingNode, show);
+      let at = 0;
+      target = prototypeTarget(classes.map((c) => ({ label: c.label, embeddings: c.files.map(() => all[at++]) })), metric);
+    } else {
+      const bank = loadBank(opts.bank!, { modelFile, embeddingTensor: embeddingNode });
+      target = knnTarget(bank, { k, temperature, metric });
+    }
+    const bar = progress('explain', show);
+    let result: SimilarityResult;
+    const cascadeOpts = { mode: opts.mode as 'paper' | 'reference', trunkEnd: opts.trunkEnd, settings: { rho, maxIter }, embeddingNode };
+    try {
+      result = await explainSimilarity(model, query, target, { ...cascadeOpts, onLayer: (d, t, n) => bar.tick(d, t, n) });
+    } finally {
+      bar.stop();
+    }
+    const s = result.similarity;
+    const writeOpts = {
+      normalize: opts.normalize as 'layer' | 'global',
+      colormap: opts.colormap as ColormapName,
+      modelFile,
+      imageFile: query,
+      preprocessing: imageSpecFor(model),
+      noImages: opts.images === false,
+    };
+    const ref0 = s.references[0];
+    const refResult =
+      opts.explainRef && ref0?.file
+        ? await explainSimilarity(model, ref0.file, retrievalTarget([{ embedding: s.query, file: query }], metric), cascadeOpts)
+        : undefined;
+    const late = outDirProblem(out);
+    if (late) throw new UsageError(late);
+    const json = await writeFlow(result, out, { ...writeOpts, extra: { similarity: similarityJson(result) } }, async (tmp) => {
+      if (refResult)
+        await writeFlow(refResult, path.join(tmp, 'reference'), { ...writeOpts, imageFile: ref0.file!, extra: { similarity: similarityJson(refResult) } });
+    });
+    if (opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    else {
+      const refs = s.references.length === 1 ? (ref0.file ?? ref0.label ?? 'the reference') : `${s.references.length} references`;
+      const what = s.kind === 'retrieval' ? `most similar: ${refs}` : `${s.kind === 'knn' ? 'k-NN' : 'few-shot'} decision: ${result.decision.label} (vs ${refs})`;
+      process.stdout.write(
+        `${query}: ${what}; ${s.metric} similarity ${s.similarity.toFixed(4)}\n` +
+          `${result.layers.length} layer maps (${opts.mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`,
+      );
+    }
+  } finally {
+    model.dispose();
+  }
+  return EXIT.ok;
+}
+
+/** flow.json's `similarity` (weights and embeddings left out: they can be long). */
+export function similarityJson(r: SimilarityResult): Record<string, unknown> {
+  const s = r.similarity;
+  return {
+    kind: s.kind,
+    metric: s.metric,
+    embeddingTensor: s.embeddingTensor,
+    value: s.similarity,
+    decision: r.decision.label,
+    references: s.references,
+    candidates: s.candidates.slice(0, 10),
+    topDimensions: s.topDimensions,
+  };
+}
+
+export async function bankBuildCommand(modelFile: string, dir: string, opts: GlobalOptions & { output: string; embeddingNode?: string }): Promise<number> {
+  const classes = readLabelledFolder(dir, 'bank folder'); // before the model loads: fail fast
+  const model = await openModel(modelFile, opts);
+  const bar = progress('bank', true);
+  try {
+    const bank = await buildBank(model, modelFile, dir, { embeddingNode: opts.embeddingNode, onProgress: (d, t, f) => bar.tick(d, t, path.basename(f)) });
+    bar.stop();
+    saveBank(bank, opts.output);
+    process.stdout.write(`${opts.output}: ${bank.embeddings.length} images of ${classes.length} classes, ${bank.dim}-D embeddings of '${bank.embeddingTensor}'\n`);
+  } finally {
+    bar.stop();
+    model.dispose();
+  }
+  return EXIT.ok;
+}
