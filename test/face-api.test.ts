@@ -112,3 +112,30 @@ test('faceres with the shipped card: the same person ranks first (reference mode
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('TinyFaceDetector built from its manifest: finds the faces face-api finds, none in photos without one; --faces refuses a faceless query', { skip }, async () => {
+  await initBackend({ backend: 'wasm' });
+  const { loadFaceDetector, detectFaces } = await import('../src/similarity/faces.js');
+  const { naflow } = await import('./helpers/run-cli.js');
+  const detector = await loadFaceDetector();
+  try {
+    const iou = (a: number[], b: number[]) => {
+      const ix = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
+      const iy = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
+      return (ix * iy) / (a[2] * a[3] + b[2] * b[3] - ix * iy);
+    };
+    // boxes of face-api's SSD-MobileNetV1 detector (tools/face_fixtures.mjs)
+    for (const [file, ssd] of [['astronaut.png', [181, 73, 83, 102]], ['grace_hopper.jpg', [169, 123, 183, 205]]] as const) {
+      const faces = await detectFaces(detector, path.join(repoRoot, 'assets/photos', file));
+      assert.equal(faces.length, 1, `${file}: one face`);
+      const f = faces[0];
+      assert.ok(iou([f.x, f.y, f.width, f.height], [...ssd]) > 0.4, `${file}: box ${[f.x, f.y, f.width, f.height].map(Math.round)} vs SSD ${ssd}`);
+    }
+    for (const file of ['coffee.png', 'chelsea.png', 'butterfly.jpg']) assert.deepEqual(await detectFaces(detector, path.join(repoRoot, 'assets/photos', file)), [], `${file}: no face`);
+  } finally {
+    detector.dispose();
+  }
+  const r = await naflow(['explain-similarity', manifest, '--query', 'assets/photos/coffee.png', '--ref', 'assets/photos/astronaut.png', '--faces', '--out', path.join(os.tmpdir(), `naflow-noface-${process.pid}`)]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /coffee\.png: no face found/);
+});

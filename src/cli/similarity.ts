@@ -16,6 +16,7 @@ import { embed, embeddingTensorOf, imageFiles, readLabelledFolder, SimilarityErr
 import { knnTarget, prototypeTarget, retrievalTarget, type Reference, type SimilarityTarget } from '../similarity/targets.js';
 import { buildBank, loadBank, saveBank } from '../similarity/bank.js';
 import { explainSimilarity, type SimilarityResult } from '../similarity/explain-similarity.js';
+import { cropBestFace, loadFaceDetector, type FaceBox } from '../similarity/faces.js';
 import { EXIT, UsageError, checkModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
 
 interface SimilarityOpts extends GlobalOptions {
@@ -29,6 +30,7 @@ interface SimilarityOpts extends GlobalOptions {
   k: string;
   temperature: string;
   explainRef?: boolean;
+  faces?: boolean;
   mode: string;
   normalize: string;
   colormap: string;
@@ -66,6 +68,7 @@ export function registerSimilarity(program: Command, run: Run): void {
     .option('--k <n>', 'k-NN: neighbours', '20')
     .option('--temperature <t>', 'k-NN: vote temperature τ (votes exp(s/τ))', '0.07')
     .option('--explain-ref', "retrieval: also explain the reference against the query (written to <out>/reference/)")
+    .option('--faces', 'face models: detect the face in every image (face-api TinyFaceDetector, needs @vladmandic/face-api) and explain the crop; an image without a face is an error')
     .option('--mode <mode>', "'paper' (default) or 'reference'", 'paper')
     .option('--normalize <how>', "'layer' or 'global'", 'layer')
     .option('--colormap <name>', `colour map: ${COLORMAPS.join(', ')}`, 'jet')
@@ -133,12 +136,15 @@ function progress(label: string, enabled: boolean): { tick: (done: number, total
   };
 }
 
-async function embedFiles(model: Model, files: string[], embeddingNode: string, show: boolean): Promise<Float32Array[]> {
+/** An image as the model sees it: the file itself, or its face crop with --faces. */
+type ImageSource = (file: string) => Promise<string | Uint8Array>;
+
+async function embedFiles(model: Model, files: string[], embeddingNode: string, show: boolean, source: ImageSource): Promise<Float32Array[]> {
   const bar = progress('embed', show);
   const out: Float32Array[] = [];
   try {
     for (const f of files) {
-      out.push(await embed(model, f, { embeddingNode }));
+      out.push(await embed(model, await source(f), { embeddingNode }));
       bar.tick(out.length, files.length, path.basename(f));
     }
   } finally {
@@ -169,6 +175,14 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
 
   const model = await openModel(modelFile, opts);
   const show = !opts.json;
+  const detector = opts.faces ? await loadFaceDetector() : undefined;
+  const faceBoxes = new Map<string, FaceBox>();
+  const imageOf: ImageSource = async (file) => {
+    if (!detector) return file;
+    const { png, box } = await cropBestFace(detector, file);
+    faceBoxes.set(file, box);
+    return png;
+  };
   try {
     const embeddingNode = embeddingTensorOf(model, opts.embeddingNode);
     const metric = (opts.metric ?? model.card.metric ?? (source === 'support' ? 'euclidean' : 'cosine')) as Metric;
@@ -176,11 +190,11 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     if (source === 'ref' || source === 'gallery') {
       const files = source === 'ref' ? [opts.ref!] : imageFiles(opts.gallery!);
       if (!files.length) throw new SimilarityError(`gallery ${opts.gallery}: no images (JPEG, PNG or WebP) in the folder`);
-      const embs = await embedFiles(model, files, embeddingNode, show && files.length > 1);
+      const embs = await embedFiles(model, files, embeddingNode, show && files.length > 1, imageOf);
       target = retrievalTarget(files.map((file, i): Reference => ({ embedding: embs[i], file })), metric);
     } else if (source === 'support') {
       const classes = readLabelledFolder(opts.support!, 'support folder');
-      const all = await embedFiles(model, classes.flatMap((c) => c.files), embeddingNode, show);
+      const all = await embedFiles(model, classes.flatMap((c) => c.files), embeddingNode, show, imageOf);
       let at = 0;
       target = prototypeTarget(classes.map((c) => ({ label: c.label, embeddings: c.files.map(() => all[at++]) })), metric);
     } else {
@@ -191,7 +205,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     let result: SimilarityResult;
     const cascadeOpts = { mode: opts.mode as 'paper' | 'reference', trunkEnd: opts.trunkEnd, settings: { rho, maxIter }, embeddingNode };
     try {
-      result = await explainSimilarity(model, query, target, { ...cascadeOpts, onLayer: (d, t, n) => bar.tick(d, t, n) });
+      result = await explainSimilarity(model, await imageOf(query), target, { ...cascadeOpts, onLayer: (d, t, n) => bar.tick(d, t, n) });
     } finally {
       bar.stop();
     }
@@ -207,13 +221,14 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     const ref0 = s.references[0];
     const refResult =
       opts.explainRef && ref0?.file
-        ? await explainSimilarity(model, ref0.file, retrievalTarget([{ embedding: s.query, file: query }], metric), cascadeOpts)
+        ? await explainSimilarity(model, await imageOf(ref0.file), retrievalTarget([{ embedding: s.query, file: query }], metric), cascadeOpts)
         : undefined;
     const late = outDirProblem(out);
     if (late) throw new UsageError(late);
-    const json = await writeFlow(result, out, { ...writeOpts, extra: { similarity: similarityJson(result) } }, async (tmp) => {
+    const face = (f: string) => (faceBoxes.has(f) ? { face: faceBoxes.get(f) } : {});
+    const json = await writeFlow(result, out, { ...writeOpts, extra: { similarity: similarityJson(result), ...face(query) } }, async (tmp) => {
       if (refResult)
-        await writeFlow(refResult, path.join(tmp, 'reference'), { ...writeOpts, imageFile: ref0.file!, extra: { similarity: similarityJson(refResult) } });
+        await writeFlow(refResult, path.join(tmp, 'reference'), { ...writeOpts, imageFile: ref0.file!, extra: { similarity: similarityJson(refResult), ...face(ref0.file!) } });
     });
     if (opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     else {
@@ -226,6 +241,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     }
   } finally {
     model.dispose();
+    detector?.dispose();
   }
   return EXIT.ok;
 }

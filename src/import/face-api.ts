@@ -23,10 +23,20 @@ import { decodeWeightGroup, TfjsWeightsError, type TfjsWeightGroup } from './tfj
 import type { ModelCard } from '../model/card.js';
 
 const FIRST_WEIGHT = 'conv32_down/conv/filters';
+const DETECTOR_WEIGHT = 'conv1/depthwise_filter';
+
+function hasWeight(json: unknown, name: string): boolean {
+  return Array.isArray(json) && json.some((g) => Array.isArray(g?.weights) && g.weights.some((w: { name?: string }) => w?.name === name));
+}
 
 /** Whether parsed JSON is a face-api FaceRecognitionNet weight manifest. */
 export function isFaceRecognitionManifest(json: unknown): boolean {
-  return Array.isArray(json) && json.some((g) => Array.isArray(g?.weights) && g.weights.some((w: { name?: string }) => w?.name === FIRST_WEIGHT));
+  return hasWeight(json, FIRST_WEIGHT);
+}
+
+/** Whether parsed JSON is face-api's TinyFaceDetector weight manifest. */
+export function isTinyFaceDetectorManifest(json: unknown): boolean {
+  return hasWeight(json, DETECTOR_WEIGHT) && hasWeight(json, 'conv8/filters');
 }
 
 /** The model card naflow uses for it when none is given (face-api's own preprocessing). */
@@ -131,6 +141,76 @@ export function importFaceRecognitionNet(json: unknown, manifestPath: string): G
     const pooled = b.emit('global_avg', 'ReduceMean', [x], { axes: [1, 2], keepDims: false }, [fs4[0], fs4[3]]);
     const fc = w('fc');
     const out = b.emit('descriptor', 'MatMul', [pooled, fc], {}, [fs4[0], b.shapeOf(fc)![1]]);
+    for (const [name, t] of weights) if (!used.has(name)) t.dispose();
+    return b.finish([out]);
+  } catch (e) {
+    b.dispose();
+    for (const [name, t] of weights) if (!used.has(name)) t.dispose();
+    throw e;
+  }
+}
+
+/** face-api's TinyFaceDetector input: 416×416, (RGB − mean) / 255, the image padded to a square first. */
+export const TINY_FACE_DETECTOR = {
+  inputSize: 416,
+  meanRgb: [117.001, 114.697, 97.404],
+  /** anchor boxes (width, height) in grid cells */
+  anchors: [
+    [1.603231, 2.094468],
+    [6.041143, 7.080126],
+    [2.882459, 3.518061],
+    [4.266906, 5.178857],
+    [9.041765, 10.66308],
+  ],
+};
+
+/**
+ * TinyFaceDetector (a Tiny-YOLOv2 with depthwise-separable convs): conv 3×3 valid → 5 × [max-pool 2,
+ * separable conv 3×3 + bias, LeakyReLU 0.1] (the last pool has stride 1) → 1×1 conv to 5 anchors ×
+ * (x, y, w, h, score) on a 13×13 grid for a 416 input. Decoding lives in similarity/faces.ts.
+ */
+export function importTinyFaceDetector(json: unknown, manifestPath: string): Graph {
+  const weights = readWeights(manifestPath, json as TfjsWeightGroup[]);
+  const b = new GraphBuilder('face-api', manifestPath);
+  const used = new Set<string>();
+  const w = (name: string, reshape?: number[]): string => {
+    let t = weights.get(name);
+    if (!t) throw new GraphError(`${manifestPath}: weight '${name}' is missing from the manifest (not a TinyFaceDetector?)`);
+    used.add(name);
+    if (reshape) {
+      const r = tf.reshape(t, reshape);
+      t.dispose();
+      t = r;
+    }
+    return b.addConst(name, t, true);
+  };
+  const leaky = (x: string, name: string) => b.emit(name, 'LeakyRelu', [x], { alpha: 0.1 }, b.shapeOf(x));
+  const pool = (x: string, name: string, stride: number): string => {
+    const [n, h, wd, c] = b.shapeOf(x)!;
+    // TensorFlow 'same': the extra row/column of padding goes to the bottom/right
+    const oh = Math.ceil(h / stride), ow = Math.ceil(wd / stride);
+    const ph = Math.max(0, (oh - 1) * stride + 2 - h), pw = Math.max(0, (ow - 1) * stride + 2 - wd);
+    const pads = [Math.floor(ph / 2), Math.floor(pw / 2), ph - Math.floor(ph / 2), pw - Math.floor(pw / 2)];
+    return b.emit(name, 'MaxPool', [x], { kernel: [2, 2], strides: [stride, stride], pads, dilations: [1, 1], countIncludePad: false }, [n, oh, ow, c]);
+  };
+  try {
+    const size = TINY_FACE_DETECTOR.inputSize;
+    let x = b.addInput('image', [-1, size, size, 3]);
+    x = b.emit('conv0', 'Conv', [x, w('conv0/filters'), w('conv0/bias')], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [-1, size - 2, size - 2, 16], 'conv2d');
+    x = leaky(x, 'conv0/leaky');
+    for (let i = 1; i <= 5; i++) {
+      x = pool(x, `pool${i - 1}`, 2);
+      const [n, h, wd, c] = b.shapeOf(x)!;
+      const dw = b.emit(`conv${i}/depthwise`, 'Conv', [x, w(`conv${i}/depthwise_filter`, [3, 3, 1, c])], { strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: c }, [n, h, wd, c], 'depthwiseConv2d');
+      const pf = w(`conv${i}/pointwise_filter`);
+      const co = b.shapeOf(pf)![3];
+      x = b.emit(`conv${i}/pointwise`, 'Conv', [dw, pf, w(`conv${i}/bias`)], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [n, h, wd, co], 'conv2d');
+      x = leaky(x, `conv${i}/leaky`);
+    }
+    x = pool(x, 'pool5', 1);
+    const [n, h, wd] = b.shapeOf(x)!;
+    const f8 = w('conv8/filters');
+    const out = b.emit('boxes', 'Conv', [x, f8, w('conv8/bias')], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [n, h, wd, b.shapeOf(f8)![3]], 'conv2d');
     for (const [name, t] of weights) if (!used.has(name)) t.dispose();
     return b.finish([out]);
   } catch (e) {

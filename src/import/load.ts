@@ -12,7 +12,7 @@ import { importOnnx } from './onnx.js';
 import { importTfjsLayers } from './tfjs-layers.js';
 import { importTfjsGraph } from './tfjs-graph.js';
 import { readTfjsArtifacts } from './tfjs-weights.js';
-import { FACE_RECOGNITION_CARD, importFaceRecognitionNet, isFaceRecognitionManifest } from './face-api.js';
+import { FACE_RECOGNITION_CARD, importFaceRecognitionNet, importTinyFaceDetector, isFaceRecognitionManifest, isTinyFaceDetectorManifest } from './face-api.js';
 import '../ops/index.js';
 
 export class ModelLoadError extends Error {
@@ -46,7 +46,7 @@ export function detectFormat(file: string): ModelFormat {
     } catch (e) {
       throw new ModelLoadError(`${target}: not valid JSON (${(e as Error).message})`);
     }
-    if (isFaceRecognitionManifest(j)) return 'face-api';
+    if (isFaceRecognitionManifest(j) || isTinyFaceDetectorManifest(j)) return 'face-api';
     const topo = j.modelTopology as Record<string, unknown> | undefined;
     if (j.format === 'graph-model' || (topo && Array.isArray(topo.node))) return 'tfjs-graph';
     if (j.format === 'layers-model' || (topo && (topo.model_config || topo.class_name || topo.config))) return 'tfjs-layers';
@@ -65,7 +65,10 @@ export function importGraph(file: string): Graph {
   const target = modelFileOf(file);
   try {
     if (format === 'onnx') return importOnnx(new Uint8Array(fs.readFileSync(target)), target);
-    if (format === 'face-api') return importFaceRecognitionNet(JSON.parse(fs.readFileSync(target, 'utf8')), target);
+    if (format === 'face-api') {
+      const json = JSON.parse(fs.readFileSync(target, 'utf8'));
+      return isTinyFaceDetectorManifest(json) ? importTinyFaceDetector(json, target) : importFaceRecognitionNet(json, target);
+    }
     const art = readTfjsArtifacts(target);
     return format === 'tfjs-graph'
       ? importTfjsGraph(art.modelJson, art.weights, target)
@@ -80,7 +83,7 @@ export async function loadModel(file: string, options: LoadOptions = {}): Promis
   const graph = importGraph(file);
   let card = loadCard(modelFileOf(file), options.card);
   // face-api ships weights only: without a card of the user's, use face-api's own preprocessing
-  if (graph.format === 'face-api' && !card.cardPath) card = { ...FACE_RECOGNITION_CARD };
+  if (graph.format === 'face-api' && !card.cardPath && graph.outputs[0] === 'descriptor') card = { ...FACE_RECOGNITION_CARD };
   const model = new Model(graph, card);
   try {
     if (!options.skipShapes) inferShapes(model);
