@@ -70,7 +70,7 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
     });
 }
 
-function parseLayers(spec: string | undefined): ((l: { node: string; name: string }, i: number) => boolean) | undefined {
+export function parseLayers(spec: string | undefined): ((l: { node: string; name: string }, i: number) => boolean) | undefined {
   if (!spec || spec === 'all') return undefined;
   const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
   return (l, i) =>

@@ -17,6 +17,7 @@ import { knnTarget, prototypeTarget, retrievalTarget, type Reference, type Simil
 import { buildBank, loadBank, saveBank } from '../similarity/bank.js';
 import { explainSimilarity, type SimilarityResult } from '../similarity/explain-similarity.js';
 import { cropBestFace, loadFaceDetector, type FaceBox } from '../similarity/faces.js';
+import { parseLayers } from './explain.js';
 import { EXIT, UsageError, checkModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
 
 interface SimilarityOpts extends GlobalOptions {
@@ -31,6 +32,7 @@ interface SimilarityOpts extends GlobalOptions {
   temperature: string;
   explainRef?: boolean;
   faces?: boolean;
+  layers?: string;
   mode: string;
   normalize: string;
   colormap: string;
@@ -70,6 +72,7 @@ export function registerSimilarity(program: Command, run: Run): void {
     .option('--explain-ref', "retrieval: also explain the reference against the query (written to <out>/reference/)")
     .option('--faces', 'face models: detect the face in every image (face-api TinyFaceDetector, needs @vladmandic/face-api) and explain the crop; an image without a face is an error')
     .option('--mode <mode>', "'paper' (default) or 'reference'", 'paper')
+    .option('--layers <list>', 'which layers get images: indices, ranges (3-7) or node names (default: all; every map is written)')
     .option('--normalize <how>', "'layer' or 'global'", 'layer')
     .option('--colormap <name>', `colour map: ${COLORMAPS.join(', ')}`, 'jet')
     .option('--out <dir>', 'output folder (default: naflow-out/<query name>-similarity)')
@@ -213,6 +216,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     const writeOpts = {
       normalize: opts.normalize as 'layer' | 'global',
       colormap: opts.colormap as ColormapName,
+      layers: parseLayers(opts.layers),
       modelFile,
       imageFile: query,
       preprocessing: imageSpecFor(model),
