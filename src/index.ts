@@ -25,4 +25,4 @@ export { writeFlow, flowJson, type FlowJson, type FlowJsonLayer, type WriteFlowO
 export * from './baselines/index.js';
 export * from './similarity/index.js';
 export { modelSha256 } from './util/hash.js';
-export { spearman, ranks } from './metrics/rank.js';
+export * from './metrics/index.js';

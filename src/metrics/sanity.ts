@@ -1,0 +1,46 @@
+/**
+ * The model-randomisation sanity check (Adebayo et al. 2018): maps must change when the weights are
+ * randomised. `randomizedModel` redraws the weights of the top `layers` weight layers (Conv,
+ * ConvTranspose, Gemm, MatMul with a constant weight; counted from the output; default all) from
+ * N(0, σ²) with σ the layer's own weight standard deviation, and zeroes their biases; BatchNorm
+ * parameters are kept. Compare maps with `spearman` (metrics/rank.ts).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Model } from '../engine/model.js';
+import type { Graph } from '../ir/graph.js';
+import { inferShapes } from '../engine/shapes.js';
+
+const WEIGHT_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+
+export interface RandomizeOptions {
+  /** how many weight layers from the top to randomise (default: all) */
+  layers?: number;
+  seed?: number;
+}
+
+/** A copy of the model with randomised weights (the original is untouched; dispose the copy). */
+export function randomizedModel(model: Model, options: RandomizeOptions = {}): Model {
+  const g = model.graph;
+  const weighted = g.nodes.filter((n) => WEIGHT_OPS.has(n.op) && g.constants.has(n.inputs[1]));
+  const chosen = weighted.slice(Math.max(0, weighted.length - (options.layers ?? weighted.length)));
+  const replace = new Map<string, tf.Tensor>();
+  let seed = options.seed ?? 0;
+  for (const n of chosen) {
+    const w = g.constants.get(n.inputs[1])!;
+    replace.set(
+      n.inputs[1],
+      tf.tidy(() => {
+        const sd = tf.sqrt(tf.moments(w).variance).dataSync()[0];
+        return tf.randomNormal(w.shape, 0, sd || 1, 'float32', seed++);
+      }),
+    );
+    const b = n.inputs[2];
+    if (b && g.constants.has(b)) replace.set(b, tf.zerosLike(g.constants.get(b)!));
+  }
+  const constants = new Map<string, tf.Tensor>();
+  for (const [name, t] of g.constants) constants.set(name, replace.get(name) ?? tf.clone(t));
+  const graph: Graph = { ...g, nodes: g.nodes.map((n) => ({ ...n })), constants, values: new Map(g.values) };
+  const copy = new Model(graph, model.card);
+  inferShapes(copy);
+  return copy;
+}
