@@ -18,7 +18,7 @@ import { initBackend } from '../src/engine/backend.js';
 import { loadModel } from '../src/import/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
-import { camFlow, channelSum, CAM_METHODS, type CamMethodName } from '../src/baselines/index.js';
+import { camFlow, channelSum, scoreCamFlow, CAM_METHODS, type CamMethodName } from '../src/baselines/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const onnxDir = path.join(repoRoot, 'test/fixtures/onnx');
@@ -87,6 +87,26 @@ for (const name of ['vgg16', 'resnet18']) {
   });
 }
 
+for (const name of ['vgg16', 'resnet18']) {
+  test(`Score-CAM equals pytorch-grad-cam's ScoreCAM raw maps (${name}; batched forward passes, ≤ 1e-4)`, async () => {
+    const { model, x } = await load(name);
+    const cams = JSON.parse(fs.readFileSync(path.join(camDir, name, 'manifest.json'), 'utf8'));
+    const tensors: string[] = cams.layers.map((l: { tensor: string }) => l.tensor);
+    const before = tf.memory().numTensors;
+    const flow = scoreCamFlow(model, x, { layers: tensors, batch: 16 });
+    assert.equal(tf.memory().numTensors, before, 'scoreCamFlow frees what it allocates');
+    assert.equal(flow.classIndex, cams.topClass);
+    for (const layer of cams.layers) {
+      const got = flow.layers.find((l) => l.name === layer.tensor)!;
+      const want = npyToFloat32(readNpy(path.join(camDir, name, layer.maps.scorecam)));
+      const { diff, scale } = relErr(got.map, want);
+      assert.ok(scale > 0 && diff / scale <= 1e-4, `${name} Score-CAM ${layer.label}: rel. error ${diff / scale}`);
+    }
+    x.dispose();
+    model.dispose();
+  });
+}
+
 test('camFlow covers the same tensors, in the same order, as runCascade; LayerCAM = reference mode at post-ReLU tensors', async () => {
   for (const name of ['vgg16', 'resnet18']) {
     const { model, x } = await load(name);
@@ -131,4 +151,24 @@ test('camFlow leaves the live tensor count unchanged over repeated calls, and va
   assert.equal(custom.layers[0].map.length, 16 * 16);
   x.dispose();
   model.dispose();
+});
+
+test('Score-CAM gives the same map in batches of 16 as one masked input at a time (Tiny Darknet, 16-channel layer)', async () => {
+  await initBackend({ backend: 'wasm' });
+  const { loadModel: load2 } = await import('../src/import/load.js');
+  const { prepareImage } = await import('../src/image/preprocess.js');
+  const { DEFAULT_MODEL, DEFAULT_IMAGE } = await import('../src/defaults.js');
+  const model = await load2(DEFAULT_MODEL);
+  const { tensor } = await prepareImage(model, DEFAULT_IMAGE);
+  try {
+    const layers = ['leaky_re_lu_1'];
+    const one = scoreCamFlow(model, tensor, { layers, batch: 1 });
+    const sixteen = scoreCamFlow(model, tensor, { layers, batch: 16 });
+    const { diff, scale } = relErr(sixteen.layers[0].map, one.layers[0].map);
+    assert.ok(scale > 0 && diff / scale <= 1e-5, `rel. error ${diff / scale}`);
+    assert.deepEqual(one.layers[0].shape, [224, 224, 16]);
+  } finally {
+    tensor.dispose();
+    model.dispose();
+  }
 });

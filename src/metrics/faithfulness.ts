@@ -49,7 +49,8 @@ export function makeScorer(model: Model, rgb: RgbImage, spec: ImageSpec, options
   const asProbability = (options.score ?? 'probability') === 'probability';
   const out = asProbability && model.card.outputIsProbability ? model.graph.outputs[0] : logits;
   const softmax = asProbability && out === logits;
-  const batch = options.batch ?? 16;
+  const fixed = model.inputs[0]?.shape[0];
+  const batch = fixed && fixed > 0 ? fixed : options.batch ?? 16; // fixed-batch exports: that many at a time
   const k = options.classIndex;
   const toInput = (px: Float32Array): Float32Array => {
     const n = height * width;

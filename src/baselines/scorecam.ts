@@ -1,0 +1,85 @@
+/**
+ * Score-CAM (Wang et al. 2020), as pytorch-grad-cam computes it: every channel A_c of a layer is
+ * upsampled to the input (bilinear, align_corners = true), min–max normalised to a mask M_c, and the
+ * input (the model's own, normalised tensor) multiplied by it; the class logits of those C masked
+ * inputs (batched forward passes) are softmax-ed over the channels into weights w, and the map is
+ * ReLU(Σ_c w_c A_c). No gradients. Cost: one forward pass per channel per layer, so it is slow on
+ * every layer of a real model; pass `layers` to pick some.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { GraphError } from '../ir/graph.js';
+import type { Model } from '../engine/model.js';
+import { forward } from '../engine/execute.js';
+import { findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder } from '../naflow/cascade.js';
+import type { CamFlow, CamFlowOptions } from './pipeline.js';
+
+export interface ScoreCamOptions extends CamFlowOptions {
+  /** masked inputs per forward pass (default 16, as pytorch-grad-cam) */
+  batch?: number;
+  /** called after each layer with (done, total) */
+  onLayer?: (done: number, total: number, name: string) => void;
+}
+
+export function scoreCamFlow(model: Model, input: tf.Tensor, options: ScoreCamOptions = {}): CamFlow {
+  const graph = model.graph;
+  const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
+  const trunkEnd = options.trunkEnd ?? findTrunkEnd(graph, scoreTensor);
+  if (!rank4(graph, trunkEnd)) throw new GraphError(`trunk end '${trunkEnd}' is not a rank-4 (NHWC) tensor`);
+  const all = trunkTensorOrder(graph, trunkEnd);
+  let names = all;
+  if (options.layers) {
+    const known = new Set(all);
+    for (const l of options.layers) if (!known.has(l)) throw new GraphError(`'${l}' is not a rank-4 trunk tensor of ${graph.source}`);
+    names = all.filter((n) => options.layers!.includes(n));
+  }
+  // a model exported with a fixed batch size takes the masked inputs that many at a time
+  const fixed = graph.inputs[0]?.shape[0];
+  const batch = fixed && fixed > 0 ? fixed : options.batch ?? 16;
+  const wanted = new Set(names);
+  const record = forward(model, input, { record: (t) => wanted.has(t), outputs: [scoreTensor, ...names] });
+  try {
+    const score = record.get(scoreTensor);
+    const { seed, classIndex } = seedFor(score, { classIndex: options.classIndex });
+    seed.dispose();
+    const value = score.dataSync()[classIndex];
+    const [, H, W] = input.shape;
+    const layers = names.map((name, li) => {
+      const a = record.get(name) as tf.Tensor4D;
+      const [, h, w, c] = a.shape;
+      // masks [C, H, W, 1]: channel-major so a slice of channels is a batch of masks
+      const masks = tf.tidy(() => {
+        const up = tf.image.resizeBilinear(a, [H, W], true);
+        const mn = tf.min(up, [1, 2], true), mx = tf.max(up, [1, 2], true);
+        const norm = tf.div(tf.sub(up, mn), tf.add(tf.sub(mx, mn), 1e-8));
+        return tf.expandDims(tf.squeeze(tf.transpose(norm, [3, 1, 2, 0]), [3]), 3);
+      });
+      const logits: number[] = [];
+      try {
+        for (let k = 0; k < c; k += batch) {
+          const n = Math.min(batch, c - k);
+          const out = tf.tidy(() => {
+            const x = tf.mul(input, tf.slice(masks, [k, 0, 0, 0], [n, H, W, 1]));
+            const rec = forward(model, x, { outputs: [scoreTensor] });
+            try {
+              return tf.slice(tf.reshape(rec.get(scoreTensor), [n, -1]), [0, classIndex], [n, 1]).dataSync();
+            } finally {
+              rec.dispose();
+            }
+          });
+          logits.push(...out);
+        }
+      } finally {
+        masks.dispose();
+      }
+      const map = tf.tidy(() => {
+        const weights = tf.softmax(tf.tensor1d(logits));
+        return new Float32Array(tf.relu(tf.sum(tf.mul(tf.reshape(a, [h, w, c]), weights), -1)).dataSync());
+      });
+      options.onLayer?.(li + 1, names.length, name);
+      return { name, shape: [h, w, c] as [number, number, number], map };
+    });
+    return { scoreTensor, trunkEnd, classIndex, score: value, layers };
+  } finally {
+    record.dispose();
+  }
+}
