@@ -172,3 +172,46 @@ test('Score-CAM gives the same map in batches of 16 as one masked input at a tim
     model.dispose();
   }
 });
+
+test('Guided Backprop and Deconvnet: hand-checked on conv 1×1 → ReLU → conv 1×1, and equal the gradient without rectifiers', async () => {
+  await initBackend({ backend: 'cpu' });
+  const { GraphBuilder } = await import('../src/import/tfjs-common.js');
+  const { Model } = await import('../src/engine/model.js');
+  const { inferShapes } = await import('../src/engine/shapes.js');
+  const { pixelAttribution } = await import('../src/baselines/guided.js');
+  await import('../src/ops/index.js');
+  const build = (relu: boolean) => {
+    const b = new GraphBuilder('test', 'guided');
+    const x = b.addInput('x', [1, 1, 1, 2]);
+    // h = x·W1 with W1[:, 0] = (1, 1), W1[:, 1] = (1, −2); score = h'·(−1, 3)
+    const w1 = b.addConst('w1', tf.tensor4d([1, 1, 1, -2], [1, 1, 2, 2]));
+    const w2 = b.addConst('w2', tf.tensor4d([-1, 3], [1, 1, 2, 1]));
+    const conv = (i: string, w: string, co: number, n: string) => b.emit(n, 'Conv', [i, w], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [1, 1, 1, co]);
+    let h = conv(x, w1, 2, 'c1');
+    if (relu) h = b.emit('relu', 'Relu', [h], {}, [1, 1, 1, 2]);
+    const s = b.emit('score', 'Reshape', [conv(h, w2, 1, 'c2')], { shape: [1, 1] }, [1, 1]);
+    const m = new Model(b.finish([s]), {});
+    inferShapes(m);
+    return m;
+  };
+  const model = build(true);
+  const x = tf.tensor4d([1, 1], [1, 1, 1, 2]);
+  try {
+    // forward: h = (2, −1) → ReLU (2, 0) → score −2; ∂S/∂h' = (−1, 3)
+    const g = pixelAttribution(model, x, 'gradient');
+    assert.equal(g.score, -2);
+    assert.deepEqual(Array.from(g.gradient), [-1, -1]); // (−1, 0)·W1ᵀ
+    assert.deepEqual(Array.from(pixelAttribution(model, x, 'guided-backprop').gradient), [0, 0]); // ReLU(−1, 3)·(1, 0)
+    assert.deepEqual(Array.from(pixelAttribution(model, x, 'deconvnet').gradient), [3, -6]); // ReLU(−1, 3)·W1ᵀ
+    assert.deepEqual(Array.from(pixelAttribution(model, x, 'deconvnet').map), [9]);
+    const linear = build(false);
+    const before = tf.memory().numTensors;
+    for (const m of ['gradient', 'guided-backprop', 'deconvnet'] as const)
+      assert.deepEqual(Array.from(pixelAttribution(linear, x, m).gradient), [2, -7], `${m} without rectifiers is the gradient`);
+    assert.equal(tf.memory().numTensors, before);
+    linear.dispose();
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+});

@@ -6,3 +6,4 @@ export { gradCamPlusPlusMap } from './gradcampp.js';
 export { layerCamMap } from './layercam.js';
 export { hiResCamMap } from './hirescam.js';
 export { scoreCamFlow, type ScoreCamOptions } from './scorecam.js';
+export { pixelAttribution, PIXEL_METHODS, type PixelMethod, type PixelAttribution } from './guided.js';

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, producerMap, type AnyNode, type Graph } from '../ir/graph.js';
-import { defaultActivationInputs } from '../ops/registry.js';
+import { defaultActivationInputs, type OpRule } from '../ops/registry.js';
 import type { Model } from './model.js';
 
 export type Feeds = tf.Tensor | Record<string, tf.Tensor> | Map<string, tf.Tensor>;
@@ -168,6 +168,11 @@ function wrapOpError(graph: Graph, node: AnyNode, e: unknown, inputs: tf.Tensor[
 export interface BackwardOptions {
   /** also return the gradient of every activation on the way (default: only `to`) */
   keepAll?: boolean;
+  /**
+   * Replace the VJP of chosen nodes (return undefined to keep the op's own), e.g. guided
+   * backpropagation's ReLU rule. Modified backward passes, not gradients: for baselines.
+   */
+  vjpOverride?: (node: AnyNode) => OpRule['vjp'] | undefined;
 }
 
 /**
@@ -213,14 +218,15 @@ export function backward(
     const dys = node.outputs.map((o) => grads.get(o) ?? null);
     if (dys.every((d) => d === null)) continue;
     const rule = model.ruleFor(node);
-    if (!rule.vjp)
+    const vjp = options.vjpOverride?.(node) ?? rule.vjp;
+    if (!vjp)
       throw new GraphError(`${graph.source}: node '${node.name}' (op ${node.op}) has no gradient rule in naflow`);
     const ctx = model.context(node);
     const inputs = node.inputs.map((name) => resolve(graph, record.values, name, node));
     const outputs = node.outputs.map((name) => record.get(name));
     let dxs: Array<tf.Tensor | null>;
     try {
-      dxs = tf.tidy(() => rule.vjp!({ inputs, outputs, dys }, ctx).map((t) => t ?? (null as unknown as tf.Tensor))) as Array<tf.Tensor | null>;
+      dxs = tf.tidy(() => vjp({ inputs, outputs, dys }, ctx).map((t) => t ?? (null as unknown as tf.Tensor))) as Array<tf.Tensor | null>;
     } catch (e) {
       throw wrapOpError(graph, node, e, inputs);
     }

@@ -1,0 +1,94 @@
+/**
+ * Pixel-space references: the input gradient, Guided Backpropagation (Springenberg et al. 2015) and
+ * Deconvnet (Zeiler & Fergus 2014). They are the plain backward pass with a different rule at the
+ * rectifiers (Relu, LeakyRelu, Clip with a lower bound of 0), installed through `backward`'s
+ * `vjpOverride`:
+ *   gradient          dx = dy · f'(x)
+ *   guided-backprop   dx = ReLU(dy) · f'(x)      (only positive signals, only where the unit was active)
+ *   deconvnet         dx = ReLU(dy)              (the forward mask is ignored)
+ * with f'(x) = [x > 0] for Relu, 1 or α for LeakyRelu, [min < x < max] for Clip. The result is the
+ * [H, W, C] gradient at the input and a map Σ_c |g_c| (H×W) for metrics.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AnyNode, ClipAttrs, LeakyReluAttrs } from '../ir/graph.js';
+import type { Model } from '../engine/model.js';
+import { backward, forward } from '../engine/execute.js';
+import { findScoreTensor, seedFor } from '../naflow/cascade.js';
+import type { OpRule } from '../ops/registry.js';
+
+export type PixelMethod = 'gradient' | 'guided-backprop' | 'deconvnet';
+export const PIXEL_METHODS: readonly PixelMethod[] = ['gradient', 'guided-backprop', 'deconvnet'];
+
+export interface PixelAttribution {
+  method: PixelMethod;
+  classIndex: number;
+  score: number;
+  /** [H, W, C] of the model input, row-major */
+  gradient: Float32Array;
+  shape: [number, number, number];
+  /** Σ_c |gradient| per pixel, H×W */
+  map: Float32Array;
+}
+
+/** The rectifier's local slope f'(x) at the recorded input, or undefined for other ops. */
+function slope(node: AnyNode, x: tf.Tensor): tf.Tensor | undefined {
+  if (node.op === 'Relu') return tf.cast(tf.greater(x, 0), 'float32');
+  if (node.op === 'LeakyRelu') {
+    const { alpha } = node.attrs as unknown as LeakyReluAttrs;
+    return tf.add(tf.mul(tf.cast(tf.greater(x, 0), 'float32'), 1 - alpha), alpha);
+  }
+  if (node.op === 'Clip' && (node.attrs as unknown as ClipAttrs).min === 0) {
+    const { max } = node.attrs as unknown as ClipAttrs;
+    return tf.mul(tf.cast(tf.greater(x, 0), 'float32'), tf.cast(tf.less(x, max), 'float32'));
+  }
+  return undefined;
+}
+
+function override(method: PixelMethod): (node: AnyNode) => OpRule['vjp'] | undefined {
+  if (method === 'gradient') return () => undefined;
+  return (node) => {
+    if (node.op !== 'Relu' && node.op !== 'LeakyRelu' && !(node.op === 'Clip' && (node.attrs as unknown as ClipAttrs).min === 0)) return undefined;
+    return ({ inputs, dys }) => {
+      const dy = dys[0];
+      if (!dy) return inputs.map(() => null);
+      const pos = tf.relu(dy);
+      const dx = method === 'deconvnet' ? pos : tf.mul(pos, slope(node, inputs[0])!);
+      return inputs.map((_, i) => (i === 0 ? dx : null));
+    };
+  };
+}
+
+/** The input-space attribution of one (preprocessed, NHWC, batch 1) input. Frees what it allocates. */
+export function pixelAttribution(model: Model, input: tf.Tensor, method: PixelMethod, options: { classIndex?: number; scoreTensor?: string } = {}): PixelAttribution {
+  const graph = model.graph;
+  const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
+  const inputName = graph.inputs[0].name;
+  const record = forward(model, input, { record: true, outputs: [scoreTensor] });
+  try {
+    const score = record.get(scoreTensor);
+    const { seed, classIndex } = seedFor(score, { classIndex: options.classIndex });
+    const value = score.dataSync()[classIndex];
+    let grads: Map<string, tf.Tensor>;
+    try {
+      grads = backward(model, record, scoreTensor, [inputName], seed, { vjpOverride: override(method) });
+    } finally {
+      seed.dispose();
+    }
+    const g = grads.get(inputName)!;
+    try {
+      const [, h, w, c] = g.shape;
+      return {
+        method,
+        classIndex,
+        score: value,
+        gradient: new Float32Array(g.dataSync()),
+        shape: [h, w, c],
+        map: tf.tidy(() => new Float32Array(tf.sum(tf.abs(g), -1).dataSync())),
+      };
+    } finally {
+      for (const t of grads.values()) t.dispose();
+    }
+  } finally {
+    record.dispose();
+  }
+}
