@@ -13,6 +13,7 @@ import { registerInspect } from './inspect.js';
 import { registerPredict } from './predict.js';
 import { registerExplain } from './explain.js';
 import { registerSimilarity } from './similarity.js';
+import { registerEval } from './eval.js';
 
 const VERSION = '0.1.0';
 
@@ -55,6 +56,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
   registerInspect(program, run);
   registerExplain(program, run);
   registerSimilarity(program, run);
+  registerEval(program, run);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

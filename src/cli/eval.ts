@@ -1,0 +1,98 @@
+/** `naflow eval`: NAFlow and the baselines over a dataset, scored with faithfulness metrics. */
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { loadModel } from '../import/load.js';
+import { readDataset } from '../eval/dataset.js';
+import { EVAL_METHODS, EVAL_METRICS, runEval, type EvalMethod, type EvalMetric } from '../eval/run.js';
+import { writeReport } from '../eval/report.js';
+import { EXIT, UsageError, checkModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
+
+interface EvalOpts extends GlobalOptions {
+  data: string;
+  methods: string;
+  layers: string;
+  metrics: string;
+  limit?: string;
+  steps: string;
+  substrate: string;
+  out: string;
+}
+
+function list<T extends string>(v: string, known: readonly T[], what: string): T[] {
+  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = items.filter((i) => !known.includes(i as T));
+  if (bad.length || !items.length) throw new UsageError(`--${what}: unknown ${bad.map((b) => `'${b}'`).join(', ') || '(empty list)'}; choose from ${known.join(', ')}`);
+  return items as T[];
+}
+
+export function registerEval(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
+  program
+    .command('eval')
+    .summary('score NAFlow and the baselines over a dataset with faithfulness metrics')
+    .description(
+      'Explain every image of a dataset (the ground-truth class) with each method at the chosen layers and score the maps: ' +
+        'deletion/insertion AUC, average drop / increase in confidence, pointing game and energy pointing (with ground-truth boxes). ' +
+        'Progress is saved after every image in <out>/progress.jsonl: run the same command again to resume after Ctrl-C or a crash. ' +
+        'Writes results.json, results.csv, results.md and plot-<metric>.svg to --out.',
+    )
+    .argument('<model>', 'ONNX file or TensorFlow.js model')
+    .requiredOption('--data <dir|json>', 'labels JSON (list of {file, label|wnid, boxes_…}; e.g. imagenet-val1300/labels-boxes.json) or a folder of class sub-folders')
+    .option('--methods <list>', `comma-separated: ${EVAL_METHODS.join(', ')}`, 'naflow,naflow-ref,layercam,gradcam')
+    .option('--layers <spec>', "'all', 'last', or comma-separated trunk layer indices / tensor names", 'last')
+    .option('--metrics <list>', `comma-separated: ${EVAL_METRICS.join(', ')}`, 'deletion,insertion,drop,pointing,energy')
+    .option('--limit <n>', 'only the first n images')
+    .option('--steps <n>', 'deletion/insertion: chunks of pixels', '32')
+    .option('--substrate <s>', "deletion/insertion: 'blur' or 'zero'", 'blur')
+    .option('--out <dir>', 'output folder (also the checkpoint)', 'naflow-eval')
+    .addHelpText('after', '\nExample:\n  naflow eval models/tiny-darknet --data ../shared/data/imagenet-val1300 --methods naflow,layercam --layers all --limit 100 --out eval/darknet')
+    .action(async (model: string, _o: EvalOpts, cmd: Command) => {
+      await run(() => evalCommand(model, cmd.optsWithGlobals() as EvalOpts));
+    });
+}
+
+export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<number> {
+  const methods = list<EvalMethod>(opts.methods, EVAL_METHODS, 'methods');
+  const metrics = list<EvalMetric>(opts.metrics, EVAL_METRICS, 'metrics');
+  const steps = Number(opts.steps);
+  if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps must be a positive integer, got '${opts.steps}'`);
+  if (opts.substrate !== 'blur' && opts.substrate !== 'zero') throw new UsageError(`--substrate must be 'blur' or 'zero', got '${opts.substrate}'`);
+  const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit must be a positive integer, got '${opts.limit}'`);
+  const layers = opts.layers === 'all' || opts.layers === 'last' ? opts.layers : opts.layers.split(',').map((s) => s.trim());
+  checkModelPath(modelFile);
+  await startBackend(opts, Math.min(2, os.cpus().length));
+  let model;
+  try {
+    model = await loadModel(modelFile, { card: opts.card });
+  } catch (e) {
+    throw withModelName(e, modelFile);
+  }
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar({ stream: process.stderr, format: 'eval [{bar}] {value}/{total} images  ETA {eta_formatted}  {file}', hideCursor: true, etaBuffer: 20 }, cliProgress.Presets.shades_classic)
+    : undefined;
+  try {
+    let items = readDataset(opts.data, model.card);
+    if (limit) items = items.slice(0, limit);
+    bar?.start(items.length, 0, { file: '' });
+    const results = await runEval(model, items, {
+      methods,
+      metrics,
+      layers,
+      steps,
+      substrate: opts.substrate,
+      out: opts.out,
+      modelFile,
+      data: opts.data,
+      onImage: (done, _total, file) => bar?.update(done, { file: path.basename(file) }),
+    });
+    bar?.stop();
+    const files = writeReport(results, opts.out, `naflow eval: ${path.basename(modelFile)}`);
+    process.stdout.write(`${results.images} images, ${methods.length} methods, ${results.layers.length} layers → ${opts.out}/ (${files.join(', ')})\n`);
+  } finally {
+    bar?.stop();
+    model.dispose();
+  }
+  return EXIT.ok;
+}

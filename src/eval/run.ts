@@ -1,0 +1,251 @@
+/**
+ * Dataset-scale evaluation: every method's maps at the chosen layers, scored with the chosen metrics,
+ * one image at a time. Each finished image is appended to `<out>/progress.jsonl` (one JSON line), so a
+ * run stopped by Ctrl-C or a crash resumes where it stopped; the results are aggregated from that file
+ * alone, which makes an interrupted-and-resumed run give the same results.json as an uninterrupted one.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Model } from '../engine/model.js';
+import { prepareImage } from '../image/preprocess.js';
+import { findScoreTensor, findTrunkEnd, runCascade, trunkTensorOrder } from '../naflow/cascade.js';
+import { camFlow, type CamMethodName } from '../baselines/pipeline.js';
+import { scoreCamFlow } from '../baselines/scorecam.js';
+import { pixelAttribution, type PixelMethod } from '../baselines/guided.js';
+import { confidenceChange, deletionInsertion, makeScorer } from '../metrics/faithfulness.js';
+import { boxAreaShare, centreHit, energyInBoxes, pointingHit, type Box } from '../metrics/pointing.js';
+import { modelSha256 } from '../util/hash.js';
+import type { EvalItem } from './dataset.js';
+
+export const EVAL_METHODS = ['naflow', 'naflow-ref', 'gradcam', 'gradcampp', 'layercam', 'hirescam', 'scorecam', 'gradient', 'guided-backprop', 'deconvnet'] as const;
+export type EvalMethod = (typeof EVAL_METHODS)[number];
+export const EVAL_METRICS = ['deletion', 'insertion', 'drop', 'pointing', 'energy'] as const;
+export type EvalMetric = (typeof EVAL_METRICS)[number];
+const PIXEL: readonly string[] = ['gradient', 'guided-backprop', 'deconvnet'];
+const CAMS: readonly string[] = ['gradcam', 'gradcampp', 'layercam', 'hirescam'];
+
+export interface EvalOptions {
+  methods: EvalMethod[];
+  metrics: EvalMetric[];
+  /** 'all', 'last', or trunk tensor names / indices (shallow → deep order) */
+  layers: 'all' | 'last' | Array<string | number>;
+  /** deletion/insertion chunks */
+  steps?: number;
+  substrate?: 'blur' | 'zero';
+  out: string;
+  modelFile: string;
+  data: string;
+  /** called after each image (done, total, seconds so far this run) */
+  onImage?: (done: number, total: number, file: string) => void;
+  /** test hook: called before an image; throwing simulates a crash */
+  beforeImage?: (index: number) => void;
+}
+
+/** Per image: method → layer name → metric → value (null where it does not apply). */
+type ImageResult = Record<string, Record<string, Partial<Record<EvalMetric | 'increase', number | null>>>>;
+
+interface ProgressLine {
+  i: number;
+  file: string;
+  results: ImageResult;
+  centre: boolean | null;
+  area: number | null;
+}
+
+export interface EvalLayer {
+  index: number;
+  name: string;
+  /** index / (layers − 1): 0 shallowest, 1 deepest */
+  depth: number;
+}
+
+export interface EvalRow {
+  method: string;
+  layer: string;
+  layerIndex: number;
+  depth: number;
+  n: number;
+  /** metric → mean (%, for drop/increase/pointing/energy; AUC for deletion/insertion) */
+  values: Partial<Record<EvalMetric | 'increase', number | null>>;
+}
+
+export interface EvalResults {
+  naflow: string;
+  model: { file: string; sha256: string };
+  data: string;
+  images: number;
+  methods: EvalMethod[];
+  metrics: EvalMetric[];
+  settings: { steps: number; substrate: 'blur' | 'zero'; score: 'probability of the ground-truth class'; explained: 'ground-truth class' };
+  layers: EvalLayer[];
+  rows: EvalRow[];
+  baselines: { centrePointing: number | null; uniformEnergy: number | null };
+}
+
+function chooseLayers(model: Model, spec: EvalOptions['layers']): { all: string[]; chosen: string[] } {
+  const graph = model.graph;
+  const all = trunkTensorOrder(graph, findTrunkEnd(graph, findScoreTensor(graph)));
+  if (spec === 'all') return { all, chosen: all };
+  if (spec === 'last') return { all, chosen: [all[all.length - 1]] };
+  const chosen = spec.map((s) => {
+    const name = typeof s === 'number' || /^\d+$/.test(s) ? all[Number(s)] : s;
+    if (!name || !all.includes(name)) throw new Error(`--layers: '${s}' is not a trunk layer (there are ${all.length}: 0–${all.length - 1} or their tensor names)`);
+    return name;
+  });
+  return { all, chosen: all.filter((n) => chosen.includes(n)) };
+}
+
+/** The run's identity: a checkpoint is only resumed by a run with the same settings. */
+function configOf(model: Model, options: EvalOptions, layers: string[]) {
+  return {
+    model: { file: path.resolve(options.modelFile), sha256: modelSha256(options.modelFile) },
+    data: path.resolve(options.data),
+    methods: options.methods,
+    metrics: options.metrics,
+    layers,
+    steps: options.steps ?? 32,
+    substrate: options.substrate ?? 'blur',
+  };
+}
+
+function readProgress(file: string): Map<number, ProgressLine> {
+  const done = new Map<number, ProgressLine>();
+  if (!fs.existsSync(file)) return done;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const p = JSON.parse(line) as ProgressLine;
+      done.set(p.i, p);
+    } catch {
+      // a line cut short by a crash: that image is simply done again
+    }
+  }
+  return done;
+}
+
+type MapLayer = { name: string; map: Float32Array; height: number; width: number };
+
+function mapsOf(model: Model, x: tf.Tensor, method: EvalMethod, classIndex: number, layers: string[]): MapLayer[] {
+  const keep = new Set(layers);
+  const pick = (ls: { name: string; map: Float32Array; shape: [number, number, number] }[]) =>
+    ls.filter((l) => keep.has(l.name)).map((l) => ({ name: l.name, map: l.map, height: l.shape[0], width: l.shape[1] }));
+  if (method === 'naflow' || method === 'naflow-ref') return pick(runCascade(model, x, { mode: method === 'naflow' ? 'paper' : 'reference', classIndex }).layers);
+  if (CAMS.includes(method)) return pick(camFlow(model, x, method as CamMethodName, { classIndex, layers }).layers);
+  if (method === 'scorecam') return pick(scoreCamFlow(model, x, { classIndex, layers }).layers);
+  const p = pixelAttribution(model, x, method as PixelMethod, { classIndex });
+  return [{ name: 'input', map: p.map, height: p.shape[0], width: p.shape[1] }];
+}
+
+export async function runEval(model: Model, items: EvalItem[], options: EvalOptions): Promise<EvalResults> {
+  const { all, chosen } = chooseLayers(model, options.layers);
+  fs.mkdirSync(options.out, { recursive: true });
+  const config = configOf(model, options, chosen);
+  const configFile = path.join(options.out, 'eval-config.json');
+  const progressFile = path.join(options.out, 'progress.jsonl');
+  if (fs.existsSync(configFile)) {
+    const old = fs.readFileSync(configFile, 'utf8');
+    if (old.trim() !== JSON.stringify(config, null, 2).trim())
+      throw Object.assign(new Error(`${options.out} holds an evaluation with other settings (model, data, methods, metrics, layers or steps); choose another --out or delete it`), { name: 'UsageError' });
+  } else fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  const done = readProgress(progressFile);
+  const steps = options.steps ?? 32;
+  const substrate = options.substrate ?? 'blur';
+  for (const [i, item] of items.entries()) {
+    if (done.has(i)) continue;
+    options.beforeImage?.(i);
+    const prepared = await prepareImage(model, item.file);
+    const [, H, W] = prepared.tensor.shape;
+    let boxes: Box[] | undefined;
+    if (item.boxes) {
+      let [bw, bh] = item.boxSize ?? [0, 0];
+      if (!item.boxSize) {
+        const meta = await sharp(item.file).metadata();
+        [bw, bh] = [meta.width!, meta.height!];
+      }
+      boxes = item.boxes.map(([x0, y0, x1, y1]) => [(x0 * W) / bw, (y0 * H) / bh, (x1 * W) / bw, (y1 * H) / bh] as Box);
+    }
+    const results: ImageResult = {};
+    try {
+      const scorer = makeScorer(model, prepared.rgb, prepared.spec, { classIndex: item.classIndex });
+      for (const method of options.methods) {
+        results[method] = {};
+        for (const layer of mapsOf(model, prepared.tensor, method, item.classIndex, chosen)) {
+          const r: ImageResult[string][string] = {};
+          const m = { map: layer.map, height: layer.height, width: layer.width };
+          for (const metric of options.metrics) {
+            if (metric === 'deletion' || metric === 'insertion') r[metric] = deletionInsertion(scorer, m, metric, { steps, substrate }).auc;
+            else if (metric === 'drop') {
+              const c = confidenceChange(scorer, m);
+              r.drop = 100 * c.drop;
+              r.increase = c.increase ? 100 : 0;
+            } else if (metric === 'pointing') r.pointing = boxes ? (pointingHit(layer.map, layer.height, layer.width, boxes, W, H) ? 100 : 0) : null;
+            else if (metric === 'energy') r.energy = boxes ? 100 * energyInBoxes(layer.map, layer.height, layer.width, boxes, W, H) : null;
+          }
+          results[method][layer.name] = r;
+        }
+      }
+    } finally {
+      prepared.tensor.dispose();
+    }
+    const line: ProgressLine = {
+      i,
+      file: item.file,
+      results,
+      centre: boxes ? centreHit(boxes, W, H) : null,
+      area: boxes ? 100 * boxAreaShare(boxes, W, H) : null,
+    };
+    fs.appendFileSync(progressFile, `${JSON.stringify(line)}\n`);
+    done.set(i, line);
+    options.onImage?.(done.size, items.length, item.file);
+  }
+  return aggregate(config, options, items.length, all, chosen, done);
+}
+
+function aggregate(
+  config: ReturnType<typeof configOf>,
+  options: EvalOptions,
+  n: number,
+  all: string[],
+  chosen: string[],
+  done: Map<number, ProgressLine>,
+): EvalResults {
+  const lines = [...done.values()].sort((a, b) => a.i - b.i);
+  const layers: EvalLayer[] = chosen.map((name) => ({ index: all.indexOf(name), name, depth: all.length > 1 ? all.indexOf(name) / (all.length - 1) : 1 }));
+  const rows: EvalRow[] = [];
+  const keys = [...options.metrics.flatMap((m) => (m === 'drop' ? (['drop', 'increase'] as const) : [m]))];
+  for (const method of options.methods) {
+    const names = PIXEL.includes(method) ? ['input'] : chosen;
+    for (const name of names) {
+      const values: EvalRow['values'] = {};
+      let count = 0;
+      for (const k of keys) {
+        const vs = lines.map((l) => l.results[method]?.[name]?.[k]).filter((v): v is number => typeof v === 'number');
+        values[k] = vs.length ? vs.reduce((a, b) => a + b, 0) / vs.length : null;
+        count = Math.max(count, vs.length);
+      }
+      const li = name === 'input' ? -1 : all.indexOf(name);
+      rows.push({ method, layer: name, layerIndex: li, depth: name === 'input' ? 0 : all.length > 1 ? li / (all.length - 1) : 1, n: count, values });
+    }
+  }
+  const mean = (vs: Array<number | boolean | null>) => {
+    const xs = vs.filter((v) => v !== null).map(Number);
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  };
+  return {
+    naflow: '0.1.0',
+    model: config.model,
+    data: config.data,
+    images: n,
+    methods: options.methods,
+    metrics: options.metrics,
+    settings: { steps: config.steps, substrate: config.substrate, score: 'probability of the ground-truth class', explained: 'ground-truth class' },
+    layers,
+    rows,
+    baselines: {
+      centrePointing: mean(lines.map((l) => (l.centre === null ? null : l.centre ? 100 : 0))),
+      uniformEnergy: mean(lines.map((l) => l.area)),
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * `naflow eval`: an interrupted-and-resumed run gives the same results.json as an uninterrupted one;
+ * 200 images keep the live tensor count flat; the CLI writes its files and refuses bad options.
+ * Uses CIFAR ResNet-20 on ../shared/data/cifar10-test (skips with a message where it is absent).
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/engine/backend.js';
+import { loadModel } from '../src/import/load.js';
+import { readDataset } from '../src/eval/dataset.js';
+import { runEval, type EvalOptions } from '../src/eval/run.js';
+import { toCsv, toMarkdown, plotSvg } from '../src/eval/report.js';
+import { naflow } from './helpers/run-cli.js';
+import { PACKAGE_ROOT } from '../src/defaults.js';
+
+const shared = path.resolve(PACKAGE_ROOT, '../shared/data');
+const modelFile = path.join(shared, 'models/cifar-resnet/resnet20.onnx');
+const data = path.join(shared, 'cifar10-test');
+const card = path.join(PACKAGE_ROOT, 'models/cards/cifar10-resnet.naflow.json');
+const skip = fs.existsSync(modelFile) && fs.existsSync(data) ? false : `${modelFile} or ${data} is absent (../shared/data)`;
+
+test('eval resumes after a crash: the same results.json as an uninterrupted run', { skip }, async () => {
+  await initBackend({ backend: 'wasm' });
+  const model = await loadModel(modelFile, { card });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-eval-'));
+  try {
+    const items = readDataset(data, model.card).filter((_, i) => i % 100 === 0).slice(0, 6);
+    assert.deepEqual(items.map((i) => i.classIndex), [0, 1, 2, 3, 4, 5], 'class sub-folders map to the card labels');
+    const base: Omit<EvalOptions, 'out'> = {
+      methods: ['naflow', 'gradcam', 'guided-backprop'],
+      metrics: ['deletion', 'insertion', 'drop'],
+      layers: ['0'], // the first trunk layer: the most spatial detail
+      steps: 4,
+      modelFile,
+      data,
+    };
+    const whole = await runEval(model, items, { ...base, out: path.join(tmp, 'a') });
+    const out = path.join(tmp, 'b');
+    await assert.rejects(
+      runEval(model, items, { ...base, out, beforeImage: (i) => { if (i === 3) throw new Error('simulated crash'); } }),
+      /simulated crash/,
+    );
+    assert.equal(fs.readFileSync(path.join(out, 'progress.jsonl'), 'utf8').trim().split('\n').length, 3, 'three images checkpointed');
+    fs.appendFileSync(path.join(out, 'progress.jsonl'), '{"i": 3, "file": "cut sho'); // a line cut short by the crash
+    let redone = 0;
+    const resumed = await runEval(model, items, { ...base, out, onImage: () => redone++ });
+    assert.equal(redone, 3, 'only the missing images are done again');
+    assert.deepEqual(resumed, whole);
+    assert.ok(whole.rows.length === 3 && whole.rows.every((r) => r.n === 6));
+    const csv = toCsv(whole);
+    assert.equal(csv.trim().split('\n').length, 4);
+    assert.match(toMarkdown(whole), /\| layer \| naflow \| gradcam \| guided-backprop \|/);
+    assert.match(plotSvg(whole, 'insertion'), /<svg[\s\S]*naflow[\s\S]*<\/svg>/);
+    await assert.rejects(runEval(model, items, { ...base, out, steps: 8 }), /holds an evaluation with other settings/);
+  } finally {
+    model.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('eval over 200 images keeps the live tensor count flat', { skip }, async () => {
+  await initBackend({ backend: 'wasm' });
+  const model = await loadModel(modelFile, { card });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-eval200-'));
+  try {
+    const items = readDataset(data, model.card).filter((_, i) => i % 5 === 0);
+    assert.equal(items.length, 200);
+    const counts: number[] = [];
+    const r = await runEval(model, items, {
+      methods: ['naflow-ref', 'layercam'],
+      metrics: ['drop'],
+      layers: 'last',
+      modelFile,
+      data,
+      out: tmp,
+      onImage: () => counts.push(tf.memory().numTensors),
+    });
+    assert.equal(counts.length, 200);
+    assert.ok(counts.every((c) => c === counts[0]), `live tensors: first ${counts[0]}, max ${Math.max(...counts)}, last ${counts.at(-1)}`);
+    assert.equal(r.rows[0].n, 200);
+  } finally {
+    model.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('naflow eval writes results.json/csv/md and plots; bad options are usage errors', { skip }, async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-evalcli-'));
+  try {
+    const out = path.join(tmp, 'out');
+    const r = await naflow(['eval', modelFile, '--card', card, '--data', data, '--limit', '2', '--methods', 'naflow-ref,hirescam', '--metrics', 'insertion,drop', '--steps', '4', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const f of ['results.json', 'results.csv', 'results.md', 'plot-insertion.svg', 'plot-drop.svg', 'plot-increase.svg', 'progress.jsonl']) assert.ok(fs.existsSync(path.join(out, f)), f);
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    assert.equal(json.images, 2);
+    assert.deepEqual(json.methods, ['naflow-ref', 'hirescam']);
+    const bad = await naflow(['eval', modelFile, '--card', card, '--data', data, '--methods', 'naflow,nope']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--methods: unknown 'nope'/);
+    const noData = await naflow(['eval', modelFile, '--data', path.join(tmp, 'missing')]);
+    assert.equal(noData.code, 1);
+    assert.match(noData.stderr, /--data .*missing: no such file or folder/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
