@@ -1,0 +1,80 @@
+/**
+ * Images per second of every explanation method on the bundled Tiny Darknet (224×224), one process,
+ * wasm with 2 threads, over the five bundled photos (1 warm-up pass, then 2 timed passes):
+ *   maps      every trunk layer (Score-CAM: the last layer only — it needs one forward per channel,
+ *             about 8 000 forwards for every layer of Tiny Darknet); pixel methods one input map
+ *   + metrics the maps at the last layer scored with deletion + insertion (16 steps) and average drop,
+ *             as `naflow eval --layers last --metrics deletion,insertion,drop --steps 16` does
+ * Writes the README's method table (between the bench-methods markers) and bench/methods.md.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend, shutdownBackend } from '../src/engine/backend.js';
+import { loadModel } from '../src/import/load.js';
+import { prepareImage } from '../src/image/preprocess.js';
+import { runCascade, findScoreTensor, findTrunkEnd, trunkTensorOrder } from '../src/naflow/cascade.js';
+import { camFlow, type CamMethodName } from '../src/baselines/pipeline.js';
+import { scoreCamFlow } from '../src/baselines/scorecam.js';
+import { pixelAttribution, type PixelMethod } from '../src/baselines/guided.js';
+import { confidenceChange, deletionInsertion, makeScorer } from '../src/metrics/faithfulness.js';
+import { DEFAULT_MODEL } from '../src/defaults.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const photos = ['chelsea.png', 'coffee.png', 'astronaut.png', 'grace_hopper.jpg', 'butterfly.jpg'].map((f) => path.join(root, 'assets/photos', f));
+await initBackend({ backend: 'wasm', threads: 2 });
+const model = await loadModel(DEFAULT_MODEL);
+const prepared = await Promise.all(photos.map((p) => prepareImage(model, p)));
+const last = trunkTensorOrder(model.graph, findTrunkEnd(model.graph, findScoreTensor(model.graph))).at(-1)!;
+
+type Map1 = { map: Float32Array; height: number; width: number };
+const METHODS: Array<[string, (i: number, layers: 'all' | 'last') => Map1[]]> = [
+  ['naflow (paper)', (i) => runCascade(model, prepared[i].tensor, { mode: 'paper' }).layers.map((l) => ({ map: l.map, height: l.shape[0], width: l.shape[1] }))],
+  ['naflow-ref', (i) => runCascade(model, prepared[i].tensor, { mode: 'reference' }).layers.map((l) => ({ map: l.map, height: l.shape[0], width: l.shape[1] }))],
+  ...(['gradcam', 'gradcampp', 'layercam', 'hirescam'] as CamMethodName[]).map(
+    (m) => [m, (i: number, layers: 'all' | 'last') => camFlow(model, prepared[i].tensor, m, layers === 'last' ? { layers: [last] } : {}).layers.map((l) => ({ map: l.map, height: l.shape[0], width: l.shape[1] }))] as [string, (i: number, layers: 'all' | 'last') => Map1[]],
+  ),
+  ['scorecam (last layer)', (i) => scoreCamFlow(model, prepared[i].tensor, { layers: [last] }).layers.map((l) => ({ map: l.map, height: l.shape[0], width: l.shape[1] }))],
+  ...(['gradient', 'guided-backprop', 'deconvnet'] as PixelMethod[]).map(
+    (m) => [m, (i: number) => { const p = pixelAttribution(model, prepared[i].tensor, m); return [{ map: p.map, height: p.shape[0], width: p.shape[1] }]; }] as [string, (i: number, layers: 'all' | 'last') => Map1[]],
+  ),
+];
+
+function rate(fn: (i: number) => void): number {
+  for (let i = 0; i < photos.length; i++) fn(i); // warm-up
+  const t0 = performance.now();
+  for (let pass = 0; pass < 2; pass++) for (let i = 0; i < photos.length; i++) fn(i);
+  return (2 * photos.length) / ((performance.now() - t0) / 1000);
+}
+
+const rows: string[] = [];
+for (const [name, fn] of METHODS) {
+  const maps = rate((i) => void fn(i, 'all'));
+  const scored = rate((i) => {
+    const m = fn(i, 'last').at(-1)!;
+    const scorer = makeScorer(model, prepared[i].rgb, prepared[i].spec, { classIndex: 0 });
+    deletionInsertion(scorer, m, 'deletion', { steps: 16 });
+    deletionInsertion(scorer, m, 'insertion', { steps: 16 });
+    confidenceChange(scorer, m);
+  });
+  rows.push(`| ${name} | ${maps.toFixed(2)} | ${scored.toFixed(2)} |`);
+  console.log(rows.at(-1));
+}
+for (const p of prepared) p.tensor.dispose();
+model.dispose();
+await shutdownBackend();
+const cpu = os.cpus()[0]?.model.replace(/\s+/g, ' ').trim() ?? 'unknown CPU';
+const table = [
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${cpu}, Node ${process.version}, wasm 2 threads; Tiny Darknet (224×224), the 5 bundled photos, 2 timed passes after a warm-up.`,
+  '',
+  '| method | images/s, maps at every layer | images/s, last-layer map + deletion, insertion (16 steps), average drop |',
+  '|---|---|---|',
+  ...rows,
+].join('\n');
+fs.writeFileSync(path.join(root, 'bench/methods.md'), `# Methods: images per second\n\n${table}\n`);
+const readme = path.join(root, 'README.md');
+const text = fs.readFileSync(readme, 'utf8');
+const start = '<!-- bench-methods:start -->', end = '<!-- bench-methods:end -->';
+if (text.includes(start) && text.includes(end)) fs.writeFileSync(readme, text.replace(new RegExp(`${start}[\\s\\S]*${end}`), `${start}\n${table}\n${end}`));
+console.log(table);
