@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadModel } from '../import/load.js';
 import { explain, type ExplainResult } from '../naflow/explain.js';
 import { outDirProblem, writeFlow } from '../naflow/write-flow.js';
-import { imageSpecFor } from '../image/preprocess.js';
+import { displayImage, imageSpecFor } from '../image/preprocess.js';
 import { readNpy, npyToFloat32 } from '../util/npy.js';
 import { COLORMAPS, type ColormapName } from '../render/index.js';
 import type { Model } from '../engine/model.js';
@@ -30,6 +30,7 @@ interface ExplainOpts extends GlobalOptions {
   trunkEnd?: string;
   scoreTensor?: string;
   images: boolean;
+  displaySize?: string;
 }
 
 export function registerExplain(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
@@ -57,6 +58,7 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
     .option('--trunk-end <tensor>', 'override the last trunk tensor (default: found automatically)')
     .option('--score-tensor <tensor>', "the tensor holding the scores to explain (default: the model's first output, or the input of a final Softmax)")
     .option('--no-images', 'write only flow.json and the .npy maps')
+    .option('--display-size <px>', "draw the overlays on the image at this size (longer side) instead of the model's input size, e.g. 256 for 32×32 models")
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -68,6 +70,14 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
     .action(async (model: string | undefined, image: string | undefined, _opts: ExplainOpts, cmd: Command) => {
       await run(() => explainCommand([model, image].filter((a): a is string => a !== undefined), cmd.optsWithGlobals() as ExplainOpts));
     });
+}
+
+/** --display-size: a pixel count for the longer side of the drawn overlays. */
+export function parseDisplaySize(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 16 || n > 4096) throw new UsageError(`--display-size must be an integer from 16 to 4096 (pixels), got '${v}'`);
+  return n;
 }
 
 export function parseLayers(spec: string | undefined): ((l: { node: string; name: string }, i: number) => boolean) | undefined {
@@ -120,6 +130,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
   if (classIndex !== undefined && (!Number.isInteger(classIndex) || classIndex < 0)) throw new UsageError(`--class must be a class index (integer ≥ 0), got '${opts.class}'`);
   const rho = Number(opts.rho ?? '0.1');
   if (!(rho >= 0)) throw new UsageError(`--rho must be a number ≥ 0, got '${opts.rho}'`);
+  const displaySize = parseDisplaySize(opts.displaySize);
   const maxIter = Number(opts.maxIter ?? '100');
   if (!Number.isInteger(maxIter) || maxIter < 1) throw new UsageError(`--max-iter must be a positive integer, got '${opts.maxIter}'`);
 
@@ -180,6 +191,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
       preprocessing: opts.inputTensor ? { tensor: opts.inputTensor } : imageSpecFor(model),
       noImages: opts.images === false,
     };
+    if (displaySize && image && result.image) result.image = await displayImage(image, imageSpecFor(model), displaySize);
     const late = outDirProblem(out); // something appeared in --out while the cascade ran
     if (late) throw new UsageError(late);
     const json = await writeFlow(result, out, writeOpts);

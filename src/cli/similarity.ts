@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadModel } from '../import/load.js';
-import { imageSpecFor } from '../image/preprocess.js';
+import { displayImage, imageSpecFor } from '../image/preprocess.js';
 import { outDirProblem, writeFlow } from '../naflow/write-flow.js';
 import { COLORMAPS, type ColormapName } from '../render/index.js';
 import type { Model } from '../engine/model.js';
@@ -17,7 +17,7 @@ import { knnTarget, prototypeTarget, retrievalTarget, type Reference, type Simil
 import { buildBank, loadBank, saveBank } from '../similarity/bank.js';
 import { explainSimilarity, type SimilarityResult } from '../similarity/explain-similarity.js';
 import { cropBestFace, loadFaceDetector, type FaceBox } from '../similarity/faces.js';
-import { parseLayers } from './explain.js';
+import { parseDisplaySize, parseLayers } from './explain.js';
 import { EXIT, UsageError, checkModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
 
 interface SimilarityOpts extends GlobalOptions {
@@ -33,6 +33,7 @@ interface SimilarityOpts extends GlobalOptions {
   explainRef?: boolean;
   faces?: boolean;
   layers?: string;
+  displaySize?: string;
   mode: string;
   normalize: string;
   colormap: string;
@@ -81,6 +82,7 @@ export function registerSimilarity(program: Command, run: Run): void {
     .option('--max-iter <n>', 'LSMR iteration cap per solve', '100')
     .option('--trunk-end <tensor>', 'override the last trunk tensor')
     .option('--no-images', 'write only flow.json and the .npy maps')
+    .option('--display-size <px>', "draw the overlays on the image at this size (longer side) instead of the model's input size, e.g. 256 for 32×32 models")
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -171,6 +173,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
   const rho = Number(opts.rho);
   if (!(rho >= 0)) throw new UsageError(`--rho must be a number ≥ 0, got '${opts.rho}'`);
   const maxIter = positiveNumber(opts.maxIter, '--max-iter', true);
+  const displaySize = parseDisplaySize(opts.displaySize);
   const query = opts.query!;
   const out = opts.out ?? path.join('naflow-out', `${path.basename(query).replace(/\.[^.]+$/, '')}-similarity`);
   const outProblem = outDirProblem(out);
@@ -227,6 +230,11 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
       opts.explainRef && ref0?.file
         ? await explainSimilarity(model, await imageOf(ref0.file), retrievalTarget([{ embedding: s.query, file: query }], metric), cascadeOpts)
         : undefined;
+    if (displaySize) {
+      const spec = imageSpecFor(model);
+      if (result.image) result.image = await displayImage(await imageOf(query), spec, displaySize);
+      if (refResult?.image) refResult.image = await displayImage(await imageOf(ref0.file!), spec, displaySize);
+    }
     const late = outDirProblem(out);
     if (late) throw new UsageError(late);
     const face = (f: string) => (faceBoxes.has(f) ? { face: faceBoxes.get(f) } : {});

@@ -193,3 +193,13 @@ export async function prepareImage(
 ): Promise<PreparedImage> {
   return prepareImageForSpec(input, imageSpecFor(model, overrides), name);
 }
+
+/**
+ * The image again, framed as the model saw it (same resize mode) but `size` pixels on its longer
+ * side: for drawing the maps of small-input models (32×32 CIFAR, 105×105 Omniglot) at a readable size.
+ */
+export async function displayImage(input: string | Uint8Array, spec: ImageSpec, size: number): Promise<DecodedImage> {
+  const [h, w] = spec.size;
+  const scale = size / Math.max(h, w);
+  return decodeImage(input, { resize: { size: [Math.round(h * scale), Math.round(w * scale)], resize: spec.resize, interpolation: spec.interpolation } });
+}
