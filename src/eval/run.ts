@@ -211,7 +211,8 @@ function aggregate(
   chosen: string[],
   done: Map<number, ProgressLine>,
 ): EvalResults {
-  const lines = [...done.values()].sort((a, b) => a.i - b.i);
+  // only this run's items (a checkpoint may hold more, from a run with a larger --limit)
+  const lines = [...done.values()].filter((l) => l.i < n).sort((a, b) => a.i - b.i);
   const layers: EvalLayer[] = chosen.map((name) => ({ index: all.indexOf(name), name, depth: all.length > 1 ? all.indexOf(name) / (all.length - 1) : 1 }));
   const rows: EvalRow[] = [];
   const keys = [...options.metrics.flatMap((m) => (m === 'drop' ? (['drop', 'increase'] as const) : [m]))];
