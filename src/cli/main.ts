@@ -28,7 +28,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
   };
   program
     .name('naflow')
-    .description('Import CNNs (ONNX, TensorFlow.js) and run, inspect and explain them in Node.')
+    .description('Import CNNs (ONNX, TensorFlow.js) and run, inspect, explain and evaluate them in Node.')
     .version(VERSION, '-V, --version')
     .option('--backend <name>', "tensor backend: 'wasm' (default) or 'cpu'")
     .option('--threads <n>', 'wasm threads (default 1, explain 2; 2+ uses worker threads: faster for long jobs, ~0.2 s to start)')
@@ -48,6 +48,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
         '  naflow inspect model.onnx          # which ops are supported (exit 3 if some are not)\n' +
         '  naflow explain                     # NAFlow maps at every layer → naflow-out/chelsea/\n' +
         '  naflow explain-similarity m.onnx --query q.jpg --ref r.jpg   # embedding models\n' +
+        '  naflow eval model.onnx --data labels.json --methods naflow,gradcam --layers all   # faithfulness\n' +
         '\nEnvironment: NAFLOW_BACKEND=wasm|cpu and NAFLOW_THREADS=n override --backend/--threads;\n' +
         'NAFLOW_DEBUG=1 prints stack traces and timings.\n' +
         'Exit codes: 0 ok, 1 bad input or usage, 2 internal error, 3 (inspect) unsupported ops.',
