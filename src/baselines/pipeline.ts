@@ -53,22 +53,29 @@ export interface CamFlow {
   layers: CamLayer[];
 }
 
-/** Run one CAM method on every trunk layer of one (preprocessed, NHWC, batch 1) input. Frees every tensor it creates. */
-export function camFlow(model: Model, input: tf.Tensor, method: CamMethodName | CamMethod, options: CamFlowOptions = {}): CamFlow {
-  const fn = typeof method === 'function' ? method : CAM_METHODS[method];
-  if (!fn) throw new GraphError(`unknown CAM method '${String(method)}' (known: ${Object.keys(CAM_METHODS).join(', ')})`);
+/**
+ * The score tensor, the trunk end and the trunk tensors a baseline maps (all, shallow → deep, or the
+ * requested ones in that order); shared by every baseline.
+ */
+export function camLayers(model: Model, options: CamFlowOptions): { scoreTensor: string; trunkEnd: string; names: string[] } {
   const graph = model.graph;
   const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
   const trunkEnd = options.trunkEnd ?? findTrunkEnd(graph, scoreTensor);
   if (!rank4(graph, trunkEnd)) throw new GraphError(`trunk end '${trunkEnd}' is not a rank-4 (NHWC) tensor`);
   const all = trunkTensorOrder(graph, trunkEnd);
-  let names = all;
-  if (options.layers) {
-    const known = new Set(all);
-    for (const l of options.layers) if (!known.has(l)) throw new GraphError(`'${l}' is not a rank-4 trunk tensor of ${graph.source}`);
-    const wanted = new Set(options.layers);
-    names = all.filter((n) => wanted.has(n));
-  }
+  if (!options.layers) return { scoreTensor, trunkEnd, names: all };
+  const known = new Set(all);
+  for (const l of options.layers) if (!known.has(l)) throw new GraphError(`'${l}' is not a rank-4 trunk tensor of ${graph.source}`);
+  const wanted = new Set(options.layers);
+  return { scoreTensor, trunkEnd, names: all.filter((n) => wanted.has(n)) };
+}
+
+/** Run one CAM method on every trunk layer of one (preprocessed, NHWC, batch 1) input. Frees every tensor it creates. */
+export function camFlow(model: Model, input: tf.Tensor, method: CamMethodName | CamMethod, options: CamFlowOptions = {}): CamFlow {
+  const fn = typeof method === 'function' ? method : CAM_METHODS[method];
+  if (!fn) throw new GraphError(`unknown CAM method '${String(method)}' (known: ${Object.keys(CAM_METHODS).join(', ')})`);
+  const graph = model.graph;
+  const { scoreTensor, trunkEnd, names } = camLayers(model, options);
 
   const record = forward(model, input, { record: true, outputs: [scoreTensor, ...graph.outputs] });
   let grads: Map<string, tf.Tensor> | undefined;

@@ -7,11 +7,10 @@
  * every layer of a real model; pass `layers` to pick some.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GraphError } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import { forward } from '../engine/execute.js';
-import { findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder } from '../naflow/cascade.js';
-import type { CamFlow, CamFlowOptions } from './pipeline.js';
+import { seedFor } from '../naflow/cascade.js';
+import { camLayers, type CamFlow, type CamFlowOptions } from './pipeline.js';
 
 export interface ScoreCamOptions extends CamFlowOptions {
   /** masked inputs per forward pass (default 16, as pytorch-grad-cam) */
@@ -22,16 +21,7 @@ export interface ScoreCamOptions extends CamFlowOptions {
 
 export function scoreCamFlow(model: Model, input: tf.Tensor, options: ScoreCamOptions = {}): CamFlow {
   const graph = model.graph;
-  const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
-  const trunkEnd = options.trunkEnd ?? findTrunkEnd(graph, scoreTensor);
-  if (!rank4(graph, trunkEnd)) throw new GraphError(`trunk end '${trunkEnd}' is not a rank-4 (NHWC) tensor`);
-  const all = trunkTensorOrder(graph, trunkEnd);
-  let names = all;
-  if (options.layers) {
-    const known = new Set(all);
-    for (const l of options.layers) if (!known.has(l)) throw new GraphError(`'${l}' is not a rank-4 trunk tensor of ${graph.source}`);
-    names = all.filter((n) => options.layers!.includes(n));
-  }
+  const { scoreTensor, trunkEnd, names } = camLayers(model, options);
   // a model exported with a fixed batch size takes the masked inputs that many at a time
   const fixed = graph.inputs[0]?.shape[0];
   const batch = fixed && fixed > 0 ? fixed : options.batch ?? 16;

@@ -75,17 +75,40 @@ function readWeights(manifestPath: string, groups: TfjsWeightGroup[]): Map<strin
   return weights;
 }
 
-export function importFaceRecognitionNet(json: unknown, manifestPath: string): Graph {
+/** Takes a manifest weight into the graph as a constant (optionally reshaped) and returns its name. */
+type TakeWeight = (name: string, reshape?: number[]) => string;
+
+/**
+ * Read a face-api manifest's weights and build a graph from them: `build` emits the nodes, taking each
+ * weight it uses with `w`. Weights no node took are disposed; on failure everything is.
+ */
+function buildFromManifest(json: unknown, manifestPath: string, kind: string, build: (b: GraphBuilder, w: TakeWeight) => string): Graph {
   const weights = readWeights(manifestPath, json as TfjsWeightGroup[]);
   const b = new GraphBuilder('face-api', manifestPath);
   const used = new Set<string>();
-  const w = (name: string): string => {
-    const t = weights.get(name);
-    if (!t) throw new GraphError(`${manifestPath}: weight '${name}' is missing from the manifest (not a FaceRecognitionNet?)`);
+  const w: TakeWeight = (name, reshape) => {
+    let t = weights.get(name);
+    if (!t) throw new GraphError(`${manifestPath}: weight '${name}' is missing from the manifest (not a ${kind}?)`);
     used.add(name);
+    if (reshape) {
+      const r = tf.reshape(t, reshape);
+      t.dispose();
+      t = r;
+    }
     return b.addConst(name, t, true);
   };
   try {
+    return b.finish([build(b, w)]);
+  } catch (e) {
+    b.dispose();
+    throw e;
+  } finally {
+    for (const [name, t] of weights) if (!used.has(name)) t.dispose();
+  }
+}
+
+export function importFaceRecognitionNet(json: unknown, manifestPath: string): Graph {
+  return buildFromManifest(json, manifestPath, 'FaceRecognitionNet', (b, w) => {
     const zeroOne = new Map<number, [string, string]>();
     const meanVar = (c: number): [string, string] => {
       // mean-0 / variance-1 constants, shared per channel count
@@ -140,14 +163,8 @@ export function importFaceRecognitionNet(json: unknown, manifestPath: string): G
     const fs4 = b.shapeOf(x)!;
     const pooled = b.emit('global_avg', 'ReduceMean', [x], { axes: [1, 2], keepDims: false }, [fs4[0], fs4[3]]);
     const fc = w('fc');
-    const out = b.emit('descriptor', 'MatMul', [pooled, fc], {}, [fs4[0], b.shapeOf(fc)![1]]);
-    for (const [name, t] of weights) if (!used.has(name)) t.dispose();
-    return b.finish([out]);
-  } catch (e) {
-    b.dispose();
-    for (const [name, t] of weights) if (!used.has(name)) t.dispose();
-    throw e;
-  }
+    return b.emit('descriptor', 'MatMul', [pooled, fc], {}, [fs4[0], b.shapeOf(fc)![1]]);
+  });
 }
 
 /** face-api's TinyFaceDetector input: 416×416, (RGB − mean) / 255, the image padded to a square first. */
@@ -170,30 +187,16 @@ export const TINY_FACE_DETECTOR = {
  * (x, y, w, h, score) on a 13×13 grid for a 416 input. Decoding lives in similarity/faces.ts.
  */
 export function importTinyFaceDetector(json: unknown, manifestPath: string): Graph {
-  const weights = readWeights(manifestPath, json as TfjsWeightGroup[]);
-  const b = new GraphBuilder('face-api', manifestPath);
-  const used = new Set<string>();
-  const w = (name: string, reshape?: number[]): string => {
-    let t = weights.get(name);
-    if (!t) throw new GraphError(`${manifestPath}: weight '${name}' is missing from the manifest (not a TinyFaceDetector?)`);
-    used.add(name);
-    if (reshape) {
-      const r = tf.reshape(t, reshape);
-      t.dispose();
-      t = r;
-    }
-    return b.addConst(name, t, true);
-  };
-  const leaky = (x: string, name: string) => b.emit(name, 'LeakyRelu', [x], { alpha: 0.1 }, b.shapeOf(x));
-  const pool = (x: string, name: string, stride: number): string => {
-    const [n, h, wd, c] = b.shapeOf(x)!;
-    // TensorFlow 'same': the extra row/column of padding goes to the bottom/right
-    const oh = Math.ceil(h / stride), ow = Math.ceil(wd / stride);
-    const ph = Math.max(0, (oh - 1) * stride + 2 - h), pw = Math.max(0, (ow - 1) * stride + 2 - wd);
-    const pads = [Math.floor(ph / 2), Math.floor(pw / 2), ph - Math.floor(ph / 2), pw - Math.floor(pw / 2)];
-    return b.emit(name, 'MaxPool', [x], { kernel: [2, 2], strides: [stride, stride], pads, dilations: [1, 1], countIncludePad: false }, [n, oh, ow, c]);
-  };
-  try {
+  return buildFromManifest(json, manifestPath, 'TinyFaceDetector', (b, w) => {
+    const leaky = (x: string, name: string) => b.emit(name, 'LeakyRelu', [x], { alpha: 0.1 }, b.shapeOf(x));
+    const pool = (x: string, name: string, stride: number): string => {
+      const [n, h, wd, c] = b.shapeOf(x)!;
+      // TensorFlow 'same': the extra row/column of padding goes to the bottom/right
+      const oh = Math.ceil(h / stride), ow = Math.ceil(wd / stride);
+      const ph = Math.max(0, (oh - 1) * stride + 2 - h), pw = Math.max(0, (ow - 1) * stride + 2 - wd);
+      const pads = [Math.floor(ph / 2), Math.floor(pw / 2), ph - Math.floor(ph / 2), pw - Math.floor(pw / 2)];
+      return b.emit(name, 'MaxPool', [x], { kernel: [2, 2], strides: [stride, stride], pads, dilations: [1, 1], countIncludePad: false }, [n, oh, ow, c]);
+    };
     const size = TINY_FACE_DETECTOR.inputSize;
     let x = b.addInput('image', [-1, size, size, 3]);
     x = b.emit('conv0', 'Conv', [x, w('conv0/filters'), w('conv0/bias')], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [-1, size - 2, size - 2, 16], 'conv2d');
@@ -210,12 +213,6 @@ export function importTinyFaceDetector(json: unknown, manifestPath: string): Gra
     x = pool(x, 'pool5', 1);
     const [n, h, wd] = b.shapeOf(x)!;
     const f8 = w('conv8/filters');
-    const out = b.emit('boxes', 'Conv', [x, f8, w('conv8/bias')], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [n, h, wd, b.shapeOf(f8)![3]], 'conv2d');
-    for (const [name, t] of weights) if (!used.has(name)) t.dispose();
-    return b.finish([out]);
-  } catch (e) {
-    b.dispose();
-    for (const [name, t] of weights) if (!used.has(name)) t.dispose();
-    throw e;
-  }
+    return b.emit('boxes', 'Conv', [x, f8, w('conv8/bias')], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [n, h, wd, b.shapeOf(f8)![3]], 'conv2d');
+  });
 }
