@@ -12,53 +12,35 @@ import { explain, type ExplainResult } from '../naflow/explain.js';
 import { outDirProblem, writeFlow } from '../naflow/write-flow.js';
 import { displayImage, imageSpecFor } from '../image/preprocess.js';
 import { readNpy, npyToFloat32 } from '../util/npy.js';
-import { COLORMAPS, type ColormapName } from '../render/index.js';
 import type { Model } from '../engine/model.js';
+import { addFlowOptions, parseFlowOptions, type FlowOptionValues } from './flow-options.js';
 import { EXIT, UsageError, checkModelPath, defaultImages, splitModelAndImages, startBackend, withModelName, type GlobalOptions } from './common.js';
 
-interface ExplainOpts extends GlobalOptions {
-  mode: string;
+interface ExplainOpts extends GlobalOptions, FlowOptionValues {
   class?: string;
-  layers?: string;
-  normalize: string;
-  colormap: string;
   out?: string;
-  json?: boolean;
   inputTensor?: string;
-  rho?: string;
-  maxIter?: string;
-  trunkEnd?: string;
   scoreTensor?: string;
-  images: boolean;
-  displaySize?: string;
 }
 
 export function registerExplain(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
-  program
-    .command('explain')
-    .summary('NAFlow: an attention map at every layer, written to a folder')
-    .description(
-      'Explain the decision on one image with NAFlow: a map at every layer of the convolutional trunk, shallow → deep.\n\n' +
-        'Writes to --out: layers/<i>_<node>.png (overlay per layer), flow-strip.png (all layers), flow.gif (animated), ' +
-        'maps/<i>_<node>.npy (raw float32 maps before normalisation) and flow.json (decision, mode, per-layer shape, kept fraction, ' +
-        'solver statistics and file paths). With no arguments it explains the bundled cat photo with the bundled Tiny Darknet.',
-    )
-    .argument('[model]', 'ONNX file, TensorFlow.js model.json or folder (default: bundled Tiny Darknet)')
-    .argument('[image]', 'JPEG, PNG or WebP (default: the bundled cat photo)')
-    .option('--mode <mode>', "'paper' (real least-squares inverses, default) or 'reference' (the authors' released code: B = A ⊙ mask)", 'paper')
-    .option('--class <n>', 'explain this class index instead of the predicted one')
-    .option('--layers <list>', "which layers get images: comma-separated indices, index ranges (3-7) or node names (default: all)")
-    .option('--normalize <how>', "'layer' (each map on its own min–max, the paper's) or 'global' (one scale for all layers)", 'layer')
-    .option('--colormap <name>', `colour map: ${COLORMAPS.join(', ')}`, 'jet')
-    .option('--out <dir>', 'output folder (default: naflow-out/<image name>); an earlier naflow output there is replaced, a folder holding anything else is refused')
-    .option('--json', 'also print flow.json to stdout')
-    .option('--input-tensor <file>', "explain a preprocessed float32 .npy tensor in the model's own input layout instead of an image")
-    .option('--rho <r>', 'damping factor ρ of the least-squares inverses (λ = ρ·σ_max)', '0.1')
-    .option('--max-iter <n>', 'LSMR iteration cap per solve', '100')
-    .option('--trunk-end <tensor>', 'override the last trunk tensor (default: found automatically)')
-    .option('--score-tensor <tensor>', "the tensor holding the scores to explain (default: the model's first output, or the input of a final Softmax)")
-    .option('--no-images', 'write only flow.json and the .npy maps')
-    .option('--display-size <px>', "draw the overlays on the image at this size (longer side) instead of the model's input size, e.g. 256 for 32×32 models")
+  addFlowOptions(
+    program
+      .command('explain')
+      .summary('NAFlow: an attention map at every layer, written to a folder')
+      .description(
+        'Explain the decision on one image with NAFlow: a map at every layer of the convolutional trunk, shallow → deep.\n\n' +
+          'Writes to --out: layers/<i>_<node>.png (overlay per layer), flow-strip.png (all layers), flow.gif (animated), ' +
+          'maps/<i>_<node>.npy (raw float32 maps before normalisation) and flow.json (decision, mode, per-layer shape, kept fraction, ' +
+          'solver statistics and file paths). With no arguments it explains the bundled cat photo with the bundled Tiny Darknet.',
+      )
+      .argument('[model]', 'ONNX file, TensorFlow.js model.json or folder (default: bundled Tiny Darknet)')
+      .argument('[image]', 'JPEG, PNG or WebP (default: the bundled cat photo)')
+      .option('--class <n>', 'explain this class index instead of the predicted one')
+      .option('--out <dir>', 'output folder (default: naflow-out/<image name>); an earlier naflow output there is replaced, a folder holding anything else is refused')
+      .option('--input-tensor <file>', "explain a preprocessed float32 .npy tensor in the model's own input layout instead of an image")
+      .option('--score-tensor <tensor>', "the tensor holding the scores to explain (default: the model's first output, or the input of a final Softmax)")
+  )
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -69,26 +51,6 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
     )
     .action(async (model: string | undefined, image: string | undefined, _opts: ExplainOpts, cmd: Command) => {
       await run(() => explainCommand([model, image].filter((a): a is string => a !== undefined), cmd.optsWithGlobals() as ExplainOpts));
-    });
-}
-
-/** --display-size: a pixel count for the longer side of the drawn overlays. */
-export function parseDisplaySize(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 16 || n > 4096) throw new UsageError(`--display-size must be an integer from 16 to 4096 (pixels), got '${v}'`);
-  return n;
-}
-
-export function parseLayers(spec: string | undefined): ((l: { node: string; name: string }, i: number) => boolean) | undefined {
-  if (!spec || spec === 'all') return undefined;
-  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
-  return (l, i) =>
-    parts.some((p) => {
-      const range = /^(\d+)-(\d+)$/.exec(p);
-      if (range) return i >= Number(range[1]) && i <= Number(range[2]);
-      if (/^\d+$/.test(p)) return i === Number(p);
-      return p === l.node || p === l.name;
     });
 }
 
@@ -122,17 +84,9 @@ function tensorFromNpy(file: string, model: Model): tf.Tensor {
 }
 
 export async function explainCommand(args: string[], opts: ExplainOpts): Promise<number> {
-  const mode = opts.mode;
-  if (mode !== 'paper' && mode !== 'reference') throw new UsageError(`--mode must be 'paper' or 'reference', got '${mode}'`);
-  if (opts.normalize !== 'layer' && opts.normalize !== 'global') throw new UsageError(`--normalize must be 'layer' or 'global', got '${opts.normalize}'`);
-  if (!COLORMAPS.includes(opts.colormap as ColormapName)) throw new UsageError(`--colormap must be one of ${COLORMAPS.join(', ')}, got '${opts.colormap}'`);
+  const { mode, normalize, colormap, rho, maxIter, displaySize, layers } = parseFlowOptions(opts);
   const classIndex = opts.class === undefined ? undefined : Number(opts.class);
   if (classIndex !== undefined && (!Number.isInteger(classIndex) || classIndex < 0)) throw new UsageError(`--class must be a class index (integer ≥ 0), got '${opts.class}'`);
-  const rho = Number(opts.rho ?? '0.1');
-  if (!(rho >= 0)) throw new UsageError(`--rho must be a number ≥ 0, got '${opts.rho}'`);
-  const displaySize = parseDisplaySize(opts.displaySize);
-  const maxIter = Number(opts.maxIter ?? '100');
-  if (!Number.isInteger(maxIter) || maxIter < 1) throw new UsageError(`--max-iter must be a positive integer, got '${opts.maxIter}'`);
 
   const split = splitModelAndImages(args);
   if (split.images.length > 1) throw new UsageError(`explain takes one image, got ${split.images.length}`);
@@ -183,9 +137,9 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
       if (input instanceof tf.Tensor) input.dispose();
     }
     const writeOpts = {
-      normalize: opts.normalize as 'layer' | 'global',
-      colormap: opts.colormap as ColormapName,
-      layers: parseLayers(opts.layers),
+      normalize,
+      colormap,
+      layers,
       modelFile: split.model,
       imageFile: opts.inputTensor ?? image,
       preprocessing: opts.inputTensor ? { tensor: opts.inputTensor } : imageSpecFor(model),

@@ -9,7 +9,6 @@ import cliProgress from 'cli-progress';
 import { loadModel } from '../import/load.js';
 import { displayImage, imageSpecFor } from '../image/preprocess.js';
 import { outDirProblem, writeFlow } from '../naflow/write-flow.js';
-import { COLORMAPS, type ColormapName } from '../render/index.js';
 import type { Model } from '../engine/model.js';
 import { METRICS, type Metric } from '../similarity/metric.js';
 import { embed, embeddingTensorOf, imageFiles, readLabelledFolder, SimilarityError } from '../similarity/embed.js';
@@ -17,10 +16,10 @@ import { knnTarget, prototypeTarget, retrievalTarget, type Reference, type Simil
 import { buildBank, loadBank, saveBank } from '../similarity/bank.js';
 import { explainSimilarity, type SimilarityResult } from '../similarity/explain-similarity.js';
 import { cropBestFace, loadFaceDetector, type FaceBox } from '../similarity/faces.js';
-import { parseDisplaySize, parseLayers } from './explain.js';
+import { addFlowOptions, parseFlowOptions, type FlowOptionValues } from './flow-options.js';
 import { EXIT, UsageError, checkModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
 
-interface SimilarityOpts extends GlobalOptions {
+interface SimilarityOpts extends GlobalOptions, FlowOptionValues {
   query?: string;
   ref?: string;
   gallery?: string;
@@ -32,57 +31,39 @@ interface SimilarityOpts extends GlobalOptions {
   temperature: string;
   explainRef?: boolean;
   faces?: boolean;
-  layers?: string;
-  displaySize?: string;
-  mode: string;
-  normalize: string;
-  colormap: string;
   out?: string;
-  json?: boolean;
-  rho: string;
-  maxIter: string;
-  trunkEnd?: string;
-  images: boolean;
 }
 
 type Run = (fn: () => Promise<number>) => Promise<void>;
 
 export function registerSimilarity(program: Command, run: Run): void {
-  program
-    .command('explain-similarity')
-    .summary('NAFlow for embedding models: retrieval, few-shot prototypes, k-NN over a memory bank')
-    .description(
-      'Explain why a query image is similar to its references, with a NAFlow map at every layer.\n\n' +
-        'The decision comes from one of: --ref (one reference image), --gallery (the top-1 of a folder of images), ' +
-        '--support (few-shot: one sub-folder of 1–5 images per class → prototypes; the nearest prototype wins) or ' +
-        '--bank (weighted k-NN over a memory bank made by `naflow bank build`). The similarity is split per embedding ' +
-        'dimension into channel contribution weights, which seed the cascade through the embedding head.\n\n' +
-        'Writes the same files as `naflow explain`; flow.json adds `similarity`: the metric, the value, the references, ' +
-        'the candidates and the 10 dimensions with the largest weights.',
-    )
-    .argument('<model>', 'ONNX file or TensorFlow.js model.json / folder of an embedding model')
-    .requiredOption('--query <image>', 'the image to explain')
-    .option('--ref <image>', 'retrieval / verification: one reference image')
-    .option('--gallery <dir>', 'retrieval: a folder of images; the most similar one is the reference')
-    .option('--support <dir>', 'few-shot: a folder with one sub-folder of images per class')
-    .option('--bank <file>', 'contrastive classification: a memory bank file (naflow bank build)')
-    .option('--metric <name>', `similarity: ${METRICS.join(', ')} (default: the card's, else euclidean for --support and cosine otherwise)`)
-    .option('--embedding-node <tensor>', "the embedding tensor (default: the card's 'embedding', else the only output; a feature map is average-pooled)")
-    .option('--k <n>', 'k-NN: neighbours', '20')
-    .option('--temperature <t>', 'k-NN: vote temperature τ (votes exp(s/τ))', '0.07')
-    .option('--explain-ref', "retrieval: also explain the reference against the query (written to <out>/reference/)")
-    .option('--faces', 'face models: detect the face in every image (face-api TinyFaceDetector, needs @vladmandic/face-api) and explain the crop; an image without a face is an error')
-    .option('--mode <mode>', "'paper' (default) or 'reference'", 'paper')
-    .option('--layers <list>', 'which layers get images: indices, ranges (3-7) or node names (default: all; every map is written)')
-    .option('--normalize <how>', "'layer' or 'global'", 'layer')
-    .option('--colormap <name>', `colour map: ${COLORMAPS.join(', ')}`, 'jet')
-    .option('--out <dir>', 'output folder (default: naflow-out/<query name>-similarity)')
-    .option('--json', 'also print flow.json to stdout')
-    .option('--rho <r>', 'damping factor ρ of the least-squares inverses', '0.1')
-    .option('--max-iter <n>', 'LSMR iteration cap per solve', '100')
-    .option('--trunk-end <tensor>', 'override the last trunk tensor')
-    .option('--no-images', 'write only flow.json and the .npy maps')
-    .option('--display-size <px>', "draw the overlays on the image at this size (longer side) instead of the model's input size, e.g. 256 for 32×32 models")
+  addFlowOptions(
+    program
+      .command('explain-similarity')
+      .summary('NAFlow for embedding models: retrieval, few-shot prototypes, k-NN over a memory bank')
+      .description(
+        'Explain why a query image is similar to its references, with a NAFlow map at every layer.\n\n' +
+          'The decision comes from one of: --ref (one reference image), --gallery (the top-1 of a folder of images), ' +
+          '--support (few-shot: one sub-folder of 1–5 images per class → prototypes; the nearest prototype wins) or ' +
+          '--bank (weighted k-NN over a memory bank made by `naflow bank build`). The similarity is split per embedding ' +
+          'dimension into channel contribution weights, which seed the cascade through the embedding head.\n\n' +
+          'Writes the same files as `naflow explain`; flow.json adds `similarity`: the metric, the value, the references, ' +
+          'the candidates and the 10 dimensions with the largest weights.',
+      )
+      .argument('<model>', 'ONNX file or TensorFlow.js model.json / folder of an embedding model')
+      .requiredOption('--query <image>', 'the image to explain')
+      .option('--ref <image>', 'retrieval / verification: one reference image')
+      .option('--gallery <dir>', 'retrieval: a folder of images; the most similar one is the reference')
+      .option('--support <dir>', 'few-shot: a folder with one sub-folder of images per class')
+      .option('--bank <file>', 'contrastive classification: a memory bank file (naflow bank build)')
+      .option('--metric <name>', `similarity: ${METRICS.join(', ')} (default: the card's, else euclidean for --support and cosine otherwise)`)
+      .option('--embedding-node <tensor>', "the embedding tensor (default: the card's 'embedding', else the only output; a feature map is average-pooled)")
+      .option('--k <n>', 'k-NN: neighbours', '20')
+      .option('--temperature <t>', 'k-NN: vote temperature τ (votes exp(s/τ))', '0.07')
+      .option('--explain-ref', "retrieval: also explain the reference against the query (written to <out>/reference/)")
+      .option('--faces', 'face models: detect the face in every image (face-api TinyFaceDetector, needs @vladmandic/face-api) and explain the crop; an image without a face is an error')
+      .option('--out <dir>', 'output folder (default: naflow-out/<query name>-similarity)')
+  )
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -164,16 +145,10 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     throw new UsageError(`give exactly one of --ref, --gallery, --support or --bank${sources.length ? ` (got ${sources.map((s) => `--${s}`).join(' and ')})` : ''}`);
   const source = sources[0];
   if (opts.metric !== undefined && !METRICS.includes(opts.metric as Metric)) throw new UsageError(`--metric must be one of ${METRICS.join(', ')}, got '${opts.metric}'`);
-  if (opts.mode !== 'paper' && opts.mode !== 'reference') throw new UsageError(`--mode must be 'paper' or 'reference', got '${opts.mode}'`);
-  if (opts.normalize !== 'layer' && opts.normalize !== 'global') throw new UsageError(`--normalize must be 'layer' or 'global', got '${opts.normalize}'`);
-  if (!COLORMAPS.includes(opts.colormap as ColormapName)) throw new UsageError(`--colormap must be one of ${COLORMAPS.join(', ')}, got '${opts.colormap}'`);
+  const { mode, normalize, colormap, rho, maxIter, displaySize, layers } = parseFlowOptions(opts);
   if (opts.explainRef && source !== 'ref' && source !== 'gallery') throw new UsageError('--explain-ref applies to retrieval (--ref or --gallery) only');
   const k = positiveNumber(opts.k, '--k', true);
   const temperature = positiveNumber(opts.temperature, '--temperature');
-  const rho = Number(opts.rho);
-  if (!(rho >= 0)) throw new UsageError(`--rho must be a number ≥ 0, got '${opts.rho}'`);
-  const maxIter = positiveNumber(opts.maxIter, '--max-iter', true);
-  const displaySize = parseDisplaySize(opts.displaySize);
   const query = opts.query!;
   const out = opts.out ?? path.join('naflow-out', `${path.basename(query).replace(/\.[^.]+$/, '')}-similarity`);
   const outProblem = outDirProblem(out);
@@ -209,7 +184,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     }
     const bar = progress('explain', show);
     let result: SimilarityResult;
-    const cascadeOpts = { mode: opts.mode as 'paper' | 'reference', trunkEnd: opts.trunkEnd, settings: { rho, maxIter }, embeddingNode };
+    const cascadeOpts = { mode, trunkEnd: opts.trunkEnd, settings: { rho, maxIter }, embeddingNode };
     try {
       result = await explainSimilarity(model, await imageOf(query), target, { ...cascadeOpts, onLayer: (d, t, n) => bar.tick(d, t, n) });
     } finally {
@@ -217,9 +192,9 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     }
     const s = result.similarity;
     const writeOpts = {
-      normalize: opts.normalize as 'layer' | 'global',
-      colormap: opts.colormap as ColormapName,
-      layers: parseLayers(opts.layers),
+      normalize,
+      colormap,
+      layers,
       modelFile,
       imageFile: query,
       preprocessing: imageSpecFor(model),
@@ -248,7 +223,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
       const what = s.kind === 'retrieval' ? `most similar: ${refs}` : `${s.kind === 'knn' ? 'k-NN' : 'few-shot'} decision: ${result.decision.label} (vs ${refs})`;
       process.stdout.write(
         `${query}: ${what}; ${s.metric} similarity ${s.similarity.toFixed(4)}\n` +
-          `${result.layers.length} layer maps (${opts.mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`,
+          `${result.layers.length} layer maps (${mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`,
       );
     }
   } finally {

@@ -1,0 +1,76 @@
+/**
+ * The options `naflow explain` and `naflow explain-similarity` share (cascade mode and solver,
+ * which layers get images, how they are drawn), declared and validated once.
+ */
+import type { Command } from 'commander';
+import type { NaflowMode } from '../naflow/cascade.js';
+import { COLORMAPS, type ColormapName } from '../render/index.js';
+import { UsageError } from './common.js';
+
+export interface FlowOptionValues {
+  mode: string;
+  layers?: string;
+  normalize: string;
+  colormap: string;
+  json?: boolean;
+  rho: string;
+  maxIter: string;
+  trunkEnd?: string;
+  images: boolean;
+  displaySize?: string;
+}
+
+export interface FlowOptions {
+  mode: NaflowMode;
+  normalize: 'layer' | 'global';
+  colormap: ColormapName;
+  rho: number;
+  maxIter: number;
+  displaySize?: number;
+  layers?: (l: { node: string; name: string }, i: number) => boolean;
+}
+
+export function addFlowOptions(cmd: Command): Command {
+  return cmd
+    .option('--mode <mode>', "'paper' (real least-squares inverses, default) or 'reference' (the authors' released code: B = A ⊙ mask)", 'paper')
+    .option('--layers <list>', 'which layers get images: comma-separated indices, index ranges (3-7) or node names (default: all; every map is written)')
+    .option('--normalize <how>', "'layer' (each map on its own min–max, the paper's) or 'global' (one scale for all layers)", 'layer')
+    .option('--colormap <name>', `colour map: ${COLORMAPS.join(', ')}`, 'jet')
+    .option('--json', 'also print flow.json to stdout')
+    .option('--rho <r>', 'damping factor ρ of the least-squares inverses (λ = ρ·σ_max)', '0.1')
+    .option('--max-iter <n>', 'LSMR iteration cap per solve', '100')
+    .option('--trunk-end <tensor>', 'override the last trunk tensor (default: found automatically)')
+    .option('--no-images', 'write only flow.json and the .npy maps')
+    .option('--display-size <px>', "draw the overlays on the image at this size (longer side) instead of the model's input size, e.g. 256 for 32×32 models");
+}
+
+export function parseFlowOptions(o: FlowOptionValues): FlowOptions {
+  if (o.mode !== 'paper' && o.mode !== 'reference') throw new UsageError(`--mode must be 'paper' or 'reference', got '${o.mode}'`);
+  if (o.normalize !== 'layer' && o.normalize !== 'global') throw new UsageError(`--normalize must be 'layer' or 'global', got '${o.normalize}'`);
+  if (!COLORMAPS.includes(o.colormap as ColormapName)) throw new UsageError(`--colormap must be one of ${COLORMAPS.join(', ')}, got '${o.colormap}'`);
+  const rho = Number(o.rho);
+  if (!(rho >= 0)) throw new UsageError(`--rho must be a number ≥ 0, got '${o.rho}'`);
+  const maxIter = Number(o.maxIter);
+  if (!Number.isInteger(maxIter) || maxIter < 1) throw new UsageError(`--max-iter must be a positive integer, got '${o.maxIter}'`);
+  return { mode: o.mode, normalize: o.normalize, colormap: o.colormap as ColormapName, rho, maxIter, displaySize: parseDisplaySize(o.displaySize), layers: parseLayers(o.layers) };
+}
+
+/** --display-size: a pixel count for the longer side of the drawn overlays. */
+function parseDisplaySize(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 16 || n > 4096) throw new UsageError(`--display-size must be an integer from 16 to 4096 (pixels), got '${v}'`);
+  return n;
+}
+
+function parseLayers(spec: string | undefined): FlowOptions['layers'] {
+  if (!spec || spec === 'all') return undefined;
+  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  return (l, i) =>
+    parts.some((p) => {
+      const range = /^(\d+)-(\d+)$/.exec(p);
+      if (range) return i >= Number(range[1]) && i <= Number(range[2]);
+      if (/^\d+$/.test(p)) return i === Number(p);
+      return p === l.node || p === l.name;
+    });
+}
