@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { lsmr, sigmaMax, type LinearOperator } from '../src/solve/lsmr.js';
+import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, type ArrayOperator, type LinearOperator } from '../src/solve/lsmr.js';
 import { rng } from './helpers/rng.js';
 
 /** Solve the square system M y = rhs in float64 (Gaussian elimination with partial pivoting). */
@@ -38,6 +38,15 @@ function denseSolve(A: number[][], b: number[], lambda: number): number[] {
   return At.map((col) => col.reduce((s, a, k) => s + a * y[k], 0));
 }
 
+/** The same matrix on flat float32 arrays (the vector space native kernels use), products in float64. */
+function arrayOperator(A: number[][]): ArrayOperator {
+  const n = A[0].length;
+  return {
+    apply: (x) => Float32Array.from(A, (row) => row.reduce((s, a, j) => s + a * x[j], 0)),
+    applyT: (u) => Float32Array.from({ length: n }, (_, j) => A.reduce((s, row, k) => s + row[j] * u[k], 0)),
+  };
+}
+
 function operator(A: number[][]): LinearOperator {
   const t = tf.tensor2d(A);
   const tt = tf.transpose(t);
@@ -66,13 +75,16 @@ test('LSMR matches the dense damped least-squares solution (rel. error ≤ 1e-4)
       for (const rho of [0, 0.1]) {
         const lambda = rho * smax;
         const want = denseSolve(A, bArr, lambda);
-        const res = lsmr(op, b, { damp: lambda, atol: 1e-10, btol: 1e-10, maxIter: 500 });
-        const got = res.x.dataSync();
-        const scale = Math.max(...want.map(Math.abs));
-        const err = Math.max(...want.map((w, i) => Math.abs(w - got[i]))) / scale;
-        assert.ok(err <= 1e-4, `${m}×${n}, rho ${rho}: rel. error ${err} after ${res.iterations} iterations (${res.stop})`);
-        const trueR = Math.sqrt(A.reduce((acc, row, k) => acc + (row.reduce((s, a, j) => s + a * got[j], 0) - bArr[k]) ** 2, 0));
-        assert.ok(Math.abs(trueR - res.normR) <= 1e-3 * Math.max(1, trueR), `reported residual ${res.normR} vs true ${trueR}`);
+        const options = { damp: lambda, atol: 1e-10, btol: 1e-10, maxIter: 500 };
+        const res = lsmr(op, b, options);
+        const resArr = lsmrArrays(arrayOperator(A), Float32Array.from(bArr), options);
+        for (const [space, x, r] of [['tensors', res.x.dataSync(), res], ['arrays', resArr.x, resArr]] as const) {
+          const scale = Math.max(...want.map(Math.abs));
+          const err = Math.max(...want.map((w, i) => Math.abs(w - x[i]))) / scale;
+          assert.ok(err <= 1e-4, `${space} ${m}×${n}, rho ${rho}: rel. error ${err} after ${r.iterations} iterations (${r.stop})`);
+          const trueR = Math.sqrt(A.reduce((acc, row, k) => acc + (row.reduce((s, a, j) => s + a * x[j], 0) - bArr[k]) ** 2, 0));
+          assert.ok(Math.abs(trueR - r.normR) <= 1e-3 * Math.max(1, trueR), `${space}: reported residual ${r.normR} vs true ${trueR}`);
+        }
         res.x.dispose();
       }
     });
@@ -87,5 +99,9 @@ test('sigmaMax recovers the largest singular value of a diagonal operator', asyn
     const op: LinearOperator = { apply: (x) => tf.mul(d, x), applyT: (u) => tf.mul(d, u) };
     const s = sigmaMax(op, tf.zeros([4]), 40);
     assert.ok(Math.abs(s - 4) < 1e-3, `sigma ${s}`);
+    const dArr = [0.5, 3, -4, 1];
+    const mul = (x: Float32Array) => Float32Array.from(x, (v, i) => v * dArr[i]);
+    const sArr = sigmaMaxArrays({ apply: mul, applyT: mul }, [4], 40);
+    assert.ok(Math.abs(sArr - 4) < 1e-3, `sigma (arrays) ${sArr}`);
   });
 });

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type Graph, type AnyNode, type ValueInfo } from '../ir/graph.js';
 import { getOpRule, type OpContext, type OpRule } from '../ops/registry.js';
 import type { LoadedCard } from '../model/card.js';
+import { releaseNativeConv } from '../ops/conv-native.js';
 
 export class Model {
   readonly graph: Graph;
@@ -65,7 +66,10 @@ export class Model {
     this.disposed = true;
     for (const p of this.preparedByNode.values()) for (const t of Object.values(p)) t.dispose();
     this.preparedByNode.clear();
-    for (const t of this.graph.constants.values()) t.dispose();
+    for (const t of this.graph.constants.values()) {
+      releaseNativeConv(t);
+      t.dispose();
+    }
     this.graph.constants.clear();
   }
 }

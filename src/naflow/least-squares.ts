@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { InverseArgs, InverseResult, OpContext, OpRule, SolverStats } from '../ops/registry.js';
-import { lsmr, sigmaMax, type LinearOperator } from '../solve/lsmr.js';
+import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, type LinearOperator, type LsmrResult } from '../solve/lsmr.js';
 
 function norm(t: tf.Tensor): number {
   return tf.tidy(() => Math.sqrt(tf.sum(tf.square(t)).dataSync()[0]));
@@ -50,21 +50,32 @@ export function dampedCorrection(rule: OpRule, ctx: OpContext, args: InverseArgs
     b[inputIndex] = aIn.clone();
     return { b, solver: { method: 'lsmr', iterations: 0, relResidual: 0, damping: 0, sigmaMax: 0, stop: 'B_out = A_out' } };
   }
-  const op = linearOperator(rule, ctx, args, inputIndex);
+  // The same solve on flat arrays where the rule has a fast array form (native kernels), else on tensors.
+  const arrays = rule.arrayOperator?.(args, ctx, inputIndex);
+  const op = arrays ? undefined : linearOperator(rule, ctx, args, inputIndex);
   let cache = sigmaCache.get(ctx.graph);
   if (!cache) sigmaCache.set(ctx.graph, (cache = new Map()));
   // σ_max depends on the input size (and, for ops linear in their input, on nothing else).
   const key = `${ctx.node.name}#${inputIndex}#${aIn.shape.join('x')}`;
   let sigma = cache.get(key);
   if (sigma === undefined) {
-    sigma = sigmaMax(op, aIn, settings.powerIterations);
+    sigma = arrays ? sigmaMaxArrays(arrays, aIn.shape, settings.powerIterations) : sigmaMax(op!, aIn, settings.powerIterations);
     cache.set(key, sigma);
   }
   const damping = settings.rho * sigma;
-  const res = lsmr(op, r, { damp: damping, atol: settings.atol, btol: settings.btol, maxIter: settings.maxIter });
+  const lsmrOptions = { damp: damping, atol: settings.atol, btol: settings.btol, maxIter: settings.maxIter };
+  let res: LsmrResult<unknown>;
+  if (arrays) {
+    const ra = lsmrArrays(arrays, r.dataSync() as Float32Array, lsmrOptions);
+    b[inputIndex] = tf.tidy(() => tf.add(aIn, tf.tensor(ra.x, aIn.shape)));
+    res = ra;
+  } else {
+    const rt = lsmr(op!, r, lsmrOptions);
+    b[inputIndex] = tf.add(aIn, rt.x);
+    rt.x.dispose();
+    res = rt;
+  }
   r.dispose();
-  b[inputIndex] = tf.add(aIn, res.x);
-  res.x.dispose();
   const solver: SolverStats = {
     method: 'lsmr',
     iterations: res.iterations,

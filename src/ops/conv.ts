@@ -13,12 +13,19 @@ import { dampedCorrection } from '../naflow/least-squares.js';
 import {
   bwdKernels, canSubPixel, convForward, convInputGrad, flipSwap, fwdKernels, subPixelConv, subPixelKernel, type ConvGeom, type Kernels,
 } from './conv-core.js';
+import { nativeConvFor } from './conv-native.js';
 import { attrs, constOf, hasInput, padOrCrop2d, windowOut, zeroInsert2d } from './util.js';
 
 const onlyInput0 = () => [0];
 
 function weightShape(shapes: Shape[], ctx: OpContext): number[] {
   return shapes[1]?.length ? shapes[1] : (constOf(ctx, 1)?.shape ?? []);
+}
+
+/** conv(x, w) without bias: native where available and the weight is a graph constant, else tfjs. */
+function linearConv(x: tf.Tensor4D, w: tf.Tensor4D, a: ConvAttrs, ctx: OpContext): tf.Tensor4D {
+  const native = nativeConvFor(constOf(ctx, 1), a);
+  return native ? native.forward(x) : convForward(x, w, a, ctx.prepared, 'f');
 }
 
 const convRule: OpRule = {
@@ -39,7 +46,7 @@ const convRule: OpRule = {
     const a = attrs<ConvAttrs>(ctx);
     return [
       tf.tidy(() => {
-        const y = convForward(inputs[0] as tf.Tensor4D, inputs[1] as tf.Tensor4D, a, ctx.prepared, 'f');
+        const y = linearConv(inputs[0] as tf.Tensor4D, inputs[1] as tf.Tensor4D, a, ctx);
         return hasInput(ctx, 2) ? tf.add(y, inputs[2]) : y;
       }),
     ];
@@ -49,7 +56,8 @@ const convRule: OpRule = {
     const dy = dys[0];
     if (!dy) return inputs.map(() => null);
     const w = inputs[1] as tf.Tensor4D;
-    const dx = convInputGrad(dy as tf.Tensor4D, inputs[0].shape, w.shape, a, ctx.prepared, 'b', w);
+    const native = nativeConvFor(constOf(ctx, 1), a);
+    const dx = native ? native.inputGrad(dy as tf.Tensor4D, inputs[0].shape) : convInputGrad(dy as tf.Tensor4D, inputs[0].shape, w.shape, a, ctx.prepared, 'b', w);
     return [dx, ...inputs.slice(1).map(() => null)];
   },
   // J v = the convolution of the tangent without bias (plus conv(x, t_w) + t_b should a weight carry one)
@@ -58,12 +66,16 @@ const convRule: OpRule = {
     return [
       tf.tidy(() => {
         const [t, tw, tb] = tangents;
-        let y = t ? convForward(t as tf.Tensor4D, inputs[1] as tf.Tensor4D, a, ctx.prepared, 'f') : tf.zeros(outputs[0].shape);
+        let y = t ? linearConv(t as tf.Tensor4D, inputs[1] as tf.Tensor4D, a, ctx) : tf.zeros(outputs[0].shape);
         if (tw) y = tf.add(y, convForward(inputs[0] as tf.Tensor4D, tw as tf.Tensor4D, a));
         if (tb) y = tf.add(y, tb);
         return y;
       }),
     ];
+  },
+  arrayOperator: ({ inputs, outputs }, ctx, inputIndex) => {
+    const native = inputIndex === 0 ? nativeConvFor(constOf(ctx, 1), attrs<ConvAttrs>(ctx)) : undefined;
+    return native?.operator(inputs[0].shape, outputs[0].shape);
   },
   inverse: (args, ctx) => dampedCorrection(convRule, ctx, args, 0),
   inferShape: (shapes, ctx) => {

@@ -4,6 +4,7 @@
  * inputs), and (from the cascade issue on) its inverse. The engine and the cascade only ever look
  * rules up here, so adding an op never touches them.
  */
+import type { ArrayOperator } from '../solve/lsmr.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { AnyNode, Graph, Shape } from '../ir/graph.js';
 
@@ -94,6 +95,12 @@ export interface OpRule {
    * Linear and piecewise-linear ops use it as `J v` in the matrix-free least-squares inverse.
    */
   jvp?: (args: JvpArgs, ctx: OpContext) => tf.Tensor[];
+  /**
+   * Optional fast form of the linearisation for the least-squares inverse: `J v` and `Jᵀ u` on flat
+   * float32 arrays (same element order as the tensors), e.g. through native kernels. Undefined when
+   * not available for this node; the JVP/VJP pair is used then.
+   */
+  arrayOperator?: (args: Pick<InverseArgs, 'inputs' | 'outputs'>, ctx: OpContext, inputIndex: number) => ArrayOperator | undefined;
   /** NAFlow inverse step (spec §5): BPFM of the inputs from the BPFM of the outputs. */
   inverse?: (args: InverseArgs, ctx: OpContext) => InverseResult;
   /** Optional static shape inference; the engine falls back to a dry run on zeros. */

@@ -8,12 +8,95 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-export interface LinearOperator {
+/** A linear map on vectors of type V, given only by its products. */
+export interface Operator<V> {
   /** A x */
-  apply(x: tf.Tensor): tf.Tensor;
+  apply(x: V): V;
   /** Aᵀ u */
-  applyT(u: tf.Tensor): tf.Tensor;
+  applyT(u: V): V;
 }
+
+/** A linear operator on tfjs tensors (any shapes). */
+export type LinearOperator = Operator<tf.Tensor>;
+/** A linear operator on flat float32 vectors (e.g. native kernels: no tensor per step). */
+export type ArrayOperator = Operator<Float32Array>;
+
+/**
+ * The vector arithmetic LSMR needs. Methods documented as consuming a vector may reuse its storage
+ * (the array space updates in place) or free it (the tensor space); the caller never uses it again.
+ */
+export interface VectorSpace<V> {
+  norm(x: V): number;
+  clone(x: V): V;
+  zerosLike(x: V): V;
+  /** s·x, consuming x */
+  scale(x: V, s: number): V;
+  /** a·x + b·y, consuming y (x is kept), and its norm */
+  axpbyNorm(a: number, x: V, b: number, y: V): [V, number];
+  /** LSMR's update hbar ← h − k1·hbar, x ← x + k2·hbar, h ← v − k3·h, consuming h, hbar and x; also ‖x‖ */
+  update(h: V, hbar: V, x: V, v: V, k1: number, k2: number, k3: number): { h: V; hbar: V; x: V; normX: number };
+  dispose(x: V): void;
+}
+
+/** Tensors on the tfjs backend; only scalars are read back. */
+export const tensorSpace: VectorSpace<tf.Tensor> = {
+  norm: (x) => tf.tidy(() => Math.sqrt(tf.sum(tf.square(x)).dataSync()[0])),
+  clone: (x) => x.clone(),
+  zerosLike: (x) => tf.zerosLike(x),
+  scale: (x, s) => swap(x, tf.mul(x, s)),
+  axpbyNorm: (a, x, b, y) => {
+    const r = swap(y, tf.tidy(() => (a === 1 ? tf.add(x, tf.mul(y, b)) : tf.add(tf.mul(x, a), tf.mul(y, b)))));
+    return [r, tensorSpace.norm(r)];
+  },
+  update: (h, hbar, x, v, k1, k2, k3) => {
+    const hbarNew = swap(hbar, tf.tidy(() => tf.sub(h, tf.mul(hbar, k1))));
+    const xNew = swap(x, tf.tidy(() => tf.add(x, tf.mul(hbarNew, k2))));
+    const hNew = swap(h, tf.tidy(() => tf.sub(v, tf.mul(h, k3))));
+    return { h: hNew, hbar: hbarNew, x: xNew, normX: tensorSpace.norm(xNew) };
+  },
+  dispose: (x) => x.dispose(),
+};
+
+/** Flat float32 arrays, updated in place with fused loops; sums in float64. */
+export const arraySpace: VectorSpace<Float32Array> = {
+  norm: (x) => {
+    let s = 0;
+    const n = x.length;
+    for (let i = 0; i < n; i++) s += x[i] * x[i];
+    return Math.sqrt(s);
+  },
+  clone: (x) => x.slice(),
+  zerosLike: (x) => new Float32Array(x.length),
+  scale: (x, s) => {
+    const n = x.length;
+    for (let i = 0; i < n; i++) x[i] *= s;
+    return x;
+  },
+  axpbyNorm: (a, x, b, y) => {
+    const n = y.length;
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const yi = a * x[i] + b * y[i];
+      y[i] = yi;
+      s += yi * yi;
+    }
+    return [y, Math.sqrt(s)];
+  },
+  update: (h, hbar, x, v, k1, k2, k3) => {
+    let nx = 0;
+    const n = x.length;
+    for (let i = 0; i < n; i++) {
+      const hb = h[i] - k1 * hbar[i];
+      hbar[i] = hb;
+      const xi = x[i] + k2 * hb;
+      x[i] = xi;
+      nx += xi * xi;
+      h[i] = v[i] - k3 * h[i];
+    }
+    return { h, hbar, x, normX: Math.sqrt(nx) };
+  },
+  dispose: () => {},
+};
 
 export interface LsmrOptions {
   damp?: number;
@@ -34,8 +117,8 @@ export type LsmrStop =
   | 'condition number at machine precision'
   | 'iteration cap reached';
 
-export interface LsmrResult {
-  x: tf.Tensor;
+export interface LsmrResult<V = tf.Tensor> {
+  x: V;
   iterations: number;
   stop: LsmrStop;
   /** estimate of ‖b − Ax‖ (without the damping term) */
@@ -74,43 +157,53 @@ function symOrtho(a: number, b: number): [number, number, number] {
   return [c, c * tau, a / c];
 }
 
-function norm(t: tf.Tensor): number {
-  return tf.tidy(() => Math.sqrt(tf.sum(tf.square(t)).dataSync()[0]));
-}
-
 /** Replace `old` by `next` and free `old` (the vectors are rebuilt every iteration). */
 function swap(old: tf.Tensor, next: tf.Tensor): tf.Tensor {
   old.dispose();
   return next;
 }
 
+/** LSMR on tfjs tensors (each product runs in its own tf.tidy). */
 export function lsmr(A: LinearOperator, b: tf.Tensor, options: LsmrOptions = {}): LsmrResult {
+  const tidy: LinearOperator = { apply: (x) => tf.tidy(() => A.apply(x)), applyT: (u) => tf.tidy(() => A.applyT(u)) };
+  return lsmrIn(tensorSpace, tidy, b, options);
+}
+
+/** LSMR on float32 arrays. */
+export function lsmrArrays(A: ArrayOperator, b: Float32Array, options: LsmrOptions = {}): LsmrResult<Float32Array> {
+  return lsmrIn(arraySpace, A, b, options);
+}
+
+/** LSMR in any vector space; `b` is kept, the result's x belongs to the caller. */
+export function lsmrIn<V>(S: VectorSpace<V>, A: Operator<V>, b: V, options: LsmrOptions = {}): LsmrResult<V> {
   const damp = options.damp ?? 0;
   const atol = options.atol ?? 1e-6;
   const btol = options.btol ?? 1e-6;
   const conlim = options.conlim ?? 1e8;
   const maxIter = options.maxIter ?? 100;
 
-  let u = b.clone();
-  const normB = norm(u);
+  let u = S.clone(b);
+  const normB = S.norm(u);
   let beta = normB;
-  let v: tf.Tensor;
+  let v: V;
   let alpha = 0;
   if (beta > 0) {
-    u = swap(u, tf.div(u, beta));
-    v = tf.tidy(() => A.applyT(u));
-    alpha = norm(v);
+    u = S.scale(u, 1 / beta);
+    v = A.applyT(u);
+    alpha = S.norm(v);
   } else {
-    v = tf.tidy(() => tf.zerosLike(A.applyT(u)));
+    const t = A.applyT(u);
+    v = S.zerosLike(t);
+    S.dispose(t);
   }
-  if (alpha > 0) v = swap(v, tf.div(v, alpha));
+  if (alpha > 0) v = S.scale(v, 1 / alpha);
 
-  let x = tf.zerosLike(v);
+  let x = S.zerosLike(v);
   let iterations = 0;
   let normAR = alpha * beta;
   if (normAR === 0) {
-    u.dispose();
-    v.dispose();
+    S.dispose(u);
+    S.dispose(v);
     return { x, iterations, stop: STOPS[0], normR: beta, normAR: 0, normA: alpha, condA: 1, normX: 0, normB };
   }
 
@@ -120,8 +213,8 @@ export function lsmr(A: LinearOperator, b: tf.Tensor, options: LsmrOptions = {})
   let rhobar = 1;
   let cbar = 1;
   let sbar = 0;
-  let h = v.clone();
-  let hbar = tf.zerosLike(v);
+  let h = S.clone(v);
+  let hbar = S.zerosLike(v);
 
   // Quantities for estimating ‖r‖.
   let betadd = beta;
@@ -146,16 +239,16 @@ export function lsmr(A: LinearOperator, b: tf.Tensor, options: LsmrOptions = {})
     iterations++;
     // Bidiagonalisation step.
     {
-      const a = alpha;
-      u = swap(u, tf.tidy(() => tf.sub(A.apply(v), tf.mul(u, a))));
+      const av = A.apply(v);
+      [u, beta] = S.axpbyNorm(1, av, -alpha, u);
+      S.dispose(av);
     }
-    beta = norm(u);
     if (beta > 0) {
-      const bt = beta;
-      u = swap(u, tf.div(u, bt));
-      v = swap(v, tf.tidy(() => tf.sub(A.applyT(u), tf.mul(v, bt))));
-      alpha = norm(v);
-      if (alpha > 0) v = swap(v, tf.div(v, alpha));
+      u = S.scale(u, 1 / beta);
+      const atu = A.applyT(u);
+      [v, alpha] = S.axpbyNorm(1, atu, -beta, v);
+      S.dispose(atu);
+      if (alpha > 0) v = S.scale(v, 1 / alpha);
     }
 
     // Rotations.
@@ -179,9 +272,7 @@ export function lsmr(A: LinearOperator, b: tf.Tensor, options: LsmrOptions = {})
       const k1 = (thetabar * rho) / (rhoold * rhobarold);
       const k2 = zeta / (rho * rhobar);
       const k3 = thetanew / rho;
-      hbar = swap(hbar, tf.tidy(() => tf.sub(h, tf.mul(hbar, k1))));
-      x = swap(x, tf.tidy(() => tf.add(x, tf.mul(hbar, k2))));
-      h = swap(h, tf.tidy(() => tf.sub(v, tf.mul(h, k3))));
+      ({ h, hbar, x, normX } = S.update(h, hbar, x, v, k1, k2, k3));
     }
 
     // Estimate ‖r‖.
@@ -207,7 +298,6 @@ export function lsmr(A: LinearOperator, b: tf.Tensor, options: LsmrOptions = {})
     if (iterations > 1) minrbar = Math.min(minrbar, rhobarold);
     condA = Math.max(maxrbar, rhotemp) / Math.min(minrbar, rhotemp);
     normAR = Math.abs(zetabar);
-    normX = norm(x);
 
     // Convergence tests.
     const test1 = normR / normB;
@@ -224,10 +314,7 @@ export function lsmr(A: LinearOperator, b: tf.Tensor, options: LsmrOptions = {})
     if (test1 <= rtol) istop = 1;
     if (istop > 0) break;
   }
-  u.dispose();
-  v.dispose();
-  h.dispose();
-  hbar.dispose();
+  for (const t of [u, v, h, hbar]) S.dispose(t);
   // LSMR's ‖r‖ estimate includes the damping term; report the data residual ‖b − Ax‖.
   const dataR = Math.sqrt(Math.max(0, normR * normR - damp * damp * normX * normX));
   return { x, iterations, stop: STOPS[istop], normR: dataR, normAR, normA, condA, normX, normB };
@@ -238,15 +325,35 @@ export function lsmr(A: LinearOperator, b: tf.Tensor, options: LsmrOptions = {})
  * scale). `like` is any tensor of the input-space shape; the start vector is seeded for reproducibility.
  */
 export function sigmaMax(A: LinearOperator, like: tf.Tensor, iterations = 8, seed = 7): number {
-  let v = tf.randomNormal(like.shape, 0, 1, 'float32', seed);
+  const start = tf.randomNormal(like.shape, 0, 1, 'float32', seed);
+  const tidy: LinearOperator = { apply: (x) => tf.tidy(() => A.apply(x)), applyT: (u) => tf.tidy(() => A.applyT(u)) };
+  return sigmaMaxIn(tensorSpace, tidy, start, iterations);
+}
+
+/** sigmaMax on float32 arrays, from the same seeded start vector as the tensor version. */
+export function sigmaMaxArrays(A: ArrayOperator, shape: number[], iterations = 8, seed = 7): number {
+  // (not returned through tf.tidy: tidy walks a returned array element by element)
+  const t = tf.randomNormal(shape, 0, 1, 'float32', seed);
+  const start = t.dataSync() as Float32Array;
+  t.dispose();
+  return sigmaMaxIn(arraySpace, A, start, iterations);
+}
+
+/** Power iteration on AᵀA from `start` (consumed). */
+export function sigmaMaxIn<V>(S: VectorSpace<V>, A: Operator<V>, start: V, iterations: number): number {
+  let v = start;
   let sigma = 0;
   for (let i = 0; i < iterations; i++) {
-    const n = norm(v);
+    const n = S.norm(v);
     if (n === 0) break;
-    const w = tf.tidy(() => A.applyT(A.apply(tf.div(v, n))));
-    sigma = Math.sqrt(norm(w));
-    v = swap(v, w);
+    v = S.scale(v, 1 / n);
+    const av = A.apply(v);
+    const w = A.applyT(av);
+    S.dispose(av);
+    sigma = Math.sqrt(S.norm(w));
+    S.dispose(v);
+    v = w;
   }
-  v.dispose();
+  S.dispose(v);
   return sigma;
 }

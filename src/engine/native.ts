@@ -1,0 +1,142 @@
+/**
+ * Optional native kernels through onnxruntime-node (an optional dependency): small ONNX models of one
+ * operator each, run synchronously on Float32Array data. tfjs-wasm's convolution reaches about a third
+ * of the speed of onnxruntime's (MLAS) on the same 2 cores (measured: 56×56×256 3×3 conv 72 ms vs
+ * 22 ms including the copies in and out of the wasm heap), and convolutions are nearly all of the
+ * work of a forward pass, a backward pass and every LSMR iteration. Where the package is missing
+ * (another platform, a browser bundle, `npm install --omit=optional`) or NAFLOW_NATIVE=0, every op
+ * runs on tfjs as before: results agree to float32 rounding (tested).
+ *
+ * The session API used is the package's synchronous native binding (`dist/binding.js`; the public
+ * `InferenceSession.run` wraps the same call in a Promise), which keeps the cascade synchronous. That
+ * is an internal of exactly the pinned version (1.30.0): on any other version naflow does not use it.
+ */
+import os from 'node:os';
+import { createRequire } from 'node:module';
+
+/** The onnxruntime-node version whose internals this module relies on. */
+export const NATIVE_ORT_VERSION = '1.30.0';
+
+interface OrtTensor {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+interface OrtTensorCtor {
+  new (type: 'float32', data: Float32Array, dims: readonly number[]): OrtTensor;
+}
+interface BindingSession {
+  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: Record<string, unknown>): void;
+  run(feeds: Record<string, OrtTensor>, fetches: Record<string, null>, options: Record<string, unknown>): Record<string, OrtTensor>;
+  dispose(): void;
+}
+interface Binding {
+  InferenceSession: new () => BindingSession;
+}
+
+interface Runtime {
+  binding: Binding;
+  Tensor: OrtTensorCtor;
+}
+
+let runtime: Runtime | null | undefined;
+let unavailable: string | undefined;
+let threads: number | undefined;
+
+function load(): Runtime | null {
+  if (runtime !== undefined) return runtime;
+  runtime = null;
+  const flag = process.env.NAFLOW_NATIVE;
+  if (flag === '0' || flag === 'false' || flag === 'off') {
+    unavailable = 'disabled by NAFLOW_NATIVE=0';
+    return null;
+  }
+  try {
+    const require = createRequire(import.meta.url);
+    const pkg = require('onnxruntime-node/package.json') as { version: string };
+    if (pkg.version !== NATIVE_ORT_VERSION) {
+      unavailable = `onnxruntime-node ${pkg.version} is installed; naflow uses only ${NATIVE_ORT_VERSION}`;
+      return null;
+    }
+    const ort = require('onnxruntime-node') as { Tensor: OrtTensorCtor };
+    const { binding, initOrt } = require('onnxruntime-node/dist/binding.js') as { binding: Binding; initOrt: () => void };
+    initOrt();
+    runtime = { binding, Tensor: ort.Tensor };
+  } catch (e) {
+    unavailable = `onnxruntime-node is not available (${(e as Error).message.split('\n')[0]})`;
+  }
+  return runtime;
+}
+
+/** Whether native kernels are in use, and why not when they are not. */
+export function nativeStatus(): { available: boolean; reason?: string; threads: number } {
+  const ok = load() !== null;
+  return { available: ok, reason: ok ? undefined : unavailable, threads: nativeThreads() };
+}
+
+let suspended = 0;
+
+export function nativeAvailable(): boolean {
+  return suspended === 0 && load() !== null;
+}
+
+/**
+ * Run `fn` with the tfjs kernels only (new native sessions are not created and existing ones not
+ * used meanwhile): for comparisons of the two paths and for tests calibrated on tfjs' rounding.
+ */
+export function withoutNative<T>(fn: () => T): T {
+  suspended++;
+  try {
+    return fn();
+  } finally {
+    suspended--;
+  }
+}
+
+/**
+ * Intra-op threads of the native sessions: NAFLOW_NATIVE_THREADS, else what `setNativeThreads` was
+ * given (the CLI passes --threads / NAFLOW_THREADS when set), else min(2, cores). Unlike wasm threads
+ * they cost nothing to start. Sessions read it when they are created.
+ */
+export function nativeThreads(): number {
+  const env = Number(process.env.NAFLOW_NATIVE_THREADS);
+  if (Number.isInteger(env) && env >= 1) return env;
+  return threads ?? Math.max(1, Math.min(2, os.cpus().length || 1));
+}
+
+export function setNativeThreads(n: number | undefined): void {
+  threads = n;
+}
+
+/** One loaded single-purpose ONNX model. */
+export class NativeSession {
+  private session: BindingSession | undefined;
+  private readonly rt: Runtime;
+  constructor(bytes: Uint8Array, readonly input: string, readonly output: string) {
+    const rt = load();
+    if (!rt) throw new Error(`native kernels unavailable: ${unavailable}`);
+    this.rt = rt;
+    const s = new rt.binding.InferenceSession();
+    s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
+      intraOpNumThreads: nativeThreads(),
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      // no busy-waiting between calls: the tfjs work in between needs the cores
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    });
+    this.session = s;
+  }
+
+  /** Run on one float32 input of the given shape; returns the output's data and shape. */
+  run(data: Float32Array, shape: readonly number[]): { data: Float32Array; shape: number[] } {
+    if (!this.session) throw new Error('native session used after dispose');
+    const out = this.session.run({ [this.input]: new this.rt.Tensor('float32', data, shape) }, { [this.output]: null }, {})[this.output];
+    return { data: out.data, shape: [...out.dims] };
+  }
+
+  dispose(): void {
+    this.session?.dispose();
+    this.session = undefined;
+  }
+}
