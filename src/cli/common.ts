@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackendInfo, type BackendInfo, type BackendName } from '../engine/backend.js';
+import { nativeAvailable, setNativeThreads } from '../engine/native.js';
 import { looksLikeImageFile } from '../image/decode.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../defaults.js';
 
@@ -68,7 +69,13 @@ export function parseBackendOptions(g: GlobalOptions): { backend?: BackendName; 
 }
 
 export async function startBackend(g: GlobalOptions, defaultThreads?: number): Promise<BackendInfo> {
-  const opts = { ...parseBackendOptions(g), defaultThreads };
+  const parsed = parseBackendOptions(g);
+  // --threads / NAFLOW_THREADS also size the native kernels' pool (else they take min(2, cores))
+  const envThreads = Number(process.env.NAFLOW_THREADS);
+  setNativeThreads(Number.isInteger(envThreads) && envThreads >= 1 ? envThreads : parsed.threads);
+  // With native convolutions the wasm backend has little left that its threads speed up (elementwise
+  // kernels run on one thread), and starting them costs ~0.3 s: a command's own default is then 1.
+  const opts = { ...parsed, defaultThreads: nativeAvailable() ? undefined : defaultThreads };
   try {
     return await initBackendInfo(opts);
   } catch (e) {

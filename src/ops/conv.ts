@@ -35,7 +35,11 @@ const convRule: OpRule = {
     const w = constOf(ctx, 1) as tf.Tensor4D | undefined;
     if (!w) return {};
     const a = attrs<ConvAttrs>(ctx);
-    const k: Kernels = { ...fwdKernels(w, a.group, 'f'), ...bwdKernels(w, a.group, 'b') };
+    const k: Kernels = { ...fwdKernels(w, a.group, 'f') };
+    // the tfjs backward kernels are not needed where the native path computes the input gradient
+    // (under withoutNative, convInputGrad derives them from the weight per call)
+    if (nativeConvFor(w, a)) return k;
+    Object.assign(k, bwdKernels(w, a.group, 'b'));
     if (canSubPixel(a.strides, a.dilations, a.group, w.shape)) {
       const [kH, kW] = w.shape;
       k.bsp = subPixelKernel(k.b0 as tf.Tensor4D, a.strides[0], [kH - 1 - a.pads[0], kW - 1 - a.pads[1]]);

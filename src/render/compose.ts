@@ -10,6 +10,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import sharp, { type OverlayOptions } from 'sharp';
+import gifenc from 'gifenc';
+
+const { GIFEncoder, quantize, applyPalette } = gifenc;
 import { colorbar as colorbarImage, type ColormapName } from './colormap.js';
 
 /** One tile or frame: an RGB image with an optional caption ('\n' separates lines). */
@@ -196,7 +199,10 @@ async function fitRaw(t: Tile, boxW: number, boxH: number, background: string): 
     .toBuffer();
 }
 
-/** Paint tiles and captions onto a canvas; raw RGB out. */
+/**
+ * Paint tiles and captions onto a canvas; raw RGB out. The tiles are copied row by row here and only
+ * the caption SVG goes through sharp's compositor (one composite per tile cost ~5 ms each).
+ */
 async function paint(
   width: number,
   height: number,
@@ -204,22 +210,20 @@ async function paint(
   tiles: Array<{ raw: Buffer; w: number; h: number; left: number; top: number }>,
   svg: Buffer | undefined,
 ): Promise<Buffer> {
-  const layers: OverlayOptions[] = tiles.map((t) => ({
-    input: t.raw,
-    raw: { width: t.w, height: t.h, channels: 3 as const },
-    left: t.left,
-    top: t.top,
-  }));
-  if (svg) layers.push({ input: svg, left: 0, top: 0 });
-  const composed = await sharp({ create: { width, height, channels: 3, background } })
-    .composite(layers)
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (composed.info.channels === 3) return composed.data;
-  return sharp(composed.data, { raw: { width, height, channels: composed.info.channels } })
-    .removeAlpha()
-    .raw()
-    .toBuffer();
+  const bg = await sharp({ create: { width: 1, height: 1, channels: 3, background } }).raw().toBuffer();
+  const canvas = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < canvas.length; i += 3) {
+    canvas[i] = bg[0];
+    canvas[i + 1] = bg[1];
+    canvas[i + 2] = bg[2];
+  }
+  for (const t of tiles) {
+    const w = Math.min(t.w, width - t.left);
+    for (let y = 0; y < t.h && t.top + y < height; y++)
+      canvas.set(t.raw.subarray(y * t.w * 3, (y * t.w + w) * 3), ((t.top + y) * width + t.left) * 3);
+  }
+  if (!svg) return canvas;
+  return sharp(canvas, { raw: { width, height, channels: 3 } }).composite([{ input: svg, left: 0, top: 0 }]).removeAlpha().raw().toBuffer();
 }
 
 /**
@@ -277,30 +281,65 @@ export async function flowGif(frames: Tile[], opts: GifOptions = {}): Promise<Bu
   const on = await wantCaptions(opts, frames.some((t) => !!t.caption));
   const layout = captionLayout(frames, Math.min(fw, fh), opts, on);
   const pageH = fh + layout.barHeight;
-  const pages = await Promise.all(
-    frames.map(async (t) => {
-      const raw = await fitRaw(t, fw, fh, background);
-      if (!on) return raw;
-      const svg = t.caption
-        ? captionSvg(fw, pageH, [{ caption: t.caption, left: 0, top: fh + 2, width: fw }], layout, opts)
-        : undefined;
-      return paint(fw, pageH, background, [{ raw, w: fw, h: fh, left: 0, top: 0 }], svg);
-    }),
-  );
   const n = frames.length;
+  const raws = await Promise.all(frames.map((t) => fitRaw(t, fw, fh, background)));
+  // All pages as one tall canvas with one caption SVG: text rendering is serialised in libvips, so one
+  // SVG for all captions instead of one per frame (0.23 → 0.05 s for 50 frames).
+  const svg = on
+    ? captionSvg(fw, pageH * n, frames.flatMap((t, i) => (t.caption ? [{ caption: t.caption, left: 0, top: i * pageH + fh + 2, width: fw }] : [])), layout, opts)
+    : undefined;
+  const stack = on ? await paint(fw, pageH * n, background, raws.map((raw, i) => ({ raw, w: fw, h: fh, left: 0, top: i * pageH })), svg) : Buffer.concat(raws.map((r) => new Uint8Array(r.buffer, r.byteOffset, r.byteLength)));
+  const pageBytes = fw * pageH * 3;
+  const pages = Array.from({ length: n }, (_, i) => stack.subarray(i * pageBytes, (i + 1) * pageBytes));
   const d = opts.delayMs ?? 500;
   const delay = Array.isArray(d) ? d : new Array<number>(n).fill(d);
   if (delay.length !== n) throw new RangeError(`flowGif: ${delay.length} delays for ${n} frames`);
-  const stack = Buffer.alloc(pages.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of pages) {
-    stack.set(p, at);
-    at += p.length;
+  return encodeGif(pages, fw, pageH, delay, opts.loop ?? 0);
+}
+
+/** RGB → RGBA (opaque), the layout gifenc reads. */
+function rgba(rgb: Uint8Array | Buffer): Uint8Array {
+  const out = new Uint8Array((rgb.length / 3) * 4);
+  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+    out[j] = rgb[i];
+    out[j + 1] = rgb[i + 1];
+    out[j + 2] = rgb[i + 2];
+    out[j + 3] = 255;
   }
-  return sharp(stack, { raw: { width: fw, height: pageH * n, channels: 3, pageHeight: pageH } })
-    // effort 1 without dithering: ~10x faster palette search; the maps are smooth, so banding is negligible.
-    .gif({ delay: delay.map((v) => Math.max(0, Math.round(v))), loop: opts.loop ?? 0, effort: 1, dither: 0 })
-    .toBuffer();
+  return out;
+}
+
+/**
+ * The GIF itself, with gifenc: one global 256-colour palette quantised from a sample of the frames
+ * (every frame shows the same photo under similar colour maps), colours looked up at 4 bits per
+ * channel. That is ~10× faster than sharp's per-frame libimagequant (50 frames of 224×250: ~0.15 s
+ * vs 1.4 s) at a little more banding, and the GIF is the preview: the PNGs are exact.
+ */
+function encodeGif(pages: Array<Uint8Array | Buffer>, width: number, height: number, delayMs: number[], loop: number): Buffer {
+  const frames = pages.map(rgba);
+  const step = Math.max(1, Math.ceil(frames.length / 8));
+  const sampled = frames.filter((_, i) => i % step === 0);
+  const sample = new Uint8Array(sampled.reduce((a, f) => a + f.length, 0));
+  let at = 0;
+  for (const f of sampled) {
+    sample.set(f, at);
+    at += f.length;
+  }
+  const palette = quantize(sample, 256, { format: 'rgb444' });
+  const gif = GIFEncoder();
+  frames.forEach((f, i) => {
+    const index = applyPalette(f, palette, 'rgb444');
+    // the palette on the first frame becomes the global colour table; `repeat` 0 = loop forever
+    gif.writeFrame(index, width, height, { palette: i === 0 ? palette : undefined, delay: Math.max(0, Math.round(delayMs[i])), repeat: i === 0 ? loopRepeat(loop) : undefined });
+  });
+  gif.finish();
+  return Buffer.from(gif.bytes());
+}
+
+/** sharp's `loop` (0 = forever, n = play n times) as gifenc's `repeat` (0 = forever, -1 = once, n = n repeats). */
+function loopRepeat(loop: number): number {
+  if (loop <= 0) return 0;
+  return loop === 1 ? -1 : loop - 1;
 }
 
 /**
