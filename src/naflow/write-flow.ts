@@ -113,7 +113,7 @@ export function flowJson(result: ExplainResult, options: WriteFlowOptions = {}, 
 }
 
 /** What writeFlow puts in an output folder: a folder holding only these (with flow.json) may be replaced. */
-const OUTPUT_ENTRIES = new Set(['flow.json', 'maps', 'layers', 'flow-strip.png', 'flow.gif', 'reference']);
+const OUTPUT_ENTRIES = new Set(['flow.json', 'maps', 'layers', 'flow-strip.png', 'flow.gif', 'reference', 'compare', 'report.html']);
 
 /**
  * Why `outDir` may not be written (replaced) by writeFlow, or null when it may: it does not exist, is an
