@@ -14,7 +14,7 @@ import { flowJson, outDirProblem, writeFlow } from '../naflow/write-flow.js';
 import { displayImage, imageSpecFor, prepareImage } from '../image/preprocess.js';
 import { readNpy, npyToFloat32, encodeNpy } from '../util/npy.js';
 import { camFlow, CAM_METHODS, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
-import { viewerData, METHOD_LABELS } from '../viewer/data.js';
+import { modelDisplayName, viewerData, METHOD_LABELS } from '../viewer/data.js';
 import { renderReport } from '../viewer/report.js';
 import type { Model } from '../engine/model.js';
 import { addFlowOptions, parseFlowOptions, type FlowOptionValues } from './flow-options.js';
@@ -201,7 +201,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
       });
       if (opts.html) {
         const data = await viewerData(result, {
-          modelName: split.defaultModel ? 'Tiny Darknet (bundled)' : path.basename(split.model),
+          modelName: split.defaultModel ? 'Tiny Darknet (bundled)' : modelDisplayName(split.model),
           modelFile: split.model,
           imageFile: path.basename(source),
           compare: compared.map((c, k) => ({ method: compare[k], label: METHOD_LABELS[compare[k]], layers: c.layers })),

@@ -10,6 +10,7 @@
  * instead (`enc: 'u8'`), a quarter of the size; the viewer's 256-entry colour tables cannot show more.
  * Tiny Darknet's 50 maps (255 k values) take 1.0 MB as float32, 1.4 MB in base64, so they stay exact.
  */
+import path from 'node:path';
 import type { ExplainResult } from '../naflow/explain.js';
 import type { SolverStats } from '../ops/registry.js';
 import { COLORMAPS, colormapLut, encodePng, type ColormapName } from '../render/index.js';
@@ -100,6 +101,12 @@ export const METHOD_LABELS: Record<string, string> = {
   hirescam: 'HiResCAM',
   scorecam: 'Score-CAM',
 };
+
+/** A model's short name: the file name, or the folder's for a TensorFlow.js model.json. */
+export function modelDisplayName(file: string): string {
+  const base = path.basename(file);
+  return base === 'model.json' ? path.basename(path.dirname(path.resolve(file))) : base;
+}
 
 const b64 = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 
