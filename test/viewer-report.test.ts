@@ -70,7 +70,10 @@ test('viewerData quantises to 8 bits only above its budget; the eval section hol
   assert.deepEqual(sec.tables[0].rows, [['0 a', '0', '0.1'], ['1 b', '0.1', '0.2']]);
   const html = renderReport(await viewerData(null, { eval: ev, modelName: 'm.onnx' }));
   assert.doesNotMatch(html, EXTERNAL);
+  fs.writeFileSync(evalOnly, html);
 });
+
+const evalOnly = path.join(tmp, 'eval-only.html');
 
 const out = path.join(tmp, 'chelsea');
 let report: string | undefined;
@@ -180,7 +183,10 @@ test('report.html in Chromium: scrubber, keys, normalisation, colour map, opacit
     await page.fill('.nv-opacity', '40');
     await page.selectOption('.nv-cmap', 'jet');
 
-    // side by side with LayerCAM
+    // side by side with LayerCAM (the first baseline: shown from the start), none, and back
+    assert.equal(await page.isVisible('.nv-side'), true);
+    assert.equal(await page.inputValue('.nv-compare'), 'layercam');
+    await page.selectOption('.nv-compare', '');
     assert.equal(await page.isVisible('.nv-side'), false);
     await page.selectOption('.nv-compare', 'layercam');
     assert.equal(await page.isVisible('.nv-side'), true);
@@ -213,6 +219,14 @@ test('report.html in Chromium: scrubber, keys, normalisation, colour map, opacit
 
     assert.deepEqual(b.errors, []);
     assert.deepEqual(b.requests.filter((r) => r !== url && !r.startsWith('data:')), [], 'no request but the file itself');
+
+    // an eval report without a flow: the plots and tables alone
+    await page.goto(pathToFileURL(evalOnly).href);
+    await page.waitForSelector('.nv-plot svg polyline', { state: 'attached' });
+    assert.equal(await page.locator('.nv-plot svg').count(), 1);
+    assert.equal(await page.locator('.nv-table tbody tr').count(), 2);
+    assert.equal(await page.locator('.nv-main').count(), 0);
+    assert.deepEqual(b.errors, []);
   } finally {
     await b.close();
   }

@@ -23,7 +23,7 @@
       list.forEach(function (m) {
         var o = document.createElement('option');
         o.value = m.id;
-        o.textContent = m.name + (m.kind === 'bundled' ? ' (bundled)' : '');
+        o.textContent = m.name + (m.kind === 'bundled' ? ' · bundled' : '');
         model.appendChild(o);
       });
       refresh();

@@ -156,7 +156,8 @@
       normalize: defaults.normalize === 'global' ? 'global' : 'layer',
       colormap: luts[defaults.colormap] ? defaults.colormap : cmapNames[0],
       opacity: typeof defaults.opacity === 'number' ? defaults.opacity : 0.4,
-      compare: '',
+      // a report made with baselines opens side by side with the first of them
+      compare: typeof defaults.compare === 'string' ? defaults.compare : flows.length > 1 ? flows[1].method : '',
       playing: false,
       fps: 4,
     };
@@ -226,7 +227,7 @@
     if (flows.length > 1) {
       compare = el('select', { id: id('compare'), class: 'nv-compare' });
       compare.appendChild(el('option', { value: '', text: 'none' }));
-      flows.slice(1).forEach(function (f) { compare.appendChild(el('option', { value: f.method, text: f.label || f.method })); });
+      flows.slice(1).forEach(function (f) { compare.appendChild(el('option', f.method === state.compare ? { value: f.method, text: f.label || f.method, selected: '' } : { value: f.method, text: f.label || f.method })); });
       row2.appendChild(el('span', {}, [el('label', { for: id('compare'), text: 'Side by side with' }), compare]));
     }
     controls.appendChild(row2);

@@ -26,7 +26,7 @@ ${viewerAsset('viewer.css')}
 <section class="nv-root" aria-label="Explain an image">
 <form class="app-form" id="app-form">
   <div>
-    <label for="app-file" class="drop" id="app-drop">Drop an image here or <u>choose one</u><br><small>PNG, JPEG or WebP</small><img id="app-thumb" alt="" hidden></label>
+    <label for="app-file" class="drop" id="app-drop"><span>Drop an image here or <u>choose one</u><br><small>PNG, JPEG or WebP</small></span><img id="app-thumb" alt="" hidden></label>
     <input type="file" id="app-file" accept="image/png,image/jpeg,image/webp" class="visually-hidden">
   </div>
   <div><label for="app-model">Model</label><select id="app-model"></select></div>
