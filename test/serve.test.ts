@@ -110,6 +110,10 @@ test('the server refuses big, non-image and queued-over uploads, traversal paths
     // not an image: by content type, by magic bytes, and a PNG signature on garbage
     r = await post('hello', 'text/plain');
     assert.equal(r.status, 415);
+    r = await fetch(`${base}api/explain`, { method: 'POST', body: new Blob([chelsea as unknown as ArrayBuffer]) });
+    assert.equal(r.status, 415, 'no Content-Type (what a cross-site no-cors fetch can send)');
+    r = await fetch(`${base}api/explain`, { method: 'POST', headers: { 'Content-Type': 'image/png', Origin: 'http://evil.example' }, body: chelsea as unknown as BodyInit });
+    assert.equal(r.status, 403, 'cross-origin upload');
     r = await post(new Uint8Array(fs.readFileSync(`${PACKAGE_ROOT}/package.json`)));
     assert.equal(r.status, 415);
     assert.match(((await r.json()) as { error: string }).error, /not a PNG, JPEG or WebP image/);

@@ -29,7 +29,7 @@ export function registerServe(program: Command, run: (fn: () => Promise<number>)
         '(413 over it, 415 for anything else). Listens on 127.0.0.1 only unless --host says otherwise. Ctrl-C stops it.',
     )
     .option('--port <n>', 'TCP port (0: any free port)', '8080')
-    .option('--host <addr>', "address to listen on (default loopback; '0.0.0.0' exposes the app to the network)", '127.0.0.1')
+    .option('--host <addr>', "address to listen on ('0.0.0.0' exposes the app to the network)", '127.0.0.1')
     .option('--model <file>', 'also offer this model (repeatable); its card is <model>.naflow.json as for the other commands', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--max-upload <MB>', 'largest accepted upload, MB', '10')
     .option('--concurrency <n>', 'explanations computed at once (each in its own worker thread and memory)', '1')

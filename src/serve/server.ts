@@ -303,9 +303,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
 
   async function explainRoute(req: http.IncomingMessage, res: http.ServerResponse, q: URLSearchParams): Promise<void> {
+    // another site's page may post here (a "simple" cross-origin request) only with a form or text type,
+    // or none: all refused. The image types need a CORS preflight, which this server never grants.
+    const origin = req.headers.origin;
+    if (origin && origin !== 'null' && new URL(origin).host !== req.headers.host) throw new HttpError(403, `cross-origin upload from ${origin} refused`);
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (type && !['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream'].includes(type))
-      throw new HttpError(415, `uploads must be PNG, JPEG or WebP images (Content-Type ${type} refused)`);
+    if (!['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream'].includes(type))
+      throw new HttpError(415, `uploads must be PNG, JPEG or WebP images sent with their Content-Type (${type ? `${type} refused` : 'none given'})`);
     const params = parseExplainQuery(q);
     const body = await readBody(req);
     if (!body.length) throw new HttpError(400, 'empty upload: send the image as the request body');
