@@ -206,6 +206,14 @@ test('naflow serve starts, prints its URL, answers, and stops on SIGINT', async 
   });
   assert.equal(bad.code, 1);
   assert.match(bad.err, /--port must be an integer from 0 to 65535/);
+  const missing = await new Promise<{ code: number | null; err: string }>((resolve) => {
+    const c = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--model', 'nowhere.onnx'], { cwd: PACKAGE_ROOT, env });
+    let e = '';
+    c.stderr.on('data', (d) => (e += d));
+    c.on('close', (code) => resolve({ code, err: e }));
+  });
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /nowhere\.onnx: no such file or directory/);
 });
 
 test('serve in Chromium: upload an image, follow the flow live, scrub it, download the report', { skip: browserSkip }, async () => {
