@@ -430,7 +430,7 @@
       var typing = tag === 'TEXTAREA' || tag === 'SELECT' || (tag === 'INPUT' && t.type !== 'range' && t.type !== 'radio');
       if (typing) return;
       if (t === slider && e.key !== ' ') return; // the slider moves itself (input event)
-      if (tag === 'INPUT' && t !== slider && e.key !== ' ') return; // other sliders and radios keep their arrows
+      if (tag === 'INPUT' && t !== slider) return; // other sliders and the radios keep their keys
       if (e.key === 'ArrowRight' || e.key === 'ArrowUp') { stop(); setLayer(state.layer + 1); e.preventDefault(); }
       else if (e.key === 'ArrowLeft' || e.key === 'ArrowDown') { stop(); setLayer(state.layer - 1); e.preventDefault(); }
       else if (e.key === 'Home') { stop(); setLayer(0); e.preventDefault(); }

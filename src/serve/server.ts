@@ -350,7 +350,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       res.write(`retry: 2000\ndata: ${JSON.stringify(stateOf(job))}\n\n`);
       if (job.status === 'done' || job.status === 'error') return void res.end();
       job.listeners.add(res);
-      req.on('close', () => job.listeners.delete(res));
+      res.on('close', () => job.listeners.delete(res));
       return;
     }
     if (job.status !== 'done') throw new HttpError(409, `job '${id}' is ${job.status}${job.message ? `: ${job.message}` : ''}`);
