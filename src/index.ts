@@ -26,3 +26,7 @@ export * from './baselines/index.js';
 export * from './similarity/index.js';
 export { modelSha256 } from './util/hash.js';
 export * from './metrics/index.js';
+export { viewerData, encodeMap, decodeMap, evalSection, modelDisplayName, type ViewerData, type ViewerDataOptions, type ViewerLayer, type ViewerMap, type ViewerFlow, type CompareFlow } from './viewer/data.js';
+export { renderReport, REPORT_CSP, type ReportOptions } from './viewer/report.js';
+export { startServer, type ServeOptions, type ServeModel, type RunningServer } from './serve/server.js';
+export { runExplainJob, type JobRequest, type JobOutput } from './serve/job.js';

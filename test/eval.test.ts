@@ -92,8 +92,17 @@ test('naflow eval writes results.json/csv/md and plots; bad options are usage er
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-evalcli-'));
   try {
     const out = path.join(tmp, 'out');
-    const r = await naflow(['eval', modelFile, '--card', card, '--data', data, '--limit', '2', '--methods', 'naflow-ref,hirescam', '--metrics', 'insertion,drop', '--steps', '4', '--out', out]);
+    const r = await naflow(['eval', modelFile, '--card', card, '--data', data, '--limit', '2', '--methods', 'naflow-ref,hirescam', '--metrics', 'insertion,drop', '--steps', '4', '--out', out, '--html']);
     assert.equal(r.code, 0, r.stderr);
+    // --html: the metric-vs-depth plots and tables, and the viewer on the first image with the CAM method beside NAFlow
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    assert.doesNotMatch(html, /https?:\/\//);
+    const viewer = JSON.parse(/<script type="application\/json" id="naflow-data">([^<]*)<\/script>/.exec(html)![1]);
+    assert.deepEqual(viewer.eval.plots.map((p: { key: string }) => p.key), ['insertion', 'drop', 'increase']);
+    assert.match(viewer.eval.plots[0].svg, /<polyline|<circle/);
+    assert.deepEqual(viewer.eval.tables[0].columns, ['layer', 'naflow-ref', 'hirescam']);
+    assert.deepEqual(viewer.flows.map((f: { method: string }) => f.method), ['naflow', 'hirescam']);
+    assert.equal(viewer.mode, 'reference');
     for (const f of ['results.json', 'results.csv', 'results.md', 'plot-insertion.svg', 'plot-drop.svg', 'plot-increase.svg', 'progress.jsonl']) assert.ok(fs.existsSync(path.join(out, f)), f);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
     assert.equal(json.images, 2);

@@ -7,6 +7,15 @@ import { loadModel } from '../import/load.js';
 import { readDataset } from '../eval/dataset.js';
 import { EVAL_METHODS, EVAL_METRICS, runEval, type EvalMethod, type EvalMetric } from '../eval/run.js';
 import { writeReport } from '../eval/report.js';
+import fs from 'node:fs';
+import { explain } from '../naflow/explain.js';
+import { prepareImage } from '../image/preprocess.js';
+import { camFlow, type CamMethodName } from '../baselines/pipeline.js';
+import { modelDisplayName, viewerData, type CompareFlow } from '../viewer/data.js';
+import { renderReport } from '../viewer/report.js';
+import type { Model } from '../engine/model.js';
+import type { EvalItem } from '../eval/dataset.js';
+import type { EvalResults } from '../eval/run.js';
 import { EXIT, UsageError, checkModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
 
 interface EvalOpts extends GlobalOptions {
@@ -18,6 +27,7 @@ interface EvalOpts extends GlobalOptions {
   steps: string;
   substrate: string;
   out: string;
+  html?: boolean;
 }
 
 function list<T extends string>(v: string, known: readonly T[], what: string): T[] {
@@ -46,7 +56,12 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
     .option('--steps <n>', 'deletion/insertion: chunks of pixels', '32')
     .option('--substrate <s>', "deletion/insertion: 'blur' or 'zero'", 'blur')
     .option('--out <dir>', 'output folder (also the checkpoint)', 'naflow-eval')
-    .addHelpText('after', '\nExample:\n  naflow eval models/tiny-darknet --data ../shared/data/imagenet-val1300 --methods naflow,layercam --layers all --limit 100 --out eval/darknet')
+    .option('--html', "also write report.html: the metric-vs-depth plots and tables, and the viewer on the first image (NAFlow beside the evaluated CAM methods at every layer)")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  naflow eval models/tiny-darknet --data ../shared/data/imagenet-val1300 --methods naflow,layercam --layers all --limit 100 --out eval/darknet\n' +
+        '  naflow eval models/tiny-darknet --data labels.json --layers all --limit 20 --html   # + eval/report.html',
+    )
     .action(async (model: string, _o: EvalOpts, cmd: Command) => {
       await run(() => evalCommand(model, cmd.optsWithGlobals() as EvalOpts));
     });
@@ -89,10 +104,35 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
     });
     bar?.stop();
     const files = writeReport(results, opts.out, `naflow eval: ${path.basename(modelFile)}`);
+    if (opts.html && items.length) {
+      fs.writeFileSync(path.join(opts.out, 'report.html'), await evalHtml(model, modelFile, items[0], results));
+      files.push('report.html');
+    }
     process.stdout.write(`${results.images} images, ${methods.length} methods, ${results.layers.length} layers → ${opts.out}/ (${files.join(', ')})\n`);
   } finally {
     bar?.stop();
     model.dispose();
   }
   return EXIT.ok;
+}
+
+/**
+ * eval's report.html: the plots and tables, and the viewer on the dataset's first image (NAFlow in paper
+ * mode and the evaluated CAM methods at every layer, for the ground-truth class).
+ */
+async function evalHtml(model: Model, modelFile: string, item: EvalItem, results: EvalResults): Promise<string> {
+  const cams = results.methods.filter((m): m is CamMethodName & EvalMethod => ['gradcam', 'gradcampp', 'layercam', 'hirescam'].includes(m));
+  const mode = results.methods.includes('naflow') || !results.methods.includes('naflow-ref') ? 'paper' : 'reference';
+  const result = await explain(model, item.file, { mode, classIndex: item.classIndex });
+  const compare: CompareFlow[] = [];
+  if (cams.length) {
+    const x = (await prepareImage(model, item.file)).tensor;
+    try {
+      for (const m of cams) compare.push({ method: m, layers: camFlow(model, x, m, { classIndex: item.classIndex }).layers });
+    } finally {
+      x.dispose();
+    }
+  }
+  const data = await viewerData(result, { eval: results, compare, modelName: modelDisplayName(modelFile), modelFile, imageFile: path.basename(item.file), title: `naflow eval: ${modelDisplayName(modelFile)}` });
+  return renderReport(data);
 }

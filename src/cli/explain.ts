@@ -2,6 +2,7 @@
  * `naflow explain [model] [image]`: the NAFlow attention flow of one image, written to a folder
  * (overlays, flow strip, GIF, raw .npy maps, flow.json).
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -9,9 +10,12 @@ import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModel } from '../import/load.js';
 import { explain, type ExplainResult } from '../naflow/explain.js';
-import { outDirProblem, writeFlow } from '../naflow/write-flow.js';
-import { displayImage, imageSpecFor } from '../image/preprocess.js';
-import { readNpy, npyToFloat32 } from '../util/npy.js';
+import { flowJson, outDirProblem, writeFlow } from '../naflow/write-flow.js';
+import { displayImage, imageSpecFor, prepareImage } from '../image/preprocess.js';
+import { readNpy, npyToFloat32, encodeNpy } from '../util/npy.js';
+import { camFlow, CAM_METHODS, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
+import { modelDisplayName, viewerData, METHOD_LABELS } from '../viewer/data.js';
+import { renderReport } from '../viewer/report.js';
 import type { Model } from '../engine/model.js';
 import { addFlowOptions, parseFlowOptions, type FlowOptionValues } from './flow-options.js';
 import { EXIT, UsageError, checkModelPath, defaultImages, splitModelAndImages, startBackend, withModelName, type GlobalOptions } from './common.js';
@@ -21,6 +25,8 @@ interface ExplainOpts extends GlobalOptions, FlowOptionValues {
   out?: string;
   inputTensor?: string;
   scoreTensor?: string;
+  html?: boolean;
+  compare?: string;
 }
 
 export function registerExplain(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
@@ -40,6 +46,8 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
       .option('--out <dir>', 'output folder (default: naflow-out/<image name>); an earlier naflow output there is replaced, a folder holding anything else is refused')
       .option('--input-tensor <file>', "explain a preprocessed float32 .npy tensor in the model's own input layout instead of an image")
       .option('--score-tensor <tensor>', "the tensor holding the scores to explain (default: the model's first output, or the input of a final Softmax)")
+      .option('--html', 'also write report.html: a self-contained viewer (depth scrubber, play, normalisation, colour map, opacity, layer facts) that opens from disk')
+      .option('--compare <methods>', `also compute these baselines at every layer (comma-separated: ${Object.keys(CAM_METHODS).join(', ')}), written to compare/<method>/*.npy and shown side by side in report.html`)
   )
     .addHelpText(
       'after',
@@ -47,7 +55,8 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
         '  naflow explain                                # bundled model and photo → naflow-out/chelsea\n' +
         '  naflow explain photo.jpg --out out/photo\n' +
         '  naflow explain resnet20.onnx cat.png --mode reference --colormap turbo\n' +
-        '  naflow explain model.onnx --input-tensor x.npy --json > flow.json',
+        '  naflow explain model.onnx --input-tensor x.npy --json > flow.json\n' +
+        '  naflow explain --html --compare layercam,gradcam   # + report.html, side by side with two baselines',
     )
     .action(async (model: string | undefined, image: string | undefined, _opts: ExplainOpts, cmd: Command) => {
       await run(() => explainCommand([model, image].filter((a): a is string => a !== undefined), cmd.optsWithGlobals() as ExplainOpts));
@@ -83,11 +92,34 @@ function tensorFromNpy(file: string, model: Model): tf.Tensor {
   return nhwc;
 }
 
+/** --compare: a list of CAM baselines (validated before any work). */
+export function parseCompare(v: string | undefined): CamMethodName[] {
+  if (v === undefined) return [];
+  const items = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
+  const known = Object.keys(CAM_METHODS);
+  const bad = items.filter((i) => !known.includes(i));
+  if (bad.length || !items.length) throw new UsageError(`--compare: unknown ${bad.map((b) => `'${b}'`).join(', ') || '(empty list)'}; choose from ${known.join(', ')}`);
+  return items as CamMethodName[];
+}
+
+/** The baselines' maps at every trunk layer, for the class NAFlow explained (the same input tensor). */
+async function compareFlows(model: Model, input: string | tf.Tensor, methods: CamMethodName[], result: ExplainResult, opts: ExplainOpts): Promise<CamFlow[]> {
+  if (!methods.length) return [];
+  const owned = typeof input === 'string' ? (await prepareImage(model, input)).tensor : undefined;
+  try {
+    const x = owned ?? (input as tf.Tensor);
+    return methods.map((m) => camFlow(model, x, m, { classIndex: result.decision.classIndex, trunkEnd: opts.trunkEnd ?? result.trunkEnd, scoreTensor: opts.scoreTensor ?? result.scoreTensor }));
+  } finally {
+    owned?.dispose();
+  }
+}
+
 export async function explainCommand(args: string[], opts: ExplainOpts): Promise<number> {
   const { mode, normalize, colormap, rho, maxIter, displaySize, layers } = parseFlowOptions(opts);
   const classIndex = opts.class === undefined ? undefined : Number(opts.class);
   if (classIndex !== undefined && (!Number.isInteger(classIndex) || classIndex < 0)) throw new UsageError(`--class must be a class index (integer ≥ 0), got '${opts.class}'`);
 
+  const compare = parseCompare(opts.compare);
   const split = splitModelAndImages(args);
   if (split.images.length > 1) throw new UsageError(`explain takes one image, got ${split.images.length}`);
   if (opts.inputTensor && split.images.length)
@@ -113,6 +145,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
       ? new cliProgress.SingleBar({ stream: process.stderr, format: 'explain [{bar}] {value}/{total} layers  {layer}', hideCursor: true }, cliProgress.Presets.shades_classic)
       : undefined;
   let result: ExplainResult;
+  let compared: CamFlow[] = [];
   try {
     const input = opts.inputTensor ? tensorFromNpy(opts.inputTensor, model) : image!;
     try {
@@ -132,10 +165,14 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
           bar.update(done, { layer: name.slice(-40) });
         },
       });
+      compared = await compareFlows(model, input, compare, result, opts);
     } finally {
       bar?.stop();
       if (input instanceof tf.Tensor) input.dispose();
     }
+    // the baselines' maps are written beside NAFlow's under the same file stems (layers aligned by tensor name)
+    const stems = new Map(flowJson(result).layers.map((l) => [l.name, path.basename(l.npy)]));
+    const comparePath = (k: number, name: string) => `compare/${compare[k]}/${stems.get(name) ?? `${name.replace(/[^A-Za-z0-9._-]+/g, '_')}.npy`}`;
     const writeOpts = {
       normalize,
       colormap,
@@ -144,11 +181,36 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
       imageFile: opts.inputTensor ?? image,
       preprocessing: opts.inputTensor ? { tensor: opts.inputTensor } : imageSpecFor(model),
       noImages: opts.images === false,
+      extra: compared.length
+        ? {
+            compare: compared.map((c, k) => ({
+              method: compare[k],
+              classIndex: c.classIndex,
+              layers: c.layers.map((l) => ({ name: l.name, shape: l.shape, npy: comparePath(k, l.name) })),
+            })),
+          }
+        : undefined,
     };
     if (displaySize && image && result.image) result.image = await displayImage(image, imageSpecFor(model), displaySize);
     const late = outDirProblem(out); // something appeared in --out while the cascade ran
     if (late) throw new UsageError(late);
-    const json = await writeFlow(result, out, writeOpts);
+    const json = await writeFlow(result, out, writeOpts, async (tmp) => {
+      compared.forEach((c, k) => {
+        fs.mkdirSync(path.join(tmp, 'compare', compare[k]), { recursive: true });
+        for (const l of c.layers) fs.writeFileSync(path.join(tmp, comparePath(k, l.name)), encodeNpy(l.map, [l.shape[0], l.shape[1]]));
+      });
+      if (opts.html) {
+        const data = await viewerData(result, {
+          modelName: split.defaultModel ? 'Tiny Darknet (bundled)' : modelDisplayName(split.model),
+          modelFile: split.model,
+          imageFile: path.basename(source),
+          compare: compared.map((c, k) => ({ method: compare[k], label: METHOD_LABELS[compare[k]], layers: c.layers })),
+          colormap,
+          normalize,
+        });
+        fs.writeFileSync(path.join(tmp, 'report.html'), renderReport(data));
+      }
+    });
     if (opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     else {
       const d = result.decision;

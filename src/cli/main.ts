@@ -14,6 +14,7 @@ import { registerPredict } from './predict.js';
 import { registerExplain } from './explain.js';
 import { registerSimilarity } from './similarity.js';
 import { registerEval } from './eval.js';
+import { registerServe } from './serve.js';
 
 const VERSION = '0.1.0';
 
@@ -49,6 +50,8 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
         '  naflow explain                     # NAFlow maps at every layer → naflow-out/chelsea/\n' +
         '  naflow explain-similarity m.onnx --query q.jpg --ref r.jpg   # embedding models\n' +
         '  naflow eval model.onnx --data labels.json --methods naflow,gradcam --layers all   # faithfulness\n' +
+        '  naflow explain --html --compare layercam     # + report.html: the flow in a self-contained viewer\n' +
+        '  naflow serve                                 # the viewer as a local web app on http://127.0.0.1:8080/\n' +
         '\nEnvironment: NAFLOW_BACKEND=wasm|cpu and NAFLOW_THREADS=n override --backend/--threads;\n' +
         'NAFLOW_DEBUG=1 prints stack traces and timings.\n' +
         'Exit codes: 0 ok, 1 bad input or usage, 2 internal error, 3 (inspect) unsupported ops.',
@@ -58,6 +61,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
   registerExplain(program, run);
   registerSimilarity(program, run);
   registerEval(program, run);
+  registerServe(program, run);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

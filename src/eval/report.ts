@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { EvalResults } from './run.js';
 
-const LABEL: Record<string, string> = {
+/** Axis / table label of each metric key. */
+export const METRIC_LABELS: Record<string, string> = {
   deletion: 'deletion AUC (lower is better)',
   insertion: 'insertion AUC (higher is better)',
   drop: 'average drop % (lower is better)',
@@ -36,7 +37,7 @@ export function toMarkdown(r: EvalResults, title = 'Evaluation'): string {
   if (r.baselines.centrePointing !== null) out.push(`Baselines: centre point ${fmt(r.baselines.centrePointing, 2)} % (pointing game); uniform map ${fmt(r.baselines.uniformEnergy, 2)} % (energy pointing).`, '');
   const methods = r.methods;
   for (const k of keys) {
-    out.push(`## ${LABEL[k] ?? k}`, '', `| layer | ${methods.join(' | ')} |`, `|---|${methods.map(() => '---').join('|')}|`);
+    out.push(`## ${METRIC_LABELS[k] ?? k}`, '', `| layer | ${methods.join(' | ')} |`, `|---|${methods.map(() => '---').join('|')}|`);
     const layerNames = [...new Set(r.rows.map((row) => row.layer))];
     for (const name of layerNames) {
       const cells = methods.map((m) => fmt(r.rows.find((row) => row.method === m && row.layer === name)?.values[k as keyof EvalResults['rows'][number]['values']], 4));
@@ -66,7 +67,7 @@ export function plotSvg(r: EvalResults, key: string): string {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${L}" y="18" font-size="14">${esc(LABEL[key] ?? key)}</text>`,
+    `<text x="${L}" y="18" font-size="14">${esc(METRIC_LABELS[key] ?? key)}</text>`,
     `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`,
     `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">layer depth (0 = first trunk layer, 1 = last)</text>`,
   ];

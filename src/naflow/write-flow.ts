@@ -1,7 +1,8 @@
 /**
  * Write an explanation to a folder: raw maps (`maps/<i>_<node>.npy`, float32 H×W, before
  * normalisation), one overlay PNG per layer (`layers/<i>_<node>.png`), the flow strip
- * (`flow-strip.png`), the animated flow (`flow.gif`) and `flow.json`. Everything is written to a
+ * (`flow-strip.png`), the animated flow (`flow.gif`) and `flow.json`; callers add more through `also`
+ * (`naflow explain --html --compare`: `report.html` and `compare/<method>/*.npy`). Everything is written to a
  * temporary sibling folder first and renamed at the end, so a failure leaves nothing half-written. An
  * existing output folder is replaced only when it is empty or an earlier naflow output (see outDirProblem).
  */
@@ -113,7 +114,7 @@ export function flowJson(result: ExplainResult, options: WriteFlowOptions = {}, 
 }
 
 /** What writeFlow puts in an output folder: a folder holding only these (with flow.json) may be replaced. */
-const OUTPUT_ENTRIES = new Set(['flow.json', 'maps', 'layers', 'flow-strip.png', 'flow.gif', 'reference']);
+const OUTPUT_ENTRIES = new Set(['flow.json', 'maps', 'layers', 'flow-strip.png', 'flow.gif', 'reference', 'compare', 'report.html']);
 
 /**
  * Why `outDir` may not be written (replaced) by writeFlow, or null when it may: it does not exist, is an

@@ -1,0 +1,58 @@
+/**
+ * The `naflow serve` page: one HTML document with the viewer's style and script and the app's script
+ * (assets/viewer/app.js) inline. It talks only to its own server (the CSP allows nothing else).
+ */
+import { inlineScript, viewerAsset } from '../viewer/report.js';
+
+export const APP_CSP = "default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+let cached: string | undefined;
+
+export function appHtml(): string {
+  cached ??= `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>naflow — attention flow viewer</title>
+<link rel="icon" href="data:,">
+<style>
+${viewerAsset('viewer.css')}
+</style>
+</head>
+<body>
+<main>
+<h1>naflow: attention at every layer</h1>
+<section class="nv-root" aria-label="Explain an image">
+<form class="app-form" id="app-form">
+  <div>
+    <label for="app-file" class="drop" id="app-drop"><span>Drop an image here or <u>choose one</u><br><small>PNG, JPEG or WebP</small></span><img id="app-thumb" alt="" hidden></label>
+    <input type="file" id="app-file" accept="image/png,image/jpeg,image/webp" class="visually-hidden">
+  </div>
+  <div><label for="app-model">Model</label><select id="app-model"></select></div>
+  <div><label for="app-mode">Mode</label><select id="app-mode"><option value="paper">paper (least-squares inverses)</option><option value="reference">reference (authors' code)</option></select></div>
+  <fieldset id="app-compare"><legend>Side by side with</legend>
+    <span><input type="checkbox" id="cmp-layercam" value="layercam"><label for="cmp-layercam">LayerCAM</label></span>
+    <span><input type="checkbox" id="cmp-gradcam" value="gradcam"><label for="cmp-gradcam">Grad-CAM</label></span>
+    <span><input type="checkbox" id="cmp-gradcampp" value="gradcampp"><label for="cmp-gradcampp">Grad-CAM++</label></span>
+    <span><input type="checkbox" id="cmp-hirescam" value="hirescam"><label for="cmp-hirescam">HiResCAM</label></span>
+  </fieldset>
+  <div><button type="submit" class="go" id="app-go" disabled>Explain</button></div>
+</form>
+<div class="status" id="app-status" role="status" aria-live="polite">Choose an image to start.</div>
+<div class="downloads" id="app-downloads" hidden><a id="app-report" download>Download report.html</a><a id="app-maps" download>Download raw maps (.zip)</a></div>
+</section>
+<div id="naflow-viewer" class="nv-root"></div>
+<footer>naflow serve: explanations are queued and computed on this machine; nothing leaves it. Keys: ← → layers, space play/pause.</footer>
+</main>
+<script>
+${inlineScript(viewerAsset('viewer.js'))}
+</script>
+<script>
+${inlineScript(viewerAsset('app.js'))}
+</script>
+</body>
+</html>
+`;
+  return cached;
+}
