@@ -8,6 +8,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvAttrs, ConvTransposeAttrs } from '../src/ir/graph.js';
+import { withoutNative } from '../src/engine/native.js';
 import { assertClose, checkVjp, makeContext, rand, runForward, sizeOf, useBackend } from './helpers/op-context.js';
 
 await useBackend('cpu');
@@ -112,7 +113,8 @@ test('Conv forward and vjp also work without prepared kernels (weight not a cons
   h.dispose();
 });
 
-test('strided dense Conv vjp and ConvTranspose forward: sub-pixel / 1x1 paths (prepared) = zero-insertion path (unprepared)', () => {
+// The tfjs kernels' own paths (the native path, where available, is checked in native-conv.test.ts).
+test('strided dense Conv vjp and ConvTranspose forward: sub-pixel / 1x1 paths (prepared) = zero-insertion path (unprepared)', () => withoutNative(() => {
   const geoms: Array<{ x: number[]; w: number[]; s: number; pads: Pads }> = [
     { x: [2, 9, 8, 3], w: [3, 3, 3, 4], s: 2, pads: [1, 0, 2, 1] },
     { x: [1, 11, 10, 2], w: [7, 7, 2, 3], s: 2, pads: [3, 3, 3, 3] },
@@ -151,7 +153,7 @@ test('strided dense Conv vjp and ConvTranspose forward: sub-pixel / 1x1 paths (p
     assertClose(outs[0].data, outs[1].data, 1e-5, 1e-6, `ConvTranspose ${JSON.stringify(gm)}`);
     tf.dispose([x, w, wt]);
   }
-});
+}));
 
 /** y[n, ih·s−pt+kh·d, iw·s−pl+kw·d, grp·cog+co] += x[n,ih,iw,grp·cig+ci] · w[kh,kw,co,grp·cig+ci] */
 function naiveConvTranspose(x: ArrayLike<number>, xs: number[], w: ArrayLike<number>, ws: number[], a: ConvTransposeAttrs) {
