@@ -1,8 +1,11 @@
 /**
  * One explain benchmark cell in its own process: load a model, run the NAFlow cascade in the given
- * mode (1 warm-up + N timed runs), print one JSON line with the median time, peak RSS and the LSMR
- * statistics (mean iterations, median and max relative residual).
- * Usage: node dist/bench/explain-one.js <model> <image.png|input.npy (NCHW)> <paper|reference> [threads] [runs]
+ * mode (the first run, which also estimates σ_max and builds the native sessions, is timed apart; then
+ * N timed runs), print one JSON line with the median time, the first run's time, peak RSS and the LSMR
+ * statistics (mean iterations, median and max relative residual). With a reference cap (paper mode),
+ * one more run at that cap gives the largest relative L2 difference of any layer's map to it.
+ * Usage: node dist/bench/explain-one.js <model> <image.png|input.npy (NCHW)> <paper|reference> [threads] [runs] [refCap]
+ * NAFLOW_NATIVE=0 in the environment measures the tfjs-only path.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, shutdownBackend } from '../src/engine/backend.js';
@@ -11,7 +14,7 @@ import { runCascade } from '../src/naflow/cascade.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
 
-const [file, inputFile, mode = 'paper', threadsArg = '1', runsArg = '3'] = process.argv.slice(2);
+const [file, inputFile, mode = 'paper', threadsArg = '1', runsArg = '3', refCapArg] = process.argv.slice(2);
 await initBackend({ backend: 'wasm', threads: Number(threadsArg) });
 const model = await loadModel(file);
 let x: tf.Tensor;
@@ -21,27 +24,46 @@ if (inputFile.endsWith('.npy')) {
 } else x = (await prepareImage(model, inputFile)).tensor;
 const runs = Number(runsArg);
 const times: number[] = [];
+let first = 0;
 let last: ReturnType<typeof runCascade> | undefined;
 for (let i = 0; i < runs + 1; i++) {
   const t0 = performance.now();
   last = runCascade(model, x, { mode: mode as 'paper' | 'reference' });
+  if (i === 0) first = performance.now() - t0;
   if (i > 0 || runs === 0) times.push(performance.now() - t0);
 }
 times.sort((a, b) => a - b);
 const solves = last!.layers.flatMap((l) => l.solver ?? []).filter((s) => s.method === 'lsmr' && s.iterations > 0);
 const res = solves.map((s) => s.relResidual).sort((a, b) => a - b);
+let maxMapDiff: number | null = null;
+if (refCapArg && mode === 'paper') {
+  const ref = runCascade(model, x, { mode: 'paper', settings: { maxIter: Number(refCapArg) } });
+  maxMapDiff = 0;
+  ref.layers.forEach((l, i) => {
+    const m = last!.layers[i].map;
+    let num = 0;
+    let den = 0;
+    for (let k = 0; k < m.length; k++) {
+      num += (m[k] - l.map[k]) ** 2;
+      den += l.map[k] ** 2;
+    }
+    if (den > 0) maxMapDiff = Math.max(maxMapDiff!, Math.sqrt(num / den));
+  });
+}
 console.log(
   JSON.stringify({
     model: file,
     mode,
     layers: last!.layers.length,
     median_ms: Math.round(times[Math.floor(times.length / 2)]),
+    first_ms: Math.round(first),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     lsmr_solves: solves.length,
     lsmr_mean_iterations: solves.length ? Math.round((solves.reduce((s, v) => s + v.iterations, 0) / solves.length) * 10) / 10 : 0,
     lsmr_max_iterations: solves.length ? Math.max(...solves.map((s) => s.iterations)) : 0,
     residual_median: res.length ? Number(res[Math.floor(res.length / 2)].toFixed(3)) : null,
     residual_max: res.length ? Number(res[res.length - 1].toFixed(3)) : null,
+    max_map_diff_to_ref_cap: maxMapDiff,
   }),
 );
 x.dispose();

@@ -12,11 +12,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_SETTINGS } from '../src/naflow/cascade.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const work = path.join(root, 'bench/work');
 fs.mkdirSync(work, { recursive: true });
 const PY = '/usr/bin/python3';
+/** the converged reference for the paper-mode maps */
+const REF_CAP = 300;
 const env = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
 
 interface Cell {
@@ -25,8 +28,8 @@ interface Cell {
   [k: string]: unknown;
 }
 
-function runJson(cmd: string, args: string[]): Cell | string {
-  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', timeout: 20 * 60 * 1000 });
+function runJson(cmd: string, args: string[], extraEnv: Record<string, string> = {}): Cell | string {
+  const r = spawnSync(cmd, args, { cwd: root, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 20 * 60 * 1000 });
   const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.status !== 0 || !line) return `failed (${(r.stderr ?? '').trim().split('\n').pop() ?? r.status})`;
   return JSON.parse(line) as Cell;
@@ -37,10 +40,20 @@ const rows: string[] = [];
 const fmt = (c: Cell | string) => (typeof c === 'string' ? c : `${c.median_ms} ms`);
 const rss = (c: Cell | string) => (typeof c === 'string' ? '–' : `${c.peak_rss_mb} MB`);
 
-const naflowCell = (model: string, threads: number) =>
-  runJson(process.execPath, [path.join(root, 'dist/bench/forward-one.js'), model, 'wasm', String(threads), '7']);
-const explainCell = (model: string, input: string, mode: string, runs: number) =>
-  runJson(process.execPath, [path.join(root, 'dist/bench/explain-one.js'), model, input, mode, '2', String(runs)]);
+// naflow as `naflow explain` runs it: native convolutions (onnxruntime-node) and 1 wasm thread; the
+// peer "tfjs only" is the same code with NAFLOW_NATIVE=0 and 2 wasm threads (the setting before).
+const TFJS_ONLY = { NAFLOW_NATIVE: '0' };
+const naflowCell = (model: string, threads: number, extra: Record<string, string> = {}) =>
+  runJson(process.execPath, [path.join(root, 'dist/bench/forward-one.js'), model, 'wasm', String(threads), '7'], extra);
+const explainCell = (model: string, input: string, mode: string, runs: number, opts: { threads?: number; refCap?: number; extra?: Record<string, string> } = {}) =>
+  runJson(
+    process.execPath,
+    [path.join(root, 'dist/bench/explain-one.js'), model, input, mode, String(opts.threads ?? 1), String(runs), ...(opts.refCap ? [String(opts.refCap)] : [])],
+    opts.extra,
+  );
+const diff = (c: Cell | string) =>
+  typeof c === 'string' || typeof c.max_map_diff_to_ref_cap !== 'number' ? '–' : `${(100 * (c.max_map_diff_to_ref_cap as number)).toFixed(2)} %`;
+const first = (c: Cell | string) => (typeof c === 'string' ? '–' : `${c.first_ms} ms`);
 const lsmr = (c: Cell | string) =>
   typeof c === 'string' || !c.lsmr_solves ? '–' : `${c.lsmr_solves} solves, ${c.lsmr_mean_iterations} it. mean (max ${c.lsmr_max_iterations}), residual median ${c.residual_median}`;
 const ratio = (a: Cell | string, b: Cell | string) => (typeof a === 'string' || typeof b === 'string' ? '–' : `${(a.median_ms / b.median_ms).toFixed(1)}×`);
@@ -65,23 +78,32 @@ for (const name of ['resnet50', 'vgg16'].filter(want)) {
   console.error(`timing ${name} forward …`);
   const torch = runJson(PY, [path.join(root, 'bench/torch_forward.py'), name]);
   const one = naflowCell(onnx, 1);
-  const two = naflowCell(onnx, 2);
-  rows.push(`| ${name} (full width, 224×224) | ${fmt(one)} / ${rss(one)} | ${fmt(two)} / ${rss(two)} | ${fmt(torch)} / ${rss(torch)} |`);
+  const tfjs = naflowCell(onnx, 2, TFJS_ONLY);
+  rows.push(`| ${name} (full width, 224×224) | ${fmt(one)} / ${rss(one)} | ${fmt(tfjs)} / ${rss(tfjs)} | ${fmt(torch)} / ${rss(torch)} |`);
   console.error(`timing ${name} explain …`);
   const torchFB = runJson(PY, [path.join(root, 'bench/torch_forward.py'), name, '--fwdbwd']);
   const input = path.join(work, `${name}.input.npy`);
   const ref = explainCell(onnx, input, 'reference', 3);
-  const paper = explainCell(onnx, input, 'paper', 1);
-  explainRows.push(`| ${name} | ${fmt(ref)} / ${rss(ref)} (${ratio(ref, torchFB)}) | ${fmt(paper)} / ${rss(paper)} (${ratio(paper, torchFB)}) | ${fmt(torchFB)} / ${rss(torchFB)} | ${lsmr(paper)} |`);
+  const paper = explainCell(onnx, input, 'paper', 1, { refCap: REF_CAP });
+  const refT = explainCell(onnx, input, 'reference', 3, { threads: 2, extra: TFJS_ONLY });
+  const paperT = explainCell(onnx, input, 'paper', 1, { threads: 2, extra: TFJS_ONLY });
+  explainRows.push(
+    `| ${name} | ${fmt(ref)} / ${rss(ref)} (${ratio(ref, torchFB)}) | ${fmt(paper)} / ${rss(paper)} (${ratio(paper, torchFB)}) | ${first(paper)} | ${diff(paper)} | ` +
+      `${fmt(torchFB)} / ${rss(torchFB)} | ${fmt(refT)} (${ratio(refT, torchFB)}) / ${fmt(paperT)} (${ratio(paperT, torchFB)}) | ${lsmr(paper)} |`,
+  );
 }
 if (want('tiny-darknet')) {
   console.error('timing the bundled Tiny Darknet …');
   const d1 = naflowCell(darknet, 1);
-  const d2 = naflowCell(darknet, 2);
+  const d2 = naflowCell(darknet, 2, TFJS_ONLY);
   rows.push(`| Tiny Darknet (bundled, 224×224) | ${fmt(d1)} / ${rss(d1)} | ${fmt(d2)} / ${rss(d2)} | no peer (tfjs layers model) |`);
   const ref = explainCell(darknet, photo, 'reference', 3);
-  const paper = explainCell(darknet, photo, 'paper', 3);
-  explainRows.push(`| Tiny Darknet (bundled) | ${fmt(ref)} / ${rss(ref)} | ${fmt(paper)} / ${rss(paper)} | no peer | ${lsmr(paper)} |`);
+  const paper = explainCell(darknet, photo, 'paper', 3, { refCap: REF_CAP });
+  const refT = explainCell(darknet, photo, 'reference', 3, { threads: 2, extra: TFJS_ONLY });
+  const paperT = explainCell(darknet, photo, 'paper', 3, { threads: 2, extra: TFJS_ONLY });
+  explainRows.push(
+    `| Tiny Darknet (bundled) | ${fmt(ref)} / ${rss(ref)} | ${fmt(paper)} / ${rss(paper)} | ${first(paper)} | ${diff(paper)} | no peer | ${fmt(refT)} / ${fmt(paperT)} | ${lsmr(paper)} |`,
+  );
   // Cold process to files on disk, as a user runs it.
   const tmpOut = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-bench-'));
   const cold: number[] = [];
@@ -93,7 +115,7 @@ if (want('tiny-darknet')) {
   }
   fs.rmSync(tmpOut, { recursive: true, force: true });
   cold.sort((a, b) => a - b);
-  explainRows.push(`| \`naflow explain\` (bundled, paper, cold process → files on disk, median of 3) | | ${Math.round(cold[1])} ms | | |`);
+  explainRows.push(`| \`naflow explain\` (bundled, paper, cold process → files on disk, median of 3) | | ${Math.round(cold[1])} ms | | | | | |`);
 }
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -106,15 +128,16 @@ const table = [
   '',
   '**Forward pass**',
   '',
-  '| model | naflow wasm, 1 thread (time / peak RSS) | naflow wasm, 2 threads | PyTorch CPU (same weights) |',
+  '| model | naflow: native convolutions, wasm 1 thread (time / peak RSS) | tfjs only (NAFLOW_NATIVE=0), wasm 2 threads | PyTorch CPU (same weights) |',
   '|---|---|---|---|',
   ...rows,
   '',
-  '**NAFlow, all layers** (wasm, 2 threads as `naflow explain` uses by default; reference: median of 3; paper on the full-width models: 1 run after a warm-up; ' +
-    'ratio to PyTorch forward + backward to every layer output in parentheses)',
+  `**NAFlow, all layers** (as \`naflow explain\` runs: native convolutions, wasm 1 thread; reference: median of 3; paper on the full-width models: 1 run after the first; ` +
+    `the first run also estimates σ_max (8 power iterations per solve) and builds the native sessions; "max map diff." = the largest relative L2 difference of any layer's map ` +
+    `to the run at cap ${REF_CAP} (converged: atol = btol = 1e-6); ratio to PyTorch forward + backward to every layer output in parentheses)`,
   '',
-  '| model | reference mode | paper mode (ρ = 0.1, cap 100) | PyTorch fwd + bwd | LSMR (paper mode) |',
-  '|---|---|---|---|---|',
+  `| model | reference mode | paper mode (ρ = 0.1, cap ${DEFAULT_SETTINGS.maxIter}) | paper, first run | max map diff. | PyTorch fwd + bwd | tfjs only: reference / paper | LSMR (paper mode) |`,
+  '|---|---|---|---|---|---|---|---|',
   ...explainRows,
 ].join('\n');
 fs.writeFileSync(path.join(root, 'bench/results.md'), `# Benchmark results\n\n${table}\n`);

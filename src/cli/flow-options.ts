@@ -3,7 +3,7 @@
  * which layers get images, how they are drawn), declared and validated once.
  */
 import type { Command } from 'commander';
-import type { NaflowMode } from '../naflow/cascade.js';
+import { DEFAULT_SETTINGS, type NaflowMode } from '../naflow/cascade.js';
 import { COLORMAPS, type ColormapName } from '../render/index.js';
 import { UsageError } from './common.js';
 
@@ -38,7 +38,7 @@ export function addFlowOptions(cmd: Command): Command {
     .option('--colormap <name>', `colour map: ${COLORMAPS.join(', ')}`, 'jet')
     .option('--json', 'also print flow.json to stdout')
     .option('--rho <r>', 'damping factor ρ of the least-squares inverses (λ = ρ·σ_max)', '0.1')
-    .option('--max-iter <n>', 'LSMR iteration cap per solve', '100')
+    .option('--max-iter <n>', 'LSMR iteration cap per solve (30: every map within 1 % of the converged solve in docs/convergence.md; 300 converges)', String(DEFAULT_SETTINGS.maxIter))
     .option('--trunk-end <tensor>', 'override the last trunk tensor (default: found automatically)')
     .option('--no-images', 'write only flow.json and the .npy maps')
     .option('--display-size <px>', "draw the overlays on the image at this size (longer side) instead of the model's input size, e.g. 256 for 32×32 models");
