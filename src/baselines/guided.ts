@@ -10,6 +10,7 @@
  * [H, W, C] gradient at the input and a map Σ_c |g_c| (H×W) for metrics.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { valuesOf } from '../util/tensor.js';
 import type { AnyNode, ClipAttrs, LeakyReluAttrs } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import { backward, forward } from '../engine/execute.js';
@@ -83,7 +84,7 @@ export function pixelAttribution(model: Model, input: tf.Tensor, method: PixelMe
         score: value,
         gradient: new Float32Array(g.dataSync()),
         shape: [h, w, c],
-        map: tf.tidy(() => new Float32Array(tf.sum(tf.abs(g), -1).dataSync())),
+        map: valuesOf(() => tf.sum(tf.abs(g), -1)),
       };
     } finally {
       for (const t of grads.values()) t.dispose();

@@ -4,6 +4,7 @@
  * backward pass, B averaged), and one map F = Σ_c ReLU(B ⊙ G) per trunk tensor, shallow → deep.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { valuesOf } from '../util/tensor.js';
 import { GraphError, consumerMap, producerMap, type AnyNode, type Graph } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import { backward, forward, nodesBetween, type ForwardRecord } from '../engine/execute.js';
@@ -180,7 +181,11 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
     const total = trunkTensors.size;
     let done = 0;
 
-    const finalB = (t: string): { b: tf.Tensor; kept: number } => {
+    // Reference mode needs B = A ⊙ [G ≠ 0] only for the map, where the mask changes nothing
+    // (ReLU(A ⊙ mask ⊙ G) = ReLU(A ⊙ G)): it is built only when a caller inspects the tensors.
+    const needB = mode === 'paper' || !!options.inspectTensors;
+
+    const finalB = (t: string): { b: tf.Tensor | undefined; kept: number } => {
       // BPFM of t: the mean of its consumers' estimates (or A itself at the top / without estimates),
       // then abandon the neurons with zero importance. The mask [G ≠ 0] is step(|G|): tfjs-wasm's
       // NotEqual + Cast took a third of reference mode's time.
@@ -188,12 +193,11 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
       const g = G.get(t);
       const est = estimates.get(t);
       let kept = 0;
+      if (g) kept = tf.tidy(() => tf.mean(tf.step(tf.abs(g))).dataSync()[0]);
+      if (!needB) return { b: undefined, kept };
       const b = tf.tidy(() => {
         const base = mode === 'reference' || t === trunkEnd || !est?.length ? a : est.length === 1 ? est[0] : tf.div(tf.addN(est), est.length);
-        if (!g) return base.clone();
-        const mask = tf.step(tf.abs(g));
-        kept = tf.mean(mask).dataSync()[0];
-        return tf.mul(base, mask);
+        return g ? tf.mul(base, tf.step(tf.abs(g))) : base.clone();
       });
       return { b, kept };
     };
@@ -204,11 +208,11 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
       for (const o of node.outputs) {
         if (!trunkTensors.has(o)) continue;
         const { b, kept } = finalB(o);
-        B.set(o, b);
+        if (b) B.set(o, b);
         for (const e of estimates.get(o) ?? []) e.dispose();
         estimates.delete(o);
-        layers.push(makeLayer(node, o, record.get(o), b, G.get(o), kept, solverOf.get(o)));
-        options.inspectTensors?.(o, { a: record.get(o), b, g: G.get(o) });
+        layers.push(makeLayer(node, o, b ?? record.get(o), G.get(o), kept, solverOf.get(o)));
+        if (b) options.inspectTensors?.(o, { a: record.get(o), b, g: G.get(o) });
         options.onLayer?.(++done, total, o);
       }
       if (mode === 'reference') continue;
@@ -252,11 +256,10 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
   }
 }
 
-function makeLayer(
-  node: AnyNode, name: string, a: tf.Tensor, b: tf.Tensor, g: tf.Tensor | undefined, kept: number, solver: SolverStats[] | undefined,
-): LayerFlow {
-  const [, h, w, c] = a.shape as [number, number, number, number];
+/** A layer's map F = Σ_c ReLU(B ⊙ G) (B may be unmasked: the mask does not change F). */
+function makeLayer(node: AnyNode, name: string, b: tf.Tensor, g: tf.Tensor | undefined, kept: number, solver: SolverStats[] | undefined): LayerFlow {
+  const [, h, w, c] = b.shape as [number, number, number, number];
   // without an importance tensor nothing is kept and the map is zero
-  const map = g ? tf.tidy(() => new Float32Array(tf.sum(tf.relu(tf.mul(b, g)), -1).dataSync())) : new Float32Array(h * w);
+  const map = g ? valuesOf(() => tf.sum(tf.relu(tf.mul(b, g)), -1)) : new Float32Array(h * w);
   return { name, node: node.name, op: node.op, sourceOp: node.sourceOp, shape: [h, w, c], map, kept, solver };
 }

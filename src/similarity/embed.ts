@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { valuesOf } from '../util/tensor.js';
 import type { Model } from '../engine/model.js';
 import { forward } from '../engine/execute.js';
 import { prepareImage, type ImageSpec } from '../image/preprocess.js';
@@ -55,7 +56,7 @@ export async function embed(
     try {
       const out = record.get(name);
       // a feature map [1, H, W, C] is pooled: its embedding is the per-channel spatial mean
-      if (out.rank === 4) return tf.tidy(() => new Float32Array(tf.mean(out, [1, 2]).dataSync()));
+      if (out.rank === 4) return valuesOf(() => tf.mean(out, [1, 2]));
       return new Float32Array(out.dataSync());
     } finally {
       record.dispose();
