@@ -1,6 +1,7 @@
 /**
  * `naflow eval`: an interrupted-and-resumed run gives the same results.json as an uninterrupted one;
- * 200 images keep the live tensor count flat; the CLI writes its files and refuses bad options.
+ * 200 images keep the live tensor count flat; the CLI writes its files and refuses bad options, and a
+ * run stopped with Ctrl-C (SIGINT) resumes with the same command.
  * Uses CIFAR ResNet-20 on ../shared/data/cifar10-test (skips with a message where it is absent).
  */
 import test from 'node:test';
@@ -14,7 +15,8 @@ import { loadModel } from '../src/import/load.js';
 import { readDataset } from '../src/eval/dataset.js';
 import { runEval, type EvalOptions } from '../src/eval/run.js';
 import { toCsv, toMarkdown, plotSvg } from '../src/eval/report.js';
-import { naflow } from './helpers/run-cli.js';
+import { spawn } from 'node:child_process';
+import { BIN, naflow } from './helpers/run-cli.js';
 import { PACKAGE_ROOT } from '../src/defaults.js';
 
 const shared = path.resolve(PACKAGE_ROOT, '../shared/data');
@@ -113,6 +115,35 @@ test('naflow eval writes results.json/csv/md and plots; bad options are usage er
     const noData = await naflow(['eval', modelFile, '--data', path.join(tmp, 'missing')]);
     assert.equal(noData.code, 1);
     assert.match(noData.stderr, /--data .*missing: no such file or folder/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('naflow eval stopped by Ctrl-C (SIGINT) resumes with the same command to the results of an uninterrupted run', { skip }, async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-evalint-'));
+  const args = (out: string) => ['eval', modelFile, '--card', card, '--data', data, '--limit', '10', '--methods', 'naflow,hirescam', '--metrics', 'insertion,drop', '--steps', '4', '--out', out];
+  try {
+    const whole = await naflow(args(path.join(tmp, 'whole')));
+    assert.equal(whole.code, 0, whole.stderr);
+    const out = path.join(tmp, 'stopped');
+    const progress = path.join(out, 'progress.jsonl');
+    const lines = () => (fs.existsSync(progress) ? fs.readFileSync(progress, 'utf8').split('\n').filter((l) => l.trim()).length : 0);
+    const child = spawn(process.execPath, [BIN, ...args(out)], { cwd: PACKAGE_ROOT, stdio: 'ignore' });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    // Ctrl-C once two images are checkpointed
+    const start = Date.now();
+    while (lines() < 2 && Date.now() - start < 120_000) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    const stop = await exited;
+    assert.ok(stop.signal === 'SIGINT' || stop.code === 130, `stopped by SIGINT (code ${stop.code}, signal ${stop.signal})`);
+    const done = lines();
+    assert.ok(done >= 2 && done < 10, `interrupted after ${done} of 10 images`);
+    assert.ok(!fs.existsSync(path.join(out, 'results.json')), 'no results.json from the interrupted run');
+    const resumed = await naflow(args(out));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const read = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
+    assert.deepEqual(read(out), read(path.join(tmp, 'whole')));
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
