@@ -18,6 +18,11 @@ import { assertClose, rand, useBackend } from './helpers/op-context.js';
 const status = nativeStatus();
 const skip = status.available ? false : `native kernels unavailable: ${status.reason}`;
 
+// CI sets NAFLOW_REQUIRE_NATIVE=1: there a missing onnxruntime-node is a failure, not a skip
+test('native kernels load where they are required', { skip: process.env.NAFLOW_REQUIRE_NATIVE === '1' ? false : 'NAFLOW_REQUIRE_NATIVE is not set' }, () => {
+  assert.ok(status.available, `native kernels unavailable: ${status.reason}`);
+});
+
 test.before(async () => {
   await useBackend('cpu');
 });
