@@ -32,7 +32,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .description('Import CNNs (ONNX, TensorFlow.js) and run, inspect, explain and evaluate them in Node.')
     .version(VERSION, '-V, --version')
     .option('--backend <name>', "tensor backend: 'wasm' (default) or 'cpu'")
-    .option('--threads <n>', 'wasm threads (default 1, explain 2; 2+ uses worker threads: faster for long jobs, ~0.2 s to start)')
+    .option('--threads <n>', 'wasm threads and native-convolution threads (default: wasm 1, native min(2, cores); without native convolutions explain/eval use 2 wasm threads, which take ~0.2 s to start)')
     .option('--card <file>', 'model card to use instead of <model>.naflow.json')
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run naflow --help for usage)')
@@ -53,6 +53,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
         '  naflow explain --html --compare layercam     # + report.html: the flow in a self-contained viewer\n' +
         '  naflow serve                                 # the viewer as a local web app on http://127.0.0.1:8080/\n' +
         '\nEnvironment: NAFLOW_BACKEND=wasm|cpu and NAFLOW_THREADS=n override --backend/--threads;\n' +
+        'NAFLOW_NATIVE=0 turns the native (onnxruntime-node) convolutions off, NAFLOW_NATIVE_THREADS=n sizes them;\n' +
         'NAFLOW_DEBUG=1 prints stack traces and timings.\n' +
         'Exit codes: 0 ok, 1 bad input or usage, 2 internal error, 3 (inspect) unsupported ops.',
     );
