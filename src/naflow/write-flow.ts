@@ -29,7 +29,8 @@ export interface WriteFlowOptions {
   extra?: Record<string, unknown>;
 }
 
-export interface FlowJsonLayer {
+/** What every per-layer record (flow.json, the viewer's data) says about the layer itself. */
+export interface LayerMeta {
   index: number;
   name: string;
   node: string;
@@ -37,6 +38,9 @@ export interface FlowJsonLayer {
   sourceOp?: string;
   shape: [number, number, number];
   kept: number;
+}
+
+export interface FlowJsonLayer extends LayerMeta {
   solver: SolverStats[] | null;
   npy: string;
   png: string | null;

@@ -12,6 +12,7 @@
  */
 import path from 'node:path';
 import type { ExplainResult } from '../naflow/explain.js';
+import type { LayerMeta } from '../naflow/write-flow.js';
 import type { SolverStats } from '../ops/registry.js';
 import { COLORMAPS, colormapLut, encodePng, type ColormapName } from '../render/index.js';
 import type { EvalResults } from '../eval/run.js';
@@ -28,14 +29,7 @@ export interface ViewerMap {
   data: string;
 }
 
-export interface ViewerLayer {
-  index: number;
-  name: string;
-  node: string;
-  op: string;
-  sourceOp?: string;
-  shape: [number, number, number];
-  kept: number;
+export interface ViewerLayer extends LayerMeta {
   /** the layer's least-squares solves summarised: count, total iterations, largest relative residual */
   solver: { solves: number; iterations: number; residual: number; method: string } | null;
 }
