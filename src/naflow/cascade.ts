@@ -192,12 +192,15 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
       const a = record.get(t);
       const g = G.get(t);
       const est = estimates.get(t);
+      const keptOf = (mask: tf.Tensor) => tf.mean(mask).dataSync()[0];
+      if (!needB) return { b: undefined, kept: g ? tf.tidy(() => keptOf(tf.step(tf.abs(g)))) : 0 };
       let kept = 0;
-      if (g) kept = tf.tidy(() => tf.mean(tf.step(tf.abs(g))).dataSync()[0]);
-      if (!needB) return { b: undefined, kept };
       const b = tf.tidy(() => {
         const base = mode === 'reference' || t === trunkEnd || !est?.length ? a : est.length === 1 ? est[0] : tf.div(tf.addN(est), est.length);
-        return g ? tf.mul(base, tf.step(tf.abs(g))) : base.clone();
+        if (!g) return base.clone();
+        const mask = tf.step(tf.abs(g));
+        kept = keptOf(mask);
+        return tf.mul(base, mask);
       });
       return { b, kept };
     };
