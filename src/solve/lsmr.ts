@@ -33,8 +33,8 @@ export interface VectorSpace<V> {
   scale(x: V, s: number): V;
   /** a·x + b·y, consuming y (x is kept), and its norm */
   axpbyNorm(a: number, x: V, b: number, y: V): [V, number];
-  /** LSMR's update hbar ← h − k1·hbar, x ← x + k2·hbar, h ← v − k3·h, consuming h, hbar and x; also ‖x‖ */
-  update(h: V, hbar: V, x: V, v: V, k1: number, k2: number, k3: number): { h: V; hbar: V; x: V; normX: number };
+  /** LSMR's update hbar ← h − k1·hbar, x ← x + k2·hbar, h ← sv·v − k3·h, consuming h, hbar and x; also ‖x‖ */
+  update(h: V, hbar: V, x: V, v: V, sv: number, k1: number, k2: number, k3: number): { h: V; hbar: V; x: V; normX: number };
   dispose(x: V): void;
 }
 
@@ -48,10 +48,10 @@ export const tensorSpace: VectorSpace<tf.Tensor> = {
     const r = swap(y, tf.tidy(() => (a === 1 ? tf.add(x, tf.mul(y, b)) : tf.add(tf.mul(x, a), tf.mul(y, b)))));
     return [r, tensorSpace.norm(r)];
   },
-  update: (h, hbar, x, v, k1, k2, k3) => {
+  update: (h, hbar, x, v, sv, k1, k2, k3) => {
     const hbarNew = swap(hbar, tf.tidy(() => tf.sub(h, tf.mul(hbar, k1))));
     const xNew = swap(x, tf.tidy(() => tf.add(x, tf.mul(hbarNew, k2))));
-    const hNew = swap(h, tf.tidy(() => tf.sub(v, tf.mul(h, k3))));
+    const hNew = swap(h, tf.tidy(() => tf.sub(sv === 1 ? v : tf.mul(v, sv), tf.mul(h, k3))));
     return { h: hNew, hbar: hbarNew, x: xNew, normX: tensorSpace.norm(xNew) };
   },
   dispose: (x) => x.dispose(),
@@ -82,7 +82,7 @@ export const arraySpace: VectorSpace<Float32Array> = {
     }
     return [y, Math.sqrt(s)];
   },
-  update: (h, hbar, x, v, k1, k2, k3) => {
+  update: (h, hbar, x, v, sv, k1, k2, k3) => {
     let nx = 0;
     const n = x.length;
     for (let i = 0; i < n; i++) {
@@ -91,7 +91,7 @@ export const arraySpace: VectorSpace<Float32Array> = {
       const xi = x[i] + k2 * hb;
       x[i] = xi;
       nx += xi * xi;
-      h[i] = v[i] - k3 * h[i];
+      h[i] = sv * v[i] - k3 * h[i];
     }
     return { h, hbar, x, normX: Math.sqrt(nx) };
   },
@@ -182,21 +182,26 @@ export function lsmrIn<V>(S: VectorSpace<V>, A: Operator<V>, b: V, options: Lsmr
   const conlim = options.conlim ?? 1e8;
   const maxIter = options.maxIter ?? 100;
 
+  // u and v are held unnormalised: the unit vectors of the recurrences are su·u and sv·v. The scale
+  // factors fold into the next products and updates (A is linear), which saves two passes over the
+  // vectors per iteration.
   let u = S.clone(b);
   const normB = S.norm(u);
   let beta = normB;
+  let su = 1;
   let v: V;
+  let sv = 1;
   let alpha = 0;
   if (beta > 0) {
-    u = S.scale(u, 1 / beta);
-    v = A.applyT(u);
-    alpha = S.norm(v);
+    su = 1 / beta;
+    v = A.applyT(u); // Aᵀ(su·u) = su·v
+    alpha = su * S.norm(v);
+    if (alpha > 0) sv = su / alpha;
   } else {
     const t = A.applyT(u);
     v = S.zerosLike(t);
     S.dispose(t);
   }
-  if (alpha > 0) v = S.scale(v, 1 / alpha);
 
   let x = S.zerosLike(v);
   let iterations = 0;
@@ -213,7 +218,7 @@ export function lsmrIn<V>(S: VectorSpace<V>, A: Operator<V>, b: V, options: Lsmr
   let rhobar = 1;
   let cbar = 1;
   let sbar = 0;
-  let h = S.clone(v);
+  let h = S.scale(S.clone(v), sv);
   let hbar = S.zerosLike(v);
 
   // Quantities for estimating ‖r‖.
@@ -239,17 +244,19 @@ export function lsmrIn<V>(S: VectorSpace<V>, A: Operator<V>, b: V, options: Lsmr
     iterations++;
     // Bidiagonalisation step.
     {
+      // β·u' = A v − α u with the unit vectors v = sv·v_held, u = su·u_held
       const av = A.apply(v);
-      [u, beta] = S.axpbyNorm(1, av, -alpha, u);
+      [u, beta] = S.axpbyNorm(sv, av, -alpha * su, u);
       S.dispose(av);
     }
     if (beta > 0) {
-      u = S.scale(u, 1 / beta);
+      su = 1 / beta;
+      // α·v' = Aᵀu − β v
       const atu = A.applyT(u);
-      [v, alpha] = S.axpbyNorm(1, atu, -beta, v);
+      [v, alpha] = S.axpbyNorm(su, atu, -beta * sv, v);
       S.dispose(atu);
-      if (alpha > 0) v = S.scale(v, 1 / alpha);
-    }
+      sv = alpha > 0 ? 1 / alpha : 1;
+    } else su = 1;
 
     // Rotations.
     const [chat, shat, alphahat] = symOrtho(alphabar, damp);
@@ -272,7 +279,7 @@ export function lsmrIn<V>(S: VectorSpace<V>, A: Operator<V>, b: V, options: Lsmr
       const k1 = (thetabar * rho) / (rhoold * rhobarold);
       const k2 = zeta / (rho * rhobar);
       const k3 = thetanew / rho;
-      ({ h, hbar, x, normX } = S.update(h, hbar, x, v, k1, k2, k3));
+      ({ h, hbar, x, normX } = S.update(h, hbar, x, v, sv, k1, k2, k3));
     }
 
     // Estimate ‖r‖.
