@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { prepareImage } from '../image/preprocess.js';
-import { findScoreTensor, findTrunkEnd, runCascade, trunkTensorOrder } from '../naflow/cascade.js';
+import { DEFAULT_SETTINGS, findScoreTensor, findTrunkEnd, runCascade, trunkTensorOrder } from '../naflow/cascade.js';
 import { camFlow, type CamMethodName } from '../baselines/pipeline.js';
 import { scoreCamFlow } from '../baselines/scorecam.js';
 import { pixelAttribution, type PixelMethod } from '../baselines/guided.js';
@@ -107,6 +107,8 @@ function configOf(model: Model, options: EvalOptions, layers: string[]) {
     layers,
     steps: options.steps ?? 32,
     substrate: options.substrate ?? 'blur',
+    // paper-mode maps depend on the solver: a run resumed after a change of defaults must not mix them
+    ...(options.methods.includes('naflow') ? { solver: { rho: DEFAULT_SETTINGS.rho, maxIter: DEFAULT_SETTINGS.maxIter, atol: DEFAULT_SETTINGS.atol, btol: DEFAULT_SETTINGS.btol } } : {}),
   };
 }
 
@@ -147,7 +149,7 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
   if (fs.existsSync(configFile)) {
     const old = fs.readFileSync(configFile, 'utf8');
     if (old.trim() !== JSON.stringify(config, null, 2).trim())
-      throw Object.assign(new Error(`${options.out} holds an evaluation with other settings (model, data, methods, metrics, layers or steps); choose another --out or delete it`), { name: 'UsageError' });
+      throw Object.assign(new Error(`${options.out} holds an evaluation with other settings (model, data, methods, metrics, layers, steps or NAFlow's solver settings); choose another --out or delete it`), { name: 'UsageError' });
   } else fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const done = readProgress(progressFile);
   const steps = options.steps ?? 32;
