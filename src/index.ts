@@ -7,6 +7,7 @@ export * from './ir/graph.js';
 export { registerOp, getOpRule, supportedOps, type OpRule, type OpContext, type VjpArgs } from './ops/registry.js';
 export { Model } from './engine/model.js';
 export { initBackend, currentBackend, type BackendName, type BackendOptions } from './engine/backend.js';
+export { nativeStatus, setNativeThreads, withoutNative } from './engine/native.js';
 export { forward, backward, nodesBetween, ForwardRecord, type Feeds, type ForwardOptions, type BackwardOptions } from './engine/execute.js';
 export { inferShapes } from './engine/shapes.js';
 export { loadModel, importGraph, detectFormat, ModelLoadError, type LoadOptions, type ModelFormat } from './import/load.js';
