@@ -58,6 +58,11 @@ test('eval resumes after a crash: the same results.json as an uninterrupted run'
     assert.match(toMarkdown(whole), /\| layer \| naflow \| gradcam \| guided-backprop \|/);
     assert.match(plotSvg(whole, 'insertion'), /<svg[\s\S]*naflow[\s\S]*<\/svg>/);
     await assert.rejects(runEval(model, items, { ...base, out, steps: 8 }), /holds an evaluation with other settings/);
+    // paper-mode maps depend on the LSMR settings: a folder made under other solver defaults is refused
+    const config = JSON.parse(fs.readFileSync(path.join(out, 'eval-config.json'), 'utf8'));
+    assert.deepEqual(config.solver, { rho: 0.1, maxIter: 30, atol: 1e-6, btol: 1e-6 });
+    fs.writeFileSync(path.join(out, 'eval-config.json'), JSON.stringify({ ...config, solver: { ...config.solver, maxIter: 100 } }, null, 2));
+    await assert.rejects(runEval(model, items, { ...base, out }), /other settings \(.*solver settings\)/);
   } finally {
     model.dispose();
     fs.rmSync(tmp, { recursive: true, force: true });
