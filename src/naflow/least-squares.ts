@@ -7,11 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { InverseArgs, InverseResult, OpContext, OpRule, SolverStats } from '../ops/registry.js';
-import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, type LinearOperator, type LsmrResult } from '../solve/lsmr.js';
-
-function norm(t: tf.Tensor): number {
-  return tf.tidy(() => Math.sqrt(tf.sum(tf.square(t)).dataSync()[0]));
-}
+import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, tensorSpace, type LinearOperator, type LsmrResult } from '../solve/lsmr.js';
 
 /**
  * σ_max per node and input size: only ops linear in the solved input use `dampedCorrection` (conv,
@@ -43,7 +39,7 @@ export function dampedCorrection(rule: OpRule, ctx: OpContext, args: InverseArgs
   if (!bo) return { b: nulls() };
   const aIn = inputs[inputIndex];
   const r = tf.sub(bo, outputs[0]);
-  const rNorm = norm(r);
+  const rNorm = tensorSpace.norm(r);
   const b = nulls();
   if (rNorm === 0) {
     r.dispose();

@@ -2,27 +2,17 @@
  * The `naflow serve` page: one HTML document with the viewer's style and script and the app's script
  * (assets/viewer/app.js) inline. It talks only to its own server (the CSP allows nothing else).
  */
-import { inlineScript, viewerAsset } from '../viewer/report.js';
+import { inlineScript, viewerAsset, viewerPage } from '../viewer/report.js';
 
 export const APP_CSP = "default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 let cached: string | undefined;
 
 export function appHtml(): string {
-  cached ??= `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>naflow — attention flow viewer</title>
-<link rel="icon" href="data:,">
-<style>
-${viewerAsset('viewer.css')}
-</style>
-</head>
-<body>
-<main>
-<h1>naflow: attention at every layer</h1>
+  cached ??= viewerPage({
+    title: 'naflow — attention flow viewer',
+    head: '<link rel="icon" href="data:,">\n',
+    body: `<h1>naflow: attention at every layer</h1>
 <section class="nv-root" aria-label="Explain an image">
 <form class="app-form" id="app-form">
   <div>
@@ -44,15 +34,8 @@ ${viewerAsset('viewer.css')}
 </section>
 <div id="naflow-viewer" class="nv-root"></div>
 <footer>naflow serve: explanations are queued and computed on this machine; nothing leaves it. Keys: ← → layers, space play/pause.</footer>
-</main>
-<script>
-${inlineScript(viewerAsset('viewer.js'))}
-</script>
-<script>
-${inlineScript(viewerAsset('app.js'))}
-</script>
-</body>
-</html>
-`;
+`,
+    scripts: [inlineScript(viewerAsset('app.js'))],
+  });
   return cached;
 }

@@ -34,6 +34,30 @@ export function jsonForScript(v: unknown): string {
 /** Inline script text: `</script` cannot end the element early. */
 export const inlineScript = (js: string): string => js.replace(/<\/(script)/gi, '<\\/$1');
 
+/**
+ * One viewer page (report.html and the serve app): the head with the viewer's style, `body` inside
+ * <main>, then `data` (elements the scripts read), the viewer's script and `scripts` (inlined in order).
+ */
+export function viewerPage(page: { title: string; head: string; body: string; data?: string; scripts: string[] }): string {
+  const scripts = [inlineScript(viewerAsset('viewer.js')), ...page.scripts].map((js) => `<script>\n${js}\n</script>\n`).join('');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+${page.head}<title>${escapeHtml(page.title)}</title>
+<style>
+${viewerAsset('viewer.css')}
+</style>
+</head>
+<body>
+<main>
+${page.body}</main>
+${page.data ?? ''}${scripts}</body>
+</html>
+`;
+}
+
 /** The report's Content-Security-Policy: nothing may be fetched, inline code and data: images only. */
 export const REPORT_CSP = "default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 
@@ -46,33 +70,15 @@ export interface ReportOptions {
 export function renderReport(data: ViewerData, options: ReportOptions = {}): string {
   const title = options.title ?? data.title;
   const sizes = data.flows.length ? ` · ${data.layers.length} layers · methods: ${data.flows.map((f) => f.label).join(', ')}` : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">
-<meta name="generator" content="naflow ${escapeHtml(data.naflow)}">
-<title>${escapeHtml(title)}</title>
-<style>
-${viewerAsset('viewer.css')}
-</style>
-</head>
-<body>
-<main>
-<h1>${escapeHtml(title)}</h1>
+  return viewerPage({
+    title,
+    head: `<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">\n<meta name="generator" content="naflow ${escapeHtml(data.naflow)}">\n`,
+    body: `<h1>${escapeHtml(title)}</h1>
 <div id="naflow-viewer" class="nv-root"></div>
 <noscript><p>This report draws the maps with JavaScript; enable it to see them.</p></noscript>
 <footer>naflow ${escapeHtml(data.naflow)}${escapeHtml(sizes)}. Keys: ← → move through the layers, Home / End jump to the first / last, space plays and pauses. A self-contained file: it makes no network requests.</footer>
-</main>
-<script type="application/json" id="naflow-data">${jsonForScript(data)}</script>
-<script>
-${inlineScript(viewerAsset('viewer.js'))}
-</script>
-<script>
-window.naflowViewer = NaflowViewer.mount(document.getElementById('naflow-viewer'), JSON.parse(document.getElementById('naflow-data').textContent));
-</script>
-</body>
-</html>
-`;
+`,
+    data: `<script type="application/json" id="naflow-data">${jsonForScript(data)}</script>\n`,
+    scripts: ["window.naflowViewer = NaflowViewer.mount(document.getElementById('naflow-viewer'), JSON.parse(document.getElementById('naflow-data').textContent));"],
+  });
 }
