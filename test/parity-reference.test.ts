@@ -55,8 +55,9 @@ function relError(got: Float32Array, want: Float32Array): number {
   return diff / scale;
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
-  test(`reference mode reproduces the authors' released code on AlexNet + chelsea.png (${backend})`, async (t) => {
+// the native graph (where onnxruntime-node is available; else it runs op by op as well) and the op-by-op path
+for (const [backend, engine] of [['cpu', 'auto'], ['cpu', 'per-op'], ['wasm', 'per-op']] as const) {
+  test(`reference mode reproduces the authors' released code on AlexNet + chelsea.png (${backend}, engine ${engine})`, async (t) => {
     await initBackend({ backend });
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
     const model = await loadModel(path.join(dir, manifest.model));
@@ -64,7 +65,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     assert.deepEqual(input.shape, manifest.input.shape);
     const x = tf.tidy(() => tf.transpose(tf.tensor4d(npyToFloat32(input), input.shape as [number, number, number, number]), [0, 2, 3, 1]));
     const before = tf.memory().numTensors;
-    const flow = runCascade(model, x, { mode: 'reference' });
+    const flow = runCascade(model, x, { mode: 'reference', engine });
     assert.equal(tf.memory().numTensors, before, 'the cascade frees what it allocates');
     x.dispose();
     model.dispose();

@@ -52,7 +52,7 @@ test('maps round-trip through the viewer encoding (float32 exact, 8-bit within o
 
 test('viewerData quantises to 8 bits only above its budget; the eval section holds plots without namespaces', async () => {
   const layer = (i: number) => ({ name: `t${i}`, node: `n${i}`, op: 'Conv', shape: [4, 4, 2] as [number, number, number], map: new Float32Array(16).fill(i), kept: 1 });
-  const result = { mode: 'paper' as const, scoreTensor: 's', trunkEnd: 't1', classIndex: 0, score: 1, layers: [layer(0), layer(1)], decision: { classIndex: 0, label: null, id: null, score: 1 }, elapsedMs: 1 };
+  const result = { mode: 'paper' as const, engine: 'per-op' as const, scoreTensor: 's', trunkEnd: 't1', classIndex: 0, score: 1, layers: [layer(0), layer(1)], decision: { classIndex: 0, label: null, id: null, score: 1 }, elapsedMs: 1 };
   const exact = await viewerData(result, { compare: [{ method: 'gradcam', layers: [{ name: 't1', shape: [4, 4, 2], map: new Float32Array(16) }] }] });
   assert.deepEqual(exact.flows.map((f) => [f.method, f.layers.map((l) => l?.enc ?? null)]), [['naflow', ['f32', 'f32']], ['gradcam', [null, 'f32']]]);
   const small = await viewerData(result, { maxMapBytes: 100 });

@@ -12,6 +12,7 @@ export class Model {
   readonly card: LoadedCard;
   private readonly preparedByNode = new Map<string, Record<string, tf.Tensor>>();
   private disposed = false;
+  private readonly disposers: Array<() => void> = [];
 
   constructor(graph: Graph, card: LoadedCard) {
     this.graph = graph;
@@ -61,9 +62,20 @@ export class Model {
     return v.shape;
   }
 
+  /** Run `fn` when the model is disposed (e.g. to free native sessions compiled for it). */
+  onDispose(fn: () => void): void {
+    if (this.disposed) fn();
+    else this.disposers.push(fn);
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const fn of this.disposers.splice(0)) fn();
     for (const p of this.preparedByNode.values()) for (const t of Object.values(p)) t.dispose();
     this.preparedByNode.clear();
     for (const t of this.graph.constants.values()) {

@@ -18,11 +18,11 @@ import { createRequire } from 'node:module';
 export const NATIVE_ORT_VERSION = '1.30.0';
 
 interface OrtTensor {
-  readonly data: Float32Array;
+  readonly data: Float32Array | BigInt64Array;
   readonly dims: readonly number[];
 }
 interface OrtTensorCtor {
-  new (type: 'float32', data: Float32Array, dims: readonly number[]): OrtTensor;
+  new (type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: readonly number[]): OrtTensor;
 }
 interface BindingSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: Record<string, unknown>): void;
@@ -107,11 +107,11 @@ export function setNativeThreads(n: number | undefined): void {
   threads = n;
 }
 
-/** One loaded single-purpose ONNX model. */
-export class NativeSession {
-  private session: BindingSession | undefined;
-  private readonly rt: Runtime;
-  constructor(bytes: Uint8Array, readonly input: string, readonly output: string) {
+/** A loaded ONNX model with any number of named inputs and outputs. */
+export class NativeGraphSession {
+  protected session: BindingSession | undefined;
+  protected readonly rt: Runtime;
+  constructor(bytes: Uint8Array) {
     const rt = load();
     if (!rt) throw new Error(`native kernels unavailable: ${unavailable}`);
     this.rt = rt;
@@ -130,15 +130,31 @@ export class NativeSession {
     this.session = s;
   }
 
-  /** Run on one float32 input of the given shape; returns the output's data and shape. */
-  run(data: Float32Array, shape: readonly number[]): { data: Float32Array; shape: number[] } {
+  /** Run with float32 / int64 feeds; returns the requested outputs (their data is owned by the caller). */
+  runMany(feeds: Record<string, { data: Float32Array | BigInt64Array; dims: readonly number[] }>, fetches: string[]): Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> {
     if (!this.session) throw new Error('native session used after dispose');
-    const out = this.session.run({ [this.input]: new this.rt.Tensor('float32', data, shape) }, { [this.output]: null }, {})[this.output];
-    return { data: out.data, shape: [...out.dims] };
+    const inputs: Record<string, OrtTensor> = {};
+    for (const [k, v] of Object.entries(feeds)) inputs[k] = new this.rt.Tensor(v.data instanceof BigInt64Array ? 'int64' : 'float32', v.data, v.dims);
+    const out = this.session.run(inputs, Object.fromEntries(fetches.map((f) => [f, null])), {});
+    return Object.fromEntries(fetches.map((f) => [f, { data: out[f].data, dims: [...out[f].dims] }]));
   }
 
   dispose(): void {
     this.session?.dispose();
     this.session = undefined;
+  }
+}
+
+/** One loaded single-purpose ONNX model: one float32 input, one output. */
+export class NativeSession extends NativeGraphSession {
+  constructor(bytes: Uint8Array, readonly input: string, readonly output: string) {
+    super(bytes);
+  }
+
+  /** Run on one float32 input of the given shape; returns the output's data and shape. */
+  run(data: Float32Array, shape: readonly number[]): { data: Float32Array; shape: number[] } {
+    if (!this.session) throw new Error('native session used after dispose');
+    const out = this.session.run({ [this.input]: new this.rt.Tensor('float32', data, shape) }, { [this.output]: null }, {})[this.output];
+    return { data: out.data as Float32Array, shape: [...out.dims] };
   }
 }

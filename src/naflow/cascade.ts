@@ -9,6 +9,7 @@ import { GraphError, consumerMap, producerMap, type AnyNode, type Graph } from '
 import type { Model } from '../engine/model.js';
 import { backward, forward, nodesBetween, type ForwardRecord } from '../engine/execute.js';
 import { defaultActivationInputs, type InverseSettings, type SolverStats } from '../ops/registry.js';
+import { nativeReferenceFor, type NativeReferenceResult } from './native-reference.js';
 
 export type NaflowMode = 'paper' | 'reference';
 
@@ -32,6 +33,11 @@ export interface CascadeOptions {
   inspectTensors?: (name: string, tensors: { a: tf.Tensor; b: tf.Tensor; g: tf.Tensor | undefined }) => void;
   /** called after each layer's map, deep → shallow, with (done, total) */
   onLayer?: (done: number, total: number, name: string) => void;
+  /**
+   * 'auto' (default): reference mode runs as one native onnxruntime graph where every op has an ONNX
+   * form and native kernels are available, else op by op. 'per-op': always op by op.
+   */
+  engine?: 'auto' | 'per-op';
 }
 
 export interface LayerFlow {
@@ -59,6 +65,8 @@ export interface AttentionFlow {
   score: number;
   /** shallow → deep */
   layers: LayerFlow[];
+  /** how it ran: one native graph (reference mode only) or op by op */
+  engine: 'native-graph' | 'per-op';
 }
 
 /**
@@ -147,6 +155,11 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
   const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
   const trunkEnd = options.trunkEnd ?? findTrunkEnd(graph, scoreTensor);
   if (!rank4(graph, trunkEnd)) throw new GraphError(`trunk end '${trunkEnd}' is not a rank-4 (NHWC) tensor`);
+
+  if (mode === 'reference' && options.engine !== 'per-op' && !options.inspectTensors && !options.target && !options.seedAtTrunkEnd) {
+    const native = nativeReferenceFor(model, scoreTensor, trunkTensorOrder(graph, trunkEnd), input.shape);
+    if (typeof native !== 'string') return nativeFlow(graph, native.run(input, options.classIndex), scoreTensor, trunkEnd, options);
+  }
 
   const inputNames = new Set(graph.inputs.map((i) => i.name));
   const trunkNodes = nodesBetween(graph, inputNames, [trunkEnd]);
@@ -250,13 +263,23 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
       }
     }
     layers.reverse();
-    return { mode, scoreTensor, trunkEnd, classIndex, score: scoreValue, layers };
+    return { mode, scoreTensor, trunkEnd, classIndex, score: scoreValue, layers, engine: 'per-op' };
   } finally {
     for (const b of B.values()) b.dispose();
     for (const g of G.values()) g.dispose();
     for (const list of estimates.values()) for (const e of list) e.dispose();
     record.dispose();
   }
+}
+
+/** The AttentionFlow of a native reference-mode run (layers shallow → deep, as the per-op path). */
+function nativeFlow(graph: Graph, r: NativeReferenceResult, scoreTensor: string, trunkEnd: string, options: CascadeOptions): AttentionFlow {
+  const layers: LayerFlow[] = r.layers.map((l) => {
+    const [, h, w, c] = graph.values.get(l.name)!.shape;
+    return { name: l.name, node: l.node.name, op: l.node.op, sourceOp: l.node.sourceOp, shape: [h, w, c], map: l.map ?? new Float32Array(h * w), kept: l.kept };
+  });
+  if (options.onLayer) for (let k = layers.length - 1; k >= 0; k--) options.onLayer(layers.length - k, layers.length, layers[k].name);
+  return { mode: 'reference', scoreTensor, trunkEnd, classIndex: r.classIndex, score: r.score, layers, engine: 'native-graph' };
 }
 
 /** A layer's map F = Σ_c ReLU(B ⊙ G) (B may be unmasked: the mask does not change F). */

@@ -54,6 +54,8 @@ export interface FlowJson {
   image: { file: string | null; width: number | null; height: number | null };
   preprocessing: unknown;
   mode: string;
+  /** 'native-graph' (reference mode in one onnxruntime graph) or 'per-op' */
+  engine: string;
   decision: ExplainResult['decision'];
   scoreTensor: string;
   trunkEnd: string;
@@ -85,6 +87,7 @@ export function flowJson(result: ExplainResult, options: WriteFlowOptions = {}, 
     image: { file: options.imageFile ?? null, width: result.image?.width ?? null, height: result.image?.height ?? null },
     preprocessing: options.preprocessing ?? null,
     mode: result.mode,
+    engine: result.engine,
     decision: result.decision,
     scoreTensor: result.scoreTensor,
     trunkEnd: result.trunkEnd,

@@ -12,8 +12,9 @@
  * * Softmax: none (a head op).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AxisAttrs, ClipAttrs, HardSigmoidAttrs, LeakyReluAttrs } from '../ir/graph.js';
-import { registerOp, type InverseArgs, type InverseResult, type OpContext, type OpRule, type VjpArgs } from './registry.js';
+import type { AnyNode, AxisAttrs, ClipAttrs, HardSigmoidAttrs, LeakyReluAttrs } from '../ir/graph.js';
+import { registerOp, type InverseArgs, type InverseResult, type OnnxEmitter, type OnnxRule, type OpContext, type OpRule, type VjpArgs } from './registry.js';
+import { activation } from './onnx-emit.js';
 import { diagonalCorrection } from '../naflow/least-squares.js';
 import { attrs, isConst, normAxis, sameShape, sumToShape } from './util.js';
 
@@ -29,9 +30,11 @@ function unary(
   fwd: (x: tf.Tensor, ctx: OpContext) => tf.Tensor,
   dydx: (x: tf.Tensor, y: tf.Tensor, ctx: OpContext) => tf.Tensor,
   inv: UnaryInverse,
+  onnx?: OnnxRule,
 ): OpRule {
   return {
     op,
+    onnx,
     forward: (inputs, ctx) => [tf.tidy(() => fwd(inputs[0], ctx))],
     vjp: ({ inputs, outputs, dys }: VjpArgs, ctx) => {
       const dy = dys[0];
@@ -76,7 +79,26 @@ function leakyInverse(y: tf.Tensor, x: tf.Tensor, slope: tf.Tensor): tf.Tensor {
 const inside = (t: tf.Tensor, lo: number, hi: number) =>
   tf.cast(tf.logicalAnd(tf.greater(t, lo), tf.less(t, hi)), 'float32');
 
-registerOp(unary('Relu', (x) => tf.relu(x), (x) => tf.step(x), 'identity'));
+/** ONNX form of a unary op whose VJP is dy where `pass(x)` holds, else `other(dy)` (0 by default). */
+function onnxPiecewise(
+  fwd: OnnxRule['forward'],
+  pass: (e: OnnxEmitter, x: string, node: AnyNode) => string,
+  other?: (e: OnnxEmitter, dy: string, node: AnyNode) => string,
+): OnnxRule {
+  return {
+    forward: fwd,
+    vjp: (e, node, { ins, dys }) => {
+      const dy = dys[0];
+      if (!dy) return [];
+      return [e.op('Where', [pass(e, activation(node, ins, 0), node), dy, other ? other(e, dy, node) : e.float([0], [])])];
+    },
+  };
+}
+
+registerOp(
+  unary('Relu', (x) => tf.relu(x), (x) => tf.step(x), 'identity',
+    onnxPiecewise((e, node, { ins }) => [e.op('Relu', [activation(node, ins, 0)])], (e, x) => e.op('Greater', [x, e.float([0], [])]))),
+);
 
 registerOp(
   unary(
@@ -84,6 +106,11 @@ registerOp(
     (x, ctx) => tf.leakyRelu(x, attrs<LeakyReluAttrs>(ctx).alpha),
     (x, _y, ctx) => tf.step(x, attrs<LeakyReluAttrs>(ctx).alpha),
     (bo, x, _y, ctx) => leakyInverse(bo, x, tf.scalar(attrs<LeakyReluAttrs>(ctx).alpha)),
+    onnxPiecewise(
+      (e, node, { ins }) => [e.op('LeakyRelu', [activation(node, ins, 0)], { alpha: { f: attrs<LeakyReluAttrs>({ node }).alpha } })],
+      (e, x) => e.op('Greater', [x, e.float([0], [])]),
+      (e, dy, node) => e.op('Mul', [dy, e.float([attrs<LeakyReluAttrs>({ node }).alpha], [])]),
+    ),
   ),
 );
 
@@ -99,6 +126,16 @@ registerOp(
       return tf.cast(tf.logicalAnd(tf.greaterEqual(x, min), tf.lessEqual(x, max)), 'float32');
     },
     'identity',
+    onnxPiecewise(
+      (e, node, { ins }) => {
+        const { min, max } = attrs<ClipAttrs>({ node });
+        return [e.op('Clip', [activation(node, ins, 0), e.float([min], []), e.float([max], [])])];
+      },
+      (e, x, node) => {
+        const { min, max } = attrs<ClipAttrs>({ node });
+        return e.op('And', [e.op('GreaterOrEqual', [x, e.float([min], [])]), e.op('LessOrEqual', [x, e.float([max], [])])]);
+      },
+    ),
   ),
 );
 

@@ -7,53 +7,27 @@
  * is 1 (onnxruntime's Conv is ~1.3× faster than its ConvTranspose) and ConvTranspose otherwise, with
  * output_padding chosen so that the result has exactly the forward input's size.
  */
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { NativeSession, nativeAvailable } from '../engine/native.js';
+import { OnnxGraphBuilder, type OnnxAttrs } from '../engine/onnx-build.js';
 import type { ConvGeom } from './conv-core.js';
 import type { ArrayOperator } from '../solve/lsmr.js';
 
-const require = createRequire(import.meta.url);
-// onnx-proto is CommonJS (protobufjs static module)
-const { onnx } = require('onnx-proto') as typeof import('onnx-proto');
-
 type Ints = number[];
 
-function attrInts(name: string, ints: Ints): import('onnx-proto').onnx.IAttributeProto {
-  return { name, type: onnx.AttributeProto.AttributeType.INTS, ints };
-}
-function attrInt(name: string, i: number): import('onnx-proto').onnx.IAttributeProto {
-  return { name, type: onnx.AttributeProto.AttributeType.INT, i };
-}
-
-function valueInfo(name: string, dims: Array<number | string>): import('onnx-proto').onnx.IValueInfoProto {
-  return {
-    name,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
-  };
-}
-
 /** NHWC in → Transpose → `op` → Transpose → NHWC out, with the weight as an initializer. */
-function oneOpModel(
-  op: 'Conv' | 'ConvTranspose', weight: Float32Array, wDims: Ints, attributes: import('onnx-proto').onnx.IAttributeProto[],
-  inDims: [number, number, number], outDims: [number, number, number],
-): Uint8Array {
-  const graph: import('onnx-proto').onnx.IGraphProto = {
-    name: 'naflow_conv',
-    node: [
-      { opType: 'Transpose', input: ['x'], output: ['x_nchw'], attribute: [attrInts('perm', [0, 3, 1, 2])] },
-      { opType: op, input: ['x_nchw', 'w'], output: ['y_nchw'], attribute: attributes },
-      { opType: 'Transpose', input: ['y_nchw'], output: ['y'], attribute: [attrInts('perm', [0, 2, 3, 1])] },
-    ],
-    initializer: [{ name: 'w', dims: wDims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(weight.buffer, weight.byteOffset, weight.byteLength) }],
-    input: [valueInfo('x', ['N', ...inDims])],
-    output: [valueInfo('y', ['N', ...outDims])],
-  };
-  return onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph }).finish();
+function oneOpModel(op: 'Conv' | 'ConvTranspose', weight: Float32Array, wDims: Ints, attributes: OnnxAttrs, inDims: [number, number, number]): Uint8Array {
+  const b = new OnnxGraphBuilder();
+  const x = b.input('x', [-1, ...inDims]);
+  const xNchw = b.op('Transpose', [x], { perm: { ints: [0, 3, 1, 2] } });
+  const yNchw = b.op(op, [xNchw, b.float(weight, wDims, 'w')], attributes);
+  const [y] = b.node('Transpose', [yNchw], { perm: { ints: [0, 2, 3, 1] } }, ['y']);
+  b.output(y);
+  return b.encode('naflow_conv');
 }
 
 /** HWIO [kH, kW, I/g, O] → OIHW [O, I/g, kH, kW]. */
-function toOIHW(hwio: Float32Array, [kH, kW, ig, O]: Ints): Float32Array {
+export function toOIHW(hwio: Float32Array, [kH, kW, ig, O]: Ints): Float32Array {
   const out = new Float32Array(hwio.length);
   for (let y = 0; y < kH; y++)
     for (let x = 0; x < kW; x++)
@@ -63,7 +37,7 @@ function toOIHW(hwio: Float32Array, [kH, kW, ig, O]: Ints): Float32Array {
 }
 
 /** The adjoint of a stride-1 grouped conv as a conv: [I, O/g, kH, kW], spatially flipped, per group swapped. */
-function adjointOIHW(hwio: Float32Array, [kH, kW, ig, O]: Ints, group: number): Float32Array {
+export function adjointOIHW(hwio: Float32Array, [kH, kW, ig, O]: Ints, group: number): Float32Array {
   const og = O / group;
   const out = new Float32Array(hwio.length);
   for (let j = 0; j < group; j++)
@@ -75,8 +49,29 @@ function adjointOIHW(hwio: Float32Array, [kH, kW, ig, O]: Ints, group: number): 
   return out;
 }
 
-function outSize(i: number, k: number, s: number, d: number, pa: number, pb: number): number {
+export function outSize(i: number, k: number, s: number, d: number, pa: number, pb: number): number {
   return Math.floor((i + pa + pb - ((k - 1) * d + 1)) / s) + 1;
+}
+
+/** ONNX Conv attributes of a geometry (pads [top, left, bottom, right] is ONNX's order too). */
+export function convOnnxAttrs(g: ConvGeom): OnnxAttrs {
+  return { strides: { ints: g.strides }, pads: { ints: g.pads }, dilations: { ints: g.dilations }, group: { i: g.group } };
+}
+
+/**
+ * The input gradient of conv(·, w) back to an H×W input as one ONNX op over NCHW data: a Conv with the
+ * flipped, in/out-swapped kernel at stride 1, else ConvTranspose with output_padding giving exactly H×W.
+ */
+export function convAdjoint(hwio: Float32Array, wShape: Ints, g: ConvGeom, H: number, W: number): { op: 'Conv' | 'ConvTranspose'; weight: Float32Array; wDims: Ints; attrs: OnnxAttrs } {
+  const [kH, kW, ig, O] = wShape;
+  const eH = (kH - 1) * g.dilations[0] + 1, eW = (kW - 1) * g.dilations[1] + 1;
+  const [pt, pl, pb, pr] = g.pads;
+  const flipPads = [eH - 1 - pt, eW - 1 - pl, eH - 1 - pb, eW - 1 - pr];
+  if (g.strides[0] === 1 && g.strides[1] === 1 && flipPads.every((p) => p >= 0))
+    return { op: 'Conv', weight: adjointOIHW(hwio, wShape, g.group), wDims: [ig * g.group, O / g.group, kH, kW], attrs: { pads: { ints: flipPads }, dilations: { ints: g.dilations }, group: { i: g.group } } };
+  // ConvTranspose's weight is (C_in, C_out/group, kH, kW) = the forward OIHW weight read as is
+  const rh = (H + pt + pb - eH) % g.strides[0], rw = (W + pl + pr - eW) % g.strides[1];
+  return { op: 'ConvTranspose', weight: toOIHW(hwio, wShape), wDims: [O, ig, kH, kW], attrs: { ...convOnnxAttrs(g), output_padding: { ints: [rh, rw] } } };
 }
 
 /** Native convolution of one constant weight; sessions per input size are created on first use. */
@@ -108,34 +103,15 @@ export class NativeConv {
   /** The session of conv(·, w) without bias for inputs of H×W×C. */
   private forwardSession(H: number, W: number, C: number): NativeSession {
     const [kH, kW, ig, O] = this.wShape;
-    const g = this.geom;
-    const [oh, ow] = this.outHW(H, W);
-    return this.session(`f${H}x${W}`, () =>
-      oneOpModel('Conv', toOIHW(this.hwio, this.wShape), [O, ig, kH, kW], [
-        attrInts('strides', g.strides), attrInts('pads', g.pads), attrInts('dilations', g.dilations), attrInt('group', g.group),
-      ], [H, W, C], [oh, ow, O]));
+    return this.session(`f${H}x${W}`, () => oneOpModel('Conv', toOIHW(this.hwio, this.wShape), [O, ig, kH, kW], convOnnxAttrs(this.geom), [H, W, C]));
   }
 
   /** The session of the input gradient (transposed conv) back to inputs of H×W×C. */
   private gradSession(H: number, W: number, C: number): NativeSession {
-    const [kH, kW, ig, O] = this.wShape;
-    const g = this.geom;
     const [oh, ow] = this.outHW(H, W);
-    const eH = (kH - 1) * g.dilations[0] + 1, eW = (kW - 1) * g.dilations[1] + 1;
-    const [pt, pl, pb, pr] = g.pads;
-    const flipPads = [eH - 1 - pt, eW - 1 - pl, eH - 1 - pb, eW - 1 - pr];
-    const unitStride = g.strides[0] === 1 && g.strides[1] === 1;
     return this.session(`b${H}x${W}`, () => {
-      if (unitStride && flipPads.every((p) => p >= 0))
-        return oneOpModel('Conv', adjointOIHW(this.hwio, this.wShape, g.group), [C, O / g.group, kH, kW], [
-          attrInts('pads', flipPads), attrInts('dilations', g.dilations), attrInt('group', g.group),
-        ], [oh, ow, O], [H, W, C]);
-      // ConvTranspose's weight is (C_in, C_out/group, kH, kW) = the forward OIHW weight read as is
-      const rh = (H + pt + pb - eH) % g.strides[0], rw = (W + pl + pr - eW) % g.strides[1];
-      return oneOpModel('ConvTranspose', toOIHW(this.hwio, this.wShape), [O, ig, kH, kW], [
-        attrInts('strides', g.strides), attrInts('pads', g.pads), attrInts('dilations', g.dilations), attrInt('group', g.group),
-        attrInts('output_padding', [rh, rw]),
-      ], [oh, ow, O], [H, W, C]);
+      const a = convAdjoint(this.hwio, this.wShape, this.geom, H, W);
+      return oneOpModel(a.op, a.weight, a.wDims, a.attrs, [oh, ow, this.wShape[3]]);
     });
   }
 

@@ -13,7 +13,8 @@ import { dampedCorrection } from '../naflow/least-squares.js';
 import {
   bwdKernels, canSubPixel, convForward, convInputGrad, flipSwap, fwdKernels, subPixelConv, subPixelKernel, type ConvGeom, type Kernels,
 } from './conv-core.js';
-import { nativeConvFor } from './conv-native.js';
+import { convAdjoint, convOnnxAttrs, nativeConvFor, toOIHW } from './conv-native.js';
+import { activation, constInput, needRank } from './onnx-emit.js';
 import { attrs, constOf, hasInput, padOrCrop2d, windowOut, zeroInsert2d } from './util.js';
 
 const onlyInput0 = () => [0];
@@ -82,6 +83,27 @@ const convRule: OpRule = {
     return native?.operator(inputs[0].shape, outputs[0].shape);
   },
   inverse: (args, ctx) => dampedCorrection(convRule, ctx, args, 0),
+  onnx: {
+    forward: (e, node, { ins, inShapes }) => {
+      needRank(node, inShapes[0], 4);
+      const w = constInput(e, node, 1);
+      const [kH, kW, ig, O] = w.shape;
+      const weight = e.shared(`${node.name}/oihw`, () => e.float(toOIHW(w.dataSync() as Float32Array, w.shape), [O, ig, kH, kW]));
+      const inputs = [activation(node, ins, 0), weight];
+      if (node.inputs[2]) inputs.push(e.float(constInput(e, node, 2).dataSync() as Float32Array, [O]));
+      return [e.op('Conv', inputs, convOnnxAttrs(attrs<ConvAttrs>({ node })))];
+    },
+    vjp: (e, node, { dys, inShapes }) => {
+      const dy = dys[0];
+      if (!dy) return [];
+      const w = constInput(e, node, 1);
+      const [, H, W] = inShapes[0];
+      const a = convAdjoint(w.dataSync() as Float32Array, w.shape, attrs<ConvAttrs>({ node }), H, W);
+      // ConvTranspose reads the forward weight as is
+      const weight = a.op === 'ConvTranspose' ? e.shared(`${node.name}/oihw`, () => e.float(a.weight, a.wDims)) : e.float(a.weight, a.wDims);
+      return [e.op(a.op, [dy, weight], a.attrs)];
+    },
+  },
   inferShape: (shapes, ctx) => {
     const a = attrs<ConvAttrs>(ctx);
     const [n, h, w] = shapes[0];

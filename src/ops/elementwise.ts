@@ -27,7 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { producerMap, type AnyNode, type Graph } from '../ir/graph.js';
-import { registerOp, type InverseArgs, type InverseResult, type JvpArgs, type OpContext, type SolverStats } from './registry.js';
+import { registerOp, type InverseArgs, type InverseResult, type JvpArgs, type OnnxRule, type OpContext, type SolverStats, Unemittable } from './registry.js';
 import { diagonalCorrection } from '../naflow/least-squares.js';
 import { activationIndices, broadcastAxes, broadcastShapes, expandTo, isConst, onlyAt, sameDims, sumToShape } from './util.js';
 
@@ -35,9 +35,10 @@ type Partials = (a: tf.Tensor, b: tf.Tensor, y: tf.Tensor, dy: tf.Tensor) => [()
 type Jvp = (args: JvpArgs, ctx: OpContext) => tf.Tensor[];
 type Inverse = (args: InverseArgs, ctx: OpContext) => InverseResult;
 
-function binary(op: string, fwd: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, partials: Partials, jvp: Jvp, inverse: Inverse): void {
+function binary(op: string, fwd: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, partials: Partials, jvp: Jvp, inverse: Inverse, onnx?: OnnxRule): void {
   registerOp({
     op,
+    onnx,
     forward: (inputs) => [fwd(inputs[0], inputs[1])],
     vjp: ({ inputs, outputs, dys }, ctx: OpContext) => {
       const dy = dys[0];
@@ -224,7 +225,26 @@ const divInverse: Inverse = ({ inputs, outputs, bOut, settings }, ctx) => {
   return { b: onlyAt(2, x, b), solver };
 };
 
-binary('Add', tf.add, (_a, _b, _y, dy) => [() => dy, () => dy], (args) => sumTerms(args, [(t) => t, (t) => t]), addSubInverse(1));
+/**
+ * ONNX form of Add for two same-shape activations (residual joins), or an activation plus a constant
+ * scalar; broadcasting joins are left to the per-op path.
+ */
+const onnxAdd: OnnxRule = {
+  forward: (e, node, { ins, inShapes }) => {
+    const [a, b] = ins;
+    if (a && b) {
+      if (inShapes[0].join() !== inShapes[1].join()) throw new Unemittable(`Add '${node.name}': broadcasting join`);
+      return [e.op('Add', [a, b])];
+    }
+    const k = a ? 1 : 0;
+    const c = e.constant(node.inputs[k]);
+    if (!c || c.size !== 1 || !ins[1 - k]) throw new Unemittable(`Add '${node.name}': a constant that is not a scalar`);
+    return [e.op('Add', [ins[1 - k]!, e.float(c.dataSync() as Float32Array, [])])];
+  },
+  vjp: (_e, _node, { ins, dys }) => ins.map((v) => (v ? dys[0] : undefined)),
+};
+
+binary('Add', tf.add, (_a, _b, _y, dy) => [() => dy, () => dy], (args) => sumTerms(args, [(t) => t, (t) => t]), addSubInverse(1), onnxAdd);
 binary(
   'Sub',
   tf.sub,

@@ -8,7 +8,30 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GemmAttrs, Shape } from '../ir/graph.js';
-import { registerOp } from './registry.js';
+import { registerOp, Unemittable, type OnnxEmitter } from './registry.js';
+import { activation, constInput } from './onnx-emit.js';
+import type { AnyNode } from '../ir/graph.js';
+
+/** A constant rank-2 operand as an ONNX initializer (shared by the forward and the VJP). */
+function onnxMatrix(e: OnnxEmitter, node: AnyNode, i: number): string {
+  return e.shared(`${node.name}/matrix${i}`, () => {
+    const w = constInput(e, node, i);
+    if (w.rank !== 2) throw new Unemittable(`${node.op} '${node.name}': a rank-${w.rank} constant operand`);
+    return e.float(w.dataSync() as Float32Array, w.shape);
+  });
+}
+
+/** dy · Wᵀ (times alpha): Gemm with transB for a 2-D dy, so the weight is stored once. */
+function onnxTimesTransposed(e: OnnxEmitter, node: AnyNode, dy: string, rank: number, alpha = 1): string {
+  if (rank !== 2) throw new Unemittable(`${node.op} '${node.name}': a rank-${rank} activation`);
+  return e.op('Gemm', [dy, onnxMatrix(e, node, 1)], { transB: { i: 1 }, alpha: { f: alpha } });
+}
+
+/** Only a rank-2 activation times a constant matrix. */
+function checkOperands(node: AnyNode, ins: Array<string | undefined>, rank: number): string {
+  if (rank !== 2) throw new Unemittable(`${node.op} '${node.name}': a rank-${rank} activation`);
+  return activation(node, ins, 0);
+}
 import { attrs, broadcastShapes, constOf, expandTo, hasInput, isConst, sumToShape } from './util.js';
 
 const swapLast = (t: tf.Tensor) => {
@@ -35,6 +58,21 @@ registerOp({
         return y;
       }),
     ];
+  },
+  onnx: {
+    forward: (e, node, { ins, inShapes }) => {
+      const x = checkOperands(node, ins, inShapes[0].length);
+      const { alpha, beta } = attrs<GemmAttrs>({ node });
+      let y = e.op('MatMul', [x, onnxMatrix(e, node, 1)]);
+      if (alpha !== 1) y = e.op('Mul', [y, e.float([alpha], [])]);
+      if (node.inputs[2] && beta !== 0) {
+        const c = constInput(e, node, 2);
+        const cv = e.float(Float32Array.from(c.dataSync(), (v) => v * beta), c.shape);
+        y = e.op('Add', [y, cv]);
+      }
+      return [y];
+    },
+    vjp: (e, node, { dys, outShapes }) => (dys[0] ? [onnxTimesTransposed(e, node, dys[0], outShapes[0].length, attrs<GemmAttrs>({ node }).alpha)] : []),
   },
   vjp: ({ inputs, dys }, ctx) => {
     const dy = dys[0];
@@ -101,6 +139,10 @@ registerOp({
     if (a && a.rank === 2) out.at = swapLast(a);
     if (b && b.rank === 2) out.bt = swapLast(b);
     return out;
+  },
+  onnx: {
+    forward: (e, node, { ins, inShapes }) => [e.op('MatMul', [checkOperands(node, ins, inShapes[0].length), onnxMatrix(e, node, 1)])],
+    vjp: (e, node, { dys, outShapes }) => (dys[0] ? [onnxTimesTransposed(e, node, dys[0], outShapes[0].length)] : []),
   },
   forward: (inputs) => [
     tf.tidy(() => {

@@ -11,7 +11,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BatchNormAttrs } from '../ir/graph.js';
 import { registerOp, type OpContext } from './registry.js';
 import { attrs, sameShape } from './util.js';
+import { activation, channelConst, constInput } from './onnx-emit.js';
+import type { OnnxEmitter } from './registry.js';
+import type { AnyNode } from '../ir/graph.js';
 
+/** The scale a and shift b as per-channel ONNX constants shaped for a stored value of `rank`. */
+function onnxScaleShift(e: OnnxEmitter, node: AnyNode, rank: number): { a: string; b: string } {
+  return e.shared(`${node.name}/affine${rank}`, () => {
+    const consts = [1, 2, 3, 4].map((i) => constInput(e, node, i));
+    const { a, b } = scaleShift([consts[0], ...consts], attrs<BatchNormAttrs>({ node }).epsilon);
+    const names = { a: channelConst(e, a.dataSync() as Float32Array, rank), b: channelConst(e, b.dataSync() as Float32Array, rank) };
+    a.dispose();
+    b.dispose();
+    return names;
+  });
+}
 /** A channel whose scale is below this keeps its forward input in the inverse. */
 const MIN_SCALE = 1e-12;
 
@@ -54,6 +68,14 @@ registerOp({
   jvp: ({ inputs, outputs, tangents }, ctx) => [
     tf.tidy(() => (tangents[0] ? tf.mul(tangents[0], prepared(inputs, ctx).a) : tf.zeros(outputs[0].shape))),
   ],
+  // the same affine form (not ONNX BatchNormalization) so both paths round alike
+  onnx: {
+    forward: (e, node, { ins, inShapes }) => {
+      const { a, b } = onnxScaleShift(e, node, inShapes[0].length);
+      return [e.op('Add', [e.op('Mul', [activation(node, ins, 0), a]), b])];
+    },
+    vjp: (e, node, { dys, inShapes }) => (dys[0] ? [e.op('Mul', [dys[0], onnxScaleShift(e, node, inShapes[0].length).a])] : []),
+  },
   inverse: ({ inputs, outputs, bOut }, ctx) => {
     const bo = bOut[0];
     const b: Array<tf.Tensor | null> = inputs.map(() => null);

@@ -28,6 +28,10 @@ import { registerOp, type InverseArgs, type InverseResult, type OpRule } from '.
 import { dampedCorrection } from '../naflow/least-squares.js';
 import { convForward, convInputGrad, type ConvGeom } from './conv-core.js';
 import { attrs, expandTo, l2, normAxis, padOrCrop2d, windowOut } from './util.js';
+import { Unemittable, type OnnxEmitter, type OnnxRule } from './registry.js';
+import { activation, needRank } from './onnx-emit.js';
+import { convAdjoint, convOnnxAttrs } from './conv-native.js';
+import type { AnyNode } from '../ir/graph.js';
 
 function poolOutShape(xShape: number[], a: PoolAttrs): [number, number] {
   const [pt, pl, pb, pr] = a.pads;
@@ -190,6 +194,30 @@ registerOp({
     if (!bo) return { b: [null] };
     return { b: [tf.tidy(() => unpool(maxPoolSwitches(inputs[0] as tf.Tensor4D, attrs<PoolAttrs>(ctx)), bo, inputs[0].shape))] };
   },
+  onnx: {
+    // onnxruntime's MaxPool picks the first maximum in scan order, like maxPoolSwitches; its indices
+    // are offsets into the whole NCHW tensor, so the VJP is one scatter-add into a flat zero tensor.
+    forward: (e, node, { ins, inShapes }) => {
+      needRank(node, inShapes[0], 4);
+      const a = attrs<PoolAttrs>({ node });
+      if (a.dilations[0] !== 1 || a.dilations[1] !== 1) throw new Unemittable(`MaxPool '${node.name}': dilation`);
+      const [y, idx] = e.node('MaxPool', [activation(node, ins, 0)], { kernel_shape: { ints: a.kernel }, strides: { ints: a.strides }, pads: { ints: a.pads } }, 2);
+      e.shared(`${node.name}/switches`, () => idx);
+      return [y];
+    },
+    vjp: (e, node, { dys, inShapes }) => {
+      const dy = dys[0];
+      if (!dy) return [];
+      const idx = e.shared<string>(`${node.name}/switches`, () => {
+        throw new Unemittable(`MaxPool '${node.name}': VJP before forward`);
+      });
+      const [n, h, w, c] = inShapes[0];
+      const flat = e.int64([-1]);
+      const zeros = e.op('ConstantOfShape', [e.int64([n * h * w * c])]);
+      const dx = e.op('ScatterElements', [zeros, e.op('Reshape', [idx, flat]), e.op('Reshape', [dy, flat])], { axis: { i: 0 }, reduction: { s: 'add' } });
+      return [e.op('Reshape', [dx, e.int64([n, c, h, w])])];
+    },
+  },
   inferShape: (shapes, ctx) => poolShape(shapes, attrs<PoolAttrs>(ctx)),
 });
 
@@ -214,8 +242,42 @@ function avgDivisor(xShape: number[], a: PoolAttrs): tf.Tensor | number {
 
 const sumGeom = (a: PoolAttrs, c: number): ConvGeom => ({ strides: a.strides, pads: a.pads, dilations: a.dilations, group: c });
 
+/** The divisor of an average pool as an ONNX value: a scalar, or per output cell [1, 1, oh, ow]. */
+function onnxDivisor(e: OnnxEmitter, node: AnyNode, xShape: number[]): string {
+  const d = avgDivisor(xShape, attrs<PoolAttrs>({ node }));
+  if (typeof d === 'number') return e.float([d], []);
+  const vals = d.dataSync() as Float32Array;
+  const [, oh, ow] = d.shape;
+  d.dispose();
+  return e.float(vals, [1, 1, oh, ow]);
+}
+
+/** The window sum of an average pool as a depthwise convolution with a ones kernel (as the tfjs path). */
+const onesKernel = (a: PoolAttrs, c: number) => ({ hwio: new Float32Array(a.kernel[0] * a.kernel[1] * c).fill(1), shape: [a.kernel[0], a.kernel[1], 1, c] });
+
+const onnxAveragePool: OnnxRule = {
+  forward: (e, node, { ins, inShapes }) => {
+    needRank(node, inShapes[0], 4);
+    const a = attrs<PoolAttrs>({ node });
+    const c = inShapes[0][3];
+    const ones = e.float(new Float32Array(a.kernel[0] * a.kernel[1] * c).fill(1), [c, 1, a.kernel[0], a.kernel[1]]);
+    const sum = e.op('Conv', [activation(node, ins, 0), ones], convOnnxAttrs(sumGeom(a, c)));
+    return [e.op('Div', [sum, onnxDivisor(e, node, inShapes[0])])];
+  },
+  vjp: (e, node, { dys, inShapes }) => {
+    const dy = dys[0];
+    if (!dy) return [];
+    const a = attrs<PoolAttrs>({ node });
+    const [, h, w, c] = inShapes[0];
+    const k = onesKernel(a, c);
+    const adj = convAdjoint(k.hwio, k.shape, sumGeom(a, c), h, w);
+    return [e.op(adj.op, [e.op('Div', [dy, onnxDivisor(e, node, inShapes[0])]), e.float(adj.weight, adj.wDims)], adj.attrs)];
+  },
+};
+
 const averagePoolRule: OpRule = {
   op: 'AveragePool',
+  onnx: onnxAveragePool,
   forward: (inputs, ctx) => {
     const a = attrs<PoolAttrs>(ctx);
     const x = inputs[0] as tf.Tensor4D;
@@ -262,6 +324,17 @@ const globalShape = (shapes: number[][]) => [[shapes[0][0], 1, 1, shapes[0][3]]]
 
 registerOp({
   op: 'GlobalAveragePool',
+  // stored NCHW, onnxruntime's [N, C, 1, 1] is the IR's [N, 1, 1, C]
+  onnx: {
+    forward: (e, node, { ins, inShapes }) => {
+      needRank(node, inShapes[0], 4);
+      return [e.op('GlobalAveragePool', [activation(node, ins, 0)])];
+    },
+    vjp: (e, _node, { dys, inShapes }) => {
+      const [n, h, w, c] = inShapes[0];
+      return dys[0] ? [e.op('Expand', [e.op('Div', [dys[0], e.float([h * w], [])]), e.int64([n, c, h, w])])] : [];
+    },
+  },
   forward: (inputs) => [tf.mean(inputs[0], [1, 2], true)],
   vjp: ({ inputs, dys }) => {
     const dy = dys[0];

@@ -5,6 +5,7 @@
  * rules up here, so adding an op never touches them.
  */
 import type { ArrayOperator } from '../solve/lsmr.js';
+import type { OnnxAttrs } from '../engine/onnx-build.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { AnyNode, Graph, Shape } from '../ir/graph.js';
 
@@ -71,6 +72,61 @@ export interface InverseResult {
   solver?: SolverStats;
 }
 
+/**
+ * What an op's ONNX emitter sees when naflow compiles a whole forward + backward pass into one
+ * onnxruntime graph (naflow/native-reference.ts). Values are ONNX value names. Rank-4 activations are
+ * stored NCHW there (the layout onnxruntime's kernels take): the NHWC IR tensor transposed by
+ * [0, 3, 1, 2]; every other value is stored as in the IR. Constants are not passed as values: an
+ * emitter reads them with `constant` and adds initializers in the layout it needs.
+ */
+export interface OnnxEmitter {
+  /** add a single-output node, return its output name */
+  op(op: string, inputs: string[], attrs?: OnnxAttrs): string;
+  /** add a node with several outputs */
+  node(op: string, inputs: string[], attrs: OnnxAttrs, outputs: number): string[];
+  float(data: Float32Array | number[], dims: number[]): string;
+  int64(data: number[], dims?: number[]): string;
+  /** memoise a value (e.g. a converted weight used by the forward and the VJP) under `key` */
+  shared<T>(key: string, make: () => T): T;
+  /** an IR constant by name (undefined for activations) */
+  constant(name: string): tf.Tensor | undefined;
+  /** a stored rank-4 value in IR (NHWC) order, and back (identity for other ranks) */
+  toIR(value: string, rank: number): string;
+  fromIR(value: string, rank: number): string;
+}
+
+export interface OnnxEmitArgs {
+  /** per node input: its ONNX value name, or undefined for constants and absent inputs */
+  ins: Array<string | undefined>;
+  /** IR shapes (NHWC) of the node's inputs (constants included) and outputs */
+  inShapes: Shape[];
+  outShapes: Shape[];
+}
+
+export interface OnnxVjpArgs extends OnnxEmitArgs {
+  outs: string[];
+  /** upstream gradient per output, stored like the output (undefined: none) */
+  dys: Array<string | undefined>;
+}
+
+/**
+ * An op's forward and VJP as ONNX nodes. Either may throw `Unemittable` for a configuration it does not
+ * cover (the caller then runs the per-op path). The VJP returns a gradient per input (undefined for
+ * constants and inputs that get none), stored like that input.
+ */
+export interface OnnxRule {
+  forward(e: OnnxEmitter, node: AnyNode, args: OnnxEmitArgs): string[];
+  vjp(e: OnnxEmitter, node: AnyNode, args: OnnxVjpArgs): Array<string | undefined>;
+}
+
+/** Thrown by an ONNX emitter for a configuration it does not cover. */
+export class Unemittable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Unemittable';
+  }
+}
+
 export interface OpRule {
   op: string;
   /**
@@ -103,6 +159,8 @@ export interface OpRule {
   arrayOperator?: (args: Pick<InverseArgs, 'inputs' | 'outputs'>, ctx: OpContext, inputIndex: number) => ArrayOperator | undefined;
   /** NAFlow inverse step (spec §5): BPFM of the inputs from the BPFM of the outputs. */
   inverse?: (args: InverseArgs, ctx: OpContext) => InverseResult;
+  /** Optional: the forward and VJP as ONNX nodes, for whole-graph native execution. */
+  onnx?: OnnxRule;
   /** Optional static shape inference; the engine falls back to a dry run on zeros. */
   inferShape?: (inputShapes: Shape[], ctx: OpContext) => Shape[];
   /** ops that only exist at load time (e.g. Shape) are folded and have no runtime rule */

@@ -12,8 +12,9 @@
  *   forward value, as for Slice.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AxisAttrs, PadAttrs, ReshapeAttrs, SliceAttrs, TransposeAttrs } from '../ir/graph.js';
-import { registerOp, type InverseArgs, type InverseResult, type JvpArgs } from './registry.js';
+import type { AnyNode, AxisAttrs, PadAttrs, ReshapeAttrs, SliceAttrs, TransposeAttrs } from '../ir/graph.js';
+import { registerOp, Unemittable, type InverseArgs, type InverseResult, type JvpArgs, type OnnxEmitArgs, type OnnxEmitter, type OnnxRule } from './registry.js';
+import { activation, storedAxis } from './onnx-emit.js';
 import { attrs, isConst, normAxis, prodOrUnknown, sameShape, takeEvery, zeroInsertAxis } from './util.js';
 
 /** Gradient of a pure reshape: dy back to the input's shape. */
@@ -39,8 +40,43 @@ function flattenAxis(axis: number, rank: number): number {
   return a;
 }
 
+/**
+ * ONNX form of a data-movement op that depends on the memory order: applied in the IR's (NHWC) order,
+ * so stored rank-4 values are transposed in and out (onnxruntime cancels the adjacent transposes).
+ */
+function onnxInIROrder(
+  fwd: (e: OnnxEmitter, x: string, args: OnnxEmitArgs, node: AnyNode) => string,
+  back: (e: OnnxEmitter, dy: string, args: OnnxEmitArgs, node: AnyNode) => string,
+): OnnxRule {
+  return {
+    forward: (e, node, args) => {
+      const [inRank, outRank] = [args.inShapes[0].length, args.outShapes[0].length];
+      return [e.fromIR(fwd(e, e.toIR(activation(node, args.ins, 0), inRank), args, node), outRank)];
+    },
+    vjp: (e, node, args) => {
+      const dy = args.dys[0];
+      if (!dy) return [];
+      const [inRank, outRank] = [args.inShapes[0].length, args.outShapes[0].length];
+      return [e.fromIR(back(e, e.toIR(dy, outRank), args, node), inRank)];
+    },
+  };
+}
+
+const reshapeTo = (e: OnnxEmitter, v: string, shape: number[]) => e.op('Reshape', [v, e.int64(shape)]);
+const onnxReshape = onnxInIROrder(
+  (e, x, { outShapes }) => reshapeTo(e, x, outShapes[0]),
+  (e, dy, { inShapes }) => reshapeTo(e, dy, inShapes[0]),
+);
+
+const inversePerm = (perm: number[]) => {
+  const inv = perm.slice();
+  perm.forEach((p, i) => (inv[p] = i));
+  return inv;
+};
+
 registerOp({
   op: 'Flatten',
+  onnx: onnxReshape,
   forward: (inputs, ctx) => {
     const x = inputs[0];
     const axis = flattenAxis(attrs<AxisAttrs>(ctx).axis, x.rank);
@@ -59,6 +95,7 @@ registerOp({
 
 registerOp({
   op: 'Reshape',
+  onnx: onnxReshape,
   forward: (inputs, ctx) => [tf.reshape(inputs[0], attrs<ReshapeAttrs>(ctx).shape)],
   vjp: reshapeBack,
   jvp: ({ outputs, tangents }) => [tangents[0] ? tf.reshape(tangents[0], outputs[0].shape) : tf.zerosLike(outputs[0])],
@@ -75,6 +112,10 @@ registerOp({
 
 registerOp({
   op: 'Transpose',
+  onnx: onnxInIROrder(
+    (e, x, _args, node) => e.op('Transpose', [x], { perm: { ints: attrs<TransposeAttrs>({ node }).perm } }),
+    (e, dy, _args, node) => e.op('Transpose', [dy], { perm: { ints: inversePerm(attrs<TransposeAttrs>({ node }).perm) } }),
+  ),
   forward: (inputs, ctx) => [tf.transpose(inputs[0], attrs<TransposeAttrs>(ctx).perm)],
   vjp: ({ dys }, ctx) => {
     const perm = attrs<TransposeAttrs>(ctx).perm;
@@ -152,8 +193,54 @@ function sliceAdjoint(dy: tf.Tensor, x: tf.Tensor, sl: AxisSlice[]): tf.Tensor {
   });
 }
 
+/**
+ * For every element of a tensor of shape `outShape` (row-major), the flat row-major index into a tensor
+ * of shape `srcShape` given by `coord(axis, i)` per axis (−1: outside, the element maps nowhere).
+ */
+function flatIndices(outShape: number[], srcShape: number[], coord: (axis: number, i: number) => number): number[] {
+  const strides = srcShape.map((_, a) => srcShape.slice(a + 1).reduce((p, d) => p * d, 1));
+  const perAxis = outShape.map((d, a) => Array.from({ length: d }, (_, i) => coord(a, i)));
+  const out: number[] = [];
+  const walk = (a: number, base: number, valid: boolean) => {
+    if (a === outShape.length) return void out.push(valid ? base : -1);
+    for (const c of perAxis[a]) walk(a + 1, base + Math.max(c, 0) * strides[a], valid && c >= 0);
+  };
+  walk(0, 0, true);
+  return out;
+}
+
+/** Gather / scatter along precomputed flat IR-order indices (ONNX form of Slice and constant Pad). */
+const flatGather = (e: OnnxEmitter, v: string, idx: number[], shape: number[]) =>
+  e.op('Reshape', [e.op('Gather', [e.op('Reshape', [v, e.int64([-1])]), e.int64(idx)], { axis: { i: 0 } }), e.int64(shape)]);
+const flatScatter = (e: OnnxEmitter, v: string, idx: number[], shape: number[]) => {
+  const zeros = e.op('ConstantOfShape', [e.int64([shape.reduce((p, d) => p * d, 1)])]);
+  return e.op('Reshape', [e.op('ScatterElements', [zeros, e.int64(idx), e.op('Reshape', [v, e.int64([-1])])], { axis: { i: 0 } }), e.int64(shape)]);
+};
+
+/** Flat input index of every slice output element (IR order). */
+function sliceIndices(node: AnyNode, inShape: number[], outShape: number[]): number[] {
+  const sl = resolveSlice(attrs<SliceAttrs>({ node }), inShape);
+  const byAxis = new Map(sl.map((a) => [a.axis, a]));
+  return flatIndices(outShape, inShape, (axis, i) => {
+    const a = byAxis.get(axis);
+    if (!a) return i;
+    return a.step > 0 ? a.lo + i * a.step : a.lo + (a.count - 1 - i) * -a.step;
+  });
+}
+
+/** Flat output index of every input element of a constant Pad with non-negative pads (IR order). */
+function padIndices(node: AnyNode, inShape: number[], outShape: number[]): number[] {
+  const a = attrs<PadAttrs>({ node });
+  if (a.mode !== 'constant' || a.pads.some(([b, e]) => b < 0 || e < 0)) throw new Unemittable(`Pad '${node.name}': ${a.mode} mode or cropping`);
+  return flatIndices(inShape, outShape, (axis, i) => i + a.pads[axis][0]);
+}
+
 registerOp({
   op: 'Slice',
+  onnx: onnxInIROrder(
+    (e, x, { inShapes, outShapes }, node) => flatGather(e, x, sliceIndices(node, inShapes[0], outShapes[0]), outShapes[0]),
+    (e, dy, { inShapes, outShapes }, node) => flatScatter(e, dy, sliceIndices(node, inShapes[0], outShapes[0]), inShapes[0]),
+  ),
   // no stridedSlice: it is a slow JS loop on wasm
   forward: (inputs, ctx) => [sliceOf(inputs[0], resolveSlice(attrs<SliceAttrs>(ctx), inputs[0].shape))],
   vjp: ({ inputs, dys }, ctx) => {
@@ -269,6 +356,15 @@ function padAdjoint(dy: tf.Tensor, x: tf.Tensor, a: PadAttrs): tf.Tensor {
 
 registerOp({
   op: 'Pad',
+  onnx: onnxInIROrder(
+    (e, x, { inShapes, outShapes }, node) => {
+      padIndices(node, inShapes[0], outShapes[0]); // covered configurations only
+      const a = attrs<PadAttrs>({ node });
+      const pads = [...a.pads.map((p) => p[0]), ...a.pads.map((p) => p[1])];
+      return e.op('Pad', [x, e.int64(pads), e.float([a.value], [])], { mode: { s: 'constant' } });
+    },
+    (e, dy, { inShapes, outShapes }, node) => flatGather(e, dy, padIndices(node, inShapes[0], outShapes[0]), inShapes[0]),
+  ),
   forward: (inputs, ctx) => {
     const a = attrs<PadAttrs>(ctx);
     return [padded(inputs[0], a, a.value)];
@@ -302,6 +398,20 @@ registerOp({
 
 registerOp({
   op: 'Concat',
+  onnx: {
+    forward: (e, node, { ins, inShapes }) => {
+      const axis = storedAxis(attrs<AxisAttrs>({ node }).axis, inShapes[0].length);
+      return [e.op('Concat', ins.map((_, i) => activation(node, ins, i)), { axis: { i: axis } })];
+    },
+    vjp: (e, node, { dys, inShapes }) => {
+      const dy = dys[0];
+      if (!dy) return [];
+      const rank = inShapes[0].length;
+      const irAxis = normAxis(attrs<AxisAttrs>({ node }).axis, rank);
+      const sizes = inShapes.map((s) => s[irAxis]);
+      return e.node('Split', [dy, e.int64(sizes)], { axis: { i: storedAxis(irAxis, rank) } }, sizes.length);
+    },
+  },
   forward: (inputs, ctx) => [tf.concat(inputs, normAxis(attrs<AxisAttrs>(ctx).axis, inputs[0].rank))],
   vjp: ({ inputs, dys }, ctx) => {
     const dy = dys[0];
@@ -344,6 +454,13 @@ registerOp({
 function passThrough(op: string): void {
   registerOp({
     op,
+    onnx: {
+      forward: (e, node, { ins }) => {
+        if (node.outputs.length > 1 && node.outputs[1] !== '') throw new Unemittable(`${op} '${node.name}': mask output`);
+        return [e.op('Identity', [activation(node, ins, 0)])];
+      },
+      vjp: (_e, _node, { dys }) => [dys[0]],
+    },
     forward: (inputs, ctx) => {
       const outs = [inputs[0].clone()];
       if (ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== '') outs.push(tf.onesLike(inputs[0]));
