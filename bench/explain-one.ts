@@ -55,6 +55,7 @@ console.log(
     model: file,
     mode,
     layers: last!.layers.length,
+    engine: last!.engine,
     median_ms: Math.round(times[Math.floor(times.length / 2)]),
     first_ms: Math.round(first),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -20,6 +20,9 @@ import { loadModel } from '../src/import/load.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { runCascade, type AttentionFlow, type CascadeOptions } from '../src/naflow/cascade.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { forward } from '../src/engine/execute.js';
+import { nativeForwardFor } from '../src/engine/native-graph.js';
+import { makeScorer } from '../src/metrics/faithfulness.js';
 import type { AnyNode, Graph } from '../src/ir/graph.js';
 import '../src/ops/index.js';
 
@@ -61,14 +64,14 @@ const pool = (kernel: number[], strides: number[], pads: number[], countIncludeP
  * constant channel Pad (a ResNet option-A shortcut, mirrored), and a head with global pooling, a layout
  * transpose, Flatten, Gemm (α, β), Reshape, a join of rank-2 tensors and a MatMul.
  */
-function zooModel(): Model {
+function zooModel(batch = 1): Model {
   const node = (name: string, op: string, inputs: string[], attrs: object = {}): AnyNode => ({ name, op, inputs, outputs: [name], attrs }) as AnyNode;
   let seed = 10;
   const rnd = (shape: number[], scale = 0.5) => tf.randomNormal(shape, 0, scale, 'float32', seed++);
   const graph: Graph = {
     format: 'test',
     source: 'onnx-emitter-zoo.test',
-    inputs: [{ name: 'x', shape: [1, 9, 9, 3], dtype: 'float32' }],
+    inputs: [{ name: 'x', shape: [batch, 9, 9, 3], dtype: 'float32' }],
     outputs: ['logits'],
     nodes: [
       node('c1', 'Conv', ['x', 'w1', 'b1'], conv([2, 2], [1, 0, 1, 1])),
@@ -88,7 +91,7 @@ function zooModel(): Model {
       node('widen', 'Pad', ['pick'], { pads: [[0, 0], [0, 0], [0, 0], [4, 4]], mode: 'constant', value: 0 }),
       node('c4', 'Conv', ['widen', 'w4'], conv([1, 1], [1, 1, 1, 1])),
       node('gap', 'GlobalAveragePool', ['c4']),
-      node('gvec', 'Reshape', ['gap'], { shape: [1, 40] }),
+      node('gvec', 'Reshape', ['gap'], { shape: [batch, 40] }),
       node('nchw', 'Transpose', ['c4'], { perm: [0, 3, 1, 2] }),
       node('flat', 'Flatten', ['nchw'], { axis: 1 }),
       node('dense', 'Gemm', ['flat', 'wg', 'bg'], { alpha: 0.5, beta: 2 }),
@@ -212,4 +215,39 @@ test('what runs op by op: an op without an ONNX form, inspected tensors, custom 
   assert.deepEqual(flow.layers.map((l) => l.name), ['conv', 'hswish']);
   y.dispose();
   plain.dispose();
+});
+
+test('NativeForward (the metrics\u2019 batched forward) = forward(): rank-4 and rank-2 targets, batch 3, cached per shape', { skip }, async () => {
+  await initBackend({ backend: 'cpu' });
+  const model = zooModel(-1); // any batch size
+  const x = tf.randomUniform([3, 9, 9, 3], -1, 1, 'float32', 8);
+  const native = nativeForwardFor(model, ['logits', 'cat'], [3, 9, 9, 3]);
+  assert.ok(typeof native !== 'string', `compiles: ${native}`);
+  assert.equal(nativeForwardFor(model, ['logits', 'cat'], [3, 9, 9, 3]), native, 'cached');
+  const [logits, cat] = native.run(x.dataSync() as Float32Array);
+  const rec = forward(model, x, { outputs: ['logits', 'cat'] });
+  for (const [name, got] of [['logits', logits], ['cat', cat]] as const) {
+    const want = rec.get(name).dataSync();
+    assert.equal(got.length, want.length, `${name}: size (IR order)`);
+    const scale = Math.max(...Array.from(want, Math.abs));
+    want.forEach((v, i) => assert.ok(Math.abs(v - got[i]) <= 1e-5 * scale, `${name}[${i}]: ${got[i]} vs ${v}`));
+  }
+  rec.dispose();
+  x.dispose();
+  model.dispose();
+});
+
+test('the metrics\u2019 scorer gives the same probabilities through the native forward as op by op (Tiny Darknet)', { skip }, async () => {
+  await initBackend({ backend: 'cpu' });
+  const model = await loadModel(path.join(repoRoot, 'models/tiny-darknet/model.json'));
+  const { rgb, spec, tensor } = await prepareImage(model, path.join(repoRoot, 'assets/photos/chelsea.png'));
+  tensor.dispose();
+  const scorer = makeScorer(model, rgb, spec, { classIndex: 7 });
+  // the image, a darkened copy and a blacked-out copy: three different scores
+  const images = [scorer.pixels, scorer.pixels.map((v) => v * 0.5), new Float32Array(scorer.pixels.length)];
+  const native = scorer.score(images);
+  const perOp = withoutNative(() => scorer.score(images));
+  assert.ok(native[0] > 0.1 && native[0] !== native[2], `distinct scores ${native}`);
+  native.forEach((p, i) => assert.ok(Math.abs(p - perOp[i]) <= 1e-5, `image ${i}: ${p} vs ${perOp[i]}`));
+  model.dispose();
 });

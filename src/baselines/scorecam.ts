@@ -9,6 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { forward } from '../engine/execute.js';
+import { nativeForwardFor } from '../engine/native-graph.js';
 import { seedFor } from '../naflow/cascade.js';
 import { camLayers, type CamFlow, type CamFlowOptions } from './pipeline.js';
 
@@ -47,6 +48,16 @@ export function scoreCamFlow(model: Model, input: tf.Tensor, options: ScoreCamOp
       try {
         for (let k = 0; k < c; k += batch) {
           const n = Math.min(batch, c - k);
+          // one onnxruntime session for the whole forward pass where every op has an ONNX form
+          const native = nativeForwardFor(model, [scoreTensor], [n, ...input.shape.slice(1)]);
+          if (typeof native !== 'string') {
+            const x = tf.tidy(() => tf.mul(input, tf.slice(masks, [k, 0, 0, 0], [n, H, W, 1])));
+            const s = native.run(x.dataSync() as Float32Array)[0];
+            x.dispose();
+            const per = s.length / n;
+            for (let i = 0; i < n; i++) logits.push(s[i * per + classIndex]);
+            continue;
+          }
           const out = tf.tidy(() => {
             const x = tf.mul(input, tf.slice(masks, [k, 0, 0, 0], [n, H, W, 1]));
             const rec = forward(model, x, { outputs: [scoreTensor] });

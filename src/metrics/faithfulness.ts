@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { forward } from '../engine/execute.js';
+import { nativeForwardFor } from '../engine/native-graph.js';
 import { findScoreTensor } from '../naflow/cascade.js';
 import { normalisationOf, type ImageSpec } from '../image/preprocess.js';
 import { resizeBilinear } from '../render/resize.js';
@@ -69,6 +70,14 @@ export function makeScorer(model: Model, rgb: RgbImage, spec: ImageSpec, options
       const scores: number[] = [];
       for (let at = 0; at < images.length; at += batch) {
         const chunk = images.slice(at, at + batch);
+        // one onnxruntime session for the whole forward pass where every op has an ONNX form
+        const native = nativeForwardFor(model, [out], [chunk.length, height, width, C]);
+        if (typeof native !== 'string') {
+          const s = native.run(concat(chunk.map(toInput)))[0];
+          const per = s.length / chunk.length;
+          for (let i = 0; i < chunk.length; i++) scores.push(softmax ? softmaxAt(s, i * per, per, k) : s[i * per + k]);
+          continue;
+        }
         const values = tf.tidy(() => {
           const x = tf.tensor4d(concat(chunk.map(toInput)), [chunk.length, height, width, C]);
           const rec = forward(model, x, { outputs: [out] });
@@ -85,6 +94,15 @@ export function makeScorer(model: Model, rgb: RgbImage, spec: ImageSpec, options
       return scores;
     },
   };
+}
+
+/** softmax(row)[k] of the row s[at … at+n), computed stably in float64. */
+function softmaxAt(s: Float32Array, at: number, n: number, k: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, s[at + i]);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += Math.exp(s[at + i] - max);
+  return Math.exp(s[at + k] - max) / sum;
 }
 
 function concat(parts: Float32Array[]): Float32Array {

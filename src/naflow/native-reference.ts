@@ -17,11 +17,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type AnyNode, type Graph } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
-import { nodesBetween } from '../engine/execute.js';
 import { NativeGraphSession, nativeAvailable } from '../engine/native.js';
-import { OnnxGraphBuilder } from '../engine/onnx-build.js';
-import { defaultActivationInputs, getOpRule, Unemittable, type OnnxEmitter } from '../ops/registry.js';
-import { TO_IR, TO_STORED } from '../ops/onnx-emit.js';
+import { cachedPerModel, emitForward, graphEmitter } from '../engine/native-graph.js';
+import { defaultActivationInputs, getOpRule, Unemittable } from '../ops/registry.js';
 
 export interface NativeReferenceLayer {
   name: string;
@@ -63,7 +61,6 @@ export class NativeReference {
    */
   static compile(graph: Graph, scoreTensor: string, trunkTensors: string[], inputShape: number[]): NativeReference | string {
     if (!nativeAvailable()) return 'native kernels unavailable';
-    if (graph.inputs.length !== 1) return 'more than one graph input';
     try {
       const c = compileGraph(graph, scoreTensor, trunkTensors, inputShape);
       const session = new NativeGraphSession(c.bytes);
@@ -106,46 +103,15 @@ export class NativeReference {
 }
 
 function compileGraph(graph: Graph, scoreTensor: string, trunkTensors: string[], inputShape: number[]) {
-  const b = new OnnxGraphBuilder();
-  const stored = new Map<string, string>();
-  const shared = new Map<string, unknown>();
   const batch = inputShape[0];
-  const shapeOf = (v: string) => {
-    const s = graph.values.get(v)?.shape ?? graph.constants.get(v)?.shape;
-    if (!s) throw new Unemittable(`no shape for '${v}'`);
-    return s.map((d) => (d < 0 ? batch : d));
-  };
-  const e: OnnxEmitter = {
-    op: (op, inputs, attrs) => b.op(op, inputs, attrs),
-    node: (op, inputs, attrs, outputs) => b.node(op, inputs, attrs, outputs),
-    float: (data, dims) => b.float(data, dims),
-    int64: (data, dims) => b.int64(data, dims),
-    shared: <T>(key: string, make: () => T): T => {
-      if (!shared.has(key)) shared.set(key, make());
-      return shared.get(key) as T;
-    },
-    constant: (name) => graph.constants.get(name),
-    toIR: (v, rank) => (rank === 4 ? b.op('Transpose', [v], { perm: { ints: TO_IR } }) : v),
-    fromIR: (v, rank) => (rank === 4 ? b.op('Transpose', [v], { perm: { ints: TO_STORED } }) : v),
-  };
-
-  // Forward to the score.
-  const inputName = graph.inputs[0].name;
-  if (inputShape.length !== 4) throw new Unemittable('the input is not an image tensor (rank 4)');
-  stored.set(inputName, e.fromIR(b.input('x', inputShape), 4));
-  const plan = nodesBetween(graph, new Set([inputName]), [scoreTensor]);
-  for (const node of plan) {
-    const rule = getOpRule(node.op);
-    if (!rule?.onnx) throw new Unemittable(`op ${node.op} ('${node.name}') has no ONNX form`);
-    const ins = node.inputs.map((n) => stored.get(n));
-    const outs = rule.onnx.forward(e, node, { ins, inShapes: node.inputs.map((n) => (n ? shapeOf(n) : [])), outShapes: node.outputs.map(shapeOf) });
-    node.outputs.forEach((o, k) => o && outs[k] && stored.set(o, outs[k]));
-  }
+  if (batch !== 1) throw new Unemittable('batch > 1');
+  const g = graphEmitter(graph, batch);
+  const { b, e, stored, shapeOf } = g;
+  const plan = emitForward(g, graph, [scoreTensor], inputShape);
 
   // Seed: the one-hot of the class (given, or the arg-max of the score), in the score's storage.
   const scoreShape = shapeOf(scoreTensor);
   const classes = scoreShape.reduce((p, d) => p * d, 1) / batch;
-  if (batch !== 1) throw new Unemittable('batch > 1');
   const flatScore = b.op('Reshape', [e.toIR(stored.get(scoreTensor)!, scoreShape.length), b.int64([-1])]);
   const argmax = b.op('ArgMax', [flatScore], { axis: { i: 0 }, keepdims: { i: 1 } });
   const classIn = b.input('class_in', [1], 'int64');
@@ -225,17 +191,6 @@ const compiled = new WeakMap<Model, Map<string, NativeReference | string>>();
  */
 export function nativeReferenceFor(model: Model, scoreTensor: string, trunkTensors: string[], inputShape: number[]): NativeReference | string {
   if (!nativeAvailable()) return 'native kernels unavailable';
-  let perModel = compiled.get(model);
-  if (!perModel) {
-    compiled.set(model, (perModel = new Map()));
-    const cache = perModel;
-    model.onDispose(() => {
-      for (const c of cache.values()) if (typeof c !== 'string') c.dispose();
-      cache.clear();
-    });
-  }
   const key = `${scoreTensor}|${inputShape.join('x')}|${trunkTensors.join('|')}`;
-  let c = perModel.get(key);
-  if (c === undefined) perModel.set(key, (c = NativeReference.compile(model.graph, scoreTensor, trunkTensors, inputShape)));
-  return c;
+  return cachedPerModel(compiled, model, key, () => NativeReference.compile(model.graph, scoreTensor, trunkTensors, inputShape));
 }
