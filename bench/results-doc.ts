@@ -1,7 +1,7 @@
 /**
  * Assemble docs/results.md from `naflow eval` output folders: each run's command, its results.md
  * tables and its plots (copied to docs/results/<run>/).
- * Usage: node dist/bench/results-doc.js <intro.md> <run-name>=<eval-dir>::<command> …
+ * Usage: node dist/bench/results-doc.js bench/results-intro.md <run-name>=<eval-dir>::<command> …
  */
 import fs from 'node:fs';
 import path from 'node:path';

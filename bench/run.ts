@@ -83,7 +83,7 @@ for (const name of ['resnet50', 'vgg16'].filter(want)) {
   console.error(`timing ${name} explain …`);
   const torchFB = runJson(PY, [path.join(root, 'bench/torch_forward.py'), name, '--fwdbwd']);
   const input = path.join(work, `${name}.input.npy`);
-  const ref = explainCell(onnx, input, 'reference', 3);
+  const ref = explainCell(onnx, input, 'reference', 7);
   const paper = explainCell(onnx, input, 'paper', 1, { refCap: REF_CAP });
   const refT = explainCell(onnx, input, 'reference', 3, { threads: 2, extra: TFJS_ONLY });
   const paperT = explainCell(onnx, input, 'paper', 1, { threads: 2, extra: TFJS_ONLY });
@@ -97,7 +97,7 @@ if (want('tiny-darknet')) {
   const d1 = naflowCell(darknet, 1);
   const d2 = naflowCell(darknet, 2, TFJS_ONLY);
   rows.push(`| Tiny Darknet (bundled, 224×224) | ${fmt(d1)} / ${rss(d1)} | ${fmt(d2)} / ${rss(d2)} | no peer (tfjs layers model) |`);
-  const ref = explainCell(darknet, photo, 'reference', 3);
+  const ref = explainCell(darknet, photo, 'reference', 7);
   const paper = explainCell(darknet, photo, 'paper', 3, { refCap: REF_CAP });
   const refT = explainCell(darknet, photo, 'reference', 3, { threads: 2, extra: TFJS_ONLY });
   const paperT = explainCell(darknet, photo, 'paper', 3, { threads: 2, extra: TFJS_ONLY });
@@ -107,7 +107,7 @@ if (want('tiny-darknet')) {
   // Cold process to files on disk, as a user runs it.
   const tmpOut = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-bench-'));
   const cold: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
     const r = spawnSync(process.execPath, [path.join(root, 'bin/naflow.js'), 'explain', '--out', path.join(tmpOut, String(i))], { cwd: root, env, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`naflow explain failed: ${r.stderr}`);
@@ -115,7 +115,7 @@ if (want('tiny-darknet')) {
   }
   fs.rmSync(tmpOut, { recursive: true, force: true });
   cold.sort((a, b) => a - b);
-  explainRows.push(`| \`naflow explain\` (bundled, paper, cold process → files on disk, median of 3) | | ${Math.round(cold[1])} ms | | | | | |`);
+  explainRows.push(`| \`naflow explain\` (bundled, paper, cold process → files on disk, median of 5) | | ${Math.round(cold[2])} ms | | | | | |`);
 }
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -132,7 +132,7 @@ const table = [
   '|---|---|---|---|',
   ...rows,
   '',
-  `**NAFlow, all layers** (as \`naflow explain\` runs: native convolutions, wasm 1 thread; reference mode as one onnxruntime graph, median of 3 after the first run, ` +
+  `**NAFlow, all layers** (as \`naflow explain\` runs: native convolutions, wasm 1 thread; reference mode as one onnxruntime graph, median of 7 after the first run, ` +
     `which compiles that graph; paper on the full-width models: 1 run after the first; ` +
     `the first run also estimates σ_max (8 power iterations per solve) and builds the native sessions; "max map diff." = the largest relative L2 difference of any layer's map ` +
     `to the run at cap ${REF_CAP} (converged: atol = btol = 1e-6); ratio to PyTorch forward + backward to every layer output in parentheses)`,

@@ -9,10 +9,10 @@
  * masks: 2.3× PyTorch's forward + backward. As one graph onnxruntime keeps everything NCHW, plans its
  * memory once and runs the elementwise work in its own kernels.
  *
- * Results equal the per-op path's to float32 rounding (tested on Tiny Darknet, AlexNet, VGG16 and a
- * ResNet). A model with an op that has no ONNX form (or a configuration its emitter does not cover)
- * simply runs on the per-op path; so does anything needing the tensors themselves (inspectTensors,
- * custom targets, similarity seeds).
+ * Results equal the per-op path's to float32 rounding (test/native-reference.test.ts: a synthetic graph
+ * with every ONNX form, the seven ONNX fixtures, Tiny Darknet, CIFAR ResNet-20). A model with an op that
+ * has no ONNX form (or a configuration its emitter does not cover) simply runs on the per-op path; so
+ * does anything needing the tensors themselves (inspectTensors, custom targets, similarity seeds).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type AnyNode, type Graph } from '../ir/graph.js';
