@@ -7,40 +7,27 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { Model } from '../src/engine/model.js';
-import { inferShapes } from '../src/engine/shapes.js';
+import type { Model } from '../src/engine/model.js';
+import { node, testModel } from './helpers/graph.js';
 import { runCascade } from '../src/naflow/cascade.js';
-import type { AnyNode, Graph } from '../src/ir/graph.js';
 import '../src/ops/index.js';
 
 const conv = { strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1 };
 
 function model(): Model {
-  const node = (name: string, op: string, inputs: string[], attrs: object = {}): AnyNode => ({ name, op, inputs, outputs: [name], attrs }) as AnyNode;
-  const graph: Graph = {
-    format: 'test',
-    source: 'softmax-in-trunk.test',
-    inputs: [{ name: 'x', shape: [1, 4, 4, 2], dtype: 'float32' }],
-    outputs: ['logits'],
-    nodes: [
-      node('conv1', 'Conv', ['x', 'w1'], conv),
-      node('channel_softmax', 'Softmax', ['conv1'], { axis: 3 }),
-      node('conv2', 'Conv', ['channel_softmax', 'w2'], conv),
-      node('gap', 'GlobalAveragePool', ['conv2']),
-      node('flat', 'Reshape', ['gap'], { shape: [1, 3] }),
-      node('logits', 'Gemm', ['flat', 'wd', 'bd'], { alpha: 1, beta: 1 }),
-    ],
-    constants: new Map<string, tf.Tensor>([
-      ['w1', tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 1)],
-      ['w2', tf.randomNormal([3, 3, 3, 3], 0, 1, 'float32', 2)],
-      ['wd', tf.randomNormal([3, 5], 0, 1, 'float32', 3)],
-      ['bd', tf.zeros([5])],
-    ]),
-    values: new Map(),
-  };
-  const m = new Model(graph, {});
-  inferShapes(m);
-  return m;
+  return testModel('softmax-in-trunk.test', [1, 4, 4, 2], [
+    node('conv1', 'Conv', ['x', 'w1'], conv),
+    node('channel_softmax', 'Softmax', ['conv1'], { axis: 3 }),
+    node('conv2', 'Conv', ['channel_softmax', 'w2'], conv),
+    node('gap', 'GlobalAveragePool', ['conv2']),
+    node('flat', 'Reshape', ['gap'], { shape: [1, 3] }),
+    node('logits', 'Gemm', ['flat', 'wd', 'bd'], { alpha: 1, beta: 1 }),
+  ], [
+    ['w1', tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 1)],
+    ['w2', tf.randomNormal([3, 3, 3, 3], 0, 1, 'float32', 2)],
+    ['wd', tf.randomNormal([3, 5], 0, 1, 'float32', 3)],
+    ['bd', tf.zeros([5])],
+  ]);
 }
 
 test('an op without an inverse inside the trunk is an error naming the node and the op', async () => {
@@ -63,36 +50,25 @@ test('an op without an inverse inside the trunk is an error naming the node and 
 
 test('a single-score model (final Sigmoid) explains its logit, S itself', async () => {
   await initBackend({ backend: 'cpu' });
-  const node = (name: string, op: string, inputs: string[], attrs: object = {}): AnyNode => ({ name, op, inputs, outputs: [name], attrs }) as AnyNode;
-  const graph: Graph = {
-    format: 'test',
-    source: 'binary.test',
-    inputs: [{ name: 'x', shape: [1, 4, 4, 2], dtype: 'float32' }],
-    outputs: ['prob'],
-    nodes: [
-      node('conv1', 'Conv', ['x', 'w1'], conv),
-      node('relu1', 'Relu', ['conv1']),
-      node('gap', 'GlobalAveragePool', ['relu1']),
-      node('flat', 'Reshape', ['gap'], { shape: [1, 3] }),
-      node('logit', 'Gemm', ['flat', 'wd', 'bd'], { alpha: 1, beta: 1 }),
-      node('prob', 'Sigmoid', ['logit']),
-    ],
-    constants: new Map<string, tf.Tensor>([
-      ['w1', tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 5)],
-      ['wd', tf.tensor2d([1, -2, 0.5], [3, 1])],
-      ['bd', tf.tensor1d([0.25])],
-    ]),
-    values: new Map(),
-  };
-  const m = new Model(graph, {});
-  inferShapes(m);
+  const m = testModel('binary.test', [1, 4, 4, 2], [
+    node('conv1', 'Conv', ['x', 'w1'], conv),
+    node('relu1', 'Relu', ['conv1']),
+    node('gap', 'GlobalAveragePool', ['relu1']),
+    node('flat', 'Reshape', ['gap'], { shape: [1, 3] }),
+    node('logit', 'Gemm', ['flat', 'wd', 'bd'], { alpha: 1, beta: 1 }),
+    node('prob', 'Sigmoid', ['logit']),
+  ], [
+    ['w1', tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 5)],
+    ['wd', tf.tensor2d([1, -2, 0.5], [3, 1])],
+    ['bd', tf.tensor1d([0.25])],
+  ]);
   const x = tf.randomUniform([1, 4, 4, 2], 0, 1, 'float32', 6);
   const flow = runCascade(m, x, { mode: 'paper' });
   assert.equal(flow.scoreTensor, 'logit');
   assert.equal(flow.classIndex, 0);
   // S is the logit: Σ_c wd_c · mean_hw relu1_c + bd, computed here from the forward value.
   const want = tf.tidy(() => {
-    const y = tf.relu(tf.conv2d(x as tf.Tensor4D, graph.constants.get('w1') as tf.Tensor4D, 1, 'same'));
+    const y = tf.relu(tf.conv2d(x as tf.Tensor4D, m.graph.constants.get('w1') as tf.Tensor4D, 1, 'same'));
     return tf.sum(tf.mul(tf.mean(y, [0, 1, 2]), tf.tensor1d([1, -2, 0.5]))).dataSync()[0] + 0.25;
   });
   assert.ok(Math.abs(flow.score - want) < 1e-5, `score ${flow.score} vs ${want}`);

@@ -17,10 +17,9 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PACKAGE_ROOT } from '../src/defaults.js';
 import { initBackend } from '../src/engine/backend.js';
-import { Model } from '../src/engine/model.js';
-import { inferShapes } from '../src/engine/shapes.js';
+import type { Model } from '../src/engine/model.js';
+import { node, testModel } from './helpers/graph.js';
 import { loadModel } from '../src/import/load.js';
-import type { AnyNode, Graph } from '../src/ir/graph.js';
 import { runCascade, type AttentionFlow, type LayerFlow } from '../src/naflow/cascade.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
 import { decodeImage } from '../src/image/decode.js';
@@ -55,33 +54,22 @@ function tinyModel(): Model {
     c('w3', [1, 1, 4, 4], 8),
     c('W', [4, 5], 9), c('bW', [5], 10),
   ]);
-  const node = (name: string, op: string, inputs: string[], attrs: object = {}): AnyNode => ({ name, op, inputs, outputs: [name], attrs }) as AnyNode;
   const conv = (strides: number, pads: number) => ({ strides: [strides, strides], pads: [pads, pads, pads, pads], dilations: [1, 1], group: 1 });
-  const graph: Graph = {
-    format: 'test',
-    source: 'cascade-paper.test',
-    inputs: [{ name: 'x', shape: [1, 6, 6, 2], dtype: 'float32' }],
-    outputs: ['logits'],
-    nodes: [
-      node('c1', 'Conv', ['x', 'w1', 'b1'], conv(1, 1)),
-      node('bn1', 'BatchNormalization', ['c1', 'g', 'be', 'mu', 'var'], { epsilon: 1e-5 }),
-      node('s1', 'Sigmoid', ['bn1']),
-      node('c2', 'Conv', ['s1', 'w2'], conv(2, 1)),
-      node('t2', 'Tanh', ['c2']),
-      node('c3', 'Conv', ['t2', 'w3'], conv(1, 0)),
-      node('a3', 'Add', ['c3', 't2']),
-      node('se_pool', 'GlobalAveragePool', ['a3']),
-      node('se_gate', 'Sigmoid', ['se_pool']),
-      node('m', 'Mul', ['a3', 'se_gate']),
-      node('gap', 'GlobalAveragePool', ['m']),
-      node('flat', 'Flatten', ['gap'], { axis: 1 }),
-      node('logits', 'Gemm', ['flat', 'W', 'bW'], { alpha: 1, beta: 1 }),
-    ],
-    constants,
-    values: new Map(),
-  };
-  const m = new Model(graph, {});
-  inferShapes(m);
+  const m = testModel('cascade-paper.test', [1, 6, 6, 2], [
+    node('c1', 'Conv', ['x', 'w1', 'b1'], conv(1, 1)),
+    node('bn1', 'BatchNormalization', ['c1', 'g', 'be', 'mu', 'var'], { epsilon: 1e-5 }),
+    node('s1', 'Sigmoid', ['bn1']),
+    node('c2', 'Conv', ['s1', 'w2'], conv(2, 1)),
+    node('t2', 'Tanh', ['c2']),
+    node('c3', 'Conv', ['t2', 'w3'], conv(1, 0)),
+    node('a3', 'Add', ['c3', 't2']),
+    node('se_pool', 'GlobalAveragePool', ['a3']),
+    node('se_gate', 'Sigmoid', ['se_pool']),
+    node('m', 'Mul', ['a3', 'se_gate']),
+    node('gap', 'GlobalAveragePool', ['m']),
+    node('flat', 'Flatten', ['gap'], { axis: 1 }),
+    node('logits', 'Gemm', ['flat', 'W', 'bW'], { alpha: 1, beta: 1 }),
+  ], constants);
   return m;
 }
 

@@ -9,10 +9,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { Model } from '../src/engine/model.js';
+import type { Model } from '../src/engine/model.js';
 import { forward, backward } from '../src/engine/execute.js';
-import { inferShapes } from '../src/engine/shapes.js';
-import type { Graph, AnyNode } from '../src/ir/graph.js';
+import { node, testModel } from './helpers/graph.js';
 import '../src/ops/index.js';
 
 const X = [0.5, -1, 2, -0.25, -3, 1.5, 0.75, 1]; // NHWC [1,2,2,2]
@@ -26,26 +25,14 @@ function buildModel(): Model {
     ['W', tf.tensor2d(W, [2, 3])],
     ['b', tf.tensor1d(B)],
   ]);
-  const node = (name: string, op: string, inputs: string[], attrs: object = {}): AnyNode =>
-    ({ name, op, inputs, outputs: [name], attrs }) as AnyNode;
-  const graph: Graph = {
-    format: 'test',
-    source: 'engine.test',
-    inputs: [{ name: 'x', shape: [1, 2, 2, 2], dtype: 'float32' }],
-    outputs: ['logits'],
-    nodes: [
-      node('scaled', 'Mul', ['x', 'a']),
-      node('relu', 'Relu', ['scaled']),
-      node('sum', 'Add', ['relu', 'x']),
-      node('gap', 'GlobalAveragePool', ['sum']),
-      node('flat', 'Reshape', ['gap'], { shape: [1, 2] }),
-      node('logits', 'Gemm', ['flat', 'W', 'b'], { alpha: 1, beta: 1 }),
-    ],
-    constants,
-    values: new Map(),
-  };
-  const m = new Model(graph, {});
-  inferShapes(m);
+  const m = testModel('engine.test', [1, 2, 2, 2], [
+    node('scaled', 'Mul', ['x', 'a']),
+    node('relu', 'Relu', ['scaled']),
+    node('sum', 'Add', ['relu', 'x']),
+    node('gap', 'GlobalAveragePool', ['sum']),
+    node('flat', 'Reshape', ['gap'], { shape: [1, 2] }),
+    node('logits', 'Gemm', ['flat', 'W', 'b'], { alpha: 1, beta: 1 }),
+  ], constants);
   return m;
 }
 

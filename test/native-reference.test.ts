@@ -13,8 +13,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { Model } from '../src/engine/model.js';
-import { inferShapes } from '../src/engine/shapes.js';
+import type { Model } from '../src/engine/model.js';
+import { node, testModel } from './helpers/graph.js';
 import { nativeStatus, withoutNative } from '../src/engine/native.js';
 import { loadModel } from '../src/import/load.js';
 import { prepareImage } from '../src/image/preprocess.js';
@@ -23,7 +23,6 @@ import { readNpy, npyToFloat32 } from '../src/util/npy.js';
 import { forward } from '../src/engine/execute.js';
 import { nativeForwardFor } from '../src/engine/native-graph.js';
 import { makeScorer } from '../src/metrics/faithfulness.js';
-import type { AnyNode, Graph } from '../src/ir/graph.js';
 import '../src/ops/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -65,59 +64,47 @@ const pool = (kernel: number[], strides: number[], pads: number[], countIncludeP
  * transpose, Flatten, Gemm (α, β), Reshape, a join of rank-2 tensors and a MatMul.
  */
 function zooModel(batch = 1): Model {
-  const node = (name: string, op: string, inputs: string[], attrs: object = {}): AnyNode => ({ name, op, inputs, outputs: [name], attrs }) as AnyNode;
   let seed = 10;
   const rnd = (shape: number[], scale = 0.5) => tf.randomNormal(shape, 0, scale, 'float32', seed++);
-  const graph: Graph = {
-    format: 'test',
-    source: 'onnx-emitter-zoo.test',
-    inputs: [{ name: 'x', shape: [batch, 9, 9, 3], dtype: 'float32' }],
-    outputs: ['logits'],
-    nodes: [
-      node('c1', 'Conv', ['x', 'w1', 'b1'], conv([2, 2], [1, 0, 1, 1])),
-      node('bn', 'BatchNormalization', ['c1', 'gamma', 'beta', 'mean', 'var'], { epsilon: 1e-3 }),
-      node('lrelu', 'LeakyRelu', ['bn'], { alpha: 0.1 }),
-      node('dw', 'Conv', ['lrelu', 'wdw'], conv([1, 1], [2, 2, 2, 2], [2, 2], 8)),
-      node('clip', 'Clip', ['dw'], { min: -1, max: 1.5 }),
-      node('relu', 'Relu', ['clip']),
-      node('maxpool', 'MaxPool', ['relu'], pool([3, 3], [2, 2], [1, 1, 1, 1])),
-      node('avgpool', 'AveragePool', ['relu'], pool([2, 2], [2, 2], [0, 0, 1, 0])),
-      node('cat', 'Concat', ['maxpool', 'avgpool'], { axis: 3 }),
-      node('c3', 'Conv', ['cat', 'w3'], conv([1, 1], [0, 0, 0, 0])),
-      node('join', 'Add', ['c3', 'cat']),
-      node('shift', 'Add', ['join', 'half']),
-      node('ident', 'Identity', ['shift']),
-      node('pick', 'Slice', ['ident'], { starts: [-1, 0], ends: [-4, 2], axes: [1, 2], steps: [-2, 1] }),
-      node('widen', 'Pad', ['pick'], { pads: [[0, 0], [0, 0], [0, 0], [4, 4]], mode: 'constant', value: 0 }),
-      node('c4', 'Conv', ['widen', 'w4'], conv([1, 1], [1, 1, 1, 1])),
-      node('gap', 'GlobalAveragePool', ['c4']),
-      node('gvec', 'Reshape', ['gap'], { shape: [batch, 40] }),
-      node('nchw', 'Transpose', ['c4'], { perm: [0, 3, 1, 2] }),
-      node('flat', 'Flatten', ['nchw'], { axis: 1 }),
-      node('dense', 'Gemm', ['flat', 'wg', 'bg'], { alpha: 0.5, beta: 2 }),
-      node('head', 'Add', ['gvec', 'dense']),
-      node('logits', 'MatMul', ['head', 'wm']),
-    ],
-    constants: new Map<string, tf.Tensor>([
-      ['w1', rnd([3, 3, 3, 8])],
-      ['b1', rnd([8], 0.1)],
-      ['gamma', tf.randomUniform([8], 0.5, 1.5, 'float32', seed++)],
-      ['beta', rnd([8], 0.1)],
-      ['mean', rnd([8], 0.1)],
-      ['var', tf.randomUniform([8], 0.5, 1.5, 'float32', seed++)],
-      ['wdw', rnd([3, 3, 1, 16])],
-      ['w3', rnd([1, 1, 32, 32], 0.2)],
-      ['half', tf.scalar(0.5)],
-      ['w4', rnd([3, 3, 40, 40], 0.1)],
-      ['wg', rnd([2 * 2 * 40, 40], 0.1)],
-      ['bg', rnd([40], 0.1)],
-      ['wm', rnd([40, 6])],
-    ]),
-    values: new Map(),
-  };
-  const m = new Model(graph, {});
-  inferShapes(m);
-  return m;
+  return testModel('onnx-emitter-zoo.test', [batch, 9, 9, 3], [
+    node('c1', 'Conv', ['x', 'w1', 'b1'], conv([2, 2], [1, 0, 1, 1])),
+    node('bn', 'BatchNormalization', ['c1', 'gamma', 'beta', 'mean', 'var'], { epsilon: 1e-3 }),
+    node('lrelu', 'LeakyRelu', ['bn'], { alpha: 0.1 }),
+    node('dw', 'Conv', ['lrelu', 'wdw'], conv([1, 1], [2, 2, 2, 2], [2, 2], 8)),
+    node('clip', 'Clip', ['dw'], { min: -1, max: 1.5 }),
+    node('relu', 'Relu', ['clip']),
+    node('maxpool', 'MaxPool', ['relu'], pool([3, 3], [2, 2], [1, 1, 1, 1])),
+    node('avgpool', 'AveragePool', ['relu'], pool([2, 2], [2, 2], [0, 0, 1, 0])),
+    node('cat', 'Concat', ['maxpool', 'avgpool'], { axis: 3 }),
+    node('c3', 'Conv', ['cat', 'w3'], conv([1, 1], [0, 0, 0, 0])),
+    node('join', 'Add', ['c3', 'cat']),
+    node('shift', 'Add', ['join', 'half']),
+    node('ident', 'Identity', ['shift']),
+    node('pick', 'Slice', ['ident'], { starts: [-1, 0], ends: [-4, 2], axes: [1, 2], steps: [-2, 1] }),
+    node('widen', 'Pad', ['pick'], { pads: [[0, 0], [0, 0], [0, 0], [4, 4]], mode: 'constant', value: 0 }),
+    node('c4', 'Conv', ['widen', 'w4'], conv([1, 1], [1, 1, 1, 1])),
+    node('gap', 'GlobalAveragePool', ['c4']),
+    node('gvec', 'Reshape', ['gap'], { shape: [batch, 40] }),
+    node('nchw', 'Transpose', ['c4'], { perm: [0, 3, 1, 2] }),
+    node('flat', 'Flatten', ['nchw'], { axis: 1 }),
+    node('dense', 'Gemm', ['flat', 'wg', 'bg'], { alpha: 0.5, beta: 2 }),
+    node('head', 'Add', ['gvec', 'dense']),
+    node('logits', 'MatMul', ['head', 'wm']),
+  ], [
+    ['w1', rnd([3, 3, 3, 8])],
+    ['b1', rnd([8], 0.1)],
+    ['gamma', tf.randomUniform([8], 0.5, 1.5, 'float32', seed++)],
+    ['beta', rnd([8], 0.1)],
+    ['mean', rnd([8], 0.1)],
+    ['var', tf.randomUniform([8], 0.5, 1.5, 'float32', seed++)],
+    ['wdw', rnd([3, 3, 1, 16])],
+    ['w3', rnd([1, 1, 32, 32], 0.2)],
+    ['half', tf.scalar(0.5)],
+    ['w4', rnd([3, 3, 40, 40], 0.1)],
+    ['wg', rnd([2 * 2 * 40, 40], 0.1)],
+    ['bg', rnd([40], 0.1)],
+    ['wm', rnd([40, 6])],
+  ]);
 }
 
 test('native graph = op by op on every ONNX emitter (synthetic zoo), for the arg-max and a chosen class', { skip }, async () => {
@@ -188,27 +175,16 @@ test('what runs op by op: an op without an ONNX form, inspected tensors, custom 
   x.dispose();
   model.dispose();
   // HardSwish has no ONNX form: the model still explains, op by op
-  const node = (name: string, op: string, inputs: string[], attrs: object = {}): AnyNode => ({ name, op, inputs, outputs: [name], attrs }) as AnyNode;
-  const graph: Graph = {
-    format: 'test',
-    source: 'no-onnx-form.test',
-    inputs: [{ name: 'x', shape: [1, 4, 4, 2], dtype: 'float32' }],
-    outputs: ['logits'],
-    nodes: [
-      node('conv', 'Conv', ['x', 'w'], conv([1, 1], [1, 1, 1, 1])),
-      node('hswish', 'HardSwish', ['conv']),
-      node('gap', 'GlobalAveragePool', ['hswish']),
-      node('flat', 'Reshape', ['gap'], { shape: [1, 3] }),
-      node('logits', 'Gemm', ['flat', 'wd'], { alpha: 1, beta: 1 }),
-    ],
-    constants: new Map<string, tf.Tensor>([
-      ['w', tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 1)],
-      ['wd', tf.randomNormal([3, 4], 0, 1, 'float32', 2)],
-    ]),
-    values: new Map(),
-  };
-  const plain = new Model(graph, {});
-  inferShapes(plain);
+  const plain = testModel('no-onnx-form.test', [1, 4, 4, 2], [
+    node('conv', 'Conv', ['x', 'w'], conv([1, 1], [1, 1, 1, 1])),
+    node('hswish', 'HardSwish', ['conv']),
+    node('gap', 'GlobalAveragePool', ['hswish']),
+    node('flat', 'Reshape', ['gap'], { shape: [1, 3] }),
+    node('logits', 'Gemm', ['flat', 'wd'], { alpha: 1, beta: 1 }),
+  ], [
+    ['w', tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 1)],
+    ['wd', tf.randomNormal([3, 4], 0, 1, 'float32', 2)],
+  ]);
   const y = tf.randomUniform([1, 4, 4, 2], 0, 1, 'float32', 4);
   const flow = runCascade(plain, y, { mode: 'reference' });
   assert.equal(flow.engine, 'per-op');
