@@ -133,7 +133,6 @@ function compileGraph(graph: Graph, scoreTensor: string, trunkTensors: string[],
     summed.set(v, g);
     return g;
   };
-  const trunkSet = new Set(trunkTensors);
   const needsGrad = new Set<string>(trunkTensors);
   for (const node of plan) if (node.inputs.some((i) => needsGrad.has(i))) for (const o of node.outputs) needsGrad.add(o);
   for (let k = plan.length - 1; k >= 0; k--) {
@@ -166,7 +165,6 @@ function compileGraph(graph: Graph, scoreTensor: string, trunkTensors: string[],
   for (const t of trunkTensors) {
     const node = producers.get(t);
     if (!node) throw new Unemittable(`trunk tensor '${t}' is not computed on the way to the score`);
-    if (!trunkSet.has(t)) continue;
     const g = gradOf(t);
     if (!g) {
       layers.push({ name: t, node });

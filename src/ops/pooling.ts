@@ -260,7 +260,8 @@ const onnxAveragePool: OnnxRule = {
     needRank(node, inShapes[0], 4);
     const a = attrs<PoolAttrs>({ node });
     const c = inShapes[0][3];
-    const ones = e.float(new Float32Array(a.kernel[0] * a.kernel[1] * c).fill(1), [c, 1, a.kernel[0], a.kernel[1]]);
+    // a ones kernel reads the same in HWIO and OIHW
+    const ones = e.float(onesKernel(a, c).hwio, [c, 1, a.kernel[0], a.kernel[1]]);
     const sum = e.op('Conv', [activation(node, ins, 0), ones], convOnnxAttrs(sumGeom(a, c)));
     return [e.op('Div', [sum, onnxDivisor(e, node, inShapes[0])])];
   },
