@@ -75,20 +75,14 @@ export class NativeForward {
     private readonly inputShape: number[],
   ) {}
 
-  /** Compile, or return why not (an op without an ONNX form, native kernels unavailable, …). */
-  static compile(graph: Graph, targets: string[], inputShape: number[]): NativeForward | string {
-    if (!nativeAvailable()) return 'native kernels unavailable';
-    try {
-      const g = graphEmitter(graph, inputShape[0]);
-      emitForward(g, graph, targets, inputShape);
-      // outputs in the IR's layout and shape, so callers read them like tfjs tensors
-      const outs = targets.map((t) => g.e.toIR(g.stored.get(t)!, g.shapeOf(t).length));
-      for (const o of outs) g.b.output(o);
-      return new NativeForward(new NativeGraphSession(g.b.encode('naflow_forward')), outs, inputShape);
-    } catch (e) {
-      if (e instanceof Unemittable) return e.message;
-      throw e;
-    }
+  /** Compile; throws Unemittable for an op without an ONNX form or a configuration not covered. */
+  static compile(graph: Graph, targets: string[], inputShape: number[]): NativeForward {
+    const g = graphEmitter(graph, inputShape[0]);
+    emitForward(g, graph, targets, inputShape);
+    // outputs in the IR's layout and shape, so callers read them like tfjs tensors
+    const outs = targets.map((t) => g.e.toIR(g.stored.get(t)!, g.shapeOf(t).length));
+    for (const o of outs) g.b.output(o);
+    return new NativeForward(new NativeGraphSession(g.b.encode('naflow_forward')), outs, inputShape);
   }
 
   /** Run on NHWC float32 data of the compiled shape; one Float32Array per target, row-major IR order. */
@@ -102,10 +96,13 @@ export class NativeForward {
   }
 }
 
-const forwards = new WeakMap<Model, Map<string, NativeForward | string>>();
-
-/** Per-model cache of compiled sessions, freed with the model. */
-export function cachedPerModel<T extends { dispose(): void }>(cache: WeakMap<Model, Map<string, T | string>>, model: Model, key: string, make: () => T | string): T | string {
+/**
+ * A compiled session from a per-model cache (built on first use, freed with the model), or why there is
+ * none: native kernels unavailable (checked on every call, never cached: `withoutNative` is temporary)
+ * or the reason `build` gave by throwing Unemittable (cached: the graph does not change).
+ */
+export function compiledFor<T extends { dispose(): void }>(cache: WeakMap<Model, Map<string, T | string>>, model: Model, key: string, build: () => T): T | string {
+  if (!nativeAvailable()) return 'native kernels unavailable';
   let perModel = cache.get(model);
   if (!perModel) {
     cache.set(model, (perModel = new Map()));
@@ -116,12 +113,21 @@ export function cachedPerModel<T extends { dispose(): void }>(cache: WeakMap<Mod
     });
   }
   let c = perModel.get(key);
-  if (c === undefined) perModel.set(key, (c = make()));
+  if (c === undefined) {
+    try {
+      c = build();
+    } catch (e) {
+      if (!(e instanceof Unemittable)) throw e;
+      c = e.message;
+    }
+    perModel.set(key, c);
+  }
   return c;
 }
 
+const forwards = new WeakMap<Model, Map<string, NativeForward | string>>();
+
 /** The native forward pass of a model to `targets` for inputs of `inputShape` (compiled on first use). */
 export function nativeForwardFor(model: Model, targets: string[], inputShape: number[]): NativeForward | string {
-  if (!nativeAvailable()) return 'native kernels unavailable';
-  return cachedPerModel(forwards, model, `${targets.join('|')}@${inputShape.join('x')}`, () => NativeForward.compile(model.graph, targets, inputShape));
+  return compiledFor(forwards, model, `${targets.join('|')}@${inputShape.join('x')}`, () => NativeForward.compile(model.graph, targets, inputShape));
 }

@@ -125,6 +125,12 @@ export function findTrunkEnd(graph: Graph, scoreTensor: string): string {
   );
 }
 
+/** A class index the model scores, or a GraphError saying how many it scores. */
+export function checkClassIndex(classIndex: number, classes: number): void {
+  if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes)
+    throw new GraphError(`class ${classIndex} is out of range: the model scores ${classes} classes`);
+}
+
 /**
  * The explained class (the given one, else the arg-max) and the seed ∂S/∂score: a one-hot of the
  * class, all ones for a single score, or a custom target's. Shared by the cascade and the baselines.
@@ -135,8 +141,7 @@ export function seedFor(score: tf.Tensor, options: Pick<CascadeOptions, 'classIn
     const values = flat.dataSync();
     let classIndex = options.classIndex ?? 0;
     if (options.classIndex === undefined) for (let i = 1; i < values.length; i++) if (values[i] > values[classIndex]) classIndex = i;
-    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= values.length)
-      throw new GraphError(`class ${classIndex} is out of range: the model scores ${values.length} classes`);
+    checkClassIndex(classIndex, values.length);
     // A single score (a binary logit, a regression output) is S itself.
     const seed = options.target
       ? options.target(score)
@@ -158,7 +163,10 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
 
   if (mode === 'reference' && options.engine !== 'per-op' && !options.inspectTensors && !options.target && !options.seedAtTrunkEnd) {
     const native = nativeReferenceFor(model, scoreTensor, trunkTensorOrder(graph, trunkEnd), input.shape);
-    if (typeof native !== 'string') return nativeFlow(graph, native.run(input, options.classIndex), scoreTensor, trunkEnd, options);
+    if (typeof native !== 'string') {
+      if (options.classIndex !== undefined) checkClassIndex(options.classIndex, native.classes);
+      return nativeFlow(graph, native.run(input, options.classIndex), scoreTensor, trunkEnd, options);
+    }
   }
 
   const inputNames = new Set(graph.inputs.map((i) => i.name));

@@ -17,8 +17,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type AnyNode, type Graph } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
-import { NativeGraphSession, nativeAvailable } from '../engine/native.js';
-import { cachedPerModel, emitForward, graphEmitter } from '../engine/native-graph.js';
+import { NativeGraphSession } from '../engine/native.js';
+import { compiledFor, emitForward, graphEmitter } from '../engine/native-graph.js';
 import { defaultActivationInputs, getOpRule, Unemittable } from '../ops/registry.js';
 
 export interface NativeReferenceLayer {
@@ -40,8 +40,8 @@ interface LayerOutputs {
   name: string;
   node: AnyNode;
   map?: string;
-  /** the output holding the share of zero importances */
-  kept?: string;
+  /** the output holding the share of zero importances, 1 − kept */
+  zeros?: string;
 }
 
 /** A compiled reference-mode graph for one model, score tensor, trunk and input shape. */
@@ -49,35 +49,29 @@ export class NativeReference {
   private constructor(
     private readonly session: NativeGraphSession,
     private readonly layers: LayerOutputs[],
-    private readonly classes: number,
+    readonly classes: number,
     private readonly inputShape: number[],
     private readonly source: string,
     private readonly outputs: { classIndex: string; score: string },
   ) {}
 
   /**
-   * Build the graph, or return the reason it cannot be built (an op without an ONNX form, a
-   * configuration an emitter does not cover, native kernels unavailable).
+   * Build the graph and its session; throws Unemittable for an op without an ONNX form or a
+   * configuration an emitter does not cover.
    */
-  static compile(graph: Graph, scoreTensor: string, trunkTensors: string[], inputShape: number[]): NativeReference | string {
-    if (!nativeAvailable()) return 'native kernels unavailable';
-    try {
-      const c = compileGraph(graph, scoreTensor, trunkTensors, inputShape);
-      const session = new NativeGraphSession(c.bytes);
-      return new NativeReference(session, c.layers, c.classes, inputShape, graph.source, c.outputs);
-    } catch (e) {
-      if (e instanceof Unemittable) return e.message;
-      throw e;
-    }
+  static compile(graph: Graph, scoreTensor: string, trunkTensors: string[], inputShape: number[]): NativeReference {
+    const c = compileGraph(graph, scoreTensor, trunkTensors, inputShape);
+    return new NativeReference(new NativeGraphSession(c.bytes), c.layers, c.classes, inputShape, graph.source, c.outputs);
   }
 
-  /** Explain one input (NHWC, the compiled shape); classIndex undefined: the arg-max. */
+  /**
+   * Explain one input (NHWC, the compiled shape); classIndex undefined: the arg-max, else one of the
+   * `classes` scores (the caller checks the range: `checkClassIndex`).
+   */
   run(input: tf.Tensor, classIndex?: number): NativeReferenceResult {
     if (input.shape.join() !== this.inputShape.join())
       throw new GraphError(`${this.source}: input shape [${input.shape.join(', ')}] differs from the compiled [${this.inputShape.join(', ')}]`);
-    if (classIndex !== undefined && (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= this.classes))
-      throw new GraphError(`class ${classIndex} is out of range: the model scores ${this.classes} classes`);
-    const fetches = [this.outputs.score, this.outputs.classIndex, ...this.layers.flatMap((l) => (l.map ? [l.map, l.kept!] : []))];
+    const fetches = [this.outputs.score, this.outputs.classIndex, ...this.layers.flatMap((l) => (l.map ? [l.map, l.zeros!] : []))];
     const out = this.session.runMany(
       {
         x: { data: input.dataSync() as Float32Array, dims: this.inputShape },
@@ -92,7 +86,7 @@ export class NativeReference {
         name: l.name,
         node: l.node,
         map: l.map ? (out[l.map].data as Float32Array).slice() : undefined,
-        kept: l.kept ? 1 - (out[l.kept].data as Float32Array)[0] : 0,
+        kept: l.zeros ? 1 - (out[l.zeros].data as Float32Array)[0] : 0,
       })),
     };
   }
@@ -173,10 +167,10 @@ function compileGraph(graph: Graph, scoreTensor: string, trunkTensors: string[],
     const a = stored.get(t)!;
     const map = b.node('ReduceSum', [b.op('Relu', [b.op('Mul', [a, g])]), b.int64([1])], { keepdims: { i: 0 } }, 1, 'map')[0];
     // the share of zeros, [G = 0] (onnxruntime's Sign is scalar code: Abs + Sign took 20 % of the run)
-    const kept = b.node('ReduceMean', [b.op('Cast', [b.op('Equal', [g, b.float([0], [])])], { to: { i: 1 } })], { keepdims: { i: 0 } }, 1, 'zeros')[0];
+    const zeros = b.node('ReduceMean', [b.op('Cast', [b.op('Equal', [g, b.float([0], [])])], { to: { i: 1 } })], { keepdims: { i: 0 } }, 1, 'zeros')[0];
     b.output(map);
-    b.output(kept);
-    layers.push({ name: t, node, map, kept });
+    b.output(zeros);
+    layers.push({ name: t, node, map, zeros });
   }
   return { bytes: b.encode('naflow_reference'), layers, classes, outputs: { classIndex: cls, score: scoreValue } };
 }
@@ -188,7 +182,6 @@ const compiled = new WeakMap<Model, Map<string, NativeReference | string>>();
  * use, freed with the model), or the reason there is none.
  */
 export function nativeReferenceFor(model: Model, scoreTensor: string, trunkTensors: string[], inputShape: number[]): NativeReference | string {
-  if (!nativeAvailable()) return 'native kernels unavailable';
   const key = `${scoreTensor}|${inputShape.join('x')}|${trunkTensors.join('|')}`;
-  return cachedPerModel(compiled, model, key, () => NativeReference.compile(model.graph, scoreTensor, trunkTensors, inputShape));
+  return compiledFor(compiled, model, key, () => NativeReference.compile(model.graph, scoreTensor, trunkTensors, inputShape));
 }
