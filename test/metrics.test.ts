@@ -69,6 +69,31 @@ test('deletion and insertion AUC equal their closed forms on a mean-grey model',
   }
 });
 
+test('a scorer scores the image and each substrate once, however many maps it rates', async () => {
+  await initBackend({ backend: 'cpu' });
+  const model = meanModel();
+  try {
+    const scorer = makeScorer(model, image, spec, { classIndex: 0, score: 'logit' });
+    const score = scorer.score.bind(scorer);
+    let scored = 0;
+    scorer.score = (images) => ((scored += images.length), score(images));
+    const maps = [values, values.map((v) => -v), values.map((v, i) => (i % 2 ? v : 0))];
+    const curves = maps.map((m) => {
+      const map = { map: m, height: 4, width: 4 };
+      return [deletionInsertion(scorer, map, 'deletion', { steps: 8, substrate: 'zero' }), deletionInsertion(scorer, map, 'insertion', { steps: 8, substrate: 'zero' }), confidenceChange(scorer, map)] as const;
+    });
+    // per map 7 + 7 inner steps and 1 masked image; once: the image and the black substrate
+    assert.equal(scored, 3 * (7 + 7 + 1) + 2);
+    for (const [del, ins, c] of curves) {
+      assert.equal(del.y.length, 9);
+      assert.ok(Math.abs(del.y[0] - 75) < 1e-4 && Math.abs(del.y[8]) < 1e-4 && Math.abs(ins.y[0]) < 1e-4 && Math.abs(ins.y[8] - 75) < 1e-4);
+      assert.ok(Math.abs(c.full - 75) < 1e-4);
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
 test('the blur substrate leaves a constant image unchanged and conserves the mean', () => {
   const flat = new Float32Array(8 * 8 * 3).fill(42);
   assert.ok(gaussianBlur(flat, 8, 8).every((v) => Math.abs(v - 42) < 1e-4));

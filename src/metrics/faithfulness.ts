@@ -30,6 +30,10 @@ export interface Scorer {
   pixels: Float32Array;
   /** the explained class's score for each image (float RGB 0..255 arrays like `pixels`) */
   score(images: Float32Array[]): number[];
+  /** the score of `pixels` itself (computed once per scorer) */
+  imageScore(): number;
+  /** the deletion/insertion substrate of `pixels` and its score (each computed once per scorer) */
+  substrate(kind: 'blur' | 'zero'): { pixels: Float32Array; score: number };
 }
 
 export interface ScorerOptions {
@@ -62,10 +66,25 @@ export function makeScorer(model: Model, rgb: RgbImage, spec: ImageSpec, options
     } else for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) x[3 * i + c] = (px[3 * i + c] * scale - mean[c]) / std[c];
     return x;
   };
-  return {
+  // every map of an image starts or ends its curves at the same two images (the image, the substrate)
+  // and its average drop compares with the same full score: one forward pass each, not one per map
+  let full: number | undefined;
+  const substrates = new Map<'blur' | 'zero', { pixels: Float32Array; score: number }>();
+  const scorer: Scorer = {
     height,
     width,
     pixels: Float32Array.from(rgb.data),
+    imageScore() {
+      return (full ??= scorer.score([scorer.pixels])[0]);
+    },
+    substrate(kind) {
+      let s = substrates.get(kind);
+      if (!s) {
+        const px = kind === 'zero' ? new Float32Array(scorer.pixels.length) : gaussianBlur(scorer.pixels, height, width);
+        substrates.set(kind, (s = { pixels: px, score: scorer.score([px])[0] }));
+      }
+      return s;
+    },
     score(images) {
       const scores: number[] = [];
       for (let at = 0; at < images.length; at += batch) {
@@ -94,6 +113,7 @@ export function makeScorer(model: Model, rgb: RgbImage, spec: ImageSpec, options
       return scores;
     },
   };
+  return scorer;
 }
 
 /** softmax(row)[k] of the row s[at … at+n), computed stably in float64. */
@@ -180,26 +200,28 @@ export function deletionInsertion(
   const { height: H, width: W, pixels } = scorer;
   const steps = options.steps ?? 32;
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
-  const substrate = options.substrate === 'zero' ? new Float32Array(pixels.length) : gaussianBlur(pixels, H, W);
+  const substrate = scorer.substrate(options.substrate ?? 'blur');
   const order = pixelOrder(upsample(map.map, map.height, map.width, H, W));
   const n = H * W;
   // deletion starts from the image and writes substrate pixels; insertion the other way round
-  const [start, source] = kind === 'deletion' ? [pixels, substrate] : [substrate, pixels];
+  const [start, source] = kind === 'deletion' ? [pixels, substrate.pixels] : [substrate.pixels, pixels];
+  const [first, last] = kind === 'deletion' ? [scorer.imageScore(), substrate.score] : [substrate.score, scorer.imageScore()];
   const images: Float32Array[] = [];
-  const x: number[] = [];
+  const x: number[] = [0];
   const current = Float32Array.from(start);
-  for (let s = 0; s <= steps; s++) {
+  for (let s = 1; s <= steps; s++) {
     const upto = Math.round((s / steps) * n), from = Math.round(((s - 1) / steps) * n);
-    for (let i = Math.max(0, from); i < upto; i++) {
+    for (let i = from; i < upto; i++) {
       const p = order[i] * 3;
       current[p] = source[p];
       current[p + 1] = source[p + 1];
       current[p + 2] = source[p + 2];
     }
-    images.push(Float32Array.from(current));
+    // the end points are the image and the substrate, scored once per scorer
+    if (s < steps) images.push(Float32Array.from(current));
     x.push(upto / n);
   }
-  const y = scorer.score(images);
+  const y = [first, ...scorer.score(images), last];
   return { x, y, auc: trapezoid(x, y) };
 }
 
@@ -224,7 +246,8 @@ export function confidenceChange(scorer: Scorer, map: { map: Float32Array; heigh
     const w = hi > lo ? (m[i] - lo) / (hi - lo) : 0;
     for (let c = 0; c < 3; c++) masked[3 * i + c] = pixels[3 * i + c] * w;
   }
-  const [full, o] = scorer.score([pixels, masked]);
+  const full = scorer.imageScore();
+  const [o] = scorer.score([masked]);
   return { full, masked: o, drop: full > 0 ? Math.max(0, full - o) / full : 0, increase: o > full };
 }
 
