@@ -18,7 +18,10 @@ import { initBackend } from '../src/engine/backend.js';
 import { loadModel } from '../src/import/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
-import { camFlow, channelSum, scoreCamFlow, CAM_METHODS, type CamMethodName } from '../src/baselines/index.js';
+import { camFlow, channelSum, pixelAttribution, scoreCamFlow, CAM_METHODS, PIXEL_METHODS, type CamMethodName } from '../src/baselines/index.js';
+import { explainSimilarity, similaritySeed } from '../src/similarity/explain-similarity.js';
+import { retrievalTarget } from '../src/similarity/targets.js';
+import { node, testModel } from './helpers/graph.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const onnxDir = path.join(repoRoot, 'test/fixtures/onnx');
@@ -215,3 +218,66 @@ test('Guided Backprop and Deconvnet: hand-checked on conv 1×1 → ReLU → conv
     model.dispose();
   }
 });
+
+/**
+ * Targets are shared with NAFlow. A similarity model explained through its target S = Σ_d w_d q_d
+ * (w held fixed) is, by construction, the same computation as the embedding model followed by a linear
+ * head with weights w explained for its single output: every baseline and NAFlow must give the same
+ * maps (≤ 1e-5 relative) and the same explained value. Checked for a flat embedding (GAP → Flatten →
+ * Gemm) and for a feature-map embedding that the similarity pools.
+ */
+for (const pooled of [false, true]) {
+  test(`baselines take NAFlow's targets: a similarity equals the embedding model with its weights as a linear head (${pooled ? 'pooled feature map' : 'flat embedding'})`, async () => {
+    await initBackend({ backend: 'cpu' });
+    let seed = pooled ? 40 : 20;
+    const rnd = (shape: number[], scale = 0.5) => tf.randomNormal(shape, 0, scale, 'float32', seed++);
+    const conv = (s: number) => ({ strides: [s, s], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1 });
+    const trunk = [node('c1', 'Conv', ['x', 'w1', 'b1'], conv(1)), node('r1', 'Relu', ['c1']), node('c2', 'Conv', ['r1', 'w2', 'b2'], conv(2)), node('r2', 'Relu', ['c2'])];
+    const pool = [node('gap', 'GlobalAveragePool', ['r2']), node('flat', 'Flatten', ['gap'], { axis: 1 })];
+    const embeddingNodes = pooled ? trunk : [...trunk, ...pool, node('q', 'Gemm', ['flat', 'wq'], { alpha: 1, beta: 1 })];
+    const weights: Array<[string, tf.Tensor]> = [['w1', rnd([3, 3, 3, 4])], ['b1', rnd([4], 0.2)], ['w2', rnd([3, 3, 4, 6])], ['b2', rnd([6], 0.2)], ['wq', rnd([6, 5])]];
+    const embedding = testModel('similarity-target.test', [1, 8, 8, 3], embeddingNodes, weights);
+    const x = tf.randomUniform([1, 8, 8, 3], -1, 1, 'float32', 7);
+    let head: ReturnType<typeof testModel> | undefined;
+    try {
+      const reference = Float32Array.from({ length: pooled ? 6 : 5 }, (_, i) => Math.sin(3 * i + 1));
+      const before = tf.memory().numTensors;
+      const sim = await explainSimilarity(embedding, x, retrievalTarget([{ embedding: reference }], 'cosine'), { mode: 'paper', compare: Object.keys(CAM_METHODS) as CamMethodName[] });
+      assert.equal(tf.memory().numTensors, before, 'explainSimilarity with baselines frees what it allocates');
+      const w = sim.similarity.weights;
+      assert.ok(w.includes(0) && w.includes(1) && w.some((v) => v > 0 && v < 1), 'weights spread over [0, 1]');
+      const target = similaritySeed(w);
+      // the same network with w as a one-output linear head
+      const tail = pooled ? [...pool, node('s', 'Gemm', ['flat', 'ws'], { alpha: 1, beta: 1 })] : [node('s', 'Gemm', ['q', 'ws'], { alpha: 1, beta: 1 })];
+      head = testModel('linear-head.test', [1, 8, 8, 3], [...embeddingNodes, ...tail], [...weights.map(([k, t]): [string, tf.Tensor] => [k, t.clone()]), ['ws', tf.tensor2d(w, [w.length, 1])]]);
+      const close = (got: Float32Array, want: Float32Array, what: string) => {
+        const { diff, scale } = relErr(got, want);
+        assert.ok(scale > 0 && diff <= 1e-5 * scale, `${what}: rel. error ${diff / scale}`);
+      };
+      const sameValue = (got: number, want: number, what: string) => assert.ok(Math.abs(got - want) <= 1e-5 * Math.abs(want), `${what}: ${got} vs ${want}`);
+      const naflow = runCascade(head, x, { mode: 'paper' });
+      sameValue(sim.decision.score, naflow.score, 'NAFlow: S');
+      assert.deepEqual(sim.layers.map((l) => l.name), naflow.layers.map((l) => l.name));
+      sim.layers.forEach((l, i) => close(l.map, naflow.layers[i].map, `NAFlow ${l.name}`));
+      (Object.keys(CAM_METHODS) as CamMethodName[]).forEach((m, k) => {
+        const want = camFlow(head!, x, m);
+        const direct = camFlow(embedding, x, m, { target });
+        for (const got of [sim.compare[k], direct]) {
+          sameValue(got.score, want.score, `${m}: S`);
+          assert.deepEqual(got.layers.map((l) => l.name), want.layers.map((l) => l.name));
+          got.layers.forEach((l, i) => close(l.map, want.layers[i].map, `${m} ${l.name}`));
+        }
+      });
+      const scoreWant = scoreCamFlow(head, x);
+      const scoreGot = scoreCamFlow(embedding, x, { target });
+      sameValue(scoreGot.score, scoreWant.score, 'Score-CAM: S');
+      scoreGot.layers.forEach((l, i) => close(l.map, scoreWant.layers[i].map, `Score-CAM ${l.name}`));
+      for (const m of PIXEL_METHODS) close(pixelAttribution(embedding, x, m, { target }).gradient, pixelAttribution(head, x, m).gradient, m);
+      assert.throws(() => camFlow(embedding, x, 'gradcam', { target: () => tf.ones([1, 2]) }), /seed of shape \[1, 2\].*must be equal/);
+    } finally {
+      x.dispose();
+      embedding.dispose();
+      head?.dispose();
+    }
+  });
+}

@@ -1,6 +1,6 @@
 /**
  * `naflow explain-similarity` and `naflow bank build` as a user runs them: outputs (flow.json with
- * `similarity`, the reference's own flow), and clear errors (no/two decision sources, an empty support
+ * `similarity`, the reference's own flow, baselines with --compare), and clear errors (no/two decision sources, an empty support
  * class, a bank built with another model).
  */
 import test from 'node:test';
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { naflow } from './helpers/run-cli.js';
 import { PACKAGE_ROOT } from '../src/defaults.js';
+import { readNpy, npyToFloat32 } from '../src/util/npy.js';
 
 const photos = path.join(PACKAGE_ROOT, 'assets/photos');
 const embedHead = path.join(PACKAGE_ROOT, 'test/fixtures/similarity/embedhead/model.onnx');
@@ -29,7 +30,7 @@ test('explain-similarity --gallery: flow.json with the similarity, the top-1 ref
     fs.mkdirSync(gallery);
     for (const f of ['coffee.png', 'astronaut.png', 'butterfly.jpg']) fs.copyFileSync(path.join(photos, f), path.join(gallery, f));
     const out = path.join(tmp, 'out');
-    const r = await naflow(['explain-similarity', 'models/tiny-darknet', '--query', path.join(photos, 'chelsea.png'), '--gallery', gallery, '--mode', 'reference', '--explain-ref', '--out', out, '--json']);
+    const r = await naflow(['explain-similarity', 'models/tiny-darknet', '--query', path.join(photos, 'chelsea.png'), '--gallery', gallery, '--mode', 'reference', '--explain-ref', '--compare', 'layercam', '--out', out, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const flow = JSON.parse(r.stdout);
     assert.equal(flow.similarity.kind, 'retrieval');
@@ -45,6 +46,15 @@ test('explain-similarity --gallery: flow.json with the similarity, the top-1 ref
     assert.equal(refFlow.image.file, best.file, "the reference's own explanation");
     assert.ok(fs.existsSync(path.join(out, 'reference', 'flow-strip.png')));
     assert.ok(Math.abs(refFlow.similarity.value - flow.similarity.value) < 1e-6, 'cosine is symmetric');
+    // --compare: LayerCAM explaining the same similarity, under the same file stems as maps/
+    assert.equal(flow.compare.length, 1);
+    assert.equal(flow.compare[0].method, 'layercam');
+    assert.deepEqual(flow.compare[0].layers.map((l: { name: string }) => l.name), flow.layers.map((l: { name: string }) => l.name));
+    const last = flow.compare[0].layers.at(-1);
+    assert.equal(path.basename(last.npy), path.basename(flow.layers.at(-1).npy));
+    const npy = readNpy(path.join(out, last.npy));
+    assert.deepEqual(npy.shape, last.shape.slice(0, 2));
+    assert.ok(npyToFloat32(npy).some((v) => v > 0), 'a non-zero map');
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -14,7 +14,7 @@ import { valuesOf } from '../util/tensor.js';
 import type { AnyNode, ClipAttrs, LeakyReluAttrs } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import { backward, forward } from '../engine/execute.js';
-import { findScoreTensor, seedFor } from '../naflow/cascade.js';
+import { findScoreTensor, seedFor, type Target } from '../naflow/cascade.js';
 import type { OpRule } from '../ops/registry.js';
 
 export type PixelMethod = 'gradient' | 'guided-backprop' | 'deconvnet';
@@ -60,15 +60,14 @@ function override(method: PixelMethod): (node: AnyNode) => OpRule['vjp'] | undef
 }
 
 /** The input-space attribution of one (preprocessed, NHWC, batch 1) input. Frees what it allocates. */
-export function pixelAttribution(model: Model, input: tf.Tensor, method: PixelMethod, options: { classIndex?: number; scoreTensor?: string } = {}): PixelAttribution {
+export function pixelAttribution(model: Model, input: tf.Tensor, method: PixelMethod, options: { classIndex?: number; target?: Target; scoreTensor?: string } = {}): PixelAttribution {
   const graph = model.graph;
   const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
   const inputName = graph.inputs[0].name;
   const record = forward(model, input, { record: true, outputs: [scoreTensor] });
   try {
     const score = record.get(scoreTensor);
-    const { seed, classIndex } = seedFor(score, { classIndex: options.classIndex });
-    const value = score.dataSync()[classIndex];
+    const { seed, classIndex, value } = seedFor(score, options);
     let grads: Map<string, tf.Tensor>;
     try {
       grads = backward(model, record, scoreTensor, [inputName], seed, { vjpOverride: override(method) });

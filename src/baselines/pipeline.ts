@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GraphError } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import { backward, forward } from '../engine/execute.js';
-import { findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder } from '../naflow/cascade.js';
+import { findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder, type Target } from '../naflow/cascade.js';
 
 import type { CamMethod } from './core.js';
 import { gradCamMap } from './gradcam.js';
@@ -27,6 +27,8 @@ export const CAM_METHODS: Readonly<Record<CamMethodName, CamMethod>> = {
 export interface CamFlowOptions {
   /** explained class (default: the top-scoring one) */
   classIndex?: number;
+  /** explain this target instead of a class logit (the same callable NAFlow takes, e.g. a similarity's `similarityTarget`) */
+  target?: Target;
   /** restrict the output to these tensor names (default: every rank-4 trunk tensor) */
   layers?: string[];
   /** override the automatically found last trunk tensor */
@@ -81,8 +83,7 @@ export function camFlow(model: Model, input: tf.Tensor, method: CamMethodName | 
   let grads: Map<string, tf.Tensor> | undefined;
   try {
     const score = record.get(scoreTensor);
-    const values = score.dataSync();
-    const { seed, classIndex } = seedFor(score, { classIndex: options.classIndex });
+    const { seed, classIndex, value } = seedFor(score, options);
     try {
       grads = backward(model, record, scoreTensor, names, seed);
     } finally {
@@ -98,7 +99,7 @@ export function camFlow(model: Model, input: tf.Tensor, method: CamMethodName | 
       });
       return { name, shape: [h, w, c], map };
     });
-    return { scoreTensor, trunkEnd, classIndex, score: values[classIndex], layers };
+    return { scoreTensor, trunkEnd, classIndex, score: value, layers };
   } finally {
     if (grads) for (const g of grads.values()) g.dispose();
     record.dispose();

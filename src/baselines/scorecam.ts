@@ -4,7 +4,9 @@
  * input (the model's own, normalised tensor) multiplied by it; the class logits of those C masked
  * inputs (batched forward passes) are softmax-ed over the channels into weights w, and the map is
  * ReLU(Σ_c w_c A_c). No gradients. Cost: one forward pass per channel per layer, so it is slow on
- * every layer of a real model; pass `layers` to pick some.
+ * every layer of a real model; pass `layers` to pick some. With a `target` (the callable NAFlow takes)
+ * each masked input is scored by Σ score ⊙ seed, the seed taken at the unmasked input: exactly the
+ * target for one linear in the score (a class logit, a similarity's Σ_d w_d q_d with w held fixed).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
@@ -30,9 +32,18 @@ export function scoreCamFlow(model: Model, input: tf.Tensor, options: ScoreCamOp
   const record = forward(model, input, { record: (t) => wanted.has(t), outputs: [scoreTensor, ...names] });
   try {
     const score = record.get(scoreTensor);
-    const { seed, classIndex } = seedFor(score, { classIndex: options.classIndex });
+    const { seed, classIndex, value } = seedFor(score, options);
+    // the explained scalar of a batch of masked inputs: Σ score ⊙ seed per input (a class logit for a one-hot)
+    const seedValues = seed.dataSync() as Float32Array;
     seed.dispose();
-    const value = score.dataSync()[classIndex];
+    const explained = (s: ArrayLike<number>, n: number): number[] => {
+      const per = s.length / n;
+      return Array.from({ length: n }, (_, i) => {
+        let v = 0;
+        for (let j = 0; j < per; j++) v += s[i * per + j] * seedValues[j];
+        return v;
+      });
+    };
     const [, H, W] = input.shape;
     const layers = names.map((name, li) => {
       const a = record.get(name) as tf.Tensor4D;
@@ -54,20 +65,19 @@ export function scoreCamFlow(model: Model, input: tf.Tensor, options: ScoreCamOp
             const x = tf.tidy(() => tf.mul(input, tf.slice(masks, [k, 0, 0, 0], [n, H, W, 1])));
             const s = native.run(x.dataSync() as Float32Array)[0];
             x.dispose();
-            const per = s.length / n;
-            for (let i = 0; i < n; i++) logits.push(s[i * per + classIndex]);
+            logits.push(...explained(s, n));
             continue;
           }
           const out = tf.tidy(() => {
             const x = tf.mul(input, tf.slice(masks, [k, 0, 0, 0], [n, H, W, 1]));
             const rec = forward(model, x, { outputs: [scoreTensor] });
             try {
-              return tf.slice(tf.reshape(rec.get(scoreTensor), [n, -1]), [0, classIndex], [n, 1]).dataSync();
+              return rec.get(scoreTensor).dataSync();
             } finally {
               rec.dispose();
             }
           });
-          logits.push(...out);
+          logits.push(...explained(out, n));
         }
       } finally {
         masks.dispose();

@@ -10,14 +10,15 @@ import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModel } from '../import/load.js';
 import { explain, type ExplainResult } from '../naflow/explain.js';
-import { flowJson, outDirProblem, writeFlow } from '../naflow/write-flow.js';
+import { outDirProblem, writeFlow } from '../naflow/write-flow.js';
 import { displayImage, imageSpecFor, prepareImage } from '../image/preprocess.js';
-import { readNpy, npyToFloat32, encodeNpy } from '../util/npy.js';
+import { readNpy, npyToFloat32 } from '../util/npy.js';
 import { camFlow, CAM_METHODS, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
 import { modelDisplayName, viewerData, METHOD_LABELS } from '../viewer/data.js';
 import { renderReport } from '../viewer/report.js';
 import type { Model } from '../engine/model.js';
 import { addFlowOptions, parseFlowOptions, type FlowOptionValues } from './flow-options.js';
+import { compareOutput, parseCompare } from './compare-out.js';
 import { EXIT, UsageError, checkModelPath, defaultImages, splitModelAndImages, startBackend, withModelName, type GlobalOptions } from './common.js';
 
 interface ExplainOpts extends GlobalOptions, FlowOptionValues {
@@ -92,16 +93,6 @@ function tensorFromNpy(file: string, model: Model): tf.Tensor {
   return nhwc;
 }
 
-/** --compare: a list of CAM baselines (validated before any work). */
-export function parseCompare(v: string | undefined): CamMethodName[] {
-  if (v === undefined) return [];
-  const items = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
-  const known = Object.keys(CAM_METHODS);
-  const bad = items.filter((i) => !known.includes(i));
-  if (bad.length || !items.length) throw new UsageError(`--compare: unknown ${bad.map((b) => `'${b}'`).join(', ') || '(empty list)'}; choose from ${known.join(', ')}`);
-  return items as CamMethodName[];
-}
-
 /** The baselines' maps at every trunk layer, for the class NAFlow explained (the same input tensor). */
 async function compareFlows(model: Model, input: string | tf.Tensor, methods: CamMethodName[], result: ExplainResult, opts: ExplainOpts): Promise<CamFlow[]> {
   if (!methods.length) return [];
@@ -171,8 +162,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
       if (input instanceof tf.Tensor) input.dispose();
     }
     // the baselines' maps are written beside NAFlow's under the same file stems (layers aligned by tensor name)
-    const stems = new Map(flowJson(result).layers.map((l) => [l.name, path.basename(l.npy)]));
-    const comparePath = (k: number, name: string) => `compare/${compare[k]}/${stems.get(name) ?? `${name.replace(/[^A-Za-z0-9._-]+/g, '_')}.npy`}`;
+    const compareOut = compareOutput(result, compare, compared, result.decision.classIndex);
     const writeOpts = {
       normalize,
       colormap,
@@ -181,24 +171,13 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
       imageFile: opts.inputTensor ?? image,
       preprocessing: opts.inputTensor ? { tensor: opts.inputTensor } : imageSpecFor(model),
       noImages: opts.images === false,
-      extra: compared.length
-        ? {
-            compare: compared.map((c, k) => ({
-              method: compare[k],
-              classIndex: c.classIndex,
-              layers: c.layers.map((l) => ({ name: l.name, shape: l.shape, npy: comparePath(k, l.name) })),
-            })),
-          }
-        : undefined,
+      extra: compareOut.extra,
     };
     if (displaySize && image && result.image) result.image = await displayImage(image, imageSpecFor(model), displaySize);
     const late = outDirProblem(out); // something appeared in --out while the cascade ran
     if (late) throw new UsageError(late);
     const json = await writeFlow(result, out, writeOpts, async (tmp) => {
-      compared.forEach((c, k) => {
-        fs.mkdirSync(path.join(tmp, 'compare', compare[k]), { recursive: true });
-        for (const l of c.layers) fs.writeFileSync(path.join(tmp, comparePath(k, l.name)), encodeNpy(l.map, [l.shape[0], l.shape[1]]));
-      });
+      compareOut.write(tmp);
       if (opts.html) {
         const data = await viewerData(result, {
           modelName: split.defaultModel ? 'Tiny Darknet (bundled)' : modelDisplayName(split.model),

@@ -17,6 +17,8 @@ import { buildBank, loadBank, saveBank } from '../similarity/bank.js';
 import { explainSimilarity, type SimilarityResult } from '../similarity/explain-similarity.js';
 import { cropBestFace, loadFaceDetector, type FaceBox } from '../similarity/faces.js';
 import { addFlowOptions, parseFlowOptions, type FlowOptionValues } from './flow-options.js';
+import { compareOutput, parseCompare } from './compare-out.js';
+import { CAM_METHODS } from '../baselines/pipeline.js';
 import { EXIT, UsageError, checkModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
 
 interface SimilarityOpts extends GlobalOptions, FlowOptionValues {
@@ -31,6 +33,7 @@ interface SimilarityOpts extends GlobalOptions, FlowOptionValues {
   temperature: string;
   explainRef?: boolean;
   faces?: boolean;
+  compare?: string;
   out?: string;
 }
 
@@ -61,6 +64,7 @@ export function registerSimilarity(program: Command, run: Run): void {
       .option('--k <n>', 'k-NN: neighbours', '20')
       .option('--temperature <t>', 'k-NN: vote temperature τ (votes exp(s/τ))', '0.07')
       .option('--explain-ref', "retrieval: also explain the reference against the query (written to <out>/reference/)")
+      .option('--compare <methods>', `also compute these baselines at every layer, explaining the same similarity (comma-separated: ${Object.keys(CAM_METHODS).join(', ')}), written to compare/<method>/*.npy`)
       .option('--faces', 'face models: detect the face in every image (face-api TinyFaceDetector, needs @vladmandic/face-api) and explain the crop; an image without a face is an error')
       .option('--out <dir>', 'output folder (default: naflow-out/<query name>-similarity)')
   )
@@ -69,6 +73,7 @@ export function registerSimilarity(program: Command, run: Run): void {
       '\nExamples:\n' +
         '  naflow explain-similarity models/protonet-omniglot/protonet-omniglot.onnx --query q.png --support runs/support/\n' +
         '  naflow explain-similarity face.onnx --query a.jpg --ref b.jpg --explain-ref\n' +
+        '  naflow explain-similarity models/protonet-omniglot/protonet-omniglot.onnx --query q.png --support runs/support/ --compare layercam,gradcam\n' +
         '  naflow bank build models/simclr-cifar10/simclr-cifar10.onnx train/ -o bank.json\n' +
         '  naflow explain-similarity models/simclr-cifar10/simclr-cifar10.onnx --query cat.jpg --bank bank.json',
     )
@@ -147,6 +152,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
   if (opts.metric !== undefined && !METRICS.includes(opts.metric as Metric)) throw new UsageError(`--metric must be one of ${METRICS.join(', ')}, got '${opts.metric}'`);
   const { mode, normalize, colormap, rho, maxIter, displaySize, layers } = parseFlowOptions(opts);
   if (opts.explainRef && source !== 'ref' && source !== 'gallery') throw new UsageError('--explain-ref applies to retrieval (--ref or --gallery) only');
+  const compare = parseCompare(opts.compare);
   const k = positiveNumber(opts.k, '--k', true);
   const temperature = positiveNumber(opts.temperature, '--temperature');
   const query = opts.query!;
@@ -186,7 +192,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     let result: SimilarityResult;
     const cascadeOpts = { mode, trunkEnd: opts.trunkEnd, settings: { rho, maxIter }, embeddingNode };
     try {
-      result = await explainSimilarity(model, await imageOf(query), target, { ...cascadeOpts, onLayer: (d, t, n) => bar.tick(d, t, n) });
+      result = await explainSimilarity(model, await imageOf(query), target, { ...cascadeOpts, compare, onLayer: (d, t, n) => bar.tick(d, t, n) });
     } finally {
       bar.stop();
     }
@@ -213,7 +219,9 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     const late = outDirProblem(out);
     if (late) throw new UsageError(late);
     const face = (f: string) => (faceBoxes.has(f) ? { face: faceBoxes.get(f) } : {});
-    const json = await writeFlow(result, out, { ...writeOpts, extra: { similarity: similarityJson(result), ...face(query) } }, async (tmp) => {
+    const compareOut = compareOutput(result, compare, result.compare, result.decision.classIndex);
+    const json = await writeFlow(result, out, { ...writeOpts, extra: { similarity: similarityJson(result), ...face(query), ...compareOut.extra } }, async (tmp) => {
+      compareOut.write(tmp);
       if (refResult)
         await writeFlow(refResult, path.join(tmp, 'reference'), { ...writeOpts, imageFile: ref0.file!, extra: { similarity: similarityJson(refResult), ...face(ref0.file!) } });
     });

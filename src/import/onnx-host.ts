@@ -510,7 +510,6 @@ const FOLDABLE = new Set([
  * Returns one tensor per output (trailing optional outputs may be missing).
  */
 export function foldOp(op: string, inputs: Array<HostTensor | undefined>, attrs: Attrs, opset: number, nOutputs: number): HostTensor[] {
-  const x = inputs[0];
   const need = (k: number): HostTensor => {
     const t = inputs[k];
     if (!t) throw new FoldError(`input ${k} is missing`);

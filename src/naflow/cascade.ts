@@ -13,12 +13,20 @@ import { nativeReferenceFor, type NativeReferenceResult } from './native-referen
 
 export type NaflowMode = 'paper' | 'reference';
 
+/**
+ * What is explained, as a plain callable (shared by the cascade and every baseline): given the score
+ * tensor (batch 1) it returns the seed ∂S/∂score of the explained scalar S. For a target linear in the
+ * score — a class logit, a similarity model's S = Σ_d w_d q_d with the weights w held fixed — the
+ * explained value is S = Σ score ⊙ seed.
+ */
+export type Target = (score: tf.Tensor) => tf.Tensor;
+
 export interface CascadeOptions {
   mode?: NaflowMode;
   /** explained class (default: the predicted one) */
   classIndex?: number;
   /** a custom scalar of the score tensor instead of a class logit: returns the seed ∂S/∂score */
-  target?: (score: tf.Tensor) => tf.Tensor;
+  target?: Target;
   /** override the automatically found last trunk tensor */
   trunkEnd?: string;
   /** the tensor holding the class scores (default: the output, or the input of a final Softmax) */
@@ -132,10 +140,11 @@ export function checkClassIndex(classIndex: number, classes: number): void {
 }
 
 /**
- * The explained class (the given one, else the arg-max) and the seed ∂S/∂score: a one-hot of the
- * class, all ones for a single score, or a custom target's. Shared by the cascade and the baselines.
+ * The explained class (the given one, else the arg-max), the seed ∂S/∂score (a one-hot of the class,
+ * all ones for a single score, or a custom target's) and the explained value Σ score ⊙ seed (the class
+ * score for a one-hot). Shared by the cascade and the baselines.
  */
-export function seedFor(score: tf.Tensor, options: Pick<CascadeOptions, 'classIndex' | 'target'>): { seed: tf.Tensor; classIndex: number } {
+export function seedFor(score: tf.Tensor, options: Pick<CascadeOptions, 'classIndex' | 'target'>): { seed: tf.Tensor; classIndex: number; value: number } {
   return tf.tidy(() => {
     const flat = tf.reshape(score, [-1]);
     const values = flat.dataSync();
@@ -148,7 +157,9 @@ export function seedFor(score: tf.Tensor, options: Pick<CascadeOptions, 'classIn
       : values.length === 1
         ? tf.onesLike(score)
         : tf.cast(tf.reshape(tf.oneHot(tf.tensor1d([classIndex], 'int32'), values.length), score.shape), 'float32');
-    return { seed, classIndex };
+    if (!tf.util.arraysEqual(seed.shape, score.shape))
+      throw new GraphError(`the target returned a seed of shape [${seed.shape.join(', ')}] for a score tensor of shape [${score.shape.join(', ')}]: they must be equal`);
+    return { seed, classIndex, value: tf.sum(tf.mul(score, seed)).dataSync()[0] };
   });
 }
 
@@ -189,9 +200,9 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
       const rest = backward(model, record, trunkEnd, [...trunkTensors], options.seedAtTrunkEnd, { keepAll: true });
       for (const [k, v] of rest) (G.has(k) ? v.dispose() : G.set(k, v));
     } else {
-      const { seed, classIndex: c } = seedFor(score, options);
+      const { seed, classIndex: c, value } = seedFor(score, options);
       classIndex = c;
-      scoreValue = tf.tidy(() => tf.sum(tf.mul(score, seed)).dataSync()[0]);
+      scoreValue = value;
       const grads = backward(model, record, scoreTensor, [...trunkTensors], seed, { keepAll: true });
       seed.dispose();
       for (const [k, v] of grads) G.set(k, v);

@@ -9,7 +9,7 @@
  * caption bars out and emits one process warning (code NAFLOW_NO_FONT).
  */
 import { writeFile } from 'node:fs/promises';
-import sharp, { type OverlayOptions } from 'sharp';
+import sharp from 'sharp';
 import gifenc from 'gifenc';
 
 const { GIFEncoder, quantize, applyPalette } = gifenc;

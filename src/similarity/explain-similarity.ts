@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { prepareImage, type ImageSpec } from '../image/preprocess.js';
 import type { RgbImage } from '../image/decode.js';
-import { runCascade, type CascadeOptions } from '../naflow/cascade.js';
+import { runCascade, type CascadeOptions, type Target } from '../naflow/cascade.js';
+import { camFlow, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
 import type { ExplainResult } from '../naflow/explain.js';
 import { embed, embeddingTensorOf } from './embed.js';
 import { decompose, topDimensions, type Decomposition, type Metric } from './metric.js';
@@ -19,6 +20,8 @@ export interface SimilarityOptions extends Omit<CascadeOptions, 'classIndex' | '
   /** the embedding tensor (default: the card's `embedding`, else the model's only output) */
   embeddingNode?: string;
   image?: Partial<ImageSpec>;
+  /** also these CAM baselines at every trunk layer, explaining the same similarity (result.compare) */
+  compare?: CamMethodName[];
 }
 
 export interface SimilarityInfo {
@@ -40,6 +43,22 @@ export interface SimilarityInfo {
 
 export interface SimilarityResult extends ExplainResult {
   similarity: SimilarityInfo;
+  /** the baselines asked for with `compare`, in that order */
+  compare: CamFlow[];
+}
+
+/**
+ * The similarity as a target for the cascade and the baselines: S = Σ_d w_d q_d with the channel
+ * contribution weights w held fixed, so the seed ∂S/∂q is w itself; for a pooled feature map
+ * (q_c = mean over H×W) it is w_c / (H·W) at every position.
+ */
+export function similaritySeed(weights: Float32Array): Target {
+  return (score) =>
+    tf.tidy(() => {
+      if (score.rank !== 4) return tf.reshape(tf.tensor1d(weights), score.shape);
+      const [, h, w] = score.shape;
+      return tf.mul(tf.ones(score.shape), tf.reshape(tf.tensor1d(weights.map((v) => v / (h * w))), [1, 1, 1, -1]));
+    });
 }
 
 /** Explain why `query` (image path, bytes, or NHWC tensor that stays the caller's) got the target's decision. */
@@ -64,19 +83,10 @@ export async function explainSimilarity(
     const decision = target.decide(q);
     const dec: Decomposition = decompose(q, decision.references.map((r) => r.embedding), target.metric);
     const t0 = performance.now();
-    const flow = runCascade(model, tensor, {
-      ...options,
-      scoreTensor: embeddingTensor,
-      // S = Σ_d w_d q_d with w fixed: the seed ∂S/∂q is w itself; for a pooled feature map
-      // (q_c = mean over H×W) it is w_c / (H·W) at every position
-      target: (score) =>
-        tf.tidy(() => {
-          if (score.rank !== 4) return tf.reshape(tf.tensor1d(dec.weights), score.shape);
-          const [, h, w] = score.shape;
-          return tf.mul(tf.ones(score.shape), tf.reshape(tf.tensor1d(dec.weights.map((v) => v / (h * w))), [1, 1, 1, -1]));
-        }),
-    });
+    const seed = similaritySeed(dec.weights);
+    const flow = runCascade(model, tensor, { ...options, scoreTensor: embeddingTensor, target: seed });
     const elapsedMs = performance.now() - t0;
+    const compare = (options.compare ?? []).map((m) => camFlow(model, tensor, m, { scoreTensor: embeddingTensor, trunkEnd: flow.trunkEnd, target: seed }));
     return {
       ...flow,
       classIndex: decision.classIndex,
@@ -94,6 +104,7 @@ export async function explainSimilarity(
         weights: dec.weights,
         query: q,
       },
+      compare,
     };
   } finally {
     owned?.dispose();

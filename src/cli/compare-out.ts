@@ -1,0 +1,51 @@
+/**
+ * The baselines' maps beside NAFlow's in an output folder (`--compare`): compare/<method>/<stem>.npy
+ * under the same file stems as maps/ (layers aligned by tensor name), and flow.json's `compare` entry.
+ * Shared by `naflow explain` and `naflow explain-similarity`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ExplainResult } from '../naflow/explain.js';
+import { flowJson } from '../naflow/write-flow.js';
+import { encodeNpy } from '../util/npy.js';
+import { CAM_METHODS, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
+import { UsageError } from './common.js';
+
+export interface CompareOutput {
+  /** flow.json's extra fields (undefined without baselines) */
+  extra: { compare: unknown[] } | undefined;
+  /** write the .npy maps into the (temporary) output folder */
+  write(dir: string): void;
+}
+
+export function compareOutput(result: ExplainResult, methods: CamMethodName[], flows: CamFlow[], classIndex: number): CompareOutput {
+  const stems = new Map(flowJson(result).layers.map((l) => [l.name, path.basename(l.npy)]));
+  const file = (k: number, name: string) => `compare/${methods[k]}/${stems.get(name) ?? `${name.replace(/[^A-Za-z0-9._-]+/g, '_')}.npy`}`;
+  return {
+    extra: flows.length
+      ? {
+          compare: flows.map((c, k) => ({
+            method: methods[k],
+            classIndex,
+            layers: c.layers.map((l) => ({ name: l.name, shape: l.shape, npy: file(k, l.name) })),
+          })),
+        }
+      : undefined,
+    write(dir) {
+      flows.forEach((c, k) => {
+        fs.mkdirSync(path.join(dir, 'compare', methods[k]), { recursive: true });
+        for (const l of c.layers) fs.writeFileSync(path.join(dir, file(k, l.name)), encodeNpy(l.map, [l.shape[0], l.shape[1]]));
+      });
+    },
+  };
+}
+
+/** --compare: a list of CAM baselines (validated before any work). */
+export function parseCompare(v: string | undefined): CamMethodName[] {
+  if (v === undefined) return [];
+  const items = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
+  const known = Object.keys(CAM_METHODS);
+  const bad = items.filter((i) => !known.includes(i));
+  if (bad.length || !items.length) throw new UsageError(`--compare: unknown ${bad.map((b) => `'${b}'`).join(', ') || '(empty list)'}; choose from ${known.join(', ')}`);
+  return items as CamMethodName[];
+}
