@@ -1,6 +1,7 @@
 /**
  * `naflow eval`: an interrupted-and-resumed run gives the same results.json as an uninterrupted one;
- * 200 images keep the live tensor count flat; the CLI writes its files and refuses bad options, and a
+ * the sanity check's per-stage ρ equal the randomised models' maps compared directly; 200 images keep
+ * the live tensor count flat; the CLI writes its files and refuses bad options, and a
  * run stopped with Ctrl-C (SIGINT) resumes with the same command.
  * Uses CIFAR ResNet-20 on ../shared/data/cifar10-test (skips with a message where it is absent).
  */
@@ -15,6 +16,10 @@ import { loadModel } from '../src/import/load.js';
 import { readDataset } from '../src/eval/dataset.js';
 import { runEval, type EvalOptions } from '../src/eval/run.js';
 import { toCsv, toMarkdown, plotSvg } from '../src/eval/report.js';
+import { randomizedModel } from '../src/metrics/sanity.js';
+import { spearman } from '../src/metrics/rank.js';
+import { camFlow } from '../src/baselines/pipeline.js';
+import { prepareImage } from '../src/image/preprocess.js';
 import { spawn } from 'node:child_process';
 import { BIN, naflow } from './helpers/run-cli.js';
 import { PACKAGE_ROOT } from '../src/defaults.js';
@@ -69,6 +74,56 @@ test('eval resumes after a crash: the same results.json as an uninterrupted run'
   }
 });
 
+test('eval sanity: one Spearman ρ per randomisation stage, equal to the maps of randomizedModel compared directly', { skip }, async () => {
+  await initBackend({ backend: 'wasm' });
+  const model = await loadModel(modelFile, { card });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-evalsanity-'));
+  try {
+    const items = readDataset(data, model.card).filter((_, i) => i % 250 === 0).slice(0, 2);
+    const before = tf.memory().numTensors;
+    const r = await runEval(model, items, { methods: ['gradcam', 'naflow-ref', 'guided-backprop'], metrics: ['sanity'], layers: ['0', '10'], sanityStages: 2, modelFile, data, out: tmp });
+    assert.equal(tf.memory().numTensors, before, 'the randomised models are freed');
+    // ResNet-20: 19 convolutions + the linear head = 20 weight layers; stages: the top 10, all 20
+    assert.deepEqual(r.settings.sanity, [{ key: 'sanity-50', layers: 10, of: 20, seed: 1 }, { key: 'sanity-100', layers: 20, of: 20, seed: 1 }]);
+    assert.deepEqual(Object.keys(r.rows[0].values), ['sanity-50', 'sanity-100']);
+    // the same numbers, computed here without the eval
+    const layerNames = r.layers.map((l) => l.name);
+    for (const stage of r.settings.sanity!) {
+      const random = randomizedModel(model, { layers: stage.layers, seed: stage.seed });
+      try {
+        const rho = new Map<string, number[]>();
+        for (const item of items) {
+          const { tensor } = await prepareImage(model, item.file);
+          try {
+            const [trained, randomised] = [model, random].map((m) => camFlow(m, tensor, 'gradcam', { classIndex: item.classIndex, layers: layerNames }));
+            trained.layers.forEach((l, k) => rho.set(l.name, [...(rho.get(l.name) ?? []), spearman(l.map, randomised.layers[k].map)]));
+          } finally {
+            tensor.dispose();
+          }
+        }
+        for (const [name, all] of rho) {
+          const row = r.rows.find((row) => row.method === 'gradcam' && row.layer === name)!;
+          const vs = all.filter(Number.isFinite); // a constant map (an all-zero Grad-CAM) has no rank order: left out
+          if (!vs.length) assert.equal(row.values[stage.key], null);
+          else {
+            const want = vs.reduce((a, b) => a + b, 0) / vs.length;
+            assert.ok(Math.abs(row.values[stage.key]! - want) <= 1e-9, `${stage.key} ${name}: ${row.values[stage.key]} vs ${want}`);
+          }
+        }
+      } finally {
+        random.dispose();
+      }
+    }
+    for (const row of r.rows) for (const v of Object.values(row.values)) assert.ok(v === null || (v !== undefined && v >= -1 && v <= 1));
+    assert.equal(r.rows.filter((row) => row.method === 'guided-backprop').length, 1, 'pixel space: one row');
+    assert.match(toMarkdown(r), /## sanity: Spearman ρ with the top 20 of 20 weight layers randomised/);
+    assert.match(toCsv(r).split('\n')[0], /,sanity-50,sanity-100$/);
+  } finally {
+    model.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test('eval over 200 images keeps the live tensor count flat', { skip }, async () => {
   await initBackend({ backend: 'wasm' });
   const model = await loadModel(modelFile, { card });
@@ -117,6 +172,9 @@ test('naflow eval writes results.json/csv/md and plots; bad options are usage er
     const bad = await naflow(['eval', modelFile, '--card', card, '--data', data, '--methods', 'naflow,nope']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--methods: unknown 'nope'/);
+    const badStages = await naflow(['eval', modelFile, '--card', card, '--data', data, '--metrics', 'sanity', '--sanity-stages', '0']);
+    assert.equal(badStages.code, 1);
+    assert.match(badStages.stderr, /--sanity-stages must be a positive integer, got '0'/);
     const noData = await naflow(['eval', modelFile, '--data', path.join(tmp, 'missing')]);
     assert.equal(noData.code, 1);
     assert.match(noData.stderr, /--data .*missing: no such file or folder/);

@@ -26,6 +26,7 @@ interface EvalOpts extends GlobalOptions {
   limit?: string;
   steps: string;
   substrate: string;
+  sanityStages: string;
   out: string;
   html?: boolean;
 }
@@ -43,7 +44,8 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
     .summary('score NAFlow and the baselines over a dataset with faithfulness metrics')
     .description(
       'Explain every image of a dataset (the ground-truth class) with each method at the chosen layers and score the maps: ' +
-        'deletion/insertion AUC, average drop / increase in confidence, pointing game and energy pointing (with ground-truth boxes). ' +
+        'deletion/insertion AUC, average drop / increase in confidence, pointing game and energy pointing (with ground-truth boxes), ' +
+        'and the model-randomisation sanity check (Spearman ρ between the maps of the trained and of progressively randomised models). ' +
         'Progress is saved after every image in <out>/progress.jsonl: run the same command again to resume after Ctrl-C or a crash. ' +
         'Writes results.json, results.csv, results.md and plot-<metric>.svg to --out.',
     )
@@ -51,10 +53,11 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
     .requiredOption('--data <dir|json>', 'labels JSON (list of {file, label|wnid, boxes_…}; e.g. imagenet-val1300/labels-boxes.json) or a folder of class sub-folders')
     .option('--methods <list>', `comma-separated: ${EVAL_METHODS.join(', ')}`, 'naflow,naflow-ref,layercam,gradcam')
     .option('--layers <spec>', "'all', 'last', or comma-separated trunk layer indices / tensor names", 'last')
-    .option('--metrics <list>', `comma-separated: ${EVAL_METRICS.join(', ')}`, 'deletion,insertion,drop,pointing,energy')
+    .option('--metrics <list>', `comma-separated: ${EVAL_METRICS.join(', ')} (sanity explains every image again on each randomised model: opt in)`, 'deletion,insertion,drop,pointing,energy')
     .option('--limit <n>', 'only the first n images')
     .option('--steps <n>', 'deletion/insertion: chunks of pixels', '32')
     .option('--substrate <s>', "deletion/insertion: 'blur' or 'zero'", 'blur')
+    .option('--sanity-stages <n>', 'sanity: randomise the top 1/n, 2/n, … n/n of the weight layers (seed 1), one ρ per stage', '4')
     .option('--out <dir>', 'output folder (also the checkpoint)', 'naflow-eval')
     .option('--html', "also write report.html: the metric-vs-depth plots and tables, and the viewer on the first image (NAFlow beside the evaluated CAM methods at every layer)")
     .addHelpText(
@@ -72,6 +75,8 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
   const metrics = list<EvalMetric>(opts.metrics, EVAL_METRICS, 'metrics');
   const steps = Number(opts.steps);
   if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps must be a positive integer, got '${opts.steps}'`);
+  const sanityStages = Number(opts.sanityStages);
+  if (!Number.isInteger(sanityStages) || sanityStages < 1) throw new UsageError(`--sanity-stages must be a positive integer, got '${opts.sanityStages}'`);
   if (opts.substrate !== 'blur' && opts.substrate !== 'zero') throw new UsageError(`--substrate must be 'blur' or 'zero', got '${opts.substrate}'`);
   const limit = opts.limit === undefined ? undefined : Number(opts.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit must be a positive integer, got '${opts.limit}'`);
@@ -97,6 +102,7 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
       layers,
       steps,
       substrate: opts.substrate,
+      sanityStages,
       out: opts.out,
       modelFile,
       data: opts.data,

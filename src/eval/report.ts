@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EvalResults } from './run.js';
+import { valueKeys, type EvalResults } from './run.js';
 
 /** Axis / table label of each metric key. */
 export const METRIC_LABELS: Record<string, string> = {
@@ -19,7 +19,14 @@ export const METRIC_LABELS: Record<string, string> = {
 };
 
 export function metricKeys(r: EvalResults): string[] {
-  return r.metrics.flatMap((m) => (m === 'drop' ? ['drop', 'increase'] : [m]));
+  return valueKeys(r.metrics, r.settings.sanity);
+}
+
+/** A value key's label: the fixed ones above, or a sanity stage's. */
+export function metricLabel(r: EvalResults, key: string): string {
+  const stage = r.settings.sanity?.find((s) => s.key === key);
+  if (stage) return `sanity: Spearman ρ with the top ${stage.layers} of ${stage.of} weight layers randomised (lower is better)`;
+  return METRIC_LABELS[key] ?? key;
 }
 
 const fmt = (v: number | null | undefined, digits = 4) => (v === null || v === undefined ? '' : Number(v.toFixed(digits)).toString());
@@ -37,7 +44,7 @@ export function toMarkdown(r: EvalResults, title = 'Evaluation'): string {
   if (r.baselines.centrePointing !== null) out.push(`Baselines: centre point ${fmt(r.baselines.centrePointing, 2)} % (pointing game); uniform map ${fmt(r.baselines.uniformEnergy, 2)} % (energy pointing).`, '');
   const methods = r.methods;
   for (const k of keys) {
-    out.push(`## ${METRIC_LABELS[k] ?? k}`, '', `| layer | ${methods.join(' | ')} |`, `|---|${methods.map(() => '---').join('|')}|`);
+    out.push(`## ${metricLabel(r, k)}`, '', `| layer | ${methods.join(' | ')} |`, `|---|${methods.map(() => '---').join('|')}|`);
     const layerNames = [...new Set(r.rows.map((row) => row.layer))];
     for (const name of layerNames) {
       const cells = methods.map((m) => fmt(r.rows.find((row) => row.method === m && row.layer === name)?.values[k as keyof EvalResults['rows'][number]['values']], 4));
@@ -67,7 +74,7 @@ export function plotSvg(r: EvalResults, key: string): string {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${L}" y="18" font-size="14">${esc(METRIC_LABELS[key] ?? key)}</text>`,
+    `<text x="${L}" y="18" font-size="14">${esc(metricLabel(r, key))}</text>`,
     `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`,
     `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">layer depth (0 = first trunk layer, 1 = last)</text>`,
   ];

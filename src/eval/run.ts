@@ -16,12 +16,14 @@ import { scoreCamFlow } from '../baselines/scorecam.js';
 import { pixelAttribution, type PixelMethod } from '../baselines/guided.js';
 import { confidenceChange, deletionInsertion, makeScorer } from '../metrics/faithfulness.js';
 import { boxAreaShare, centreHit, energyInBoxes, pointingHit, type Box } from '../metrics/pointing.js';
+import { randomizedModel, weightLayerCount } from '../metrics/sanity.js';
+import { spearman } from '../metrics/rank.js';
 import { modelSha256 } from '../util/hash.js';
 import type { EvalItem } from './dataset.js';
 
 export const EVAL_METHODS = ['naflow', 'naflow-ref', 'gradcam', 'gradcampp', 'layercam', 'hirescam', 'scorecam', 'gradient', 'guided-backprop', 'deconvnet'] as const;
 export type EvalMethod = (typeof EVAL_METHODS)[number];
-export const EVAL_METRICS = ['deletion', 'insertion', 'drop', 'pointing', 'energy'] as const;
+export const EVAL_METRICS = ['deletion', 'insertion', 'drop', 'pointing', 'energy', 'sanity'] as const;
 export type EvalMetric = (typeof EVAL_METRICS)[number];
 const PIXEL: readonly string[] = ['gradient', 'guided-backprop', 'deconvnet'];
 const CAMS: readonly string[] = ['gradcam', 'gradcampp', 'layercam', 'hirescam'];
@@ -34,6 +36,8 @@ export interface EvalOptions {
   /** deletion/insertion chunks */
   steps?: number;
   substrate?: 'blur' | 'zero';
+  /** sanity check: how many progressively randomised models (default 4: the top ¼, ½, ¾ and all of the weight layers) */
+  sanityStages?: number;
   out: string;
   modelFile: string;
   data: string;
@@ -43,8 +47,11 @@ export interface EvalOptions {
   beforeImage?: (index: number) => void;
 }
 
-/** Per image: method → layer name → metric → value (null where it does not apply). */
-type ImageResult = Record<string, Record<string, Partial<Record<EvalMetric | 'increase', number | null>>>>;
+/** A value key of the results: a metric, 'increase' (with 'drop') or a sanity stage ('sanity-50'). */
+export type ValueKey = Exclude<EvalMetric, 'sanity'> | 'increase' | `sanity-${number}`;
+
+/** Per image: method → layer name → value key → value (null where it does not apply). */
+type ImageResult = Record<string, Record<string, Partial<Record<ValueKey, number | null>>>>;
 
 interface ProgressLine {
   i: number;
@@ -67,8 +74,16 @@ export interface EvalRow {
   layerIndex: number;
   depth: number;
   n: number;
-  /** metric → mean (%, for drop/increase/pointing/energy; AUC for deletion/insertion) */
-  values: Partial<Record<EvalMetric | 'increase', number | null>>;
+  /** value key → mean (%, for drop/increase/pointing/energy; AUC for deletion/insertion; Spearman ρ for sanity stages) */
+  values: Partial<Record<ValueKey, number | null>>;
+}
+
+/** One model of the sanity check's cascade: the top `layers` of `of` weight layers randomised. */
+export interface SanityStage {
+  key: `sanity-${number}`;
+  layers: number;
+  of: number;
+  seed: number;
 }
 
 export interface EvalResults {
@@ -78,7 +93,7 @@ export interface EvalResults {
   images: number;
   methods: EvalMethod[];
   metrics: EvalMetric[];
-  settings: { steps: number; substrate: 'blur' | 'zero'; score: 'probability of the ground-truth class'; explained: 'ground-truth class' };
+  settings: { steps: number; substrate: 'blur' | 'zero'; score: 'probability of the ground-truth class'; explained: 'ground-truth class'; sanity?: SanityStage[] };
   layers: EvalLayer[];
   rows: EvalRow[];
   baselines: { centrePointing: number | null; uniformEnergy: number | null };
@@ -107,9 +122,23 @@ function configOf(model: Model, options: EvalOptions, layers: string[]) {
     layers,
     steps: options.steps ?? 32,
     substrate: options.substrate ?? 'blur',
+    ...(options.metrics.includes('sanity') ? { sanity: sanityStages(model, options.sanityStages ?? 4) } : {}),
     // paper-mode maps depend on the solver: a run resumed after a change of defaults must not mix them
     ...(options.methods.includes('naflow') ? { solver: { rho: DEFAULT_SETTINGS.rho, maxIter: DEFAULT_SETTINGS.maxIter, atol: DEFAULT_SETTINGS.atol, btol: DEFAULT_SETTINGS.btol } } : {}),
   };
+}
+
+/** The sanity check's cascade (Adebayo et al.): the top k/K of the weight layers randomised, k = 1…K, seed 1. */
+export function sanityStages(model: Model, count: number): SanityStage[] {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`sanity stages must be a positive integer, got ${count}`);
+  const of = weightLayerCount(model);
+  if (!of) throw Object.assign(new Error(`the sanity check randomises weight layers (Conv, Gemm, MatMul with constant weights), and ${model.graph.source} has none`), { name: 'UsageError' });
+  const stages = new Map<number, SanityStage>();
+  for (let k = 1; k <= count; k++) {
+    const layers = Math.max(1, Math.round((k / count) * of));
+    stages.set(layers, { key: `sanity-${Math.round((100 * layers) / of)}`, layers, of, seed: 1 });
+  }
+  return [...stages.values()];
 }
 
 function readProgress(file: string): Map<number, ProgressLine> {
@@ -154,6 +183,25 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
   const done = readProgress(progressFile);
   const steps = options.steps ?? 32;
   const substrate = options.substrate ?? 'blur';
+  // the randomised models are made once per run (fixed seed) and explained like the trained one
+  const randomised = (config.sanity ?? []).map((stage) => ({ stage, model: randomizedModel(model, { layers: stage.layers, seed: stage.seed }) }));
+  try {
+    await evalImages(model, items, options, done, progressFile, { steps, substrate, chosen, randomised });
+  } finally {
+    for (const r of randomised) r.model.dispose();
+  }
+  return aggregate(config, options, items.length, all, chosen, done);
+}
+
+async function evalImages(
+  model: Model,
+  items: EvalItem[],
+  options: EvalOptions,
+  done: Map<number, ProgressLine>,
+  progressFile: string,
+  run: { steps: number; substrate: 'blur' | 'zero'; chosen: string[]; randomised: Array<{ stage: SanityStage; model: Model }> },
+): Promise<void> {
+  const { steps, substrate, chosen, randomised } = run;
   for (const [i, item] of items.entries()) {
     if (done.has(i)) continue;
     options.beforeImage?.(i);
@@ -173,8 +221,14 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
       const scorer = makeScorer(model, prepared.rgb, prepared.spec, { classIndex: item.classIndex });
       for (const method of options.methods) {
         results[method] = {};
+        // sanity: the same method's maps on each randomised model, for the same class
+        const randomMaps = randomised.map((r) => ({ key: r.stage.key, maps: new Map(mapsOf(r.model, prepared.tensor, method, item.classIndex, chosen).map((l) => [l.name, l.map])) }));
         for (const layer of mapsOf(model, prepared.tensor, method, item.classIndex, chosen)) {
           const r: ImageResult[string][string] = {};
+          for (const { key, maps } of randomMaps) {
+            const rho = spearman(layer.map, maps.get(layer.name)!);
+            r[key] = Number.isFinite(rho) ? rho : null; // a constant map has no rank order
+          }
           const m = { map: layer.map, height: layer.height, width: layer.width };
           for (const metric of options.metrics) {
             if (metric === 'deletion' || metric === 'insertion') r[metric] = deletionInsertion(scorer, m, metric, { steps, substrate }).auc;
@@ -202,7 +256,11 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
     done.set(i, line);
     options.onImage?.(done.size, items.length, item.file);
   }
-  return aggregate(config, options, items.length, all, chosen, done);
+}
+
+/** The value keys of the metrics, in order: 'drop' gives drop and increase, 'sanity' one key per stage. */
+export function valueKeys(metrics: readonly EvalMetric[], sanity: readonly SanityStage[] | undefined): ValueKey[] {
+  return metrics.flatMap((m): ValueKey[] => (m === 'drop' ? ['drop', 'increase'] : m === 'sanity' ? (sanity ?? []).map((s) => s.key) : [m]));
 }
 
 function aggregate(
@@ -217,7 +275,7 @@ function aggregate(
   const lines = [...done.values()].filter((l) => l.i < n).sort((a, b) => a.i - b.i);
   const layers: EvalLayer[] = chosen.map((name) => ({ index: all.indexOf(name), name, depth: all.length > 1 ? all.indexOf(name) / (all.length - 1) : 1 }));
   const rows: EvalRow[] = [];
-  const keys = [...options.metrics.flatMap((m) => (m === 'drop' ? (['drop', 'increase'] as const) : [m]))];
+  const keys = valueKeys(options.metrics, config.sanity);
   for (const method of options.methods) {
     const names = PIXEL.includes(method) ? ['input'] : chosen;
     for (const name of names) {
@@ -243,7 +301,7 @@ function aggregate(
     images: n,
     methods: options.methods,
     metrics: options.metrics,
-    settings: { steps: config.steps, substrate: config.substrate, score: 'probability of the ground-truth class', explained: 'ground-truth class' },
+    settings: { steps: config.steps, substrate: config.substrate, score: 'probability of the ground-truth class', explained: 'ground-truth class', ...(config.sanity ? { sanity: config.sanity } : {}) },
     layers,
     rows,
     baselines: {

@@ -18,10 +18,17 @@ export interface RandomizeOptions {
   seed?: number;
 }
 
+const weightLayers = (g: Graph) => g.nodes.filter((n) => WEIGHT_OPS.has(n.op) && g.constants.has(n.inputs[1]));
+
+/** How many weight layers `randomizedModel` can randomise. */
+export function weightLayerCount(model: Model): number {
+  return weightLayers(model.graph).length;
+}
+
 /** A copy of the model with randomised weights (the original is untouched; dispose the copy). */
 export function randomizedModel(model: Model, options: RandomizeOptions = {}): Model {
   const g = model.graph;
-  const weighted = g.nodes.filter((n) => WEIGHT_OPS.has(n.op) && g.constants.has(n.inputs[1]));
+  const weighted = weightLayers(g);
   const chosen = weighted.slice(Math.max(0, weighted.length - (options.layers ?? weighted.length)));
   const replace = new Map<string, tf.Tensor>();
   let seed = options.seed ?? 0;

@@ -16,7 +16,7 @@ import type { LayerMeta } from '../naflow/write-flow.js';
 import type { SolverStats } from '../ops/registry.js';
 import { COLORMAPS, colormapLut, encodePng, type ColormapName } from '../render/index.js';
 import type { EvalResults } from '../eval/run.js';
-import { METRIC_LABELS, metricKeys, plotSvg } from '../eval/report.js';
+import { metricKeys, metricLabel, plotSvg } from '../eval/report.js';
 
 export interface ViewerMap {
   h: number;
@@ -170,9 +170,9 @@ export function evalSection(r: EvalResults): ViewerEval {
       `${r.images} images, ${r.methods.length} methods (${r.methods.join(', ')}), ${r.layers.length} layer${r.layers.length === 1 ? '' : 's'}; ` +
       `explained and scored: the ground-truth class; deletion/insertion: ${r.settings.steps} steps, ${r.settings.substrate} substrate.`,
     // inline SVG in HTML needs no namespace declaration (and the report holds no URL at all)
-    plots: keys.map((k) => ({ key: k, label: METRIC_LABELS[k] ?? k, svg: plotSvg(r, k).replace(/\s+xmlns="[^"]*"/, '') })),
+    plots: keys.map((k) => ({ key: k, label: metricLabel(r, k), svg: plotSvg(r, k).replace(/\s+xmlns="[^"]*"/, '') })),
     tables: keys.map((k) => ({
-      label: METRIC_LABELS[k] ?? k,
+      label: metricLabel(r, k),
       columns: ['layer', ...r.methods],
       rows: layerNames.map((name) => {
         const idx = r.rows.find((row) => row.layer === name)!.layerIndex;
