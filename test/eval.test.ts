@@ -156,6 +156,7 @@ test('naflow eval writes results.json/csv/md and plots; bad options are usage er
     const out = path.join(tmp, 'out');
     const r = await naflow(['eval', modelFile, '--card', card, '--data', data, '--limit', '2', '--methods', 'naflow-ref,hirescam', '--metrics', 'insertion,drop', '--steps', '4', '--out', out, '--html']);
     assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^eval 1\/2 images .* s\/image  ETA 0h00m  .*\neval 2\/2 images /m, 'no terminal: a progress line per image');
     // --html: the metric-vs-depth plots and tables, and the viewer on the first image with the CAM method beside NAFlow
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
     assert.doesNotMatch(html, /https?:\/\//);

@@ -96,6 +96,15 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
     let items = readDataset(opts.data, model.card);
     if (limit) items = items.slice(0, limit);
     bar?.start(items.length, 0, { file: '' });
+    // without a terminal (nohup, CI, a log file) a line per image instead of the bar
+    const started = Date.now();
+    let resumedAt: number | undefined;
+    const logLine = (done: number, total: number, file: string) => {
+      resumedAt ??= done - 1; // images already in the checkpoint when this run started
+      const mine = done - resumedAt, perImage = (Date.now() - started) / 1000 / mine;
+      const eta = Math.round((total - done) * perImage);
+      process.stderr.write(`eval ${done}/${total} images  ${perImage.toFixed(1)} s/image  ETA ${Math.floor(eta / 3600)}h${String(Math.floor((eta % 3600) / 60)).padStart(2, '0')}m  ${path.basename(file)}\n`);
+    };
     const results = await runEval(model, items, {
       methods,
       metrics,
@@ -106,7 +115,7 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
       out: opts.out,
       modelFile,
       data: opts.data,
-      onImage: (done, _total, file) => bar?.update(done, { file: path.basename(file) }),
+      onImage: (done, total, file) => (bar ? bar.update(done, { file: path.basename(file) }) : logLine(done, total, file)),
     });
     bar?.stop();
     const files = writeReport(results, opts.out, `naflow eval: ${path.basename(modelFile)}`);
