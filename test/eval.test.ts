@@ -63,6 +63,7 @@ test('eval resumes after a crash: the same results.json as an uninterrupted run'
     assert.match(toMarkdown(whole), /\| layer \| naflow \| gradcam \| guided-backprop \|/);
     assert.match(plotSvg(whole, 'insertion'), /<svg[\s\S]*naflow[\s\S]*<\/svg>/);
     await assert.rejects(runEval(model, items, { ...base, out, steps: 8 }), /holds an evaluation with other settings/);
+    await assert.rejects(runEval(model, items.slice(1), { ...base, out }), /image 0 of the checkpoint is .*airplane.*the dataset or its sampling changed/);
     // paper-mode maps depend on the LSMR settings: a folder made under other solver defaults is refused
     const config = JSON.parse(fs.readFileSync(path.join(out, 'eval-config.json'), 'utf8'));
     assert.deepEqual(config.solver, { rho: 0.1, maxIter: 30, atol: 1e-6, btol: 1e-6 });
@@ -154,7 +155,7 @@ test('naflow eval writes results.json/csv/md and plots; bad options are usage er
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-evalcli-'));
   try {
     const out = path.join(tmp, 'out');
-    const r = await naflow(['eval', modelFile, '--card', card, '--data', data, '--limit', '2', '--methods', 'naflow-ref,hirescam', '--metrics', 'insertion,drop', '--steps', '4', '--out', out, '--html']);
+    const r = await naflow(['eval', modelFile, '--card', card, '--data', data, '--every', '500', '--methods', 'naflow-ref,hirescam', '--metrics', 'insertion,drop', '--steps', '4', '--out', out, '--html']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^eval 1\/2 images .* s\/image  ETA 0h00m  .*\neval 2\/2 images /m, 'no terminal: a progress line per image');
     // --html: the metric-vs-depth plots and tables, and the viewer on the first image with the CAM method beside NAFlow
@@ -169,6 +170,8 @@ test('naflow eval writes results.json/csv/md and plots; bad options are usage er
     for (const f of ['results.json', 'results.csv', 'results.md', 'plot-insertion.svg', 'plot-drop.svg', 'plot-increase.svg', 'progress.jsonl']) assert.ok(fs.existsSync(path.join(out, f)), f);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
     assert.equal(json.images, 2);
+    const files = fs.readFileSync(path.join(out, 'progress.jsonl'), 'utf8').trim().split('\n').map((l) => path.relative(data, JSON.parse(l).file));
+    assert.deepEqual(files, [path.join('airplane', '0000.jpg'), path.join('dog', '0000.jpg')], '--every 500: images 0 and 500 of the 1000');
     assert.deepEqual(json.methods, ['naflow-ref', 'hirescam']);
     const bad = await naflow(['eval', modelFile, '--card', card, '--data', data, '--methods', 'naflow,nope']);
     assert.equal(bad.code, 1);

@@ -24,6 +24,7 @@ interface EvalOpts extends GlobalOptions {
   layers: string;
   metrics: string;
   limit?: string;
+  every?: string;
   steps: string;
   substrate: string;
   sanityStages: string;
@@ -54,6 +55,7 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
     .option('--methods <list>', `comma-separated: ${EVAL_METHODS.join(', ')}`, 'naflow,naflow-ref,layercam,gradcam')
     .option('--layers <spec>', "'all', 'last', or comma-separated trunk layer indices / tensor names", 'last')
     .option('--metrics <list>', `comma-separated: ${EVAL_METRICS.join(', ')} (sanity explains every image again on each randomised model: opt in)`, 'deletion,insertion,drop,pointing,energy')
+    .option('--every <k>', 'a systematic sample: every k-th image of the dataset (before --limit)')
     .option('--limit <n>', 'only the first n images')
     .option('--steps <n>', 'deletion/insertion: chunks of pixels', '32')
     .option('--substrate <s>', "deletion/insertion: 'blur' or 'zero'", 'blur')
@@ -80,6 +82,8 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
   if (opts.substrate !== 'blur' && opts.substrate !== 'zero') throw new UsageError(`--substrate must be 'blur' or 'zero', got '${opts.substrate}'`);
   const limit = opts.limit === undefined ? undefined : Number(opts.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit must be a positive integer, got '${opts.limit}'`);
+  const every = opts.every === undefined ? 1 : Number(opts.every);
+  if (!Number.isInteger(every) || every < 1) throw new UsageError(`--every must be a positive integer, got '${opts.every}'`);
   const layers = opts.layers === 'all' || opts.layers === 'last' ? opts.layers : opts.layers.split(',').map((s) => s.trim());
   checkModelPath(modelFile);
   await startBackend(opts, Math.min(2, os.cpus().length));
@@ -94,6 +98,7 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
     : undefined;
   try {
     let items = readDataset(opts.data, model.card);
+    if (every > 1) items = items.filter((_, i) => i % every === 0);
     if (limit) items = items.slice(0, limit);
     bar?.start(items.length, 0, { file: '' });
     // without a terminal (nohup, CI, a log file) a line per image instead of the bar

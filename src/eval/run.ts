@@ -203,7 +203,11 @@ async function evalImages(
 ): Promise<void> {
   const { steps, substrate, chosen, randomised } = run;
   for (const [i, item] of items.entries()) {
-    if (done.has(i)) continue;
+    const saved = done.get(i);
+    // the checkpoint is by position: a changed dataset (another --every, files added) must not mix in
+    if (saved && path.resolve(saved.file) !== path.resolve(item.file))
+      throw Object.assign(new Error(`${options.out}: image ${i} of the checkpoint is ${saved.file}, but this run's image ${i} is ${item.file}: the dataset or its sampling changed; choose another --out or delete it`), { name: 'UsageError' });
+    if (saved) continue;
     options.beforeImage?.(i);
     const prepared = await prepareImage(model, item.file);
     const [, H, W] = prepared.tensor.shape;
