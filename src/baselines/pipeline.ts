@@ -27,7 +27,7 @@ export const CAM_METHODS: Readonly<Record<CamMethodName, CamMethod>> = {
 export interface CamFlowOptions {
   /** explained class (default: the top-scoring one) */
   classIndex?: number;
-  /** explain this target instead of a class logit (the same callable NAFlow takes, e.g. a similarity's `similarityTarget`) */
+  /** explain this target instead of a class logit (the same callable NAFlow takes, e.g. `similaritySeed(weights)` for a similarity model) */
   target?: Target;
   /** restrict the output to these tensor names (default: every rank-4 trunk tensor) */
   layers?: string[];
