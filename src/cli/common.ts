@@ -27,6 +27,13 @@ export class UsageError extends Error {
   }
 }
 
+/** An option that must be a positive number (an integer with `integer`): its value, or a usage error naming it. */
+export function positiveNumber(v: unknown, what: string, integer = false): number {
+  const n = Number(v);
+  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new UsageError(`${what} must be a positive ${integer ? 'integer' : 'number'}, got '${v}'`);
+  return n;
+}
+
 /** Error classes (by name) that describe bad input rather than a naflow bug. */
 const INPUT_ERRORS = new Set(['UsageError', 'ModelLoadError', 'GraphError', 'CardError', 'ImageError', 'CommanderError', 'SimilarityError']);
 
@@ -61,10 +68,7 @@ export function parseBackendOptions(g: GlobalOptions): { backend?: BackendName; 
     backend = g.backend;
   }
   let threads: number | undefined;
-  if (g.threads !== undefined) {
-    threads = Number(g.threads);
-    if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${g.threads}'`);
-  }
+  if (g.threads !== undefined) threads = positiveNumber(g.threads, '--threads', true);
   return { backend, threads };
 }
 

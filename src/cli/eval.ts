@@ -16,7 +16,7 @@ import { renderReport } from '../viewer/report.js';
 import type { Model } from '../engine/model.js';
 import type { EvalItem } from '../eval/dataset.js';
 import type { EvalResults } from '../eval/run.js';
-import { EXIT, UsageError, checkModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
+import { EXIT, UsageError, checkModelPath, positiveNumber, startBackend, withModelName, type GlobalOptions } from './common.js';
 
 interface EvalOpts extends GlobalOptions {
   data: string;
@@ -75,15 +75,11 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
 export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<number> {
   const methods = list<EvalMethod>(opts.methods, EVAL_METHODS, 'methods');
   const metrics = list<EvalMetric>(opts.metrics, EVAL_METRICS, 'metrics');
-  const steps = Number(opts.steps);
-  if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps must be a positive integer, got '${opts.steps}'`);
-  const sanityStages = Number(opts.sanityStages);
-  if (!Number.isInteger(sanityStages) || sanityStages < 1) throw new UsageError(`--sanity-stages must be a positive integer, got '${opts.sanityStages}'`);
+  const steps = positiveNumber(opts.steps, '--steps', true);
+  const sanityStages = positiveNumber(opts.sanityStages, '--sanity-stages', true);
   if (opts.substrate !== 'blur' && opts.substrate !== 'zero') throw new UsageError(`--substrate must be 'blur' or 'zero', got '${opts.substrate}'`);
-  const limit = opts.limit === undefined ? undefined : Number(opts.limit);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError(`--limit must be a positive integer, got '${opts.limit}'`);
-  const every = opts.every === undefined ? 1 : Number(opts.every);
-  if (!Number.isInteger(every) || every < 1) throw new UsageError(`--every must be a positive integer, got '${opts.every}'`);
+  const limit = opts.limit === undefined ? undefined : positiveNumber(opts.limit, '--limit', true);
+  const every = opts.every === undefined ? 1 : positiveNumber(opts.every, '--every', true);
   const layers = opts.layers === 'all' || opts.layers === 'last' ? opts.layers : opts.layers.split(',').map((s) => s.trim());
   checkModelPath(modelFile);
   await startBackend(opts, Math.min(2, os.cpus().length));

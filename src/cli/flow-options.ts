@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_SETTINGS, type NaflowMode } from '../naflow/cascade.js';
 import { COLORMAPS, type ColormapName } from '../render/index.js';
-import { UsageError } from './common.js';
+import { UsageError, positiveNumber } from './common.js';
 
 export interface FlowOptionValues {
   mode: string;
@@ -50,8 +50,7 @@ export function parseFlowOptions(o: FlowOptionValues): FlowOptions {
   if (!COLORMAPS.includes(o.colormap as ColormapName)) throw new UsageError(`--colormap must be one of ${COLORMAPS.join(', ')}, got '${o.colormap}'`);
   const rho = Number(o.rho);
   if (!(rho >= 0)) throw new UsageError(`--rho must be a number ≥ 0, got '${o.rho}'`);
-  const maxIter = Number(o.maxIter);
-  if (!Number.isInteger(maxIter) || maxIter < 1) throw new UsageError(`--max-iter must be a positive integer, got '${o.maxIter}'`);
+  const maxIter = positiveNumber(o.maxIter, '--max-iter', true);
   return { mode: o.mode, normalize: o.normalize, colormap: o.colormap as ColormapName, rho, maxIter, displaySize: parseDisplaySize(o.displaySize), layers: parseLayers(o.layers) };
 }
 

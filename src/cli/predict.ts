@@ -10,9 +10,9 @@ import { predict, type PredictResult } from '../predict.js';
 import { currentBackend, currentThreads } from '../engine/backend.js';
 import {
   EXIT,
-  UsageError,
   checkModelPath,
   defaultImages,
+  positiveNumber,
   reportError,
   splitModelAndImages,
   startBackend,
@@ -69,8 +69,7 @@ function formatText(image: string, r: PredictResult): string {
 }
 
 export async function predictCommand(args: string[], opts: PredictOpts): Promise<number> {
-  const top = Number(opts.top);
-  if (!Number.isInteger(top) || top < 1) throw new UsageError(`--top must be a positive integer, got '${opts.top}'`);
+  const top = positiveNumber(opts.top, '--top', true);
   const split = splitModelAndImages(args);
   const images = defaultImages(split.images);
   checkModelPath(split.model);

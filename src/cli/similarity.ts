@@ -19,7 +19,7 @@ import { cropBestFace, loadFaceDetector, type FaceBox } from '../similarity/face
 import { addFlowOptions, parseFlowOptions, type FlowOptionValues } from './flow-options.js';
 import { compareOutput, parseCompare } from './compare-out.js';
 import { CAM_METHODS } from '../baselines/pipeline.js';
-import { EXIT, UsageError, checkModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
+import { EXIT, UsageError, checkModelPath, positiveNumber, startBackend, withModelName, type GlobalOptions } from './common.js';
 
 interface SimilarityOpts extends GlobalOptions, FlowOptionValues {
   query?: string;
@@ -94,12 +94,6 @@ export function registerSimilarity(program: Command, run: Run): void {
     });
   bank.commands.forEach((c) => c.exitOverride().configureOutput(program.configureOutput()));
   bank.exitOverride().configureOutput(program.configureOutput());
-}
-
-function positiveNumber(v: string, what: string, integer = false): number {
-  const n = Number(v);
-  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new UsageError(`${what} must be a positive ${integer ? 'integer' : 'number'}, got '${v}'`);
-  return n;
 }
 
 async function openModel(file: string, g: GlobalOptions): Promise<Model> {
