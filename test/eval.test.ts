@@ -176,12 +176,50 @@ test('naflow eval writes results.json/csv/md and plots; bad options are usage er
     const bad = await naflow(['eval', modelFile, '--card', card, '--data', data, '--methods', 'naflow,nope']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--methods: unknown 'nope'/);
+    const badVariant = await naflow(['eval', modelFile, '--card', card, '--data', data, '--methods', 'layercam,naflow:unit=block,rho=-1']);
+    assert.equal(badVariant.code, 1);
+    assert.match(badVariant.stderr, /method 'naflow:unit=block,rho=-1': rho must be a finite number ≥ 0, got '-1'/);
     const badStages = await naflow(['eval', modelFile, '--card', card, '--data', data, '--metrics', 'sanity', '--sanity-stages', '0']);
     assert.equal(badStages.code, 1);
     assert.match(badStages.stderr, /--sanity-stages must be a positive integer, got '0'/);
     const noData = await naflow(['eval', modelFile, '--data', path.join(tmp, 'missing')]);
     assert.equal(noData.code, 1);
     assert.match(noData.stderr, /--data .*missing: no such file or folder/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('naflow eval takes cascade variants as method ids (naflow:key=value,…): their maps are runCascade’s with that variant', { skip }, async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-evalvar-'));
+  try {
+    const out = path.join(tmp, 'out');
+    const variantId = 'naflow:abandon=keep,unit=block';
+    const r = await naflow(['eval', modelFile, '--card', card, '--data', data, '--every', '500', '--limit', '1', '--methods', `${variantId},naflow,layercam`, '--layers', '0', '--metrics', 'insertion', '--steps', '4', '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    assert.deepEqual(json.methods, [variantId, 'naflow', 'layercam'], 'a comma followed by key= continues the variant');
+    await initBackend({ backend: 'wasm' });
+    const model = await loadModel(modelFile, { card });
+    try {
+      const [item] = readDataset(data, model.card);
+      const { runCascade } = await import('../src/naflow/cascade.js');
+      const { makeScorer, deletionInsertion } = await import('../src/metrics/faithfulness.js');
+      const prepared = await prepareImage(model, item.file);
+      const x = prepared.tensor;
+      const scorer = makeScorer(model, prepared.rgb, prepared.spec, { classIndex: item.classIndex });
+      const insertion = (variant: object) => {
+        const l = runCascade(model, x, { classIndex: item.classIndex, variant }).layers[0];
+        return deletionInsertion(scorer, { map: l.map, height: l.shape[0], width: l.shape[1] }, 'insertion', { steps: 4 }).auc;
+      };
+      const row = (m: string) => json.rows.find((w: { method: string }) => w.method === m).values.insertion;
+      assert.ok(Math.abs(row(variantId) - insertion({ abandon: 'keep', unit: 'block' })) < 1e-6);
+      assert.ok(Math.abs(row('naflow') - insertion({})) < 1e-6);
+      assert.notEqual(row(variantId), row('naflow'), 'the variant changes the map');
+      x.dispose();
+    } finally {
+      model.dispose();
+    }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadModel } from '../import/load.js';
 import { readDataset } from '../eval/dataset.js';
-import { EVAL_METHODS, EVAL_METRICS, runEval, type EvalMethod, type EvalMetric } from '../eval/run.js';
+import { EVAL_METHODS, EVAL_METRICS, isEvalMethod, runEval, type EvalMethod, type EvalMetric } from '../eval/run.js';
 import { writeReport } from '../eval/report.js';
 import fs from 'node:fs';
 import { explain } from '../naflow/explain.js';
@@ -52,7 +52,7 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
     )
     .argument('<model>', 'ONNX file or TensorFlow.js model')
     .requiredOption('--data <dir|json>', 'labels JSON (list of {file, label|wnid, boxes_…}; e.g. imagenet-val1300/labels-boxes.json) or a folder of class sub-folders')
-    .option('--methods <list>', `comma-separated: ${EVAL_METHODS.join(', ')}`, 'naflow,naflow-ref,layercam,gradcam')
+    .option('--methods <list>', `comma-separated: ${EVAL_METHODS.join(', ')}; naflow:key=value,… runs paper mode with a cascade variant (docs/faithfulness-study.md)`, 'naflow,naflow-ref,layercam,gradcam')
     .option('--layers <spec>', "'all', 'last', or comma-separated trunk layer indices / tensor names", 'last')
     .option('--metrics <list>', `comma-separated: ${EVAL_METRICS.join(', ')} (sanity explains every image again on each randomised model: opt in)`, 'deletion,insertion,drop,pointing,energy')
     .option('--every <k>', 'a systematic sample: every k-th image of the dataset (before --limit)')
@@ -73,7 +73,12 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
 }
 
 export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<number> {
-  const methods = list<EvalMethod>(opts.methods, EVAL_METHODS, 'methods');
+  // a comma followed by key= continues a naflow:key=value,… variant
+  const methodIds = opts.methods.split(/,(?![a-zA-Z]+=)/).map((s) => s.trim()).filter(Boolean);
+  const unknown = methodIds.filter((m) => !isEvalMethod(m));
+  if (unknown.length || !methodIds.length)
+    throw new UsageError(`--methods: unknown ${unknown.map((b) => `'${b}'`).join(', ') || '(empty list)'}; choose from ${EVAL_METHODS.join(', ')}, or naflow:key=value,… for a cascade variant`);
+  const methods = methodIds as EvalMethod[];
   const metrics = list<EvalMetric>(opts.metrics, EVAL_METRICS, 'metrics');
   const steps = positiveNumber(opts.steps, '--steps', true);
   const sanityStages = positiveNumber(opts.sanityStages, '--sanity-stages', true);

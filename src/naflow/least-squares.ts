@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { InverseArgs, InverseResult, OpContext, OpRule, SolverStats } from '../ops/registry.js';
-import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, tensorSpace, type LinearOperator, type LsmrResult } from '../solve/lsmr.js';
+import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, tensorSpace, type ArrayOperator, type LinearOperator, type LsmrResult } from '../solve/lsmr.js';
 
 /**
  * σ_max per node and input size: only ops linear in the solved input use `dampedCorrection` (conv,
@@ -38,7 +38,9 @@ export function dampedCorrection(rule: OpRule, ctx: OpContext, args: InverseArgs
   const bo = bOut[0];
   if (!bo) return { b: nulls() };
   const aIn = inputs[inputIndex];
-  const r = tf.sub(bo, outputs[0]);
+  // abandon=free: fit only the kept outputs (the masked residual and operator M·J; λ still from σ_max(J))
+  const fit = args.fitMask?.[0] ?? undefined;
+  const r = fit ? tf.tidy(() => tf.mul(tf.sub(bo, outputs[0]), fit)) : tf.sub(bo, outputs[0]);
   const rNorm = tensorSpace.norm(r);
   const b = nulls();
   if (rNorm === 0) {
@@ -47,15 +49,18 @@ export function dampedCorrection(rule: OpRule, ctx: OpContext, args: InverseArgs
     return { b, solver: { method: 'lsmr', iterations: 0, relResidual: 0, damping: 0, sigmaMax: 0, stop: 'B_out = A_out' } };
   }
   // The same solve on flat arrays where the rule has a fast array form (native kernels), else on tensors.
-  const arrays = rule.arrayOperator?.(args, ctx, inputIndex);
-  const op = arrays ? undefined : linearOperator(rule, ctx, args, inputIndex);
+  const plainArrays = rule.arrayOperator?.(args, ctx, inputIndex);
+  const plainOp = plainArrays ? undefined : linearOperator(rule, ctx, args, inputIndex);
+  const fitArray = fit && plainArrays ? (fit.dataSync() as Float32Array) : undefined;
+  const arrays = plainArrays && fitArray ? maskedArrays(plainArrays, fitArray) : plainArrays;
+  const op = plainOp && fit ? maskedOperator(plainOp, fit) : plainOp;
   let cache = sigmaCache.get(ctx.graph);
   if (!cache) sigmaCache.set(ctx.graph, (cache = new Map()));
   // σ_max depends on the input size (and, for ops linear in their input, on nothing else).
   const key = `${ctx.node.name}#${inputIndex}#${aIn.shape.join('x')}`;
   let sigma = cache.get(key);
   if (sigma === undefined) {
-    sigma = arrays ? sigmaMaxArrays(arrays, aIn.shape, settings.powerIterations) : sigmaMax(op!, aIn, settings.powerIterations);
+    sigma = plainArrays ? sigmaMaxArrays(plainArrays, aIn.shape, settings.powerIterations) : sigmaMax(plainOp!, aIn, settings.powerIterations);
     cache.set(key, sigma);
   }
   const damping = settings.rho * sigma;
@@ -81,6 +86,19 @@ export function dampedCorrection(rule: OpRule, ctx: OpContext, args: InverseArgs
     stop: res.stop,
   };
   return { b, solver };
+}
+
+/** M·J for a 0/1 mask M of J's outputs. */
+export function maskedOperator(op: LinearOperator, mask: tf.Tensor): LinearOperator {
+  return { apply: (v) => tf.tidy(() => tf.mul(op.apply(v), mask)), applyT: (u) => tf.tidy(() => op.applyT(tf.mul(u, mask))) };
+}
+
+function maskedArrays(op: ArrayOperator, mask: Float32Array): ArrayOperator {
+  const times = (x: Float32Array) => {
+    for (let i = 0; i < x.length; i++) x[i] *= mask[i];
+    return x;
+  };
+  return { apply: (v) => times(op.apply(v)), applyT: (u) => op.applyT(times(u.slice())) };
 }
 
 /**

@@ -35,6 +35,7 @@ function unary(
   return {
     op,
     onnx,
+    blockRole: 'pointwise',
     forward: (inputs, ctx) => [tf.tidy(() => fwd(inputs[0], ctx))],
     vjp: ({ inputs, outputs, dys }: VjpArgs, ctx) => {
       const dy = dys[0];

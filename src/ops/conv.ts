@@ -31,6 +31,7 @@ function linearConv(x: tf.Tensor4D, w: tf.Tensor4D, a: ConvAttrs, ctx: OpContext
 
 const convRule: OpRule = {
   op: 'Conv',
+  blockRole: 'start',
   activationInputs: onlyInput0,
   prepare: (ctx) => {
     const w = constOf(ctx, 1) as tf.Tensor4D | undefined;
@@ -164,6 +165,7 @@ function convTransposeLinear(x: tf.Tensor4D, w: tf.Tensor4D, a: ConvTransposeAtt
 }
 
 const convTransposeRule: OpRule = {
+  blockRole: 'start',
   op: 'ConvTranspose',
   activationInputs: onlyInput0,
   prepare: (ctx) => {

@@ -43,6 +43,7 @@ function prepared(inputs: tf.Tensor[], ctx: OpContext): { a: tf.Tensor; b: tf.Te
 }
 
 registerOp({
+  blockRole: 'pointwise',
   op: 'BatchNormalization',
   activationInputs: () => [0],
   prepare: (ctx) => {

@@ -64,6 +64,11 @@ export interface InverseArgs {
   /** the back-propagated feature map (BPFM) of each output (null: none reached it) */
   bOut: Array<tf.Tensor | null>;
   settings: InverseSettings;
+  /**
+   * Per output, a 0/1 tensor: least-squares inverses fit the output only where it is 1 (the cascade's
+   * variant abandon=free: abandoned outputs are left unconstrained). Absent or null: fit everywhere.
+   */
+  fitMask?: Array<tf.Tensor | null>;
 }
 
 export interface InverseResult {
@@ -161,6 +166,12 @@ export interface OpRule {
   inverse?: (args: InverseArgs, ctx: OpContext) => InverseResult;
   /** Optional: the forward and VJP as ONNX nodes, for whole-graph native execution. */
   onnx?: OnnxRule;
+  /**
+   * Its place in the cascade's block units (variant unit=block): 'start' — an op linear in its first
+   * input whose inverse is a least-squares solve (convolutions); 'pointwise' — a one-input elementwise
+   * op (batch norm, activations) that a block linearises at the recorded point and solves through.
+   */
+  blockRole?: 'start' | 'pointwise';
   /** Optional static shape inference; the engine falls back to a dry run on zeros. */
   inferShape?: (inputShapes: Shape[], ctx: OpContext) => Shape[];
   /** ops that only exist at load time (e.g. Shape) are folded and have no runtime rule */
