@@ -174,7 +174,7 @@ function plots(reports: ConfigReport[], outDir: string, prefix: string): string[
 if (process.argv[1]?.endsWith('study.js')) {
   const [runsDir, outDir, title, ...configs] = process.argv.slice(2);
   const runs = readRuns(runsDir);
-  const chosen = configs.length ? configs : [...runs.keys()].filter((m) => !(BASELINES as readonly string[]).includes(m));
+  const chosen = configs.length ? configs : [...runs.keys()].filter((m) => m !== 'layercam');
   const reports = chosen.filter((m) => runs.has(m)).map((m) => analyse(runs, m));
   fs.mkdirSync(outDir, { recursive: true });
   const prefix = path.basename(runsDir);

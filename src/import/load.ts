@@ -13,6 +13,7 @@ import { importTfjsLayers } from './tfjs-layers.js';
 import { importTfjsGraph } from './tfjs-graph.js';
 import { readTfjsArtifacts } from './tfjs-weights.js';
 import { FACE_RECOGNITION_CARD, importFaceRecognitionNet, importTinyFaceDetector, isFaceRecognitionManifest, isTinyFaceDetectorManifest } from './face-api.js';
+import { persistSigma } from '../node/sigma-cache.js';
 import '../ops/index.js';
 
 export class ModelLoadError extends Error {
@@ -27,6 +28,8 @@ export interface LoadOptions {
   card?: string;
   /** skip shape inference (only for inspecting graphs with unsupported ops) */
   skipShapes?: boolean;
+  /** keep σ_max of the model's operators in the cache file (src/node/sigma-cache.ts; default true) */
+  sigmaCache?: boolean;
 }
 
 export type ModelFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph' | 'face-api';
@@ -91,5 +94,6 @@ export async function loadModel(file: string, options: LoadOptions = {}): Promis
     model.dispose();
     throw e;
   }
+  if (options.sigmaCache !== false) persistSigma(model, file);
   return model;
 }

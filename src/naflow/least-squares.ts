@@ -10,10 +10,28 @@ import type { InverseArgs, InverseResult, OpContext, OpRule, SolverStats } from 
 import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, tensorSpace, type ArrayOperator, type LinearOperator, type LsmrResult } from '../solve/lsmr.js';
 
 /**
- * σ_max per node and input size: only ops linear in the solved input use `dampedCorrection` (conv,
- * pools, resize), whose linearisation does not depend on the forward point.
+ * Where σ_max values are kept. Only ops linear in the solved input use `dampedCorrection` (conv,
+ * pools, resize): their σ_max depends on the weights and the input size, not on the forward point, so
+ * it is computed once per model. The default store is memory; a Node adapter may persist it
+ * (src/node/sigma-cache.ts keeps it in a file keyed by the model's sha256).
  */
-const sigmaCache = new WeakMap<object, Map<string, number>>();
+export interface SigmaStore {
+  get(key: string): number | undefined;
+  set(key: string, sigma: number): void;
+}
+
+const sigmaStores = new WeakMap<object, SigmaStore>();
+
+/** Use `store` for the σ_max values of `graph`'s ops (before the first explanation). */
+export function setSigmaStore(graph: object, store: SigmaStore): void {
+  sigmaStores.set(graph, store);
+}
+
+function sigmaStoreOf(graph: object): SigmaStore {
+  let store = sigmaStores.get(graph);
+  if (!store) sigmaStores.set(graph, (store = new Map<string, number>()));
+  return store;
+}
 
 export function linearOperator(rule: OpRule, ctx: OpContext, args: Pick<InverseArgs, 'inputs' | 'outputs'>, inputIndex: number): LinearOperator {
   if (!rule.jvp || !rule.vjp) throw new Error(`op ${rule.op} has no JVP/VJP for a least-squares inverse`);
@@ -54,10 +72,9 @@ export function dampedCorrection(rule: OpRule, ctx: OpContext, args: InverseArgs
   const fitArray = fit && plainArrays ? (fit.dataSync() as Float32Array) : undefined;
   const arrays = plainArrays && fitArray ? maskedArrays(plainArrays, fitArray) : plainArrays;
   const op = plainOp && fit ? maskedOperator(plainOp, fit) : plainOp;
-  let cache = sigmaCache.get(ctx.graph);
-  if (!cache) sigmaCache.set(ctx.graph, (cache = new Map()));
+  const cache = sigmaStoreOf(ctx.graph);
   // σ_max depends on the input size (and, for ops linear in their input, on nothing else).
-  const key = `${ctx.node.name}#${inputIndex}#${aIn.shape.join('x')}`;
+  const key = `${ctx.node.name}#${inputIndex}#${aIn.shape.join('x')}#p${settings.powerIterations}`;
   let sigma = cache.get(key);
   if (sigma === undefined) {
     sigma = plainArrays ? sigmaMaxArrays(plainArrays, aIn.shape, settings.powerIterations) : sigmaMax(plainOp!, aIn, settings.powerIterations);
