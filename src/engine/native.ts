@@ -122,6 +122,7 @@ export class NativeGraphSession {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      enableCpuMemArena: false,
       // No busy-waiting between calls: the tfjs work in between needs the cores. Denormals flushed to
       // zero: the gradients reaching a deep random-weight VGG16's first layers are partly subnormal,
       // which made that one transposed convolution 125 ms instead of 47 (values below 1.2e-38 only).

@@ -1,7 +1,9 @@
 /**
  * Gemm (dense layer, weight constant stored [in, out]) and general MatMul (numpy semantics: 1-D
  * promotion, broadcast batch dims). Transposed copies of constant matrices are prepared once because
- * transposeB matmuls are 5-8x slower on wasm (runtime-eval §3).
+ * transposeB matmuls are 5-8x slower on wasm — except for large matrices, where the copy would cost
+ * more memory than the one backward product per explanation saves time (VGG16's first dense layer:
+ * 400 MB for a few hundred milliseconds).
  *
  * Both have a JVP (they are linear in each operand) but no NAFlow inverse: they are head ops, and the
  * cascade stops at the last trunk tensor (a Gemm/MatMul inside the trunk gets the cascade's clear error).
@@ -34,6 +36,9 @@ function checkOperands(node: AnyNode, ins: Array<string | undefined>, rank: numb
 }
 import { attrs, broadcastShapes, constOf, expandTo, hasInput, isConst, sumToShape } from './util.js';
 
+/** Above this many elements (16 MB) a constant matrix gets no transposed copy. */
+const MAX_TRANSPOSED_COPY = 1 << 22;
+
 const swapLast = (t: tf.Tensor) => {
   const perm = t.shape.map((_, i) => i);
   [perm[t.rank - 2], perm[t.rank - 1]] = [perm[t.rank - 1], perm[t.rank - 2]];
@@ -45,7 +50,7 @@ registerOp({
   prepare: (ctx) => {
     const w = constOf(ctx, 1);
     const out: Record<string, tf.Tensor> = {};
-    if (w) out.wt = swapLast(w);
+    if (w && w.size <= MAX_TRANSPOSED_COPY) out.wt = swapLast(w);
     return out;
   },
   forward: (inputs, ctx) => {
@@ -136,8 +141,8 @@ registerOp({
   prepare: (ctx) => {
     const out: Record<string, tf.Tensor> = {};
     const a = constOf(ctx, 0), b = constOf(ctx, 1);
-    if (a && a.rank === 2) out.at = swapLast(a);
-    if (b && b.rank === 2) out.bt = swapLast(b);
+    if (a && a.rank === 2 && a.size <= MAX_TRANSPOSED_COPY) out.at = swapLast(a);
+    if (b && b.rank === 2 && b.size <= MAX_TRANSPOSED_COPY) out.bt = swapLast(b);
     return out;
   },
   onnx: {
