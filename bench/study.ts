@@ -5,10 +5,11 @@
  * mode on deletion AUC, insertion AUC and average drop, each with a paired bootstrap 95 % interval
  * over the images; the layers it wins against LayerCAM on deletion and insertion together; and the
  * selection score of the declared rule.
- * Usage: node dist/bench/study.js <runs dir> <out dir> <title> [configs: method ids, default all]
+ * Usage: node dist/bench/study.js <runs dir> <out dir> <title> [configs: method ids, default all] [--partial]
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { plotSvg } from '../src/eval/report.js';
 import type { EvalResults } from '../src/eval/run.js';
 
@@ -26,22 +27,37 @@ interface Run {
   images: Map<number, Record<string, Partial<Record<Metric, number | null>>>>;
 }
 
-export function readRuns(dir: string): Map<string, Run> {
+/**
+ * The finished runs of `dir`; with `partial`, unfinished ones too (their layers taken from a finished
+ * sibling), all cut to the images every run has — for a look while the runs go on.
+ */
+export function readRuns(dir: string, partial = false): Map<string, Run> {
   const runs = new Map<string, Run>();
-  for (const sub of fs.readdirSync(dir).sort()) {
+  const subs = fs.readdirSync(dir).sort().filter((s) => fs.existsSync(path.join(dir, s, 'progress.jsonl')));
+  const finished = subs.map((s) => path.join(dir, s, 'results.json')).find((f) => fs.existsSync(f));
+  for (const sub of subs) {
     const resultsFile = path.join(dir, sub, 'results.json');
-    const progressFile = path.join(dir, sub, 'progress.jsonl');
-    if (!fs.existsSync(resultsFile) || !fs.existsSync(progressFile)) continue;
-    const r = JSON.parse(fs.readFileSync(resultsFile, 'utf8')) as EvalResults;
-    const method = r.methods[0];
+    const done = fs.existsSync(resultsFile);
+    if (!done && !(partial && finished)) continue;
+    const r = JSON.parse(fs.readFileSync(done ? resultsFile : finished!, 'utf8')) as EvalResults;
+    const method = done ? r.methods[0] : (JSON.parse(fs.readFileSync(path.join(dir, sub, 'eval-config.json'), 'utf8')) as { methods: string[] }).methods[0];
     const images = new Map<number, Run['images'] extends Map<number, infer V> ? V : never>();
-    for (const line of fs.readFileSync(progressFile, 'utf8').split('\n')) {
+    for (const line of fs.readFileSync(path.join(dir, sub, 'progress.jsonl'), 'utf8').split('\n')) {
       if (!line.trim()) continue;
-      const p = JSON.parse(line) as { i: number; results: Record<string, Record<string, Partial<Record<Metric, number | null>>>> };
-      if (p.i < r.images) images.set(p.i, p.results[method]);
+      try {
+        const p = JSON.parse(line) as { i: number; results: Record<string, Record<string, Partial<Record<Metric, number | null>>>> };
+        if (p.i < r.images) images.set(p.i, p.results[method]);
+      } catch {
+        // a line being written
+      }
     }
-    if (images.size !== r.images) continue; // unfinished
+    if (images.size !== r.images && !partial) continue;
     runs.set(method, { method, layers: r.layers, images });
+  }
+  if (partial) {
+    const all = [...runs.values()];
+    const common = all.length ? [...all[0].images.keys()].filter((i) => all.every((r) => r.images.has(i))) : [];
+    for (const r of all) for (const i of [...r.images.keys()]) if (!common.includes(i)) r.images.delete(i);
   }
   return runs;
 }
@@ -171,9 +187,11 @@ function plots(reports: ConfigReport[], outDir: string, prefix: string): string[
   return files;
 }
 
-if (process.argv[1]?.endsWith('study.js')) {
-  const [runsDir, outDir, title, ...configs] = process.argv.slice(2);
-  const runs = readRuns(runsDir);
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const partial = args.includes('--partial');
+  const [runsDir, outDir, title, ...configs] = args.filter((a) => a !== '--partial');
+  const runs = readRuns(runsDir, partial);
   const chosen = configs.length ? configs : [...runs.keys()].filter((m) => m !== 'layercam');
   const reports = chosen.filter((m) => runs.has(m)).map((m) => analyse(runs, m));
   fs.mkdirSync(outDir, { recursive: true });

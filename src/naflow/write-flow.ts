@@ -6,6 +6,7 @@
  * temporary sibling folder first and renamed at the end, so a failure leaves nothing half-written. An
  * existing output folder is replaced only when it is empty or an earlier naflow output (see outDirProblem).
  */
+import type { CascadeVariant } from './variant.js';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,6 +55,8 @@ export interface FlowJson {
   image: { file: string | null; width: number | null; height: number | null };
   preprocessing: unknown;
   mode: string;
+  /** paper mode: the cascade's configuration (src/naflow/variant.ts) */
+  variant?: CascadeVariant;
   /** 'native-graph' (reference mode in one onnxruntime graph) or 'per-op' */
   engine: string;
   decision: ExplainResult['decision'];
@@ -87,6 +90,7 @@ export function flowJson(result: ExplainResult, options: WriteFlowOptions = {}, 
     image: { file: options.imageFile ?? null, width: result.image?.width ?? null, height: result.image?.height ?? null },
     preprocessing: options.preprocessing ?? null,
     mode: result.mode,
+    ...(result.variant ? { variant: result.variant } : {}),
     engine: result.engine,
     decision: result.decision,
     scoreTensor: result.scoreTensor,
