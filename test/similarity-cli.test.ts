@@ -11,6 +11,7 @@ import path from 'node:path';
 import { naflow } from './helpers/run-cli.js';
 import { PACKAGE_ROOT } from '../src/defaults.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { DEFAULT_WEIGHTING } from '../src/similarity/metric.js';
 
 const photos = path.join(PACKAGE_ROOT, 'assets/photos');
 const embedHead = path.join(PACKAGE_ROOT, 'test/fixtures/similarity/embedhead/model.onnx');
@@ -35,6 +36,7 @@ test('explain-similarity --gallery: flow.json with the similarity, the top-1 ref
     const flow = JSON.parse(r.stdout);
     assert.equal(flow.similarity.kind, 'retrieval');
     assert.equal(flow.similarity.metric, 'cosine');
+    assert.equal(flow.similarity.weighting, DEFAULT_WEIGHTING);
     assert.equal(flow.similarity.candidates.length, 3);
     const best = flow.similarity.candidates[0];
     assert.equal(flow.similarity.references[0].file, best.file);
@@ -87,6 +89,29 @@ test('bank build → explain-similarity --bank (k-NN); another model is refused;
     assert.equal(empty.code, 1);
     assert.match(empty.stderr, /support folder .*labelled: class 'empty' has no images/);
     assert.ok(!fs.existsSync(path.join(tmp, 'o3')), 'nothing written');
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('explain-similarity --weighting: recorded in flow.json, signed weights are p_d/|s|; bad or empty choices exit 1 naming the option', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-weighting-'));
+  try {
+    const query = path.join(photos, 'chelsea.png');
+    const ref = path.join(photos, 'coffee.png');
+    const ok = await naflow(['explain-similarity', embedHead, '--query', query, '--ref', ref, '--weighting', 'signed', '--mode', 'reference', '--no-images', '--out', path.join(tmp, 'o1'), '--json']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const s = JSON.parse(ok.stdout).similarity;
+    assert.equal(s.weighting, 'signed');
+    for (const t of s.topDimensions) assert.ok(Math.abs(t.weight - t.contribution / Math.abs(s.value)) <= 1e-6 * Math.abs(t.weight), `dim ${t.dim}: w = p/|s|`);
+    const bad = await naflow(['explain-similarity', embedHead, '--query', query, '--ref', ref, '--weighting', 'softmax', '--out', path.join(tmp, 'o2')]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--weighting must be one of minmax, signed, rectified, gradient, got 'softmax'/);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
+    const none = await naflow(['explain-similarity', embedHead, '--query', query, '--ref', ref, '--metric', 'euclidean', '--weighting', 'rectified', '--out', path.join(tmp, 'o3')]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /the rectified channel weights are all zero \(under the euclidean metric every contribution/);
+    assert.ok(!fs.existsSync(path.join(tmp, 'o2')) && !fs.existsSync(path.join(tmp, 'o3')), 'nothing written');
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

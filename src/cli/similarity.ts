@@ -10,7 +10,7 @@ import { loadModel } from '../import/load.js';
 import { displayImage, imageSpecFor } from '../image/preprocess.js';
 import { outDirProblem, writeFlow } from '../naflow/write-flow.js';
 import type { Model } from '../engine/model.js';
-import { METRICS, type Metric } from '../similarity/metric.js';
+import { DEFAULT_WEIGHTING, METRICS, WEIGHTINGS, type Metric, type Weighting } from '../similarity/metric.js';
 import { embed, embeddingTensorOf, imageFiles, readLabelledFolder, SimilarityError } from '../similarity/embed.js';
 import { knnTarget, prototypeTarget, retrievalTarget, type Reference, type SimilarityTarget } from '../similarity/targets.js';
 import { buildBank, loadBank, saveBank } from '../similarity/bank.js';
@@ -28,6 +28,7 @@ interface SimilarityOpts extends GlobalOptions, FlowOptionValues {
   support?: string;
   bank?: string;
   metric?: string;
+  weighting?: string;
   embeddingNode?: string;
   k: string;
   temperature: string;
@@ -50,7 +51,7 @@ export function registerSimilarity(program: Command, run: Run): void {
           '--support (few-shot: one sub-folder of 1–5 images per class → prototypes; the nearest prototype wins) or ' +
           '--bank (weighted k-NN over a memory bank made by `naflow bank build`). The similarity is split per embedding ' +
           'dimension into channel contribution weights, which seed the cascade through the embedding head.\n\n' +
-          'Writes the same files as `naflow explain`; flow.json adds `similarity`: the metric, the value, the references, ' +
+          'Writes the same files as `naflow explain`; flow.json adds `similarity`: the metric, the weighting, the value, the references, ' +
           'the candidates and the 10 dimensions with the largest weights.',
       )
       .argument('<model>', 'ONNX file or TensorFlow.js model.json / folder of an embedding model')
@@ -60,6 +61,7 @@ export function registerSimilarity(program: Command, run: Run): void {
       .option('--support <dir>', 'few-shot: a folder with one sub-folder of images per class')
       .option('--bank <file>', 'contrastive classification: a memory bank file (naflow bank build)')
       .option('--metric <name>', `similarity: ${METRICS.join(', ')} (default: the card's, else euclidean for --support and cosine otherwise)`)
+      .option('--weighting <name>', `channel weights from the similarity: ${WEIGHTINGS.join(', ')} (default ${DEFAULT_WEIGHTING}; docs/similarity-weights-study.md)`)
       .option('--embedding-node <tensor>', "the embedding tensor (default: the card's 'embedding', else the only output; a feature map is average-pooled)")
       .option('--k <n>', 'k-NN: neighbours', '20')
       .option('--temperature <t>', 'k-NN: vote temperature τ (votes exp(s/τ))', '0.07')
@@ -144,6 +146,9 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     throw new UsageError(`give exactly one of --ref, --gallery, --support or --bank${sources.length ? ` (got ${sources.map((s) => `--${s}`).join(' and ')})` : ''}`);
   const source = sources[0];
   if (opts.metric !== undefined && !METRICS.includes(opts.metric as Metric)) throw new UsageError(`--metric must be one of ${METRICS.join(', ')}, got '${opts.metric}'`);
+  if (opts.weighting !== undefined && !WEIGHTINGS.includes(opts.weighting as Weighting))
+    throw new UsageError(`--weighting must be one of ${WEIGHTINGS.join(', ')}, got '${opts.weighting}'`);
+  const weighting = (opts.weighting ?? DEFAULT_WEIGHTING) as Weighting;
   const { mode, normalize, colormap, rho, maxIter, displaySize, layers } = parseFlowOptions(opts);
   if (opts.explainRef && source !== 'ref' && source !== 'gallery') throw new UsageError('--explain-ref applies to retrieval (--ref or --gallery) only');
   const compare = parseCompare(opts.compare);
@@ -184,7 +189,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     }
     const bar = progress('explain', show);
     let result: SimilarityResult;
-    const cascadeOpts = { mode, trunkEnd: opts.trunkEnd, settings: { rho, maxIter }, embeddingNode };
+    const cascadeOpts = { mode, trunkEnd: opts.trunkEnd, settings: { rho, maxIter }, embeddingNode, weighting };
     try {
       result = await explainSimilarity(model, await imageOf(query), target, { ...cascadeOpts, compare, onLayer: (d, t, n) => bar.tick(d, t, n) });
     } finally {
@@ -241,6 +246,7 @@ export function similarityJson(r: SimilarityResult): Record<string, unknown> {
   return {
     kind: s.kind,
     metric: s.metric,
+    weighting: s.weighting,
     embeddingTensor: s.embeddingTensor,
     value: s.similarity,
     decision: r.decision.label,

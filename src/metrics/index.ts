@@ -2,3 +2,4 @@ export { makeScorer, deletionInsertion, confidenceChange, averageDropIncrease, g
 export { pointingHit, centreHit, energyInBoxes, boxAreaShare, argmaxPoint, type Box } from './pointing.js';
 export { randomizedModel, type RandomizeOptions } from './sanity.js';
 export { spearman, ranks } from './rank.js';
+export { makeEmbedder, retrievalSpecificity, type Embedder, type EmbedderOptions, type Specificity, type SpecificityOptions } from './retrieval-faithfulness.js';

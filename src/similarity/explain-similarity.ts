@@ -12,8 +12,8 @@ import type { RgbImage } from '../image/decode.js';
 import { runCascade, type CascadeOptions, type Target } from '../naflow/cascade.js';
 import { camFlow, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
 import type { ExplainResult } from '../naflow/explain.js';
-import { embed, embeddingTensorOf } from './embed.js';
-import { decompose, topDimensions, type Decomposition, type Metric } from './metric.js';
+import { embed, embeddingTensorOf, SimilarityError } from './embed.js';
+import { decompose, DEFAULT_WEIGHTING, topDimensions, type Decomposition, type Metric, type Weighting } from './metric.js';
 import type { SimilarityDecision, SimilarityTarget } from './targets.js';
 
 export interface SimilarityOptions extends Omit<CascadeOptions, 'classIndex' | 'target' | 'scoreTensor' | 'seedAtTrunkEnd'> {
@@ -22,11 +22,15 @@ export interface SimilarityOptions extends Omit<CascadeOptions, 'classIndex' | '
   image?: Partial<ImageSpec>;
   /** also these CAM baselines at every trunk layer, explaining the same similarity (result.compare) */
   compare?: CamMethodName[];
+  /** how the channel weights w are made (./metric.ts; default DEFAULT_WEIGHTING) */
+  weighting?: Weighting;
 }
 
 export interface SimilarityInfo {
   kind: SimilarityDecision['kind'];
   metric: Metric;
+  /** how the channel weights were made */
+  weighting: Weighting;
   embeddingTensor: string;
   /** s = Σ_d p_d between the query and its references (mean over the references) */
   similarity: number;
@@ -81,7 +85,9 @@ export async function explainSimilarity(
   try {
     const q = await embed(model, tensor, { embeddingNode: embeddingTensor });
     const decision = target.decide(q);
-    const dec: Decomposition = decompose(q, decision.references.map((r) => r.embedding), target.metric);
+    const weighting = options.weighting ?? DEFAULT_WEIGHTING;
+    const dec: Decomposition = decompose(q, decision.references.map((r) => r.embedding), target.metric, weighting);
+    if (dec.weights.every((v) => v === 0)) throw new SimilarityError(zeroWeightsMessage(weighting, target.metric));
     const t0 = performance.now();
     const seed = similaritySeed(dec.weights);
     const flow = runCascade(model, tensor, { ...options, scoreTensor: embeddingTensor, target: seed });
@@ -96,6 +102,7 @@ export async function explainSimilarity(
       similarity: {
         kind: decision.kind,
         metric: target.metric,
+        weighting,
         embeddingTensor,
         similarity: dec.similarity,
         references: decision.references.map((r) => ({ label: r.label ?? null, file: r.file ?? null, similarity: r.similarity ?? null })),
@@ -109,4 +116,17 @@ export async function explainSimilarity(
   } finally {
     owned?.dispose();
   }
+}
+
+/** Why a weighting gave nothing to explain: an all-zero seed would draw empty maps at every layer. */
+function zeroWeightsMessage(weighting: Weighting, metric: Metric): string {
+  const why =
+    weighting === 'rectified'
+      ? metric === 'euclidean'
+        ? 'under the euclidean metric every contribution p_d = −(q_d − r_d)² is ≤ 0'
+        : 'no embedding dimension adds to the similarity'
+      : weighting === 'gradient'
+        ? 'the similarity is stationary at the query (it equals its reference, or is parallel to it under cosine)'
+        : 'every contribution p_d is zero';
+  return `the ${weighting} channel weights are all zero (${why}), so there is nothing to explain; choose another weighting (minmax, signed, rectified, gradient)`;
 }
