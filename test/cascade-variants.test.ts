@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { runCascade, type AttentionFlow } from '../src/naflow/cascade.js';
-import { SPEC_VARIANT, parseVariant, variantText, type CascadeVariant } from '../src/naflow/variant.js';
+import { DEFAULT_VARIANT, SPEC_VARIANT, parseVariant, resolveVariant, variantText, type CascadeVariant } from '../src/naflow/variant.js';
 import { node, testModel } from './helpers/graph.js';
 import { rng } from './helpers/rng.js';
 import { addDiag, matmul, matvec, spdSolve, symEigenvalues, transpose, type Mat } from './helpers/dense.js';
@@ -194,7 +194,7 @@ test('cascade variants equal a dense float64 replica of the cascade (chain: conv
   const x = Float64Array.from({ length: H * W * CIN }, () => r());
   const input = tf.tensor4d(Float32Array.from(x), [1, H, W, CIN]);
   const before = tf.memory().numTensors;
-  const spec = runCascade(model, input, { classIndex: CLASS, settings: SETTINGS });
+  const spec = runCascade(model, input, { classIndex: CLASS, settings: SETTINGS, variant: { ...SPEC_VARIANT, maxIter: SETTINGS.maxIter } });
   try {
     for (const text of CHAIN_VARIANTS) {
       const v = { ...SPEC_VARIANT, maxIter: SETTINGS.maxIter, ...parseVariant(text) };
@@ -246,7 +246,7 @@ test('merge=importance weighs each fork estimate by its consumer’s share |Jᵀ
     const [sharea, shareb] = [matvec(transpose(Ja), gadd), matvec(transpose(Jb), gadd)];
     const gr = plus(sharea, shareb);
     for (const merge of ['mean', 'importance'] as const) {
-      const flow = runCascade(model, input, { classIndex: CLASS, settings: SETTINGS, variant: { merge } });
+      const flow = runCascade(model, input, { classIndex: CLASS, settings: SETTINGS, variant: { ...SPEC_VARIANT, maxIter: SETTINGS.maxIter, merge } });
       const badd = plus(aadd, dampedSolve(J2, minus(times(a2, maskOf(g2, 0)), a2), lambdaOf(flow, 'add')));
       const half = minus(times(badd, maskOf(gadd, 0)), aadd).map((d) => d / 2); // the Add's minimum-norm split
       // the cascade runs deep → shallow: cb's solve before ca's
@@ -277,5 +277,11 @@ test('parseVariant: every key validated, with the key and the accepted values in
   assert.throws(() => parseVariant('maxIter=0'), /maxIter must be an integer/);
   assert.throws(() => parseVariant('abandon=maybe'), /abandon must be one of zero, keep, free, got 'maybe'/);
   assert.throws(() => parseVariant('colour=red'), /unknown key 'colour'/);
-  assert.throws(() => parseVariant('rho'), /'rho' is not key=value/);
+  assert.throws(() => parseVariant('rho'), /'rho' is neither a preset \(spec, default\) nor key=value/);
+  assert.throws(() => parseVariant('spec,rho'), /'rho' is not key=value/);
+  // presets: the spec's configuration by name, and as the base of changes
+  assert.deepEqual(resolveVariant('spec'), SPEC_VARIANT);
+  assert.deepEqual(resolveVariant('default'), DEFAULT_VARIANT);
+  assert.deepEqual(resolveVariant('default,rho=2'), { ...DEFAULT_VARIANT, rho: 2 });
+  assert.deepEqual(resolveVariant('unit=block'), { ...SPEC_VARIANT, unit: 'block' }, 'changes without a preset are changes to the spec');
 });

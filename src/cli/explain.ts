@@ -106,7 +106,7 @@ async function compareFlows(model: Model, input: string | tf.Tensor, methods: Ca
 }
 
 export async function explainCommand(args: string[], opts: ExplainOpts): Promise<number> {
-  const { mode, normalize, colormap, rho, maxIter, displaySize, layers } = parseFlowOptions(opts);
+  const { mode, normalize, colormap, variant, displaySize, layers } = parseFlowOptions(opts);
   const classIndex = opts.class === undefined ? undefined : Number(opts.class);
   if (classIndex !== undefined && (!Number.isInteger(classIndex) || classIndex < 0)) throw new UsageError(`--class must be a class index (integer ≥ 0), got '${opts.class}'`);
 
@@ -146,7 +146,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
         classIndex,
         trunkEnd: opts.trunkEnd,
         scoreTensor: opts.scoreTensor,
-        settings: { rho, maxIter },
+        variant,
         onLayer: (done, total, name) => {
           if (!bar) return;
           if (!started) {

@@ -3,7 +3,8 @@
  * which layers get images, how they are drawn), declared and validated once.
  */
 import type { Command } from 'commander';
-import { DEFAULT_SETTINGS, type NaflowMode } from '../naflow/cascade.js';
+import type { NaflowMode } from '../naflow/cascade.js';
+import { DEFAULT_VARIANT, PRESETS, resolveVariant, type CascadeVariant } from '../naflow/variant.js';
 import { COLORMAPS, type ColormapName } from '../render/index.js';
 import { UsageError, positiveNumber } from './common.js';
 
@@ -13,8 +14,9 @@ export interface FlowOptionValues {
   normalize: string;
   colormap: string;
   json?: boolean;
-  rho: string;
-  maxIter: string;
+  rho?: string;
+  maxIter?: string;
+  variant?: string;
   trunkEnd?: string;
   images: boolean;
   displaySize?: string;
@@ -24,8 +26,8 @@ export interface FlowOptions {
   mode: NaflowMode;
   normalize: 'layer' | 'global';
   colormap: ColormapName;
-  rho: number;
-  maxIter: number;
+  /** paper mode's configuration: the --variant (default: the default preset) with --rho / --max-iter applied */
+  variant: CascadeVariant;
   displaySize?: number;
   layers?: (l: { node: string; name: string }, i: number) => boolean;
 }
@@ -37,8 +39,13 @@ export function addFlowOptions(cmd: Command): Command {
     .option('--normalize <how>', "'layer' (each map on its own min–max, the paper's) or 'global' (one scale for all layers)", 'layer')
     .option('--colormap <name>', `colour map: ${COLORMAPS.join(', ')}`, 'jet')
     .option('--json', 'also print flow.json to stdout')
-    .option('--rho <r>', 'damping factor ρ of the least-squares inverses (λ = ρ·σ_max)', '0.1')
-    .option('--max-iter <n>', 'LSMR iteration cap per solve (30: every map within 1 % of the converged solve in docs/convergence.md; 300 converges)', String(DEFAULT_SETTINGS.maxIter))
+    .option(
+      '--variant <v>',
+      `paper mode's configuration: a preset (${Object.keys(PRESETS).join(', ')}: the method as the specification writes it) or key=value,… changes to the spec (rho, maxIter, abandon, threshold, map, merge, unit; docs/faithfulness-study.md)`,
+      'default',
+    )
+    .option('--rho <r>', `damping factor ρ of the least-squares inverses, λ = ρ·σ_max (default: the variant's, ${DEFAULT_VARIANT.rho})`)
+    .option('--max-iter <n>', `LSMR iteration cap per solve (default: the variant's, ${DEFAULT_VARIANT.maxIter}; 300 converges)`)
     .option('--trunk-end <tensor>', 'override the last trunk tensor (default: found automatically)')
     .option('--no-images', 'write only flow.json and the .npy maps')
     .option('--display-size <px>', "draw the overlays on the image at this size (longer side) instead of the model's input size, e.g. 256 for 32×32 models");
@@ -48,10 +55,14 @@ export function parseFlowOptions(o: FlowOptionValues): FlowOptions {
   if (o.mode !== 'paper' && o.mode !== 'reference') throw new UsageError(`--mode must be 'paper' or 'reference', got '${o.mode}'`);
   if (o.normalize !== 'layer' && o.normalize !== 'global') throw new UsageError(`--normalize must be 'layer' or 'global', got '${o.normalize}'`);
   if (!COLORMAPS.includes(o.colormap as ColormapName)) throw new UsageError(`--colormap must be one of ${COLORMAPS.join(', ')}, got '${o.colormap}'`);
-  const rho = Number(o.rho);
-  if (!(rho >= 0)) throw new UsageError(`--rho must be a number ≥ 0, got '${o.rho}'`);
-  const maxIter = positiveNumber(o.maxIter, '--max-iter', true);
-  return { mode: o.mode, normalize: o.normalize, colormap: o.colormap as ColormapName, rho, maxIter, displaySize: parseDisplaySize(o.displaySize), layers: parseLayers(o.layers) };
+  const variant = resolveVariant(o.variant ?? 'default', '--variant');
+  if (o.rho !== undefined) {
+    const rho = o.rho.trim() === '' ? NaN : Number(o.rho);
+    if (!(rho >= 0) || !Number.isFinite(rho)) throw new UsageError(`--rho must be a finite number ≥ 0, got '${o.rho}'`);
+    variant.rho = rho;
+  }
+  if (o.maxIter !== undefined) variant.maxIter = positiveNumber(o.maxIter, '--max-iter', true);
+  return { mode: o.mode, normalize: o.normalize, colormap: o.colormap as ColormapName, variant, displaySize: parseDisplaySize(o.displaySize), layers: parseLayers(o.layers) };
 }
 
 /** --display-size: a pixel count for the longer side of the drawn overlays. */

@@ -149,7 +149,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
   if (opts.weighting !== undefined && !WEIGHTINGS.includes(opts.weighting as Weighting))
     throw new UsageError(`--weighting must be one of ${WEIGHTINGS.join(', ')}, got '${opts.weighting}'`);
   const weighting = (opts.weighting ?? DEFAULT_WEIGHTING) as Weighting;
-  const { mode, normalize, colormap, rho, maxIter, displaySize, layers } = parseFlowOptions(opts);
+  const { mode, normalize, colormap, variant, displaySize, layers } = parseFlowOptions(opts);
   if (opts.explainRef && source !== 'ref' && source !== 'gallery') throw new UsageError('--explain-ref applies to retrieval (--ref or --gallery) only');
   const compare = parseCompare(opts.compare);
   const k = positiveNumber(opts.k, '--k', true);
@@ -189,7 +189,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     }
     const bar = progress('explain', show);
     let result: SimilarityResult;
-    const cascadeOpts = { mode, trunkEnd: opts.trunkEnd, settings: { rho, maxIter }, embeddingNode, weighting };
+    const cascadeOpts = { mode, trunkEnd: opts.trunkEnd, variant, embeddingNode, weighting };
     try {
       result = await explainSimilarity(model, await imageOf(query), target, { ...cascadeOpts, compare, onLayer: (d, t, n) => bar.tick(d, t, n) });
     } finally {

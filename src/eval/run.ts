@@ -20,10 +20,14 @@ import { randomizedModel, weightLayerCount } from '../metrics/sanity.js';
 import { spearman } from '../metrics/rank.js';
 import { modelSha256 } from '../util/hash.js';
 import type { EvalItem } from './dataset.js';
-import { parseVariant } from '../naflow/variant.js';
+import { DEFAULT_VARIANT, parseVariant, resolveVariant, variantText } from '../naflow/variant.js';
 
 export const EVAL_METHODS = ['naflow', 'naflow-ref', 'gradcam', 'gradcampp', 'layercam', 'hirescam', 'scorecam', 'gradient', 'guided-backprop', 'deconvnet'] as const;
-/** A method id; `naflow:key=value,…` is paper mode with a cascade variant (e.g. `naflow:rho=0.3,unit=block`). */
+/**
+ * A method id; `naflow` is paper mode with the default configuration, `naflow:key=value,…` paper mode
+ * with the spec's configuration changed by those keys (`naflow:rho=0.3,unit=block`), `naflow:spec` the
+ * spec's configuration itself (./naflow/variant.ts).
+ */
 export type EvalMethod = (typeof EVAL_METHODS)[number] | `naflow:${string}`;
 
 /** A known method id, or a `naflow:` variant whose options parse (else a UsageError naming them). */
@@ -132,7 +136,9 @@ function configOf(model: Model, options: EvalOptions, layers: string[]) {
     substrate: options.substrate ?? 'blur',
     ...(options.metrics.includes('sanity') ? { sanity: sanityStages(model, options.sanityStages ?? 4) } : {}),
     // paper-mode maps depend on the solver: a run resumed after a change of defaults must not mix them
-    ...(options.methods.some((m) => m === 'naflow' || m.startsWith('naflow:')) ? { solver: { rho: DEFAULT_SETTINGS.rho, maxIter: DEFAULT_SETTINGS.maxIter, atol: DEFAULT_SETTINGS.atol, btol: DEFAULT_SETTINGS.btol } } : {}),
+    ...(options.methods.some((m) => m === 'naflow' || m.startsWith('naflow:'))
+      ? { solver: { rho: DEFAULT_SETTINGS.rho, maxIter: DEFAULT_SETTINGS.maxIter, atol: DEFAULT_SETTINGS.atol, btol: DEFAULT_SETTINGS.btol, ...(variantText(DEFAULT_VARIANT) ? { default: variantText(DEFAULT_VARIANT) } : {}) } }
+      : {}),
   };
 }
 
@@ -171,7 +177,7 @@ function mapsOf(model: Model, x: tf.Tensor, method: EvalMethod, classIndex: numb
   const pick = (ls: { name: string; map: Float32Array; shape: [number, number, number] }[]) =>
     ls.filter((l) => keep.has(l.name)).map((l) => ({ name: l.name, map: l.map, height: l.shape[0], width: l.shape[1] }));
   if (method === 'naflow' || method === 'naflow-ref') return pick(runCascade(model, x, { mode: method === 'naflow' ? 'paper' : 'reference', classIndex }).layers);
-  if (method.startsWith('naflow:')) return pick(runCascade(model, x, { mode: 'paper', classIndex, variant: parseVariant(method.slice(7)) }).layers);
+  if (method.startsWith('naflow:')) return pick(runCascade(model, x, { mode: 'paper', classIndex, variant: resolveVariant(method.slice(7)) }).layers);
   if (CAMS.includes(method)) return pick(camFlow(model, x, method as CamMethodName, { classIndex, layers }).layers);
   if (method === 'scorecam') return pick(scoreCamFlow(model, x, { classIndex, layers }).layers);
   const p = pixelAttribution(model, x, method as PixelMethod, { classIndex });

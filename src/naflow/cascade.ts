@@ -10,7 +10,7 @@ import type { Model } from '../engine/model.js';
 import type { InverseSettings, SolverStats } from '../ops/registry.js';
 import { nativeReferenceFor, type NativeReferenceResult } from './native-reference.js';
 import { runPerOp } from './per-op.js';
-import { SPEC_VARIANT, type CascadeVariant } from './variant.js';
+import { DEFAULT_VARIANT, SPEC_VARIANT, type CascadeVariant } from './variant.js';
 import { checkClassIndex, findScoreTensor, findTrunkEnd, rank4, trunkTensorOrder, type Target } from './structure.js';
 
 export { checkClassIndex, findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder, type Target } from './structure.js';
@@ -31,8 +31,8 @@ export interface CascadeOptions {
   seedAtTrunkEnd?: tf.Tensor;
   settings?: Partial<InverseSettings>;
   /**
-   * The cascade's open choices (paper mode; ./variant.ts). Unset fields: the spec's, with ρ and the
-   * iteration cap from `settings`.
+   * The cascade's open choices (paper mode; ./variant.ts). Unset fields: DEFAULT_VARIANT's, with ρ and
+   * the iteration cap from `settings` where it names them.
    */
   variant?: Partial<CascadeVariant>;
   /**
@@ -105,7 +105,9 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
     }
   }
 
-  const variant: CascadeVariant = mode === 'paper' ? { ...SPEC_VARIANT, rho: settings.rho, maxIter: settings.maxIter, ...options.variant } : { ...SPEC_VARIANT };
+  // paper mode: the default configuration, then ρ and the cap where `settings` names them, then `variant`
+  const named = { ...(options.settings?.rho !== undefined ? { rho: options.settings.rho } : {}), ...(options.settings?.maxIter !== undefined ? { maxIter: options.settings.maxIter } : {}) };
+  const variant: CascadeVariant = mode === 'paper' ? { ...DEFAULT_VARIANT, ...named, ...options.variant } : { ...SPEC_VARIANT };
   const run = { mode, variant, settings: { ...settings, rho: variant.rho, maxIter: variant.maxIter }, scoreTensor, trunkEnd };
   const { classIndex, score, layers } = runPerOp(model, input, run, options);
   return { mode, scoreTensor, trunkEnd, classIndex, score, layers, engine: 'per-op', ...(mode === 'paper' ? { variant } : {}) };

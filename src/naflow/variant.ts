@@ -52,10 +52,33 @@ export class VariantError extends Error {
   }
 }
 
-/** `rho=0.3,abandon=keep` → the fields it sets (validated); '' → {}. */
+/**
+ * Named configurations: 'spec' — the method as the specification writes it; 'default' — this
+ * project's default, chosen by the faithfulness study (docs/faithfulness-study.md).
+ */
+export const PRESETS: Readonly<Record<'spec' | 'default', Readonly<Partial<CascadeVariant>>>> = Object.freeze({
+  spec: {},
+  default: {},
+});
+export type PresetName = keyof typeof PRESETS;
+
+/** The default configuration of paper mode (`runCascade`, `naflow explain`, `naflow eval`'s `naflow`). */
+export const DEFAULT_VARIANT: Readonly<CascadeVariant> = Object.freeze({ ...SPEC_VARIANT, ...PRESETS.default });
+
+/**
+ * A variant's text form → the fields it sets (validated); '' → {}. The text is `key=value,…` (changes
+ * to the spec's configuration), optionally led by a preset name (`default`, `spec`, `default,rho=0.3`),
+ * whose fields come first.
+ */
 export function parseVariant(text: string, where = 'NAFlow options'): Partial<CascadeVariant> {
   const out: Partial<CascadeVariant> = {};
-  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (parts.length && !parts[0].includes('=')) {
+    const name = parts.shift()!;
+    if (!(name in PRESETS)) throw new VariantError(`${where}: '${name}' is neither a preset (${Object.keys(PRESETS).join(', ')}) nor key=value`);
+    Object.assign(out, PRESETS[name as PresetName]);
+  }
+  for (const part of parts) {
     const m = /^([a-zA-Z]+)=(.+)$/.exec(part);
     if (!m) throw new VariantError(`${where}: '${part}' is not key=value (keys: rho, maxIter, abandon, threshold, map, merge, unit)`);
     const [, key, value] = m;
@@ -71,6 +94,11 @@ export function parseVariant(text: string, where = 'NAFlow options'): Partial<Ca
     } else throw new VariantError(`${where}: unknown key '${key}' (keys: rho, maxIter, abandon, threshold, map, merge, unit)`);
   }
   return out;
+}
+
+/** A variant's text form resolved against the spec: `spec` → SPEC_VARIANT, `default` → DEFAULT_VARIANT, `rho=1` → the spec with ρ = 1. */
+export function resolveVariant(text: string, where?: string): CascadeVariant {
+  return { ...SPEC_VARIANT, ...parseVariant(text, where) };
 }
 
 /** The fields of `v` that differ from the spec, as `key=value,…` ('' for the spec itself). */
