@@ -227,3 +227,47 @@ test('the metrics\u2019 scorer gives the same probabilities through the native f
   native.forEach((p, i) => assert.ok(Math.abs(p - perOp[i]) <= 1e-5, `image ${i}: ${p} vs ${perOp[i]}`));
   model.dispose();
 });
+
+test('paper mode with abandon=keep/free where the trunk end abandons nothing runs as the native graph and equals op by op', { skip }, async () => {
+  await initBackend({ backend: 'cpu' });
+  const dir = path.join(fixtures, 'resnet18');
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  const model = await loadModel(path.join(dir, manifest.model));
+  const x = tf.tidy(() => tf.transpose(tf.tensor4d(npyToFloat32(readNpy(path.join(dir, manifest.input.file))), manifest.input.shape), [0, 2, 3, 1]));
+  try {
+    for (const abandon of ['keep', 'free'] as const) {
+      const fast = runCascade(model, x, { mode: 'paper', variant: { abandon, unit: 'block' } });
+      const slow = runCascade(model, x, { mode: 'paper', variant: { abandon, unit: 'block' }, engine: 'per-op' });
+      assert.equal(fast.engine, 'native-graph');
+      assert.equal(fast.mode, 'paper');
+      assert.deepEqual(fast.variant, slow.variant);
+      assert.equal(slow.engine, 'per-op');
+      assert.equal(fast.classIndex, slow.classIndex);
+      fast.layers.forEach((l, i) => {
+        const m = slow.layers[i].map;
+        const scale = Math.max(...m.map(Math.abs), 1e-30);
+        const worst = l.map.reduce((w, v, k) => Math.max(w, Math.abs(v - m[k])), 0);
+        assert.ok(worst <= 1e-5 * scale, `${abandon}, ${l.name}: ${worst} vs scale ${scale}`);
+      });
+    }
+    // the spec's abandonment (zero) is not reference mode: op by op
+    assert.equal(runCascade(model, x, { mode: 'paper', variant: { abandon: 'zero' } }).engine, 'per-op');
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+});
+
+test('paper mode with abandon=keep on a model whose trunk end abandons neurons (a class-score layer): op by op', { skip }, async () => {
+  await initBackend({ backend: 'cpu' });
+  const model = await loadModel(path.join(repoRoot, 'models/tiny-darknet/model.json'));
+  const { tensor } = await prepareImage(model, path.join(repoRoot, 'assets/photos/chelsea.png'));
+  try {
+    const flow = runCascade(model, tensor, { mode: 'paper', variant: { abandon: 'keep' } });
+    assert.equal(flow.engine, 'per-op');
+    assert.ok(flow.layers.some((l) => l.solver?.some((s) => s.iterations > 0)), 'the class selection at the trunk end is propagated by solves');
+  } finally {
+    tensor.dispose();
+    model.dispose();
+  }
+});

@@ -97,21 +97,41 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
   const trunkEnd = options.trunkEnd ?? findTrunkEnd(graph, scoreTensor);
   if (!rank4(graph, trunkEnd)) throw new GraphError(`trunk end '${trunkEnd}' is not a rank-4 (NHWC) tensor`);
 
-  if (mode === 'reference' && options.engine !== 'per-op' && !options.inspectTensors && !options.target && !options.seedAtTrunkEnd) {
-    const native = nativeReferenceFor(model, scoreTensor, trunkTensorOrder(graph, trunkEnd), input.shape);
-    if (typeof native !== 'string') {
-      if (options.classIndex !== undefined) checkClassIndex(options.classIndex, native.classes);
-      return nativeFlow(graph, native.run(input, options.classIndex), scoreTensor, trunkEnd, options);
-    }
-  }
-
   // paper mode: the default configuration, then ρ and the cap where `settings` names them, then `variant`
   const named = { ...(options.settings?.rho !== undefined ? { rho: options.settings.rho } : {}), ...(options.settings?.maxIter !== undefined ? { maxIter: options.settings.maxIter } : {}) };
   const variant: CascadeVariant = mode === 'paper' ? { ...DEFAULT_VARIANT, ...named, ...options.variant } : { ...SPEC_VARIANT };
+
+  const nativeAllowed = options.engine !== 'per-op' && !options.inspectTensors && !options.target && !options.seedAtTrunkEnd;
+  if (nativeAllowed && (mode === 'reference' || (propagatesOnlyTrunkEnd(variant) && !trunkEndAbandons.has(model)))) {
+    const native = nativeReferenceFor(model, scoreTensor, trunkTensorOrder(graph, trunkEnd), input.shape);
+    if (typeof native !== 'string') {
+      if (options.classIndex !== undefined) checkClassIndex(options.classIndex, native.classes);
+      const r = native.run(input, options.classIndex);
+      if (mode === 'reference') return nativeFlow(graph, r, scoreTensor, trunkEnd, options);
+      // Paper mode that imposes only the trunk end's abandonment, where the trunk end abandons nothing:
+      // every B equals A, every map equals reference mode's — exactly, at reference mode's cost.
+      if (r.layers.find((l) => l.name === trunkEnd)?.kept === 1) return { ...nativeFlow(graph, r, scoreTensor, trunkEnd, options), mode: 'paper', variant };
+      trunkEndAbandons.add(model);
+    }
+  }
+
   const run = { mode, variant, settings: { ...settings, rho: variant.rho, maxIter: variant.maxIter }, scoreTensor, trunkEnd };
   const { classIndex, score, layers } = runPerOp(model, input, run, options);
   return { mode, scoreTensor, trunkEnd, classIndex, score, layers, engine: 'per-op', ...(mode === 'paper' ? { variant } : {}) };
 }
+
+/**
+ * Whether a configuration changes B only through the trunk end's abandonment: below it, abandoned
+ * neurons ask nothing of the layers under them (abandon keep/free), so where the trunk end abandons no
+ * neuron nothing is ever corrected. The map formula and threshold must be the spec's for the maps to
+ * be reference mode's.
+ */
+function propagatesOnlyTrunkEnd(v: CascadeVariant): boolean {
+  return v.abandon !== 'zero' && v.threshold === 0 && v.map === 'relu-bg';
+}
+
+/** Models whose trunk end abandoned neurons once (a class-score layer inside the trunk): the shortcut is not tried again. */
+const trunkEndAbandons = new WeakSet<Model>();
 
 /** The AttentionFlow of a native reference-mode run (layers shallow → deep, as the per-op path). */
 function nativeFlow(graph: Graph, r: NativeReferenceResult, scoreTensor: string, trunkEnd: string, options: CascadeOptions): AttentionFlow {
