@@ -14,7 +14,7 @@ import { consumerMap, type AnyNode, type Graph } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import type { ForwardRecord } from '../engine/execute.js';
 import { defaultActivationInputs, type InverseSettings, type SolverStats } from '../ops/registry.js';
-import { lsmr, sigmaMax, tensorSpace, type LinearOperator } from '../solve/lsmr.js';
+import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, tensorSpace, type ArrayOperator, type LinearOperator } from '../solve/lsmr.js';
 import { maskedOperator } from './least-squares.js';
 
 /** Blocks keyed by their top node's name: the nodes bottom → top (a 'start' op, then pointwise ops). */
@@ -77,7 +77,6 @@ export function solveBlock(model: Model, record: ForwardRecord, chain: AnyNode[]
     apply: (v) => tf.tidy(() => steps.reduce((t, s) => s.jvp(t), v)),
     applyT: (u) => tf.tidy(() => steps.reduceRight((t, s) => s.vjp(t), u)),
   };
-  const op = fit ? maskedOperator(plain, fit) : plain;
   const aIn = valueOf(chain[0].inputs[0]);
   const aTop = record.get(chain[chain.length - 1].outputs[0]);
   const r = tf.tidy(() => (fit ? tf.mul(tf.sub(bTop, aTop), fit) : tf.sub(bTop, aTop)));
@@ -86,11 +85,32 @@ export function solveBlock(model: Model, record: ForwardRecord, chain: AnyNode[]
     r.dispose();
     return { input: aIn.clone(), inner: [], solver: { method: 'lsmr', iterations: 0, relResidual: 0, damping: 0, sigmaMax: 0, stop: 'B_out = A_out' } };
   }
-  // σ_max depends on the recorded activation slopes: estimated per solve, not cached per node
-  const sigma = sigmaMax(plain, aIn, settings.powerIterations);
+  const lsmrOptions = (damp: number) => ({ damp, atol: settings.atol, btol: settings.btol, maxIter: settings.maxIter });
+  // The pointwise ops above the start op have diagonal Jacobians at the recorded point, so the block's is
+  // diag(s)·J_start: where the start op has a fast array form, the solve runs on arrays with that scaling.
+  const startOps = model.ruleFor(chain[0]).arrayOperator?.({ inputs: chain[0].inputs.map(valueOf), outputs: chain[0].outputs.map((o) => record.get(o)) }, model.context(chain[0]), 0);
+  let sigma: number, x: tf.Tensor, iterations: number, normR: number, stop: string;
+  if (startOps) {
+    const startOut = record.get(chain[0].outputs[0]);
+    const diag = tf.tidy(() => steps.slice(1).reduce((t, s) => s.jvp(t), tf.onesLike(startOut)));
+    const scale = diag.dataSync() as Float32Array;
+    diag.dispose();
+    const scaled = scaledArrays(startOps, scale);
+    // σ_max depends on the recorded activation slopes: estimated per solve, not cached per node
+    sigma = sigmaMaxArrays(scaled, aIn.shape, settings.powerIterations);
+    const fitValues = fit?.dataSync() as Float32Array | undefined;
+    const fitted = fitValues ? scaledArrays(startOps, scale.map((v, i) => v * fitValues[i])) : scaled;
+    const res = lsmrArrays(fitted, r.dataSync() as Float32Array, lsmrOptions(settings.rho * sigma));
+    x = tf.tensor(res.x, aIn.shape);
+    ({ iterations, normR, stop } = res);
+  } else {
+    sigma = sigmaMax(plain, aIn, settings.powerIterations);
+    const res = lsmr(fit ? maskedOperator(plain, fit) : plain, r, lsmrOptions(settings.rho * sigma));
+    ({ x, iterations, normR, stop } = res);
+  }
   const damping = settings.rho * sigma;
-  const res = lsmr(op, r, { damp: damping, atol: settings.atol, btol: settings.btol, maxIter: settings.maxIter });
   r.dispose();
+  const res = { x, iterations, normR, stop };
   const inner: BlockSolution['inner'] = [];
   let t: tf.Tensor = res.x;
   for (const s of steps.slice(0, -1)) {
@@ -104,4 +124,20 @@ export function solveBlock(model: Model, record: ForwardRecord, chain: AnyNode[]
   const input = tf.add(aIn, res.x);
   res.x.dispose();
   return { input, inner, solver: { method: 'lsmr', iterations: res.iterations, relResidual: res.normR / rNorm, damping, sigmaMax: sigma, stop: res.stop } };
+}
+
+/** diag(s)·J for an operator J on arrays. */
+function scaledArrays(op: ArrayOperator, s: Float32Array): ArrayOperator {
+  return {
+    apply: (v) => {
+      const y = op.apply(v);
+      for (let i = 0; i < y.length; i++) y[i] *= s[i];
+      return y;
+    },
+    applyT: (u) => {
+      const w = new Float32Array(u.length);
+      for (let i = 0; i < u.length; i++) w[i] = u[i] * s[i];
+      return op.applyT(w);
+    },
+  };
 }
