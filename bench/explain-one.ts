@@ -4,19 +4,23 @@
  * N timed runs), print one JSON line with the median time, the first run's time, peak RSS and the LSMR
  * statistics (mean iterations, median and max relative residual). With a reference cap (paper mode),
  * one more run at that cap gives the largest relative L2 difference of any layer's map to it.
- * Usage: node dist/bench/explain-one.js <model> <image.png|input.npy (NCHW)> <paper|reference> [threads] [runs] [refCap]
- * NAFLOW_NATIVE=0 in the environment measures the tfjs-only path.
+ * Usage: node dist/bench/explain-one.js <model> <image.png|input.npy (NCHW)> <paper|reference> [threads] [runs] [refCap] [variant]
+ * (variant: a preset or key=value changes as `--variant` takes them; default: the default preset; refCap
+ * 0: none). NAFLOW_NATIVE=0 in the environment measures the tfjs-only path. σ_max is not read from or
+ * written to the cache, so the first run always includes its estimation.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, shutdownBackend } from '../src/engine/backend.js';
 import { loadModel } from '../src/import/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
+import { resolveVariant } from '../src/naflow/variant.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
 
-const [file, inputFile, mode = 'paper', threadsArg = '1', runsArg = '3', refCapArg] = process.argv.slice(2);
+const [file, inputFile, mode = 'paper', threadsArg = '1', runsArg = '3', refCapArg = '0', variantArg = 'default'] = process.argv.slice(2);
+const variant = resolveVariant(variantArg);
 await initBackend({ backend: 'wasm', threads: Number(threadsArg) });
-const model = await loadModel(file);
+const model = await loadModel(file, { sigmaCache: false });
 let x: tf.Tensor;
 if (inputFile.endsWith('.npy')) {
   const a = readNpy(inputFile);
@@ -28,7 +32,7 @@ let first = 0;
 let last: ReturnType<typeof runCascade> | undefined;
 for (let i = 0; i < runs + 1; i++) {
   const t0 = performance.now();
-  last = runCascade(model, x, { mode: mode as 'paper' | 'reference' });
+  last = runCascade(model, x, { mode: mode as 'paper' | 'reference', variant });
   if (i === 0) first = performance.now() - t0;
   if (i > 0 || runs === 0) times.push(performance.now() - t0);
 }
@@ -36,8 +40,8 @@ times.sort((a, b) => a - b);
 const solves = last!.layers.flatMap((l) => l.solver ?? []).filter((s) => s.method === 'lsmr' && s.iterations > 0);
 const res = solves.map((s) => s.relResidual).sort((a, b) => a - b);
 let maxMapDiff: number | null = null;
-if (refCapArg && mode === 'paper') {
-  const ref = runCascade(model, x, { mode: 'paper', settings: { maxIter: Number(refCapArg) } });
+if (Number(refCapArg) > 0 && mode === 'paper') {
+  const ref = runCascade(model, x, { mode: 'paper', variant: { ...variant, maxIter: Number(refCapArg) } });
   maxMapDiff = 0;
   ref.layers.forEach((l, i) => {
     const m = last!.layers[i].map;
@@ -54,6 +58,7 @@ console.log(
   JSON.stringify({
     model: file,
     mode,
+    variant: variantArg,
     layers: last!.layers.length,
     engine: last!.engine,
     median_ms: Math.round(times[Math.floor(times.length / 2)]),

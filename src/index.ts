@@ -14,7 +14,7 @@ export { loadModel, importGraph, detectFormat, ModelLoadError, type LoadOptions,
 export { loadCard, validateCard, cardPathFor, CardError, type ModelCard, type LoadedCard, type PreprocessPreset } from './model/card.js';
 export { lsmr, sigmaMax, type LinearOperator, type LsmrOptions, type LsmrResult } from './solve/lsmr.js';
 export { runCascade, findScoreTensor, findTrunkEnd, trunkTensorOrder, seedFor, DEFAULT_SETTINGS, type Target, type AttentionFlow, type LayerFlow, type CascadeOptions, type NaflowMode } from './naflow/cascade.js';
-export { SPEC_VARIANT, parseVariant, variantText, type CascadeVariant } from './naflow/variant.js';
+export { SPEC_VARIANT, DEFAULT_VARIANT, PRESETS, parseVariant, resolveVariant, variantText, type CascadeVariant } from './naflow/variant.js';
 export { explain, type ExplainResult, type ExplainOptions, type Decision } from './naflow/explain.js';
 export * from './render/index.js';
 export { decodeImage, ImageError, type RgbImage, type DecodedImage } from './image/decode.js';

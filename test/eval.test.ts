@@ -66,8 +66,10 @@ test('eval resumes after a crash: the same results.json as an uninterrupted run'
     await assert.rejects(runEval(model, items.slice(1), { ...base, out }), /image 0 of the checkpoint is .*airplane.*the dataset or its sampling changed/);
     // paper-mode maps depend on the LSMR settings: a folder made under other solver defaults is refused
     const config = JSON.parse(fs.readFileSync(path.join(out, 'eval-config.json'), 'utf8'));
-    assert.deepEqual(config.solver, { rho: 0.1, maxIter: 30, atol: 1e-6, btol: 1e-6 });
-    fs.writeFileSync(path.join(out, 'eval-config.json'), JSON.stringify({ ...config, solver: { ...config.solver, maxIter: 100 } }, null, 2));
+    assert.deepEqual(config.solver.spec, { rho: 0.1, maxIter: 30, abandon: 'zero', threshold: 0, map: 'relu-bg', merge: 'mean', unit: 'op' });
+    assert.deepEqual(config.solver.default, { ...config.solver.spec, rho: 1, maxIter: 4 });
+    assert.deepEqual([config.solver.atol, config.solver.btol], [1e-6, 1e-6]);
+    fs.writeFileSync(path.join(out, 'eval-config.json'), JSON.stringify({ ...config, solver: { ...config.solver, default: { ...config.solver.default, maxIter: 100 } } }, null, 2));
     await assert.rejects(runEval(model, items, { ...base, out }), /other settings \(.*solver settings\)/);
   } finally {
     model.dispose();

@@ -66,3 +66,25 @@ test('naflow explain --variant spec writes those maps, and flow.json names the c
     fs.rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('the default configuration is the study\'s choice: ρ = 1 (damping = σ_max) and at most 4 LSMR iterations per solve, unlike the spec', async () => {
+  await initBackend({ backend: 'wasm' });
+  const model = await loadModel(DEFAULT_MODEL);
+  try {
+    const r = await explain(model, DEFAULT_IMAGE, { mode: 'paper' });
+    assert.deepEqual(r.variant, resolveVariant('spec,rho=1,maxIter=4'));
+    const solves = r.layers.flatMap((l) => (l.solver ?? []).filter((s) => s.method !== 'diagonal'));
+    assert.ok(solves.length >= 10, `least-squares solves recorded: ${solves.length}`);
+    for (const s of solves) {
+      assert.ok(Math.abs(s.damping - s.sigmaMax) <= 1e-6 * s.sigmaMax, `damping ${s.damping} = ρ·σ_max with ρ = 1 (σ_max ${s.sigmaMax})`);
+      assert.ok(s.iterations <= 4, `${s.iterations} LSMR iterations`);
+    }
+    // and its maps are not the spec's (the fixture): the default is not silently the spec
+    const deepest = fixture.layers.length - 2;
+    const spec = fixture.layers[deepest];
+    const mine = r.layers[deepest].map;
+    assert.ok(Math.abs(mine.reduce((a, v) => a + v, 0) - spec.sum) > 1e-3 * Math.abs(spec.sum), `${spec.name}: the default's map sum equals the spec's`);
+  } finally {
+    model.dispose();
+  }
+});

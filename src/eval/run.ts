@@ -20,7 +20,7 @@ import { randomizedModel, weightLayerCount } from '../metrics/sanity.js';
 import { spearman } from '../metrics/rank.js';
 import { modelSha256 } from '../util/hash.js';
 import type { EvalItem } from './dataset.js';
-import { DEFAULT_VARIANT, parseVariant, resolveVariant, variantText } from '../naflow/variant.js';
+import { DEFAULT_VARIANT, SPEC_VARIANT, parseVariant, resolveVariant } from '../naflow/variant.js';
 
 export const EVAL_METHODS = ['naflow', 'naflow-ref', 'gradcam', 'gradcampp', 'layercam', 'hirescam', 'scorecam', 'gradient', 'guided-backprop', 'deconvnet'] as const;
 /**
@@ -137,7 +137,8 @@ function configOf(model: Model, options: EvalOptions, layers: string[]) {
     ...(options.metrics.includes('sanity') ? { sanity: sanityStages(model, options.sanityStages ?? 4) } : {}),
     // paper-mode maps depend on the solver: a run resumed after a change of defaults must not mix them
     ...(options.methods.some((m) => m === 'naflow' || m.startsWith('naflow:'))
-      ? { solver: { rho: DEFAULT_SETTINGS.rho, maxIter: DEFAULT_SETTINGS.maxIter, atol: DEFAULT_SETTINGS.atol, btol: DEFAULT_SETTINGS.btol, ...(variantText(DEFAULT_VARIANT) ? { default: variantText(DEFAULT_VARIANT) } : {}) } }
+      // (`naflow` is the default configuration, `naflow:…` ids are changes to the spec's)
+      ? { solver: { atol: DEFAULT_SETTINGS.atol, btol: DEFAULT_SETTINGS.btol, spec: { ...SPEC_VARIANT }, default: { ...DEFAULT_VARIANT } } }
       : {}),
   };
 }
