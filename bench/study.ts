@@ -169,16 +169,19 @@ export function toMarkdown(title: string, reports: ConfigReport[], images: numbe
   return out.join('\n');
 }
 
+/** a method id as the plots' legend names it (short enough for its 170 px): the changes alone, `spec`, `reference` */
+const legendName = (method: string) => (method === 'naflow' ? 'spec' : method === 'naflow-ref' ? 'reference' : method.replace(/^naflow:/, '').replace('unit=block', 'block'));
+
 /** Per metric, the difference to LayerCAM against depth, one line per configuration (eval's plot). */
 function plots(reports: ConfigReport[], outDir: string, prefix: string): string[] {
   const files: string[] = [];
   for (const m of METRICS) {
     const key = `${m}: difference to LayerCAM (${SENSE[m] > 0 ? 'higher' : 'lower'} is better)`;
     const r = {
-      methods: reports.map((c) => c.method),
+      methods: reports.map((c) => legendName(c.method)),
       metrics: [],
       settings: {},
-      rows: reports.flatMap((c) => c.perLayer.map((l) => ({ method: c.method, layer: l.name, layerIndex: l.index, depth: l.depth, n: 0, values: { [key]: l.vsLayercam[m].mean } }))),
+      rows: reports.flatMap((c) => c.perLayer.map((l) => ({ method: legendName(c.method), layer: l.name, layerIndex: l.index, depth: l.depth, n: 0, values: { [key]: l.vsLayercam[m].mean } }))),
     } as unknown as EvalResults;
     const file = `${prefix}-${m}.svg`;
     fs.writeFileSync(path.join(outDir, file), plotSvg(r, key));

@@ -205,6 +205,16 @@ test('cascade variants equal a dense float64 replica of the cascade (chain: conv
       const changed = flow.layers.some((l, k) => l.map.some((m, i) => Math.abs(m - spec.layers[k].map[i]) > 1e-3 * Math.max(...spec.layers[k].map.map(Math.abs))));
       assert.ok(changed, `${text}: the maps equal the spec's — the variant was ignored`);
     }
+    // the default configuration at its own cap (4 LSMR iterations per solve) against the exact ρ = 1 solve
+    const def = runCascade(model, input, { classIndex: CLASS, settings: SETTINGS, variant: DEFAULT_VARIANT });
+    assert.ok(def.layers.flatMap((l) => l.solver ?? []).some((s) => s.iterations === DEFAULT_VARIANT.maxIter), 'a solve stopped at the default cap');
+    for (const [name, w] of chainReplica(x, { ...DEFAULT_VARIANT }, def)) {
+      const got = def.layers.find((l) => l.name === name)!.map;
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i < w.length; i++) [num, den] = [num + (got[i] - w[i]) ** 2, den + w[i] ** 2];
+      assert.ok(Math.sqrt(num / Math.max(den, 1e-300)) < 1e-3, `default: map of '${name}' is ${(100 * Math.sqrt(num / den)).toFixed(3)} % from the exact ρ = 1 solve`);
+    }
     // the damping is ρ·σ_max(J) of the op (or of the whole block) being solved
     const J1 = convMatrix(CHAIN.w1, H, W, 1);
     assert.ok(Math.abs(lambdaOf(spec, 'c0') / 0.1 - sigmaMax(J1)) < 1e-3 * sigmaMax(J1), 'σ_max of the conv');
