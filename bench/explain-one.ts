@@ -4,10 +4,11 @@
  * N timed runs), print one JSON line with the median time, the first run's time, peak RSS and the LSMR
  * statistics (mean iterations, median and max relative residual). With a reference cap (paper mode),
  * one more run at that cap gives the largest relative L2 difference of any layer's map to it.
- * Usage: node dist/bench/explain-one.js <model> <image.png|input.npy (NCHW)> <paper|reference> [threads] [runs] [refCap] [variant]
+ * Usage: node dist/bench/explain-one.js <model> <image.png|input.npy (NCHW)> <paper|reference> [threads] [runs] [refCap] [variant] [sigmaCache]
  * (variant: a preset or key=value changes as `--variant` takes them; default: the default preset; refCap
- * 0: none). NAFLOW_NATIVE=0 in the environment measures the tfjs-only path. σ_max is not read from or
- * written to the cache, so the first run always includes its estimation.
+ * 0: none; sigmaCache 'on' reads and writes the σ_max cache in NAFLOW_CACHE_DIR, 'off' (default) leaves
+ * it alone, so the first run includes σ_max's estimation). NAFLOW_NATIVE=0 in the environment measures
+ * the tfjs-only path.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, shutdownBackend } from '../src/engine/backend.js';
@@ -17,10 +18,10 @@ import { resolveVariant } from '../src/naflow/variant.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
 
-const [file, inputFile, mode = 'paper', threadsArg = '1', runsArg = '3', refCapArg = '0', variantArg = 'default'] = process.argv.slice(2);
+const [file, inputFile, mode = 'paper', threadsArg = '1', runsArg = '3', refCapArg = '0', variantArg = 'default', cacheArg = 'off'] = process.argv.slice(2);
 const variant = resolveVariant(variantArg);
 await initBackend({ backend: 'wasm', threads: Number(threadsArg) });
-const model = await loadModel(file, { sigmaCache: false });
+const model = await loadModel(file, { sigmaCache: cacheArg === 'on' });
 let x: tf.Tensor;
 if (inputFile.endsWith('.npy')) {
   const a = readNpy(inputFile);
