@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { NaflowMode } from '../naflow/cascade.js';
-import { DEFAULT_VARIANT, PRESETS, resolveVariant, type CascadeVariant } from '../naflow/variant.js';
+import { DEFAULT_VARIANT, SPEC_VARIANT, resolveVariant, type CascadeVariant } from '../naflow/variant.js';
 import { COLORMAPS, type ColormapName } from '../render/index.js';
 import { UsageError, positiveNumber } from './common.js';
 
@@ -41,7 +41,7 @@ export function addFlowOptions(cmd: Command): Command {
     .option('--json', 'also print flow.json to stdout')
     .option(
       '--variant <v>',
-      `paper mode's configuration: a preset (${Object.keys(PRESETS).join(', ')}: the method as the specification writes it) or key=value,… changes to the spec (rho, maxIter, abandon, threshold, map, merge, unit; docs/faithfulness-study.md)`,
+      `paper mode's configuration: a preset — default (the faithfulness study's choice: ρ = ${DEFAULT_VARIANT.rho}, cap ${DEFAULT_VARIANT.maxIter}) or spec (the method as the specification writes it: ρ = ${SPEC_VARIANT.rho}, cap ${SPEC_VARIANT.maxIter}) — or key=value,… changes to the spec (rho, maxIter, abandon, threshold, map, merge, unit; docs/faithfulness-study.md)`,
       'default',
     )
     .option('--rho <r>', `damping factor ρ of the least-squares inverses, λ = ρ·σ_max (default: the variant's, ${DEFAULT_VARIANT.rho})`)
