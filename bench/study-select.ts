@@ -3,7 +3,8 @@
  * bench/study.ts, score = ½ (wins against LayerCAM on Tiny Darknet / its layers + the same on ResNet-56),
  * a win being a layer with lower mean deletion and higher mean insertion AUC than LayerCAM. A
  * configuration run on one model only takes, on the other, the wins of the configuration it equals
- * there (given as alias=target, e.g. naflow:merge=importance=naflow: Tiny Darknet has no fork).
+ * there (given as alias=target, e.g. naflow:merge=importance=naflow: Tiny Darknet has no fork; the
+ * alias applies to the model whose report lacks the configuration).
  * Usage: node dist/bench/study-select.js <tiny.json> <resnet.json> [alias=target …]
  * Prints a markdown table, best first.
  */
@@ -32,5 +33,6 @@ console.log('| configuration | score | Tiny Darknet wins vs LayerCAM | ResNet-56
 console.log('|---|---|---|---|---|');
 for (const { id, score, t, r } of rows) {
   const worse = [...t.worseThanReference.map((w) => `Tiny ${w}`), ...r.worseThanReference.map((w) => `ResNet ${w}`)].join(', ') || '—';
-  console.log(`| \`${id}\`${aliases.has(id) ? ` (Tiny Darknet: = \`${aliases.get(id)}\`)` : ''} | ${score.toFixed(3)} | ${t.winsVsLayercam}/${t.layers} | ${r.winsVsLayercam}/${r.layers} | ${worse} |`);
+  const aliasNote = (id: string) => (!aliases.has(id) ? '' : ` (${tiny.has(id) ? 'ResNet-56' : 'Tiny Darknet'}: = \`${aliases.get(id)}\`)`);
+  console.log(`| \`${id}\`${aliasNote(id)} | ${score.toFixed(3)} | ${t.winsVsLayercam}/${t.layers} | ${r.winsVsLayercam}/${r.layers} | ${worse} |`);
 }
