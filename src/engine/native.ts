@@ -111,7 +111,13 @@ export function setNativeThreads(n: number | undefined): void {
 export class NativeGraphSession {
   protected session: BindingSession | undefined;
   protected readonly rt: Runtime;
-  constructor(bytes: Uint8Array) {
+  /**
+   * `memArena`: keep onnxruntime's memory arena between runs. Right for a whole-model graph run again
+   * and again (without it every run allocates its intermediates anew: reference mode 1.25–1.6× slower);
+   * wrong for the many one-op sessions of the least-squares solves, where each arena would hold its
+   * session's peak workspace for the process's life (126 MB more on VGG16).
+   */
+  constructor(bytes: Uint8Array, { memArena = true }: { memArena?: boolean } = {}) {
     const rt = load();
     if (!rt) throw new Error(`native kernels unavailable: ${unavailable}`);
     this.rt = rt;
@@ -122,7 +128,7 @@ export class NativeGraphSession {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
-      enableCpuMemArena: false,
+      enableCpuMemArena: memArena,
       // No busy-waiting between calls: the tfjs work in between needs the cores. Denormals flushed to
       // zero: the gradients reaching a deep random-weight VGG16's first layers are partly subnormal,
       // which made that one transposed convolution 125 ms instead of 47 (values below 1.2e-38 only).
@@ -149,7 +155,7 @@ export class NativeGraphSession {
 /** One loaded single-purpose ONNX model: one float32 input, one output. */
 export class NativeSession extends NativeGraphSession {
   constructor(bytes: Uint8Array, readonly input: string, readonly output: string) {
-    super(bytes);
+    super(bytes, { memArena: false });
   }
 
   /** Run on one float32 input of the given shape; returns the output's data and shape. */
