@@ -7,10 +7,10 @@
  * existing output folder is replaced only when it is empty or an earlier naflow output (see outDirProblem).
  */
 import type { CascadeVariant } from './variant.js';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { encodeNpy } from '../util/npy.js';
+import { modelSha256 } from '../util/hash.js';
 import { renderFlow, encodePng, flowStrip, flowGif, layerCaption, type ColormapName, type RgbImage } from '../render/index.js';
 import type { ExplainResult } from './explain.js';
 import type { SolverStats } from '../ops/registry.js';
@@ -69,13 +69,10 @@ export interface FlowJson {
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 80) || 'layer';
 
+/** The model's sha256 as eval and the σ_max cache record it (a tfjs model: model.json and its weights). */
 function sha256(file: string): string | null {
   try {
-    const h = crypto.createHash('sha256');
-    const stat = fs.statSync(file);
-    const files = stat.isDirectory() ? [path.join(file, 'model.json')] : [file];
-    for (const f of files) h.update(new Uint8Array(fs.readFileSync(f)));
-    return h.digest('hex');
+    return modelSha256(file);
   } catch {
     return null;
   }
