@@ -14,8 +14,8 @@ import { consumerMap, type AnyNode, type Graph } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import type { ForwardRecord } from '../engine/execute.js';
 import { defaultActivationInputs, type InverseSettings, type SolverStats } from '../ops/registry.js';
-import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, tensorSpace, type ArrayOperator, type LinearOperator } from '../solve/lsmr.js';
-import { maskedOperator } from './least-squares.js';
+import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, tensorSpace, type LinearOperator } from '../solve/lsmr.js';
+import { maskedOperator, scaledArrays } from './least-squares.js';
 
 /** Blocks keyed by their top node's name: the nodes bottom → top (a 'start' op, then pointwise ops). */
 export function findBlocks(model: Model, trunkNodes: AnyNode[], trunkEnd: string): Map<string, AnyNode[]> {
@@ -89,7 +89,8 @@ export function solveBlock(model: Model, record: ForwardRecord, chain: AnyNode[]
   // The pointwise ops above the start op have diagonal Jacobians at the recorded point, so the block's is
   // diag(s)·J_start: where the start op has a fast array form, the solve runs on arrays with that scaling.
   const startOps = model.ruleFor(chain[0]).arrayOperator?.({ inputs: chain[0].inputs.map(valueOf), outputs: chain[0].outputs.map((o) => record.get(o)) }, model.context(chain[0]), 0);
-  let sigma: number, x: tf.Tensor, iterations: number, normR: number, stop: string;
+  let sigma: number;
+  let res: { x: tf.Tensor; iterations: number; normR: number; stop: string };
   if (startOps) {
     const startOut = record.get(chain[0].outputs[0]);
     const diag = tf.tidy(() => steps.slice(1).reduce((t, s) => s.jvp(t), tf.onesLike(startOut)));
@@ -100,17 +101,14 @@ export function solveBlock(model: Model, record: ForwardRecord, chain: AnyNode[]
     sigma = sigmaMaxArrays(scaled, aIn.shape, settings.powerIterations);
     const fitValues = fit?.dataSync() as Float32Array | undefined;
     const fitted = fitValues ? scaledArrays(startOps, scale.map((v, i) => v * fitValues[i])) : scaled;
-    const res = lsmrArrays(fitted, r.dataSync() as Float32Array, lsmrOptions(settings.rho * sigma));
-    x = tf.tensor(res.x, aIn.shape);
-    ({ iterations, normR, stop } = res);
+    const ra = lsmrArrays(fitted, r.dataSync() as Float32Array, lsmrOptions(settings.rho * sigma));
+    res = { ...ra, x: tf.tensor(ra.x, aIn.shape) };
   } else {
     sigma = sigmaMax(plain, aIn, settings.powerIterations);
-    const res = lsmr(fit ? maskedOperator(plain, fit) : plain, r, lsmrOptions(settings.rho * sigma));
-    ({ x, iterations, normR, stop } = res);
+    res = lsmr(fit ? maskedOperator(plain, fit) : plain, r, lsmrOptions(settings.rho * sigma));
   }
   const damping = settings.rho * sigma;
   r.dispose();
-  const res = { x, iterations, normR, stop };
   const inner: BlockSolution['inner'] = [];
   let t: tf.Tensor = res.x;
   for (const s of steps.slice(0, -1)) {
@@ -126,18 +124,3 @@ export function solveBlock(model: Model, record: ForwardRecord, chain: AnyNode[]
   return { input, inner, solver: { method: 'lsmr', iterations: res.iterations, relResidual: res.normR / rNorm, damping, sigmaMax: sigma, stop: res.stop } };
 }
 
-/** diag(s)·J for an operator J on arrays. */
-function scaledArrays(op: ArrayOperator, s: Float32Array): ArrayOperator {
-  return {
-    apply: (v) => {
-      const y = op.apply(v);
-      for (let i = 0; i < y.length; i++) y[i] *= s[i];
-      return y;
-    },
-    applyT: (u) => {
-      const w = new Float32Array(u.length);
-      for (let i = 0; i < u.length; i++) w[i] = u[i] * s[i];
-      return op.applyT(w);
-    },
-  };
-}

@@ -70,7 +70,7 @@ export function dampedCorrection(rule: OpRule, ctx: OpContext, args: InverseArgs
   const plainArrays = rule.arrayOperator?.(args, ctx, inputIndex);
   const plainOp = plainArrays ? undefined : linearOperator(rule, ctx, args, inputIndex);
   const fitArray = fit && plainArrays ? (fit.dataSync() as Float32Array) : undefined;
-  const arrays = plainArrays && fitArray ? maskedArrays(plainArrays, fitArray) : plainArrays;
+  const arrays = plainArrays && fitArray ? scaledArrays(plainArrays, fitArray) : plainArrays;
   const op = plainOp && fit ? maskedOperator(plainOp, fit) : plainOp;
   const cache = sigmaStoreOf(ctx.graph);
   // σ_max depends on the input size (and, for ops linear in their input, on nothing else).
@@ -110,9 +110,10 @@ export function maskedOperator(op: LinearOperator, mask: tf.Tensor): LinearOpera
   return { apply: (v) => tf.tidy(() => tf.mul(op.apply(v), mask)), applyT: (u) => tf.tidy(() => op.applyT(tf.mul(u, mask))) };
 }
 
-function maskedArrays(op: ArrayOperator, mask: Float32Array): ArrayOperator {
+/** diag(s)·J for an operator J on arrays (a 0/1 mask s: M·J, the rows of J that are fitted). */
+export function scaledArrays(op: ArrayOperator, s: Float32Array): ArrayOperator {
   const times = (x: Float32Array) => {
-    for (let i = 0; i < x.length; i++) x[i] *= mask[i];
+    for (let i = 0; i < x.length; i++) x[i] *= s[i];
     return x;
   };
   return { apply: (v) => times(op.apply(v)), applyT: (u) => op.applyT(times(u.slice())) };
