@@ -4,6 +4,7 @@
  * Data flows one way: import → graph → forward record → (cascade) → maps → render/metrics.
  */
 export * from './ir/graph.js';
+export { InputError, UsageError, isInputError } from './util/errors.js';
 export { registerOp, getOpRule, supportedOps, type OpRule, type OpContext, type VjpArgs } from './ops/registry.js';
 export { Model } from './engine/model.js';
 export { initBackend, currentBackend, type BackendName, type BackendOptions } from './engine/backend.js';

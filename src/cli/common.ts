@@ -8,6 +8,10 @@ import { initBackendInfo, type BackendInfo, type BackendName } from '../engine/b
 import { nativeAvailable, setNativeThreads } from '../engine/native.js';
 import { looksLikeImageFile } from '../image/decode.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../defaults.js';
+import { CommanderError } from 'commander';
+import { UsageError, isInputError } from '../util/errors.js';
+
+export { UsageError } from '../util/errors.js';
 
 /**
  * Exit codes of every naflow command:
@@ -19,14 +23,6 @@ import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../defaults.js';
  */
 export const EXIT = { ok: 0, input: 1, internal: 2, unsupported: 3 } as const;
 
-/** An error caused by what the user asked for (exit code 1). */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
 /** An option that must be a positive number (an integer with `integer`): its value, or a usage error naming it. */
 export function positiveNumber(v: unknown, what: string, integer = false): number {
   const n = Number(v);
@@ -34,19 +30,14 @@ export function positiveNumber(v: unknown, what: string, integer = false): numbe
   return n;
 }
 
-/** Error classes (by name) that describe bad input rather than a naflow bug. */
-const INPUT_ERRORS = new Set(['UsageError', 'ModelLoadError', 'GraphError', 'CardError', 'ImageError', 'CommanderError', 'SimilarityError']);
-
-export function isInputError(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
-  if (INPUT_ERRORS.has(e.name) || INPUT_ERRORS.has(e.constructor?.name)) return true;
-  const code = (e as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EPERM';
+/** The user's to fix (exit 1): an InputError, a missing or unreadable path, or commander's own usage errors. */
+export function isCliInputError(e: unknown): boolean {
+  return isInputError(e) || e instanceof CommanderError;
 }
 
 /** Print `naflow: <message>` (stack only with NAFLOW_DEBUG=1) and return the exit code. */
 export function reportError(e: unknown): number {
-  const input = isInputError(e);
+  const input = isCliInputError(e);
   const msg = e instanceof Error ? e.message : String(e);
   const debug = process.env.NAFLOW_DEBUG === '1';
   if (input) process.stderr.write(`naflow: ${msg}\n`);

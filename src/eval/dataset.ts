@@ -9,13 +9,9 @@ import path from 'node:path';
 import type { LoadedCard } from '../model/card.js';
 import type { Box } from '../metrics/pointing.js';
 import { imageFiles } from '../similarity/embed.js';
+import { InputError } from '../util/errors.js';
 
-export class EvalDataError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export class EvalDataError extends InputError {}
 
 export interface EvalItem {
   file: string;

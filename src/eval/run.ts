@@ -20,6 +20,7 @@ import { randomizedModel, weightLayerCount } from '../metrics/sanity.js';
 import { spearman } from '../metrics/rank.js';
 import { modelSha256 } from '../util/hash.js';
 import type { EvalItem } from './dataset.js';
+import { InputError } from '../util/errors.js';
 import { DEFAULT_VARIANT, SPEC_VARIANT, parseVariant, resolveVariant } from '../naflow/variant.js';
 
 export const EVAL_METHODS = ['naflow', 'naflow-ref', 'gradcam', 'gradcampp', 'layercam', 'hirescam', 'scorecam', 'gradient', 'guided-backprop', 'deconvnet'] as const;
@@ -118,7 +119,7 @@ function chooseLayers(model: Model, spec: EvalOptions['layers']): { all: string[
   if (spec === 'last') return { all, chosen: [all[all.length - 1]] };
   const chosen = spec.map((s) => {
     const name = typeof s === 'number' || /^\d+$/.test(s) ? all[Number(s)] : s;
-    if (!name || !all.includes(name)) throw new Error(`--layers: '${s}' is not a trunk layer (there are ${all.length}: 0–${all.length - 1} or their tensor names)`);
+    if (!name || !all.includes(name)) throw new InputError(`--layers: '${s}' is not a trunk layer (there are ${all.length}: 0–${all.length - 1} or their tensor names)`);
     return name;
   });
   return { all, chosen: all.filter((n) => chosen.includes(n)) };
@@ -147,7 +148,7 @@ function configOf(model: Model, options: EvalOptions, layers: string[]) {
 export function sanityStages(model: Model, count: number): SanityStage[] {
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`sanity stages must be a positive integer, got ${count}`);
   const of = weightLayerCount(model);
-  if (!of) throw Object.assign(new Error(`the sanity check randomises weight layers (Conv, Gemm, MatMul with constant weights), and ${model.graph.source} has none`), { name: 'UsageError' });
+  if (!of) throw new InputError(`the sanity check randomises weight layers (Conv, Gemm, MatMul with constant weights), and ${model.graph.source} has none`);
   const stages = new Map<number, SanityStage>();
   for (let k = 1; k <= count; k++) {
     const layers = Math.max(1, Math.round((k / count) * of));
@@ -194,7 +195,7 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
   if (fs.existsSync(configFile)) {
     const old = fs.readFileSync(configFile, 'utf8');
     if (old.trim() !== JSON.stringify(config, null, 2).trim())
-      throw Object.assign(new Error(`${options.out} holds an evaluation with other settings (model, data, methods, metrics, layers, steps or NAFlow's solver settings); choose another --out or delete it`), { name: 'UsageError' });
+      throw new InputError(`${options.out} holds an evaluation with other settings (model, data, methods, metrics, layers, steps or NAFlow's solver settings); choose another --out or delete it`);
   } else fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const done = readProgress(progressFile);
   const steps = options.steps ?? 32;
@@ -222,7 +223,7 @@ async function evalImages(
     const saved = done.get(i);
     // the checkpoint is by position: a changed dataset (another --every, files added) must not mix in
     if (saved && path.resolve(saved.file) !== path.resolve(item.file))
-      throw Object.assign(new Error(`${options.out}: image ${i} of the checkpoint is ${saved.file}, but this run's image ${i} is ${item.file}: the dataset or its sampling changed; choose another --out or delete it`), { name: 'UsageError' });
+      throw new InputError(`${options.out}: image ${i} of the checkpoint is ${saved.file}, but this run's image ${i} is ${item.file}: the dataset or its sampling changed; choose another --out or delete it`);
     if (saved) continue;
     options.beforeImage?.(i);
     const prepared = await prepareImage(model, item.file);

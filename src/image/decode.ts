@@ -21,16 +21,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { InputError } from '../util/errors.js';
 
 export type ResizeMode = 'squash' | 'center-crop';
 export type Interpolation = 'bilinear' | 'bicubic';
 
-export class ImageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ImageError';
-  }
-}
+export class ImageError extends InputError {}
 
 /** Extensions naflow treats as image files (for telling images from models on the command line). */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];

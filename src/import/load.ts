@@ -15,13 +15,9 @@ import { readTfjsArtifacts } from './tfjs-weights.js';
 import { FACE_RECOGNITION_CARD, importFaceRecognitionNet, importTinyFaceDetector, isFaceRecognitionManifest, isTinyFaceDetectorManifest } from './face-api.js';
 import { persistSigma } from '../node/sigma-cache.js';
 import '../ops/index.js';
+import { InputError } from '../util/errors.js';
 
-export class ModelLoadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelLoadError';
-  }
-}
+export class ModelLoadError extends InputError {}
 
 export interface LoadOptions {
   /** explicit model card path (default: `<model>.naflow.json` beside the model) */

@@ -33,12 +33,7 @@ export interface TfjsArtifacts {
 }
 
 /** A GraphError, so `load.ts` passes the message (which already names the file) through unchanged. */
-export class TfjsWeightsError extends GraphError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TfjsWeightsError';
-  }
-}
+export class TfjsWeightsError extends GraphError {}
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
 

@@ -10,6 +10,7 @@
  * activations. Constant layouts are fixed per op (documented on each attribute type below).
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../util/errors.js';
 
 export type DType = 'float32' | 'int32';
 /** A static shape; -1 marks an unknown dimension (only the batch dimension may be unknown). */
@@ -156,12 +157,7 @@ export interface Graph {
   values: Map<string, ValueInfo>;
 }
 
-export class GraphError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GraphError';
-  }
-}
+export class GraphError extends InputError {}
 
 /** Index helpers used by the engine and the importers. */
 export function producerMap(g: Graph): Map<string, AnyNode> {

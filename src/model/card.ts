@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { InputError } from '../util/errors.js';
 
 export type PreprocessPreset = 'imagenet' | 'unit' | 'raw255';
 export interface PreprocessCustom {
@@ -51,12 +52,7 @@ export interface LoadedCard extends ModelCard {
   cardPath?: string;
 }
 
-export class CardError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CardError';
-  }
-}
+export class CardError extends InputError {}
 
 /** Where the card for a model file lives: `x.onnx` → `x.naflow.json`; `dir/model.json` → `dir/model.naflow.json`. */
 export function cardPathFor(modelPath: string): string {

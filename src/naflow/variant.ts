@@ -3,6 +3,7 @@
  * one plain record, with named presets and a `key=value,…` text form (`naflow:rho=0.3,abandon=keep`).
  */
 import type { InverseSettings } from '../ops/registry.js';
+import { InputError } from '../util/errors.js';
 
 export interface CascadeVariant {
   /** damping factor ρ of the least-squares inverses: λ = ρ·σ_max(J) */
@@ -45,12 +46,7 @@ const CHOICES: Record<'abandon' | 'map' | 'merge' | 'unit', readonly string[]> =
   unit: ['op', 'block'],
 };
 
-export class VariantError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export class VariantError extends InputError {}
 
 /**
  * Named configurations: 'spec' — the method as the specification writes it; 'default' — this

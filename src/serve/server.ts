@@ -31,6 +31,7 @@ import { renderReport } from '../viewer/report.js';
 import type { JobRequest } from './job.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.js';
 import { appHtml, APP_CSP } from './app.js';
+import { isInputError } from '../util/errors.js';
 
 export interface ServeModel {
   /** URL-safe id */
@@ -209,7 +210,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       job.title = (m.data as ViewerData).title;
       job.zip = m.zip;
       finish(job, 'done');
-    } else finish(job, 'error', m.message);
+    } else finish(job, 'error', m.input ? m.message : `internal error: ${m.message}`); // the user's input (4xx-like) or a naflow bug
     pump();
   }
 
@@ -410,8 +411,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      const status = e instanceof HttpError ? e.status : 500;
-      const message = e instanceof HttpError ? e.message : `internal error: ${(e as Error).message}`;
+      // the status follows from the error: a refused request, the user's input (400) or a naflow bug (500)
+      const status = e instanceof HttpError ? e.status : isInputError(e) ? 400 : 500;
+      const message = status === 500 ? `internal error: ${(e as Error).message}` : (e as Error).message;
       if (status === 500) log(`error on ${req.method} ${req.url}: ${(e as Error).stack ?? e}`);
       if (res.headersSent) return void res.end();
       // a refused upload: answer, then stop reading it (drain a little so the client sees the answer)

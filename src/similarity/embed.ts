@@ -9,14 +9,10 @@ import { valuesOf } from '../util/tensor.js';
 import type { Model } from '../engine/model.js';
 import { forward } from '../engine/execute.js';
 import { prepareImage, type ImageSpec } from '../image/preprocess.js';
+import { InputError } from '../util/errors.js';
 
 /** Bad similarity input (exit code 1 on the CLI): empty folders, wrong banks, unknown tensors. */
-export class SimilarityError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SimilarityError';
-  }
-}
+export class SimilarityError extends InputError {}
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif)$/i;
 

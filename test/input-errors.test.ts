@@ -1,0 +1,188 @@
+/**
+ * Every error a user can cause — a bad model, bad weights, a bad image, a bad card, a bad option, a bad
+ * data folder — exits 1 with one line that names the file or option, never "internal error" (exit 2) and
+ * never a stack trace. One row per mistake, each run as a user would run it. The classification itself
+ * is `instanceof InputError` (src/util/errors.ts), checked directly at the end.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PACKAGE_ROOT, DEFAULT_IMAGE } from '../src/defaults.js';
+import { InputError, UsageError, isInputError } from '../src/util/errors.js';
+import { GraphError } from '../src/ir/graph.js';
+import { CardError } from '../src/model/card.js';
+import { ImageError } from '../src/image/decode.js';
+import { ModelLoadError } from '../src/import/load.js';
+import { TfjsWeightsError } from '../src/import/tfjs-weights.js';
+import { EvalDataError } from '../src/eval/dataset.js';
+import { VariantError } from '../src/naflow/variant.js';
+import { SimilarityError } from '../src/similarity/embed.js';
+import { naflow } from './helpers/run-cli.js';
+
+const TINY = path.join(PACKAGE_ROOT, 'models', 'tiny-darknet');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-input-errors-'));
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A copy of the bundled tfjs model whose model.json is changed by `edit` (weights copied as they are). */
+function tinyCopy(name: string, edit: (modelJson: { weightsManifest: Array<{ paths: string[]; weights: Array<{ name: string; dtype: string }> }> }) => void): string {
+  const dir = path.join(tmp, name);
+  fs.cpSync(TINY, dir, { recursive: true });
+  const file = path.join(dir, 'model.json');
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  edit(json);
+  fs.writeFileSync(file, JSON.stringify(json));
+  return file;
+}
+
+interface Case {
+  what: string;
+  args: () => string[];
+  /** the message must name this (a file, an option, a node) */
+  names: RegExp;
+}
+
+const cases: Case[] = [
+  {
+    what: 'a tfjs weight with a dtype naflow cannot read (float64)',
+    args: () => ['predict', tinyCopy('float64', (j) => void (j.weightsManifest[0].weights[0].dtype = 'float64'))],
+    names: /float64[\\/]model\.json: weight '.+' has dtype 'float64'/,
+  },
+  {
+    what: 'a missing weight shard',
+    args: () => {
+      const file = tinyCopy('missing-shard', () => undefined);
+      fs.rmSync(path.join(path.dirname(file), 'group3-shard1of1'));
+      return ['predict', file];
+    },
+    names: /group3-shard1of1/,
+  },
+  {
+    what: 'a truncated weight shard',
+    args: () => {
+      const file = tinyCopy('short-shard', () => undefined);
+      const shard = path.join(path.dirname(file), 'group5-shard1of1');
+      fs.writeFileSync(shard, new Uint8Array(fs.readFileSync(shard)).subarray(0, 10));
+      return ['inspect', file];
+    },
+    names: /group5-shard1of1|short-shard[\\/]model\.json/,
+  },
+  {
+    what: 'a model.json that is not JSON',
+    args: () => {
+      const file = path.join(tmp, 'broken', 'model.json');
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, '{"modelTopology": ');
+      return ['predict', file];
+    },
+    names: /broken[\\/]model\.json/,
+  },
+  {
+    what: 'an ONNX file of random bytes',
+    args: () => {
+      const file = path.join(tmp, 'noise.onnx');
+      fs.writeFileSync(file, Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24));
+      return ['inspect', file];
+    },
+    names: /noise\.onnx/,
+  },
+  {
+    what: 'a model card that is not JSON',
+    args: () => {
+      const card = path.join(tmp, 'bad-card.naflow.json');
+      fs.writeFileSync(card, 'preprocess: imagenet\n');
+      return ['predict', '--card', card, path.join(TINY, 'model.json')];
+    },
+    names: /bad-card\.naflow\.json/,
+  },
+  {
+    what: 'a model card with a wrong field',
+    args: () => {
+      const card = path.join(tmp, 'wrong-card.naflow.json');
+      fs.writeFileSync(card, JSON.stringify({ inputSize: 'large' }));
+      return ['predict', '--card', card, path.join(TINY, 'model.json')];
+    },
+    names: /wrong-card\.naflow\.json/,
+  },
+  {
+    what: 'a PNG cut short',
+    args: () => {
+      const file = path.join(tmp, 'cut.png');
+      fs.writeFileSync(file, new Uint8Array(fs.readFileSync(DEFAULT_IMAGE)).subarray(0, 200));
+      return ['explain', file, '--out', path.join(tmp, 'out-cut')];
+    },
+    names: /cut\.png/,
+  },
+  {
+    what: 'an unknown --mode',
+    args: () => ['explain', '--mode', 'fast', '--out', path.join(tmp, 'out-mode')],
+    names: /--mode/,
+  },
+  {
+    what: 'an unknown --variant key',
+    args: () => ['explain', '--variant', 'speed=11', '--out', path.join(tmp, 'out-variant')],
+    names: /speed/,
+  },
+  {
+    what: 'a malformed --input-tensor',
+    args: () => {
+      const file = path.join(tmp, 'x.npy');
+      fs.writeFileSync(file, 'not numpy');
+      return ['explain', '--input-tensor', file, '--out', path.join(tmp, 'out-npy')];
+    },
+    names: /x\.npy/,
+  },
+  {
+    what: 'an eval data folder with no images',
+    args: () => {
+      const dir = path.join(tmp, 'empty-data');
+      fs.mkdirSync(path.join(dir, 'cat'), { recursive: true });
+      return ['eval', path.join(TINY, 'model.json'), '--data', dir, '--out', path.join(tmp, 'out-eval-empty')];
+    },
+    names: /empty-data/,
+  },
+  {
+    what: 'an eval data folder that does not exist',
+    args: () => ['eval', path.join(TINY, 'model.json'), '--data', path.join(tmp, 'no-such-data'), '--out', path.join(tmp, 'out-eval-missing')],
+    names: /no-such-data/,
+  },
+  {
+    what: 'an eval --layers entry that is no layer',
+    args: () => {
+      const dir = path.join(tmp, 'one-image', 'Egyptian cat');
+      fs.mkdirSync(dir, { recursive: true });
+      fs.copyFileSync(DEFAULT_IMAGE, path.join(dir, 'chelsea.png'));
+      return ['eval', path.join(TINY, 'model.json'), '--data', path.dirname(dir), '--layers', '0,no_such_layer', '--out', path.join(tmp, 'out-eval-layers')];
+    },
+    names: /--layers: 'no_such_layer'/,
+  },
+];
+
+for (const c of cases) {
+  test(`input error: ${c.what} → exit 1, names it, no stack`, async () => {
+    const r = await naflow(c.args());
+    assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
+    assert.match(r.stderr, /^naflow: /m);
+    assert.doesNotMatch(r.stderr, /internal error/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.match(r.stderr, c.names);
+  });
+}
+
+test('the hierarchy: every input error class is an InputError; plain errors and bugs are not', () => {
+  const inputErrors = [UsageError, GraphError, CardError, ImageError, ModelLoadError, TfjsWeightsError, EvalDataError, VariantError, SimilarityError];
+  for (const E of inputErrors) {
+    const e = new E('m');
+    assert.ok(e instanceof InputError, E.name);
+    assert.ok(isInputError(e), E.name);
+    assert.equal(e.name, E.name, 'the class name, for stack traces');
+  }
+  assert.ok(new TfjsWeightsError('m') instanceof GraphError);
+  assert.equal(isInputError(new Error('bug')), false);
+  assert.equal(isInputError(new TypeError('x is undefined')), false);
+  assert.equal(isInputError('a string'), false);
+  // a missing path the user gave (the OS error's code), but not any coded error
+  assert.ok(isInputError(Object.assign(new Error('open x'), { code: 'ENOENT' })));
+  assert.equal(isInputError(Object.assign(new Error('x'), { code: 'ERR_WORKER_OUT_OF_MEMORY' })), false);
+});
