@@ -11,9 +11,9 @@ import type { InverseSettings, SolverStats } from '../ops/registry.js';
 import { nativeReferenceFor, type NativeReferenceResult } from './native-reference.js';
 import { runPerOp } from './per-op.js';
 import { DEFAULT_VARIANT, SPEC_VARIANT, type CascadeVariant } from './variant.js';
-import { checkClassIndex, findScoreTensor, findTrunkEnd, rank4, trunkTensorOrder, type Target } from './structure.js';
+import { checkClassIndex, findScoreTensor, findTrunkEnd, rank4, trunkTensorOrder, type Target } from '../structure/trunk.js';
 
-export { checkClassIndex, findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder, type Target } from './structure.js';
+export { checkClassIndex, findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder, type Target } from '../structure/trunk.js';
 
 export type NaflowMode = 'paper' | 'reference';
 
