@@ -15,10 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { initBackend, shutdownBackend } from '../src/engine/backend.js';
 import { loadModel } from '../src/import/load.js';
 import { prepareImage } from '../src/image/preprocess.js';
-import { runCascade, findScoreTensor, findTrunkEnd, trunkTensorOrder } from '../src/naflow/cascade.js';
-import { camFlow, type CamMethodName } from '../src/baselines/pipeline.js';
-import { scoreCamFlow } from '../src/baselines/scorecam.js';
-import { pixelAttribution, type PixelMethod } from '../src/baselines/guided.js';
+import { findScoreTensor, findTrunkEnd, trunkTensorOrder } from '../src/structure/index.js';
+import { listMethods, resolveMethod } from '../src/methods/index.js';
 import { confidenceChange, deletionInsertion, makeScorer } from '../src/metrics/faithfulness.js';
 import { DEFAULT_MODEL } from '../src/defaults.js';
 
@@ -30,17 +28,14 @@ const prepared = await Promise.all(photos.map((p) => prepareImage(model, p)));
 const last = trunkTensorOrder(model.graph, findTrunkEnd(model.graph, findScoreTensor(model.graph))).at(-1)!;
 
 type Map1 = { map: Float32Array; height: number; width: number };
-const METHODS: Array<[string, (i: number, layers: 'all' | 'last') => Map1[]]> = [
-  ['naflow (paper)', (i) => runCascade(model, prepared[i].tensor, { mode: 'paper' }).layers.map((l) => ({ map: l.map, height: l.shape[0], width: l.shape[1] }))],
-  ['naflow-ref', (i) => runCascade(model, prepared[i].tensor, { mode: 'reference' }).layers.map((l) => ({ map: l.map, height: l.shape[0], width: l.shape[1] }))],
-  ...(['gradcam', 'gradcampp', 'layercam', 'hirescam'] as CamMethodName[]).map(
-    (m) => [m, (i: number, layers: 'all' | 'last') => camFlow(model, prepared[i].tensor, m, layers === 'last' ? { layers: [last] } : {}).layers.map((l) => ({ map: l.map, height: l.shape[0], width: l.shape[1] }))] as [string, (i: number, layers: 'all' | 'last') => Map1[]],
-  ),
-  ['scorecam (last layer)', (i) => scoreCamFlow(model, prepared[i].tensor, { layers: [last] }).layers.map((l) => ({ map: l.map, height: l.shape[0], width: l.shape[1] }))],
-  ...(['gradient', 'guided-backprop', 'deconvnet'] as PixelMethod[]).map(
-    (m) => [m, (i: number) => { const p = pixelAttribution(model, prepared[i].tensor, m); return [{ map: p.map, height: p.shape[0], width: p.shape[1] }]; }] as [string, (i: number, layers: 'all' | 'last') => Map1[]],
-  ),
-];
+const asMap1 = (l: { map: Float32Array; shape: [number, number, number] }): Map1 => ({ map: l.map, height: l.shape[0], width: l.shape[1] });
+// every registered method; Score-CAM (~1000 forward passes per image at the last layer) on its last layer only
+const METHODS: Array<[string, (i: number, layers: 'all' | 'last') => Map1[]]> = listMethods().map((m) => {
+  const method = resolveMethod(m.id);
+  const lastOnly = m.id === 'scorecam';
+  const run = (i: number, layers: 'all' | 'last') => method.run(model, prepared[i].tensor, layers === 'last' || lastOnly ? { layers: [last] } : {}).layers.map(asMap1);
+  return [lastOnly ? `${m.id} (last layer)` : m.id, run];
+});
 
 /** Images per second over `passes` timed passes (after one warm-up pass unless `images` is short). */
 function rate(fn: (i: number) => void, images = photos.length, passes = 2, warm = true): number {

@@ -18,7 +18,12 @@ import { initBackend } from '../src/engine/backend.js';
 import { loadModel } from '../src/import/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
-import { camFlow, channelSum, pixelAttribution, scoreCamFlow, CAM_METHODS, PIXEL_METHODS, type CamMethodName } from '../src/baselines/index.js';
+import { camFlow, channelSum, pixelAttribution, scoreCamFlow, type PixelMethod } from '../src/baselines/index.js';
+import { listMethods, runMethod } from '../src/methods/index.js';
+
+/** The CAMs of the method registry (the baselines offered beside NAFlow) and its pixel-space methods. */
+const CAMS = listMethods({ comparable: true }).map((m) => m.id);
+const PIXEL_METHODS = listMethods({ space: 'pixel' }).map((m) => m.id as PixelMethod);
 import { explainSimilarity, similaritySeed } from '../src/similarity/explain-similarity.js';
 import { retrievalTarget } from '../src/similarity/targets.js';
 import { node, testModel } from './helpers/graph.js';
@@ -55,14 +60,14 @@ for (const name of ['vgg16', 'resnet18']) {
     const tensors: string[] = cams.layers.map((l: { tensor: string }) => l.tensor);
     const before = tf.memory().numTensors;
     const flows = Object.fromEntries(
-      (Object.keys(CAM_METHODS) as CamMethodName[]).map((m) => [m, camFlow(model, x, m, { layers: tensors })]),
+      CAMS.map((m) => [m, runMethod(model, x, m, { layers: tensors })]),
     );
     assert.equal(tf.memory().numTensors, before, 'camFlow frees what it allocates');
     const errors: string[] = [];
     for (const layer of cams.layers) {
       const lc = flows.layercam.layers.find((l) => l.name === layer.tensor)!;
       const lcScale = Math.max(...lc.map);
-      for (const method of Object.keys(CAM_METHODS) as CamMethodName[]) {
+      for (const method of CAMS) {
         const flow = flows[method];
         assert.equal(flow.classIndex, cams.topClass);
         const got = flow.layers.find((l) => l.name === layer.tensor);
@@ -115,7 +120,7 @@ test('camFlow covers the same tensors, in the same order, as runCascade; LayerCA
     const { model, x } = await load(name);
     const ref = runCascade(model, x, { mode: 'reference' });
     const before = tf.memory().numTensors;
-    const lc = camFlow(model, x, 'layercam');
+    const lc = runMethod(model, x, 'layercam');
     assert.equal(tf.memory().numTensors, before);
     assert.deepEqual(lc.layers.map((l) => l.name), ref.layers.map((l) => l.name));
     assert.equal(lc.classIndex, ref.classIndex);
@@ -143,11 +148,11 @@ test('camFlow leaves the live tensor count unchanged over repeated calls, and va
   const { model, x } = await load('resnet18');
   const before = tf.memory().numTensors;
   for (let k = 0; k < 3; k++)
-    for (const m of Object.keys(CAM_METHODS) as CamMethodName[]) camFlow(model, x, m, { classIndex: k });
+    for (const m of CAMS) runMethod(model, x, m, { classIndex: k });
   assert.equal(tf.memory().numTensors, before);
-  assert.throws(() => camFlow(model, x, 'gradcam', { classIndex: 1000 }), /out of range/);
-  assert.throws(() => camFlow(model, x, 'gradcam', { layers: ['nope'] }), /not a rank-4 trunk tensor/);
-  assert.throws(() => camFlow(model, x, 'nope' as CamMethodName), /unknown CAM method/);
+  assert.throws(() => runMethod(model, x, 'gradcam', { classIndex: 1000 }), /out of range/);
+  assert.throws(() => runMethod(model, x, 'gradcam', { layers: ['nope'] }), /not a rank-4 trunk tensor/);
+  assert.throws(() => runMethod(model, x, 'nope'), /unknown method 'nope'/);
   assert.equal(tf.memory().numTensors, before, 'errors free what they allocated');
   const custom = camFlow(model, x, (a, g) => tf.sum(tf.mul(a, g), -1), { layers: ['/maxpool/MaxPool_output_0'] });
   assert.equal(custom.layers.length, 1);
@@ -242,7 +247,7 @@ for (const pooled of [false, true]) {
     try {
       const reference = Float32Array.from({ length: pooled ? 6 : 5 }, (_, i) => Math.sin(3 * i + 1));
       const before = tf.memory().numTensors;
-      const sim = await explainSimilarity(embedding, x, retrievalTarget([{ embedding: reference }], 'cosine'), { mode: 'paper', compare: Object.keys(CAM_METHODS) as CamMethodName[] });
+      const sim = await explainSimilarity(embedding, x, retrievalTarget([{ embedding: reference }], 'cosine'), { mode: 'paper', compare: CAMS });
       assert.equal(tf.memory().numTensors, before, 'explainSimilarity with baselines frees what it allocates');
       const w = sim.similarity.weights;
       assert.ok(w.includes(0) && w.includes(1) && w.some((v) => v > 0 && v < 1), 'weights spread over [0, 1]');
@@ -259,9 +264,9 @@ for (const pooled of [false, true]) {
       sameValue(sim.decision.score, naflow.score, 'NAFlow: S');
       assert.deepEqual(sim.layers.map((l) => l.name), naflow.layers.map((l) => l.name));
       sim.layers.forEach((l, i) => close(l.map, naflow.layers[i].map, `NAFlow ${l.name}`));
-      (Object.keys(CAM_METHODS) as CamMethodName[]).forEach((m, k) => {
-        const want = camFlow(head!, x, m);
-        const direct = camFlow(embedding, x, m, { target });
+      CAMS.forEach((m, k) => {
+        const want = runMethod(head!, x, m);
+        const direct = runMethod(embedding, x, m, { target });
         for (const got of [sim.compare[k], direct]) {
           sameValue(got.score, want.score, `${m}: S`);
           assert.deepEqual(got.layers.map((l) => l.name), want.layers.map((l) => l.name));
@@ -273,7 +278,7 @@ for (const pooled of [false, true]) {
       sameValue(scoreGot.score, scoreWant.score, 'Score-CAM: S');
       scoreGot.layers.forEach((l, i) => close(l.map, scoreWant.layers[i].map, `Score-CAM ${l.name}`));
       for (const m of PIXEL_METHODS) close(pixelAttribution(embedding, x, m, { target }).gradient, pixelAttribution(head, x, m).gradient, m);
-      assert.throws(() => camFlow(embedding, x, 'gradcam', { target: () => tf.ones([1, 2]) }), /seed of shape \[1, 2\].*must be equal/);
+      assert.throws(() => runMethod(embedding, x, 'gradcam', { target: () => tf.ones([1, 2]) }), /seed of shape \[1, 2\].*must be equal/);
     } finally {
       x.dispose();
       embedding.dispose();

@@ -18,7 +18,7 @@ import { runEval, type EvalOptions } from '../src/eval/run.js';
 import { toCsv, toMarkdown, plotSvg } from '../src/eval/report.js';
 import { randomizedModel } from '../src/metrics/sanity.js';
 import { spearman } from '../src/metrics/rank.js';
-import { camFlow } from '../src/baselines/pipeline.js';
+import { runMethod } from '../src/methods/index.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { spawn } from 'node:child_process';
 import { BIN, naflow } from './helpers/run-cli.js';
@@ -98,7 +98,7 @@ test('eval sanity: one Spearman ρ per randomisation stage, equal to the maps of
         for (const item of items) {
           const { tensor } = await prepareImage(model, item.file);
           try {
-            const [trained, randomised] = [model, random].map((m) => camFlow(m, tensor, 'gradcam', { classIndex: item.classIndex, layers: layerNames }));
+            const [trained, randomised] = [model, random].map((m) => runMethod(m, tensor, 'gradcam', { classIndex: item.classIndex, layers: layerNames }));
             trained.layers.forEach((l, k) => rho.set(l.name, [...(rho.get(l.name) ?? []), spearman(l.map, randomised.layers[k].map)]));
           } finally {
             tensor.dispose();

@@ -4,7 +4,7 @@
 For the VGG16 and ResNet-18 ONNX fixtures (test/fixtures/onnx/{vgg16,resnet18}/) this rebuilds the
 same PyTorch models with tools/make_fixtures.py (same seeds and initialisation steps, so the weights
 equal the committed model.onnx: the script checks the input against input.npy and the logits against
-logits.npy), runs pytorch-grad-cam's GradCAM, GradCAMPlusPlus, LayerCAM, HiResCAM and ScoreCAM on the three
+logits.npy), runs pytorch-grad-cam's GradCAM, GradCAMPlusPlus, LayerCAM, HiResCAM, ScoreCAM and XGradCAM on the three
 layers listed in each manifest's `inner` list with target = the top class (ClassifierOutputTarget, i.e.
 the raw logit), and saves each method's raw per-layer cam as
 test/fixtures/gradcam/<model>/<method>_<label>.npy (float32, [H, W]) plus a manifest.json.
@@ -86,10 +86,11 @@ if "sklearn.decomposition" in sys.modules and getattr(sys.modules["sklearn"], "_
     sys.modules["sklearn"].decomposition = sys.modules["sklearn.decomposition"]
 
 import pytorch_grad_cam.base_cam as base_cam  # noqa: E402
-from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM  # noqa: E402
+from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM, XGradCAM  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 
-METHODS = OrderedDict(gradcam=GradCAM, gradcampp=GradCAMPlusPlus, layercam=LayerCAM, hirescam=HiResCAM, scorecam=ScoreCAM)
+METHODS = OrderedDict(gradcam=GradCAM, gradcampp=GradCAMPlusPlus, layercam=LayerCAM, hirescam=HiResCAM, scorecam=ScoreCAM,
+                      xgradcam=XGradCAM)
 
 # per model: label -> (how to find the torch module, ONNX tensor name taken from the ONNX manifest)
 TARGETS = {

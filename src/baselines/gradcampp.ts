@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { channelSum, type CamMethod } from './core.js';
+import { camMethod } from './pipeline.js';
 
 const EPS = 1e-6;
 
@@ -17,3 +18,5 @@ export const gradCamPlusPlusMap: CamMethod = (a, g) => {
   const weights = tf.sum(tf.mul(tf.relu(g), alphaKept), [1, 2], true);
   return tf.relu(channelSum(tf.mul(a, weights)));
 };
+
+export const gradCamPlusPlus = camMethod({ id: 'gradcampp', label: 'Grad-CAM++', description: 'Chattopadhay et al. 2018: channel weights from the positive gradients, α-weighted', map: gradCamPlusPlusMap });

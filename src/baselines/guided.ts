@@ -14,11 +14,11 @@ import { valuesOf } from '../util/tensor.js';
 import type { AnyNode, ClipAttrs, LeakyReluAttrs } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import { backward, forward } from '../engine/execute.js';
-import { findScoreTensor, seedFor, type Target } from '../naflow/cascade.js';
+import { findScoreTensor, seedFor, type Target } from '../structure/index.js';
 import type { OpRule } from '../ops/registry.js';
+import type { AttributionMethod } from '../structure/method.js';
 
 export type PixelMethod = 'gradient' | 'guided-backprop' | 'deconvnet';
-export const PIXEL_METHODS: readonly PixelMethod[] = ['gradient', 'guided-backprop', 'deconvnet'];
 
 export interface PixelAttribution {
   method: PixelMethod;
@@ -92,3 +92,22 @@ export function pixelAttribution(model: Model, input: tf.Tensor, method: PixelMe
     record.dispose();
   }
 }
+
+/** A pixel-space method for the registry: its map is Σ_c |g_c| at the input, reported as the layer `input`. */
+function pixelMethod(id: PixelMethod, label: string, description: string): AttributionMethod {
+  return {
+    id,
+    label,
+    space: 'pixel',
+    description,
+    comparable: false,
+    run(model, input, options) {
+      const p = pixelAttribution(model, input, id, options);
+      return { scoreTensor: options.scoreTensor ?? findScoreTensor(model.graph), trunkEnd: '', classIndex: p.classIndex, score: p.score, layers: [{ name: 'input', shape: p.shape, map: p.map }] };
+    },
+  };
+}
+
+export const inputGradient = pixelMethod('gradient', 'Gradient', 'the gradient of the score at the input pixels (Simonyan et al. 2014)');
+export const guidedBackprop = pixelMethod('guided-backprop', 'Guided Backprop', 'Springenberg et al. 2015: only positive signals, only where the unit was active');
+export const deconvnet = pixelMethod('deconvnet', 'Deconvnet', 'Zeiler & Fergus 2014: only positive signals, the forward mask ignored');

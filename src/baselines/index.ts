@@ -1,9 +1,14 @@
-/** CAM baselines: Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM on one shared all-layers pipeline; Score-CAM (forward passes only). */
-export { camFlow, CAM_METHODS, type CamMethodName, type CamFlow, type CamFlowOptions, type CamLayer } from './pipeline.js';
+/**
+ * CAM baselines: Grad-CAM, Grad-CAM++, LayerCAM, HiResCAM on one shared all-layers pipeline; Score-CAM
+ * (forward passes only); the pixel-space gradient, Guided Backprop and Deconvnet. Each is registered in
+ * src/methods/index.ts and run by id through the method registry.
+ */
+export { camFlow, camLayers, camMethod } from './pipeline.js';
 export { channelSum, type CamMethod } from './core.js';
-export { gradCamMap } from './gradcam.js';
-export { gradCamPlusPlusMap } from './gradcampp.js';
-export { layerCamMap } from './layercam.js';
-export { hiResCamMap } from './hirescam.js';
-export { scoreCamFlow, type ScoreCamOptions } from './scorecam.js';
-export { pixelAttribution, PIXEL_METHODS, type PixelMethod, type PixelAttribution } from './guided.js';
+export { gradCamMap, gradCam } from './gradcam.js';
+export { gradCamPlusPlusMap, gradCamPlusPlus } from './gradcampp.js';
+export { layerCamMap, layerCam } from './layercam.js';
+export { hiResCamMap, hiResCam } from './hirescam.js';
+export { xGradCamMap, xGradCam } from './xgradcam.js';
+export { scoreCamFlow, scoreCam, type ScoreCamOptions } from './scorecam.js';
+export { pixelAttribution, inputGradient, guidedBackprop, deconvnet, type PixelMethod, type PixelAttribution } from './guided.js';

@@ -8,58 +8,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GraphError } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import { backward, forward } from '../engine/execute.js';
-import { findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder, type Target } from '../naflow/cascade.js';
-
+import { findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder } from '../structure/index.js';
+import type { AttributionMaps, AttributionMethod, LayerMap, MethodRunOptions } from '../structure/method.js';
 import type { CamMethod } from './core.js';
-import { gradCamMap } from './gradcam.js';
-import { gradCamPlusPlusMap } from './gradcampp.js';
-import { layerCamMap } from './layercam.js';
-import { hiResCamMap } from './hirescam.js';
-
-export type CamMethodName = 'gradcam' | 'gradcampp' | 'layercam' | 'hirescam';
-export const CAM_METHODS: Readonly<Record<CamMethodName, CamMethod>> = {
-  gradcam: gradCamMap,
-  gradcampp: gradCamPlusPlusMap,
-  layercam: layerCamMap,
-  hirescam: hiResCamMap,
-};
-
-export interface CamFlowOptions {
-  /** explained class (default: the top-scoring one) */
-  classIndex?: number;
-  /** explain this target instead of a class logit (the same callable NAFlow takes, e.g. `similaritySeed(weights)` for a similarity model) */
-  target?: Target;
-  /** restrict the output to these tensor names (default: every rank-4 trunk tensor) */
-  layers?: string[];
-  /** override the automatically found last trunk tensor */
-  trunkEnd?: string;
-  /** the tensor holding the class scores (default: the output, or the input of a final Softmax) */
-  scoreTensor?: string;
-}
-
-export interface CamLayer {
-  /** tensor name */
-  name: string;
-  /** NHWC shape without batch: [H, W, C] */
-  shape: [number, number, number];
-  /** raw map, H×W row-major, before normalisation */
-  map: Float32Array;
-}
-
-export interface CamFlow {
-  scoreTensor: string;
-  trunkEnd: string;
-  classIndex: number;
-  score: number;
-  /** shallow → deep */
-  layers: CamLayer[];
-}
 
 /**
  * The score tensor, the trunk end and the trunk tensors a baseline maps (all, shallow → deep, or the
  * requested ones in that order); shared by every baseline.
  */
-export function camLayers(model: Model, options: CamFlowOptions): { scoreTensor: string; trunkEnd: string; names: string[] } {
+export function camLayers(model: Model, options: MethodRunOptions): { scoreTensor: string; trunkEnd: string; names: string[] } {
   const graph = model.graph;
   const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
   const trunkEnd = options.trunkEnd ?? findTrunkEnd(graph, scoreTensor);
@@ -72,10 +29,12 @@ export function camLayers(model: Model, options: CamFlowOptions): { scoreTensor:
   return { scoreTensor, trunkEnd, names: all.filter((n) => wanted.has(n)) };
 }
 
-/** Run one CAM method on every trunk layer of one (preprocessed, NHWC, batch 1) input. Frees every tensor it creates. */
-export function camFlow(model: Model, input: tf.Tensor, method: CamMethodName | CamMethod, options: CamFlowOptions = {}): CamFlow {
-  const fn = typeof method === 'function' ? method : CAM_METHODS[method];
-  if (!fn) throw new GraphError(`unknown CAM method '${String(method)}' (known: ${Object.keys(CAM_METHODS).join(', ')})`);
+/**
+ * Run one CAM formula on every trunk layer (or `options.layers`) of one (preprocessed, NHWC, batch 1)
+ * input. Frees every tensor it creates. The registered CAMs are run through the method registry
+ * (`runMethod(model, input, 'layercam')`); this takes any formula, e.g. one being tried out.
+ */
+export function camFlow(model: Model, input: tf.Tensor, fn: CamMethod, options: MethodRunOptions = {}): AttributionMaps {
   const graph = model.graph;
   const { scoreTensor, trunkEnd, names } = camLayers(model, options);
 
@@ -89,7 +48,7 @@ export function camFlow(model: Model, input: tf.Tensor, method: CamMethodName | 
     } finally {
       seed.dispose();
     }
-    const layers: CamLayer[] = names.map((name) => {
+    const layers: LayerMap[] = names.map((name, k) => {
       const a = record.get(name) as tf.Tensor4D;
       const [, h, w, c] = a.shape;
       const map = tf.tidy(() => {
@@ -97,6 +56,7 @@ export function camFlow(model: Model, input: tf.Tensor, method: CamMethodName | 
         if (m.size !== h * w) throw new GraphError(`CAM method returned ${m.size} values for a ${h}×${w} map`);
         return new Float32Array(m.dataSync());
       });
+      options.onLayer?.(k + 1, names.length, name);
       return { name, shape: [h, w, c], map };
     });
     return { scoreTensor, trunkEnd, classIndex, score: value, layers };
@@ -104,4 +64,19 @@ export function camFlow(model: Model, input: tf.Tensor, method: CamMethodName | 
     if (grads) for (const g of grads.values()) g.dispose();
     record.dispose();
   }
+}
+
+/**
+ * A CAM method for the registry from its formula: the whole pipeline above is shared, so a new CAM is
+ * its formula, its id and label, and one line in src/methods/index.ts.
+ */
+export function camMethod(spec: { id: string; label: string; description: string; map: CamMethod }): AttributionMethod {
+  return {
+    id: spec.id,
+    label: spec.label,
+    space: 'layer',
+    description: spec.description,
+    comparable: true,
+    run: (model, input, options) => camFlow(model, input, spec.map, options),
+  };
 }

@@ -12,17 +12,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { forward } from '../engine/execute.js';
 import { nativeForwardFor } from '../engine/native-graph.js';
-import { seedFor } from '../naflow/cascade.js';
-import { camLayers, type CamFlow, type CamFlowOptions } from './pipeline.js';
+import { seedFor } from '../structure/index.js';
+import type { AttributionMaps, AttributionMethod, MethodRunOptions } from '../structure/method.js';
+import { camLayers } from './pipeline.js';
 
-export interface ScoreCamOptions extends CamFlowOptions {
+export interface ScoreCamOptions extends MethodRunOptions {
   /** masked inputs per forward pass (default 16, as pytorch-grad-cam) */
   batch?: number;
-  /** called after each layer with (done, total) */
-  onLayer?: (done: number, total: number, name: string) => void;
 }
 
-export function scoreCamFlow(model: Model, input: tf.Tensor, options: ScoreCamOptions = {}): CamFlow {
+export function scoreCamFlow(model: Model, input: tf.Tensor, options: ScoreCamOptions = {}): AttributionMaps {
   const graph = model.graph;
   const { scoreTensor, trunkEnd, names } = camLayers(model, options);
   // a model exported with a fixed batch size takes the masked inputs that many at a time
@@ -94,3 +93,13 @@ export function scoreCamFlow(model: Model, input: tf.Tensor, options: ScoreCamOp
     record.dispose();
   }
 }
+
+export const scoreCam: AttributionMethod = {
+  id: 'scorecam',
+  label: 'Score-CAM',
+  space: 'layer',
+  description: 'Wang et al. 2020: channel weights from the scores of the input masked by each channel (forward passes only; slow on every layer)',
+  // one forward pass per channel per layer: too slow to offer beside every explanation
+  comparable: false,
+  run: (model, input, options) => scoreCamFlow(model, input, options),
+};

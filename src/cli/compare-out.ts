@@ -8,8 +8,7 @@ import path from 'node:path';
 import type { ExplainResult } from '../naflow/explain.js';
 import { flowJson } from '../naflow/write-flow.js';
 import { encodeNpy } from '../util/npy.js';
-import { CAM_METHODS, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
-import { UsageError } from './common.js';
+import { parseMethodList, type Comparison, type ResolvedMethod } from '../methods/index.js';
 
 export interface CompareOutput {
   /** flow.json's extra fields (undefined without baselines) */
@@ -18,14 +17,14 @@ export interface CompareOutput {
   write(dir: string): void;
 }
 
-export function compareOutput(result: ExplainResult, methods: CamMethodName[], flows: CamFlow[], classIndex: number): CompareOutput {
+export function compareOutput(result: ExplainResult, flows: Comparison[], classIndex: number): CompareOutput {
   const stems = new Map(flowJson(result).layers.map((l) => [l.name, path.basename(l.npy)]));
-  const file = (k: number, name: string) => `compare/${methods[k]}/${stems.get(name) ?? `${name.replace(/[^A-Za-z0-9._-]+/g, '_')}.npy`}`;
+  const file = (k: number, name: string) => `compare/${flows[k].method}/${stems.get(name) ?? `${name.replace(/[^A-Za-z0-9._-]+/g, '_')}.npy`}`;
   return {
     extra: flows.length
       ? {
           compare: flows.map((c, k) => ({
-            method: methods[k],
+            method: c.method,
             classIndex,
             layers: c.layers.map((l) => ({ name: l.name, shape: l.shape, npy: file(k, l.name) })),
           })),
@@ -33,19 +32,14 @@ export function compareOutput(result: ExplainResult, methods: CamMethodName[], f
       : undefined,
     write(dir) {
       flows.forEach((c, k) => {
-        fs.mkdirSync(path.join(dir, 'compare', methods[k]), { recursive: true });
+        fs.mkdirSync(path.join(dir, 'compare', c.method), { recursive: true });
         for (const l of c.layers) fs.writeFileSync(path.join(dir, file(k, l.name)), encodeNpy(l.map, [l.shape[0], l.shape[1]]));
       });
     },
   };
 }
 
-/** --compare: a list of CAM baselines (validated before any work). */
-export function parseCompare(v: string | undefined): CamMethodName[] {
-  if (v === undefined) return [];
-  const items = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
-  const known = Object.keys(CAM_METHODS);
-  const bad = items.filter((i) => !known.includes(i));
-  if (bad.length || !items.length) throw new UsageError(`--compare: unknown ${bad.map((b) => `'${b}'`).join(', ') || '(empty list)'}; choose from ${known.join(', ')}`);
-  return items as CamMethodName[];
+/** --compare: baselines offered beside NAFlow (validated before any work; none without the option). */
+export function parseCompare(v: string | undefined): ResolvedMethod[] {
+  return v === undefined ? [] : parseMethodList(v, '--compare', { comparable: true });
 }

@@ -5,13 +5,14 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadModel } from '../import/load.js';
 import { readDataset } from '../eval/dataset.js';
-import { EVAL_METHODS, EVAL_METRICS, isEvalMethod, runEval, type EvalMethod, type EvalMetric } from '../eval/run.js';
+import { runEval } from '../eval/run.js';
 import { writeReport } from '../eval/report.js';
 import fs from 'node:fs';
 import { explain } from '../naflow/explain.js';
 import { prepareImage } from '../image/preprocess.js';
-import { camFlow, type CamMethodName } from '../baselines/pipeline.js';
-import { modelDisplayName, viewerData, type CompareFlow } from '../viewer/data.js';
+import { compareAtLayers, listMethods, parseMethodList, resolveMethod, type Comparison } from '../methods/index.js';
+import { getMetric, listMetrics } from '../metrics/index.js';
+import { modelDisplayName, viewerData } from '../viewer/data.js';
 import { renderReport } from '../viewer/report.js';
 import type { Model } from '../engine/model.js';
 import type { EvalItem } from '../eval/dataset.js';
@@ -32,11 +33,12 @@ interface EvalOpts extends GlobalOptions {
   html?: boolean;
 }
 
-function list<T extends string>(v: string, known: readonly T[], what: string): T[] {
-  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
-  const bad = items.filter((i) => !known.includes(i as T));
-  if (bad.length || !items.length) throw new UsageError(`--${what}: unknown ${bad.map((b) => `'${b}'`).join(', ') || '(empty list)'}; choose from ${known.join(', ')}`);
-  return items as T[];
+/** --metrics: registered metric keys, in the order given (validated before any work). */
+function parseMetrics(v: string): string[] {
+  const keys = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
+  if (!keys.length) throw new UsageError(`--metrics: empty list; choose from ${listMetrics().map((m) => m.key).join(', ')}`);
+  for (const k of keys) getMetric(k, '--metrics');
+  return keys;
 }
 
 export function registerEval(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
@@ -52,9 +54,9 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
     )
     .argument('<model>', 'ONNX file or TensorFlow.js model')
     .requiredOption('--data <dir|json>', 'labels JSON (list of {file, label|wnid, boxes_…}; e.g. imagenet-val1300/labels-boxes.json) or a folder of class sub-folders')
-    .option('--methods <list>', `comma-separated: ${EVAL_METHODS.join(', ')}; naflow:key=value,… runs paper mode with a cascade variant (docs/faithfulness-study.md)`, 'naflow,naflow-ref,layercam,gradcam')
+    .option('--methods <list>', `comma-separated: ${listMethods().map((m) => m.id).join(', ')}; naflow:key=value,… runs paper mode with a cascade variant (docs/faithfulness-study.md)`, 'naflow,naflow-ref,layercam,gradcam')
     .option('--layers <spec>', "'all', 'last', or comma-separated trunk layer indices / tensor names", 'last')
-    .option('--metrics <list>', `comma-separated: ${EVAL_METRICS.join(', ')} (sanity explains every image again on each randomised model: opt in)`, 'deletion,insertion,drop,pointing,energy')
+    .option('--metrics <list>', `comma-separated: ${listMetrics().map((m) => m.key).join(', ')} (sanity explains every image again on each randomised model: opt in)`, 'deletion,insertion,drop,pointing,energy')
     .option('--every <k>', 'a systematic sample: every k-th image of the dataset (before --limit)')
     .option('--limit <n>', 'only the first n images')
     .option('--steps <n>', 'deletion/insertion: chunks of pixels', '32')
@@ -73,13 +75,9 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
 }
 
 export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<number> {
-  // a comma followed by key= continues a naflow:key=value,… variant
-  const methodIds = opts.methods.split(/,(?![a-zA-Z]+=)/).map((s) => s.trim()).filter(Boolean);
-  const unknown = methodIds.filter((m) => !isEvalMethod(m));
-  if (unknown.length || !methodIds.length)
-    throw new UsageError(`--methods: unknown ${unknown.map((b) => `'${b}'`).join(', ') || '(empty list)'}; choose from ${EVAL_METHODS.join(', ')}, or naflow:key=value,… for a cascade variant`);
-  const methods = methodIds as EvalMethod[];
-  const metrics = list<EvalMetric>(opts.metrics, EVAL_METRICS, 'metrics');
+  // a comma followed by key= continues a naflow:key=value,… variant; unknown ids and bad options are refused here
+  const methods = parseMethodList(opts.methods, '--methods').map((m) => m.id);
+  const metrics = parseMetrics(opts.metrics);
   const steps = positiveNumber(opts.steps, '--steps', true);
   const sanityStages = positiveNumber(opts.sanityStages, '--sanity-stages', true);
   if (opts.substrate !== 'blur' && opts.substrate !== 'zero') throw new UsageError(`--substrate must be 'blur' or 'zero', got '${opts.substrate}'`);
@@ -142,14 +140,14 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
  * mode and the evaluated CAM methods at every layer, for the ground-truth class).
  */
 async function evalHtml(model: Model, modelFile: string, item: EvalItem, results: EvalResults): Promise<string> {
-  const cams = results.methods.filter((m): m is CamMethodName & EvalMethod => ['gradcam', 'gradcampp', 'layercam', 'hirescam'].includes(m));
+  const baselines = results.methods.map((id) => resolveMethod(id)).filter((m) => m.method.comparable);
   const mode = results.methods.includes('naflow') || !results.methods.includes('naflow-ref') ? 'paper' : 'reference';
   const result = await explain(model, item.file, { mode, classIndex: item.classIndex });
-  const compare: CompareFlow[] = [];
-  if (cams.length) {
+  let compare: Comparison[] = [];
+  if (baselines.length) {
     const x = (await prepareImage(model, item.file)).tensor;
     try {
-      for (const m of cams) compare.push({ method: m, layers: camFlow(model, x, m, { classIndex: item.classIndex }).layers });
+      compare = compareAtLayers(model, x, baselines, { classIndex: item.classIndex, trunkEnd: result.trunkEnd, scoreTensor: result.scoreTensor });
     } finally {
       x.dispose();
     }

@@ -13,8 +13,8 @@ import { explain, type ExplainResult } from '../naflow/explain.js';
 import { outDirProblem, writeFlow } from '../naflow/write-flow.js';
 import { displayImage, imageSpecFor, prepareImage } from '../image/preprocess.js';
 import { readNpy, npyToFloat32 } from '../util/npy.js';
-import { camFlow, CAM_METHODS, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
-import { modelDisplayName, viewerData, METHOD_LABELS } from '../viewer/data.js';
+import { compareAtLayers, listMethods, type Comparison, type ResolvedMethod } from '../methods/index.js';
+import { modelDisplayName, viewerData } from '../viewer/data.js';
 import { renderReport } from '../viewer/report.js';
 import type { Model } from '../engine/model.js';
 import { addFlowOptions, parseFlowOptions, type FlowOptionValues } from './flow-options.js';
@@ -48,7 +48,7 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
       .option('--input-tensor <file>', "explain a preprocessed float32 .npy tensor in the model's own input layout instead of an image")
       .option('--score-tensor <tensor>', "the tensor holding the scores to explain (default: the model's first output, or the input of a final Softmax)")
       .option('--html', 'also write report.html: a self-contained viewer (depth scrubber, play, normalisation, colour map, opacity, layer facts) that opens from disk')
-      .option('--compare <methods>', `also compute these baselines at every layer (comma-separated: ${Object.keys(CAM_METHODS).join(', ')}), written to compare/<method>/*.npy and shown side by side in report.html`)
+      .option('--compare <methods>', `also compute these baselines at every layer (comma-separated: ${listMethods({ comparable: true }).map((m) => m.id).join(', ')}), written to compare/<method>/*.npy and shown side by side in report.html`)
   )
     .addHelpText(
       'after',
@@ -94,12 +94,12 @@ function tensorFromNpy(file: string, model: Model): tf.Tensor {
 }
 
 /** The baselines' maps at every trunk layer, for the class NAFlow explained (the same input tensor). */
-async function compareFlows(model: Model, input: string | tf.Tensor, methods: CamMethodName[], result: ExplainResult, opts: ExplainOpts): Promise<CamFlow[]> {
+async function compareFlows(model: Model, input: string | tf.Tensor, methods: ResolvedMethod[], result: ExplainResult): Promise<Comparison[]> {
   if (!methods.length) return [];
   const owned = typeof input === 'string' ? (await prepareImage(model, input)).tensor : undefined;
   try {
     const x = owned ?? (input as tf.Tensor);
-    return methods.map((m) => camFlow(model, x, m, { classIndex: result.decision.classIndex, trunkEnd: opts.trunkEnd ?? result.trunkEnd, scoreTensor: opts.scoreTensor ?? result.scoreTensor }));
+    return compareAtLayers(model, x, methods, { classIndex: result.decision.classIndex, trunkEnd: result.trunkEnd, scoreTensor: result.scoreTensor });
   } finally {
     owned?.dispose();
   }
@@ -136,7 +136,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
       ? new cliProgress.SingleBar({ stream: process.stderr, format: 'explain [{bar}] {value}/{total} layers  {layer}', hideCursor: true }, cliProgress.Presets.shades_classic)
       : undefined;
   let result: ExplainResult;
-  let compared: CamFlow[] = [];
+  let compared: Comparison[] = [];
   try {
     const input = opts.inputTensor ? tensorFromNpy(opts.inputTensor, model) : image!;
     try {
@@ -156,13 +156,13 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
           bar.update(done, { layer: name.slice(-40) });
         },
       });
-      compared = await compareFlows(model, input, compare, result, opts);
+      compared = await compareFlows(model, input, compare, result);
     } finally {
       bar?.stop();
       if (input instanceof tf.Tensor) input.dispose();
     }
     // the baselines' maps are written beside NAFlow's under the same file stems (layers aligned by tensor name)
-    const compareOut = compareOutput(result, compare, compared, result.decision.classIndex);
+    const compareOut = compareOutput(result, compared, result.decision.classIndex);
     const writeOpts = {
       normalize,
       colormap,
@@ -183,7 +183,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
           modelName: split.defaultModel ? 'Tiny Darknet (bundled)' : modelDisplayName(split.model),
           modelFile: split.model,
           imageFile: path.basename(source),
-          compare: compared.map((c, k) => ({ method: compare[k], label: METHOD_LABELS[compare[k]], layers: c.layers })),
+          compare: compared,
           colormap,
           normalize,
         });

@@ -18,7 +18,7 @@ import { explainSimilarity, type SimilarityResult } from '../similarity/explain-
 import { cropBestFace, loadFaceDetector, type FaceBox } from '../similarity/faces.js';
 import { addFlowOptions, parseFlowOptions, type FlowOptionValues } from './flow-options.js';
 import { compareOutput, parseCompare } from './compare-out.js';
-import { CAM_METHODS } from '../baselines/pipeline.js';
+import { listMethods } from '../methods/index.js';
 import { EXIT, UsageError, checkModelPath, positiveNumber, startBackend, withModelName, type GlobalOptions } from './common.js';
 
 interface SimilarityOpts extends GlobalOptions, FlowOptionValues {
@@ -66,7 +66,7 @@ export function registerSimilarity(program: Command, run: Run): void {
       .option('--k <n>', 'k-NN: neighbours', '20')
       .option('--temperature <t>', 'k-NN: vote temperature τ (votes exp(s/τ))', '0.07')
       .option('--explain-ref', "retrieval: also explain the reference against the query (written to <out>/reference/)")
-      .option('--compare <methods>', `also compute these baselines at every layer, explaining the same similarity (comma-separated: ${Object.keys(CAM_METHODS).join(', ')}), written to compare/<method>/*.npy`)
+      .option('--compare <methods>', `also compute these baselines at every layer, explaining the same similarity (comma-separated: ${listMethods({ comparable: true }).map((m) => m.id).join(', ')}), written to compare/<method>/*.npy`)
       .option('--faces', 'face models: detect the face in every image (face-api TinyFaceDetector, needs @vladmandic/face-api) and explain the crop; an image without a face is an error')
       .option('--out <dir>', 'output folder (default: naflow-out/<query name>-similarity)')
   )
@@ -191,7 +191,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     let result: SimilarityResult;
     const cascadeOpts = { mode, trunkEnd: opts.trunkEnd, variant, embeddingNode, weighting };
     try {
-      result = await explainSimilarity(model, await imageOf(query), target, { ...cascadeOpts, compare, onLayer: (d, t, n) => bar.tick(d, t, n) });
+      result = await explainSimilarity(model, await imageOf(query), target, { ...cascadeOpts, compare: compare.map((m) => m.id), onLayer: (d, t, n) => bar.tick(d, t, n) });
     } finally {
       bar.stop();
     }
@@ -218,7 +218,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     const late = outDirProblem(out);
     if (late) throw new UsageError(late);
     const face = (f: string) => (faceBoxes.has(f) ? { face: faceBoxes.get(f) } : {});
-    const compareOut = compareOutput(result, compare, result.compare, result.decision.classIndex);
+    const compareOut = compareOutput(result, result.compare, result.decision.classIndex);
     const json = await writeFlow(result, out, { ...writeOpts, extra: { similarity: similarityJson(result), ...face(query), ...compareOut.extra } }, async (tmp) => {
       compareOut.write(tmp);
       if (refResult)

@@ -7,26 +7,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { valueKeys, type EvalResults } from './run.js';
-
-/** Axis / table label of each metric key. */
-export const METRIC_LABELS: Record<string, string> = {
-  deletion: 'deletion AUC (lower is better)',
-  insertion: 'insertion AUC (higher is better)',
-  drop: 'average drop % (lower is better)',
-  increase: 'increase in confidence % (higher is better)',
-  pointing: 'pointing game % (higher is better)',
-  energy: 'energy pointing % (higher is better)',
-};
+import { metricValues } from '../metrics/index.js';
 
 export function metricKeys(r: EvalResults): string[] {
   return valueKeys(r.metrics, r.settings.sanity);
 }
 
-/** A value key's label: the fixed ones above, or a sanity stage's. */
+/** A value key's label (from the metric registry: which way is better included). */
 export function metricLabel(r: EvalResults, key: string): string {
-  const stage = r.settings.sanity?.find((s) => s.key === key);
-  if (stage) return `sanity: Spearman ρ with the top ${stage.layers} of ${stage.of} weight layers randomised (lower is better)`;
-  return METRIC_LABELS[key] ?? key;
+  return metricValues(r.metrics, r.settings.sanity).find((v) => v.key === key)?.label ?? key;
 }
 
 const fmt = (v: number | null | undefined, digits = 4) => (v === null || v === undefined ? '' : Number(v.toFixed(digits)).toString());

@@ -10,40 +10,28 @@ import sharp from 'sharp';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { prepareImage } from '../image/preprocess.js';
-import { DEFAULT_SETTINGS, findScoreTensor, findTrunkEnd, runCascade, trunkTensorOrder } from '../naflow/cascade.js';
-import { camFlow, type CamMethodName } from '../baselines/pipeline.js';
-import { scoreCamFlow } from '../baselines/scorecam.js';
-import { pixelAttribution, type PixelMethod } from '../baselines/guided.js';
-import { confidenceChange, deletionInsertion, makeScorer } from '../metrics/faithfulness.js';
-import { boxAreaShare, centreHit, energyInBoxes, pointingHit, type Box } from '../metrics/pointing.js';
-import { randomizedModel, weightLayerCount } from '../metrics/sanity.js';
-import { spearman } from '../metrics/rank.js';
+import { DEFAULT_SETTINGS } from '../naflow/cascade.js';
+import { findScoreTensor, findTrunkEnd, trunkTensorOrder } from '../structure/index.js';
+import { resolveMethod, type ResolvedMethod } from '../methods/index.js';
+import type { LayerMap } from '../structure/method.js';
+import { makeScorer } from '../metrics/faithfulness.js';
+import { boxAreaShare, centreHit, type Box } from '../metrics/pointing.js';
+import { randomizedModel, sanityStages, type SanityStage } from '../metrics/sanity.js';
+import { getMetric, metricValues } from '../metrics/index.js';
 import { modelSha256 } from '../util/hash.js';
 import type { EvalItem } from './dataset.js';
 import { InputError } from '../util/errors.js';
-import { DEFAULT_VARIANT, SPEC_VARIANT, parseVariant, resolveVariant } from '../naflow/variant.js';
-
-export const EVAL_METHODS = ['naflow', 'naflow-ref', 'gradcam', 'gradcampp', 'layercam', 'hirescam', 'scorecam', 'gradient', 'guided-backprop', 'deconvnet'] as const;
-/**
- * A method id; `naflow` is paper mode with the default configuration, `naflow:key=value,…` paper mode
- * with the spec's configuration changed by those keys (`naflow:rho=0.3,unit=block`), `naflow:spec` the
- * spec's configuration itself (./naflow/variant.ts).
- */
-export type EvalMethod = (typeof EVAL_METHODS)[number] | `naflow:${string}`;
-
-/** A known method id, or a `naflow:` variant whose options parse (else a UsageError naming them). */
-export function isEvalMethod(id: string): id is EvalMethod {
-  if (id.startsWith('naflow:')) return (parseVariant(id.slice(7), `method '${id}'`), true);
-  return (EVAL_METHODS as readonly string[]).includes(id);
-}
-export const EVAL_METRICS = ['deletion', 'insertion', 'drop', 'pointing', 'energy', 'sanity'] as const;
-export type EvalMetric = (typeof EVAL_METRICS)[number];
-const PIXEL: readonly string[] = ['gradient', 'guided-backprop', 'deconvnet'];
-const CAMS: readonly string[] = ['gradcam', 'gradcampp', 'layercam', 'hirescam'];
+import { DEFAULT_VARIANT, SPEC_VARIANT } from '../naflow/variant.js';
 
 export interface EvalOptions {
-  methods: EvalMethod[];
-  metrics: EvalMetric[];
+  /**
+   * Method ids of the registry (src/methods): `naflow` is paper mode with the default configuration,
+   * `naflow:key=value,…` paper mode with the spec's configuration changed by those keys, `naflow:spec`
+   * the spec's configuration itself.
+   */
+  methods: string[];
+  /** metric keys of the registry (src/metrics): deletion, insertion, drop, pointing, energy, sanity */
+  metrics: string[];
   /** 'all', 'last', or trunk tensor names / indices (shallow → deep order) */
   layers: 'all' | 'last' | Array<string | number>;
   /** deletion/insertion chunks */
@@ -61,7 +49,7 @@ export interface EvalOptions {
 }
 
 /** A value key of the results: a metric, 'increase' (with 'drop') or a sanity stage ('sanity-50'). */
-export type ValueKey = Exclude<EvalMetric, 'sanity'> | 'increase' | `sanity-${number}`;
+export type ValueKey = string;
 
 /** Per image: method → layer name → value key → value (null where it does not apply). */
 type ImageResult = Record<string, Record<string, Partial<Record<ValueKey, number | null>>>>;
@@ -91,21 +79,15 @@ export interface EvalRow {
   values: Partial<Record<ValueKey, number | null>>;
 }
 
-/** One model of the sanity check's cascade: the top `layers` of `of` weight layers randomised. */
-export interface SanityStage {
-  key: `sanity-${number}`;
-  layers: number;
-  of: number;
-  seed: number;
-}
+export type { SanityStage } from '../metrics/sanity.js';
 
 export interface EvalResults {
   naflow: string;
   model: { file: string; sha256: string };
   data: string;
   images: number;
-  methods: EvalMethod[];
-  metrics: EvalMetric[];
+  methods: string[];
+  metrics: string[];
   settings: { steps: number; substrate: 'blur' | 'zero'; score: 'probability of the ground-truth class'; explained: 'ground-truth class'; sanity?: SanityStage[] };
   layers: EvalLayer[];
   rows: EvalRow[];
@@ -135,27 +117,16 @@ function configOf(model: Model, options: EvalOptions, layers: string[]) {
     layers,
     steps: options.steps ?? 32,
     substrate: options.substrate ?? 'blur',
-    ...(options.metrics.includes('sanity') ? { sanity: sanityStages(model, options.sanityStages ?? 4) } : {}),
+    ...(options.metrics.some((k) => getMetric(k).needs.randomisedModels) ? { sanity: sanityStages(model, options.sanityStages ?? 4) } : {}),
     // paper-mode maps depend on the solver: a run resumed after a change of defaults must not mix them
-    ...(options.methods.some((m) => m === 'naflow' || m.startsWith('naflow:'))
+    ...(options.methods.some((m) => m.split(':')[0] === 'naflow')
       // (`naflow` is the default configuration, `naflow:…` ids are changes to the spec's)
       ? { solver: { atol: DEFAULT_SETTINGS.atol, btol: DEFAULT_SETTINGS.btol, spec: { ...SPEC_VARIANT }, default: { ...DEFAULT_VARIANT } } }
       : {}),
   };
 }
 
-/** The sanity check's cascade (Adebayo et al.): the top k/K of the weight layers randomised, k = 1…K, seed 1. */
-export function sanityStages(model: Model, count: number): SanityStage[] {
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`sanity stages must be a positive integer, got ${count}`);
-  const of = weightLayerCount(model);
-  if (!of) throw new InputError(`the sanity check randomises weight layers (Conv, Gemm, MatMul with constant weights), and ${model.graph.source} has none`);
-  const stages = new Map<number, SanityStage>();
-  for (let k = 1; k <= count; k++) {
-    const layers = Math.max(1, Math.round((k / count) * of));
-    stages.set(layers, { key: `sanity-${Math.round((100 * layers) / of)}`, layers, of, seed: 1 });
-  }
-  return [...stages.values()];
-}
+export { sanityStages } from '../metrics/sanity.js';
 
 function readProgress(file: string): Map<number, ProgressLine> {
   const done = new Map<number, ProgressLine>();
@@ -172,21 +143,16 @@ function readProgress(file: string): Map<number, ProgressLine> {
   return done;
 }
 
-type MapLayer = { name: string; map: Float32Array; height: number; width: number };
-
-function mapsOf(model: Model, x: tf.Tensor, method: EvalMethod, classIndex: number, layers: string[]): MapLayer[] {
-  const keep = new Set(layers);
-  const pick = (ls: { name: string; map: Float32Array; shape: [number, number, number] }[]) =>
-    ls.filter((l) => keep.has(l.name)).map((l) => ({ name: l.name, map: l.map, height: l.shape[0], width: l.shape[1] }));
-  if (method === 'naflow' || method === 'naflow-ref') return pick(runCascade(model, x, { mode: method === 'naflow' ? 'paper' : 'reference', classIndex }).layers);
-  if (method.startsWith('naflow:')) return pick(runCascade(model, x, { mode: 'paper', classIndex, variant: resolveVariant(method.slice(7)) }).layers);
-  if (CAMS.includes(method)) return pick(camFlow(model, x, method as CamMethodName, { classIndex, layers }).layers);
-  if (method === 'scorecam') return pick(scoreCamFlow(model, x, { classIndex, layers }).layers);
-  const p = pixelAttribution(model, x, method as PixelMethod, { classIndex });
-  return [{ name: 'input', map: p.map, height: p.shape[0], width: p.shape[1] }];
+/** A method's maps at the chosen layers (a pixel-space method's one map at the input). */
+function mapsOf(model: Model, x: tf.Tensor, method: ResolvedMethod, classIndex: number, layers: string[]): LayerMap[] {
+  if (method.method.space === 'pixel') return method.run(model, x, { classIndex }).layers;
+  return method.run(model, x, { classIndex, layers }).layers;
 }
 
 export async function runEval(model: Model, items: EvalItem[], options: EvalOptions): Promise<EvalResults> {
+  // unknown methods or metrics are refused before any work
+  const methods = options.methods.map((id) => resolveMethod(id, 'methods'));
+  for (const key of options.metrics) getMetric(key, 'metrics');
   const { all, chosen } = chooseLayers(model, options.layers);
   fs.mkdirSync(options.out, { recursive: true });
   const config = configOf(model, options, chosen);
@@ -203,7 +169,7 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
   // the randomised models are made once per run (fixed seed) and explained like the trained one
   const randomised = (config.sanity ?? []).map((stage) => ({ stage, model: randomizedModel(model, { layers: stage.layers, seed: stage.seed }) }));
   try {
-    await evalImages(model, items, options, done, progressFile, { steps, substrate, chosen, randomised });
+    await evalImages(model, items, options, done, progressFile, { methods, steps, substrate, chosen, randomised });
   } finally {
     for (const r of randomised) r.model.dispose();
   }
@@ -216,9 +182,10 @@ async function evalImages(
   options: EvalOptions,
   done: Map<number, ProgressLine>,
   progressFile: string,
-  run: { steps: number; substrate: 'blur' | 'zero'; chosen: string[]; randomised: Array<{ stage: SanityStage; model: Model }> },
+  run: { methods: ResolvedMethod[]; steps: number; substrate: 'blur' | 'zero'; chosen: string[]; randomised: Array<{ stage: SanityStage; model: Model }> },
 ): Promise<void> {
-  const { steps, substrate, chosen, randomised } = run;
+  const { methods, steps, substrate, chosen, randomised } = run;
+  const metrics = options.metrics.map((k) => getMetric(k));
   for (const [i, item] of items.entries()) {
     const saved = done.get(i);
     // the checkpoint is by position: a changed dataset (another --every, files added) must not mix in
@@ -240,27 +207,24 @@ async function evalImages(
     const results: ImageResult = {};
     try {
       const scorer = makeScorer(model, prepared.rgb, prepared.spec, { classIndex: item.classIndex });
-      for (const method of options.methods) {
-        results[method] = {};
+      for (const method of methods) {
+        const perLayer: ImageResult[string] = (results[method.id] = {});
         // sanity: the same method's maps on each randomised model, for the same class
         const randomMaps = randomised.map((r) => ({ key: r.stage.key, maps: new Map(mapsOf(r.model, prepared.tensor, method, item.classIndex, chosen).map((l) => [l.name, l.map])) }));
         for (const layer of mapsOf(model, prepared.tensor, method, item.classIndex, chosen)) {
-          const r: ImageResult[string][string] = {};
-          for (const { key, maps } of randomMaps) {
-            const rho = spearman(layer.map, maps.get(layer.name)!);
-            r[key] = Number.isFinite(rho) ? rho : null; // a constant map has no rank order
-          }
-          const m = { map: layer.map, height: layer.height, width: layer.width };
-          for (const metric of options.metrics) {
-            if (metric === 'deletion' || metric === 'insertion') r[metric] = deletionInsertion(scorer, m, metric, { steps, substrate }).auc;
-            else if (metric === 'drop') {
-              const c = confidenceChange(scorer, m);
-              r.drop = 100 * c.drop;
-              r.increase = c.increase ? 100 : 0;
-            } else if (metric === 'pointing') r.pointing = boxes ? (pointingHit(layer.map, layer.height, layer.width, boxes, W, H) ? 100 : 0) : null;
-            else if (metric === 'energy') r.energy = boxes ? 100 * energyInBoxes(layer.map, layer.height, layer.width, boxes, W, H) : null;
-          }
-          results[method][layer.name] = r;
+          const input = {
+            map: layer.map,
+            height: layer.shape[0],
+            width: layer.shape[1],
+            scorer,
+            steps,
+            substrate,
+            boxes,
+            imageWidth: W,
+            imageHeight: H,
+            randomised: new Map(randomMaps.map(({ key, maps }) => [key, maps.get(layer.name)!])),
+          };
+          perLayer[layer.name] = Object.assign({}, ...metrics.map((m) => m.compute(input)));
         }
       }
     } finally {
@@ -280,8 +244,8 @@ async function evalImages(
 }
 
 /** The value keys of the metrics, in order: 'drop' gives drop and increase, 'sanity' one key per stage. */
-export function valueKeys(metrics: readonly EvalMetric[], sanity: readonly SanityStage[] | undefined): ValueKey[] {
-  return metrics.flatMap((m): ValueKey[] => (m === 'drop' ? ['drop', 'increase'] : m === 'sanity' ? (sanity ?? []).map((s) => s.key) : [m]));
+export function valueKeys(metrics: readonly string[], sanity: readonly SanityStage[] | undefined): ValueKey[] {
+  return metricValues(metrics, sanity).map((v) => v.key);
 }
 
 function aggregate(
@@ -298,7 +262,7 @@ function aggregate(
   const rows: EvalRow[] = [];
   const keys = valueKeys(options.metrics, config.sanity);
   for (const method of options.methods) {
-    const names = PIXEL.includes(method) ? ['input'] : chosen;
+    const names = resolveMethod(method).method.space === 'pixel' ? ['input'] : chosen;
     for (const name of names) {
       const values: EvalRow['values'] = {};
       let count = 0;

@@ -18,10 +18,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { forward } from '../engine/execute.js';
 import { nativeForwardFor } from '../engine/native-graph.js';
-import { findScoreTensor } from '../naflow/cascade.js';
+import { findScoreTensor } from '../structure/index.js';
 import { normalisationOf, type ImageSpec } from '../image/preprocess.js';
 import { resizeBilinear } from '../render/resize.js';
 import { luminance, type RgbImage } from '../image/decode.js';
+import { value, type EvalMetric } from './registry.js';
 
 export interface Scorer {
   height: number;
@@ -259,3 +260,31 @@ export function averageDropIncrease(changes: ConfidenceChange[]): { averageDrop:
     increaseInConfidence: (100 * changes.filter((c) => c.increase).length) / n,
   };
 }
+
+export const deletionMetric: EvalMetric = {
+  key: 'deletion',
+  description: 'deletion AUC: the class probability as the most salient pixels are removed first (Petsiuk et al. 2018)',
+  needs: {},
+  values: () => [value('deletion', 'deletion AUC', false)],
+  compute: ({ scorer, map, height, width, steps, substrate }) => ({ deletion: deletionInsertion(scorer, { map, height, width }, 'deletion', { steps, substrate }).auc }),
+};
+
+export const insertionMetric: EvalMetric = {
+  key: 'insertion',
+  description: 'insertion AUC: the class probability as the most salient pixels are restored first',
+  needs: {},
+  values: () => [value('insertion', 'insertion AUC', true)],
+  compute: ({ scorer, map, height, width, steps, substrate }) => ({ insertion: deletionInsertion(scorer, { map, height, width }, 'insertion', { steps, substrate }).auc }),
+};
+
+export const dropMetric: EvalMetric = {
+  key: 'drop',
+  description: 'average drop and increase in confidence when only the map-weighted image is shown (Chattopadhay et al. 2018)',
+  needs: {},
+  values: () => [value('drop', 'average drop %', false), value('increase', 'increase in confidence %', true)],
+  compute({ scorer, map, height, width }) {
+    const c = confidenceChange(scorer, { map, height, width });
+    return { drop: 100 * c.drop, increase: c.increase ? 100 : 0 };
+  },
+};
+

@@ -8,6 +8,7 @@
  *     its baseline.
  */
 import { upsample } from './faithfulness.js';
+import { value, type EvalMetric } from './registry.js';
 
 export type Box = [number, number, number, number];
 
@@ -60,3 +61,20 @@ export function energyInBoxes(map: Float32Array, mh: number, mw: number, boxes: 
 export function boxAreaShare(boxes: Box[], width: number, height: number): number {
   return boxMask(boxes, width, height).reduce((a, b) => a + b, 0) / (width * height);
 }
+
+export const pointingMetric: EvalMetric = {
+  key: 'pointing',
+  description: "pointing game: whether the map's maximum falls in a ground-truth box (Zhang et al. 2016)",
+  needs: { boxes: true },
+  values: () => [value('pointing', 'pointing game %', true)],
+  compute: ({ map, height, width, boxes, imageWidth, imageHeight }) => ({ pointing: boxes ? (pointingHit(map, height, width, boxes, imageWidth, imageHeight) ? 100 : 0) : null }),
+};
+
+export const energyMetric: EvalMetric = {
+  key: 'energy',
+  description: "energy pointing: the share of the map's mass inside the ground-truth boxes (Wang et al. 2020)",
+  needs: { boxes: true },
+  values: () => [value('energy', 'energy pointing %', true)],
+  compute: ({ map, height, width, boxes, imageWidth, imageHeight }) => ({ energy: boxes ? 100 * energyInBoxes(map, height, width, boxes, imageWidth, imageHeight) : null }),
+};
+

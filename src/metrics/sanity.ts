@@ -9,6 +9,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../engine/model.js';
 import type { Graph } from '../ir/graph.js';
 import { inferShapes } from '../engine/shapes.js';
+import { InputError } from '../util/errors.js';
+import { spearman } from './rank.js';
+import type { EvalMetric } from './registry.js';
 
 const WEIGHT_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
@@ -51,3 +54,40 @@ export function randomizedModel(model: Model, options: RandomizeOptions = {}): M
   inferShapes(copy);
   return copy;
 }
+
+/** One model of the sanity check's cascade: the top `layers` of `of` weight layers randomised. */
+export interface SanityStage {
+  key: `sanity-${number}`;
+  layers: number;
+  of: number;
+  seed: number;
+}
+
+/** The sanity check's cascade (Adebayo et al.): the top k/K of the weight layers randomised, k = 1…K, seed 1. */
+export function sanityStages(model: Model, count: number): SanityStage[] {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`sanity stages must be a positive integer, got ${count}`);
+  const of = weightLayerCount(model);
+  if (!of) throw new InputError(`the sanity check randomises weight layers (Conv, Gemm, MatMul with constant weights), and ${model.graph.source} has none`);
+  const stages = new Map<number, SanityStage>();
+  for (let k = 1; k <= count; k++) {
+    const layers = Math.max(1, Math.round((k / count) * of));
+    stages.set(layers, { key: `sanity-${Math.round((100 * layers) / of)}`, layers, of, seed: 1 });
+  }
+  return [...stages.values()];
+}
+
+export const sanityMetric: EvalMetric = {
+  key: 'sanity',
+  description: 'model-randomisation sanity check: Spearman ρ between the maps of the trained and of progressively randomised models',
+  needs: { randomisedModels: true },
+  values: (sanity) =>
+    (sanity ?? []).map((s) => ({ key: s.key, label: `sanity: Spearman ρ with the top ${s.layers} of ${s.of} weight layers randomised (lower is better)`, higherIsBetter: false })),
+  compute({ map, randomised }) {
+    const out: Record<string, number | null> = {};
+    for (const [key, other] of randomised) {
+      const rho = spearman(map, other);
+      out[key] = Number.isFinite(rho) ? rho : null; // a constant map has no rank order
+    }
+    return out;
+  },
+};

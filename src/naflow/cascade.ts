@@ -7,13 +7,13 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type Graph } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
-import type { InverseSettings, SolverStats } from '../ops/registry.js';
+import type { InverseSettings } from '../ops/registry.js';
 import { nativeReferenceFor, type NativeReferenceResult } from './native-reference.js';
 import { runPerOp } from './per-op.js';
 import { DEFAULT_VARIANT, SPEC_VARIANT, type CascadeVariant } from './variant.js';
-import { checkClassIndex, findScoreTensor, findTrunkEnd, rank4, trunkTensorOrder, type Target } from '../structure/trunk.js';
+import { checkClassIndex, findScoreTensor, findTrunkEnd, rank4, trunkTensorOrder, type Target } from '../structure/index.js';
+import type { AttributionMaps, LayerMap } from '../structure/method.js';
 
-export { checkClassIndex, findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder, type Target } from '../structure/trunk.js';
 
 export type NaflowMode = 'paper' | 'reference';
 
@@ -49,29 +49,16 @@ export interface CascadeOptions {
   engine?: 'auto' | 'per-op';
 }
 
-export interface LayerFlow {
-  /** tensor name */
-  name: string;
-  /** producing node and its op (source-format op name in `sourceOp`) */
+/** A NAFlow layer: the registry's LayerMap with its node, op and kept share always present. */
+export interface LayerFlow extends LayerMap {
   node: string;
   op: string;
-  sourceOp?: string;
-  /** NHWC shape without batch: [H, W, C] */
-  shape: [number, number, number];
-  /** raw map, H×W row-major, before normalisation */
-  map: Float32Array;
   /** share of neurons with G ≠ 0 */
   kept: number;
-  /** statistics of the inverse step that produced this tensor's BPFM (when a solve happened) */
-  solver?: SolverStats[];
 }
 
-export interface AttentionFlow {
+export interface AttentionFlow extends AttributionMaps {
   mode: NaflowMode;
-  scoreTensor: string;
-  trunkEnd: string;
-  classIndex: number;
-  score: number;
   /** shallow → deep */
   layers: LayerFlow[];
   /** how it ran: one native graph (reference mode only) or op by op */

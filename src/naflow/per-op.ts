@@ -12,7 +12,7 @@ import { backward, forward, nodesBetween, type ForwardRecord } from '../engine/e
 import { defaultActivationInputs, type InverseSettings, type SolverStats } from '../ops/registry.js';
 import type { CascadeVariant } from './variant.js';
 import { findBlocks, solveBlock } from './blocks.js';
-import { rank4, seedFor } from '../structure/trunk.js';
+import { rank4, seedFor } from '../structure/index.js';
 import type { CascadeOptions, LayerFlow, NaflowMode } from './cascade.js';
 
 export interface PerOpRun {

@@ -13,6 +13,7 @@ import { encodeNpy } from '../util/npy.js';
 import { modelSha256 } from '../util/hash.js';
 import { renderFlow, encodePng, flowStrip, flowGif, layerCaption, type ColormapName, type RgbImage } from '../render/index.js';
 import type { ExplainResult } from './explain.js';
+import type { LayerFlow } from './cascade.js';
 import type { SolverStats } from '../ops/registry.js';
 
 export interface WriteFlowOptions {
@@ -30,16 +31,8 @@ export interface WriteFlowOptions {
   extra?: Record<string, unknown>;
 }
 
-/** What every per-layer record (flow.json, the viewer's data) says about the layer itself. */
-export interface LayerMeta {
-  index: number;
-  name: string;
-  node: string;
-  op: string;
-  sourceOp?: string;
-  shape: [number, number, number];
-  kept: number;
-}
+/** What every per-layer record (flow.json, the viewer's data) says about the layer itself: a NAFlow layer's facts and its index. */
+export type LayerMeta = Pick<LayerFlow, 'name' | 'node' | 'op' | 'sourceOp' | 'shape' | 'kept'> & { index: number };
 
 export interface FlowJsonLayer extends LayerMeta {
   solver: SolverStats[] | null;

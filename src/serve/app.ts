@@ -3,10 +3,20 @@
  * (assets/viewer/app.js) inline. It talks only to its own server (the CSP allows nothing else).
  */
 import { inlineScript, viewerAsset, viewerPage } from '../viewer/report.js';
+import { listMethods } from '../methods/index.js';
 
 export const APP_CSP = "default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 let cached: string | undefined;
+
+const escapeHtml = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** One checkbox per baseline the registry offers beside NAFlow. */
+function compareCheckboxes(): string {
+  return listMethods({ comparable: true })
+    .map((m) => `    <span><input type="checkbox" id="cmp-${m.id}" value="${m.id}"><label for="cmp-${m.id}" title="${escapeHtml(m.description)}">${escapeHtml(m.label)}</label></span>`)
+    .join('\n');
+}
 
 export function appHtml(): string {
   cached ??= viewerPage({
@@ -22,10 +32,7 @@ export function appHtml(): string {
   <div><label for="app-model">Model</label><select id="app-model"></select></div>
   <div><label for="app-mode">Mode</label><select id="app-mode"><option value="paper">paper (least-squares inverses)</option><option value="reference">reference (authors' code)</option></select></div>
   <fieldset id="app-compare"><legend>Side by side with</legend>
-    <span><input type="checkbox" id="cmp-layercam" value="layercam"><label for="cmp-layercam">LayerCAM</label></span>
-    <span><input type="checkbox" id="cmp-gradcam" value="gradcam"><label for="cmp-gradcam">Grad-CAM</label></span>
-    <span><input type="checkbox" id="cmp-gradcampp" value="gradcampp"><label for="cmp-gradcampp">Grad-CAM++</label></span>
-    <span><input type="checkbox" id="cmp-hirescam" value="hirescam"><label for="cmp-hirescam">HiResCAM</label></span>
+${compareCheckboxes()}
   </fieldset>
   <div><button type="submit" class="go" id="app-go" disabled>Explain</button></div>
 </form>

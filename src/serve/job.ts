@@ -11,9 +11,9 @@ import { explain } from '../naflow/explain.js';
 import type { NaflowMode } from '../naflow/cascade.js';
 import { flowJson } from '../naflow/write-flow.js';
 import { prepareImage } from '../image/preprocess.js';
-import { camFlow, type CamMethodName } from '../baselines/pipeline.js';
+import { compareAtLayers, resolveMethod, type Comparison } from '../methods/index.js';
 import { encodeNpy } from '../util/npy.js';
-import { viewerData, METHOD_LABELS, type ViewerData } from '../viewer/data.js';
+import { viewerData, type ViewerData } from '../viewer/data.js';
 
 export interface JobRequest {
   /** the uploaded image (PNG, JPEG or WebP bytes) */
@@ -21,7 +21,8 @@ export interface JobRequest {
   /** shown in the viewer and the zip's flow.json */
   imageName: string;
   mode: NaflowMode;
-  compare: CamMethodName[];
+  /** baselines beside NAFlow: registry ids of comparable methods (validated by the server) */
+  compare: string[];
   classIndex?: number;
 }
 
@@ -40,14 +41,13 @@ export async function runExplainJob(model: Model, modelName: string, req: JobReq
     classIndex: req.classIndex,
     onLayer: (done, total, layer) => onProgress({ stage: 'naflow', done, total, layer }),
   });
-  const compared: { method: CamMethodName; layers: ReturnType<typeof camFlow>['layers'] }[] = [];
+  let compared: Comparison[] = [];
   if (req.compare.length) {
     const x = (await prepareImage(model, req.image)).tensor;
     try {
-      req.compare.forEach((m, k) => {
-        onProgress({ stage: 'compare', done: k, total: req.compare.length, layer: m });
-        compared.push({ method: m, layers: camFlow(model, x, m, { classIndex: result.decision.classIndex, trunkEnd: result.trunkEnd, scoreTensor: result.scoreTensor }).layers });
-      });
+      const methods = req.compare.map((id) => resolveMethod(id, 'compare'));
+      const at = { classIndex: result.decision.classIndex, trunkEnd: result.trunkEnd, scoreTensor: result.scoreTensor };
+      compared = compareAtLayers(model, x, methods, at, (done, total, id) => onProgress({ stage: 'compare', done, total, layer: id }));
     } finally {
       x.dispose();
     }
@@ -56,7 +56,7 @@ export async function runExplainJob(model: Model, modelName: string, req: JobReq
   const data = await viewerData(result, {
     modelName,
     imageFile: req.imageName,
-    compare: compared.map((c) => ({ method: c.method, label: METHOD_LABELS[c.method], layers: c.layers })),
+    compare: compared,
   });
   const json = flowJson(result, { imageFile: req.imageName, noImages: true, extra: { model: { file: modelName, sha256: null } } });
   const stems = new Map(json.layers.map((l) => [l.name, l.npy.slice('maps/'.length)]));

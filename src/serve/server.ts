@@ -24,7 +24,7 @@ import crypto from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import type { NaflowMode } from '../naflow/cascade.js';
-import { CAM_METHODS, type CamMethodName } from '../baselines/pipeline.js';
+import { listMethods } from '../methods/index.js';
 import type { BackendName } from '../engine/backend.js';
 import type { ViewerData } from '../viewer/data.js';
 import { renderReport } from '../viewer/report.js';
@@ -284,15 +284,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
   }
 
-  function parseExplainQuery(q: URLSearchParams): { model: ServeModel; mode: NaflowMode; compare: CamMethodName[]; classIndex?: number; name: string } {
+  function parseExplainQuery(q: URLSearchParams): { model: ServeModel; mode: NaflowMode; compare: string[]; classIndex?: number; name: string } {
     const modelId = q.get('model') ?? options.models[0].id;
     const model = options.models.find((m) => m.id === modelId);
     if (!model) throw new HttpError(400, `unknown model '${modelId}' (known: ${options.models.map((m) => m.id).join(', ')})`);
     const mode = (q.get('mode') ?? 'paper') as NaflowMode;
     if (!MODES.includes(mode)) throw new HttpError(400, `mode must be 'paper' or 'reference', got '${mode}'`);
     const compare = (q.get('compare') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    const bad = compare.filter((c) => !(c in CAM_METHODS));
-    if (bad.length) throw new HttpError(400, `unknown compare method ${bad.map((b) => `'${b}'`).join(', ')} (known: ${Object.keys(CAM_METHODS).join(', ')})`);
+    const known = listMethods({ comparable: true }).map((m) => m.id);
+    const bad = compare.filter((c) => !known.includes(c));
+    if (bad.length) throw new HttpError(400, `unknown compare method ${bad.map((b) => `'${b}'`).join(', ')} (known: ${known.join(', ')})`);
     const cls = q.get('class');
     let classIndex: number | undefined;
     if (cls !== null && cls !== '') {
@@ -300,7 +301,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       if (!Number.isInteger(classIndex) || classIndex < 0) throw new HttpError(400, `class must be an integer ≥ 0, got '${cls}'`);
     }
     const name = (q.get('name') ?? 'upload').replace(/[^\w.\- ]+/g, '_').slice(0, 80) || 'upload';
-    return { model, mode, compare: [...new Set(compare)] as CamMethodName[], classIndex, name };
+    return { model, mode, compare: [...new Set(compare)], classIndex, name };
   }
 
   async function explainRoute(req: http.IncomingMessage, res: http.ServerResponse, q: URLSearchParams): Promise<void> {

@@ -9,8 +9,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { prepareImage, type ImageSpec } from '../image/preprocess.js';
 import type { RgbImage } from '../image/decode.js';
-import { runCascade, type CascadeOptions, type Target } from '../naflow/cascade.js';
-import { camFlow, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
+import { runCascade, type CascadeOptions } from '../naflow/cascade.js';
+import { type Target } from '../structure/index.js';
+import { compareAtLayers, resolveMethod, type Comparison } from '../methods/index.js';
 import type { ExplainResult } from '../naflow/explain.js';
 import { embed, embeddingTensorOf, SimilarityError } from './embed.js';
 import { decompose, DEFAULT_WEIGHTING, topDimensions, type Decomposition, type Metric, type Weighting } from './metric.js';
@@ -20,8 +21,8 @@ export interface SimilarityOptions extends Omit<CascadeOptions, 'classIndex' | '
   /** the embedding tensor (default: the card's `embedding`, else the model's only output) */
   embeddingNode?: string;
   image?: Partial<ImageSpec>;
-  /** also these CAM baselines at every trunk layer, explaining the same similarity (result.compare) */
-  compare?: CamMethodName[];
+  /** also these methods (registry ids, e.g. 'layercam') at every trunk layer, explaining the same similarity (result.compare) */
+  compare?: string[];
   /** how the channel weights w are made (./metric.ts; default DEFAULT_WEIGHTING) */
   weighting?: Weighting;
 }
@@ -48,7 +49,7 @@ export interface SimilarityInfo {
 export interface SimilarityResult extends ExplainResult {
   similarity: SimilarityInfo;
   /** the baselines asked for with `compare`, in that order */
-  compare: CamFlow[];
+  compare: Comparison[];
 }
 
 /**
@@ -92,7 +93,8 @@ export async function explainSimilarity(
     const seed = similaritySeed(dec.weights);
     const flow = runCascade(model, tensor, { ...options, scoreTensor: embeddingTensor, target: seed });
     const elapsedMs = performance.now() - t0;
-    const compare = (options.compare ?? []).map((m) => camFlow(model, tensor, m, { scoreTensor: embeddingTensor, trunkEnd: flow.trunkEnd, target: seed }));
+    const methods = (options.compare ?? []).map((id) => resolveMethod(id, 'compare'));
+    const compare = compareAtLayers(model, tensor, methods, { scoreTensor: embeddingTensor, trunkEnd: flow.trunkEnd, target: seed });
     return {
       ...flow,
       classIndex: decision.classIndex,

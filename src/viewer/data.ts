@@ -17,6 +17,7 @@ import type { SolverStats } from '../ops/registry.js';
 import { COLORMAPS, colormapLut, encodePng, type ColormapName } from '../render/index.js';
 import type { EvalResults } from '../eval/run.js';
 import { metricKeys, metricLabel, plotSvg } from '../eval/report.js';
+import { methodLabel } from '../methods/index.js';
 
 export interface ViewerMap {
   h: number;
@@ -87,14 +88,6 @@ export interface ViewerDataOptions {
   eval?: EvalResults;
   version?: string;
 }
-
-export const METHOD_LABELS: Record<string, string> = {
-  gradcam: 'Grad-CAM',
-  gradcampp: 'Grad-CAM++',
-  layercam: 'LayerCAM',
-  hirescam: 'HiResCAM',
-  scorecam: 'Score-CAM',
-};
 
 /** A model's short name: the file name, or the folder's for a TensorFlow.js model.json. */
 export function modelDisplayName(file: string): string {
@@ -213,7 +206,7 @@ export async function viewerData(result: ExplainResult | null, options: ViewerDa
       const byName = new Map(f.layers.map((l) => [l.name, l]));
       flows.push({
         method: f.method,
-        label: f.label ?? METHOD_LABELS[f.method] ?? f.method,
+        label: f.label ?? methodLabel(f.method),
         layers: layers.map((l) => {
           const c = byName.get(l.name);
           return c ? encodeMap(c.map, c.shape[0], c.shape[1], enc) : null;
