@@ -10,7 +10,7 @@ const ALL: Record<OpType, true> = {
   Sigmoid: true, HardSigmoid: true, HardSwish: true, Tanh: true, Add: true, Sub: true, Mul: true, Div: true,
   Concat: true, MaxPool: true, AveragePool: true, GlobalAveragePool: true, GlobalMaxPool: true, ReduceMean: true,
   Gemm: true, MatMul: true, Flatten: true, Reshape: true, Transpose: true, Slice: true, Pad: true, Resize: true,
-  Dropout: true, Identity: true, Softmax: true,
+  Dropout: true, Identity: true, Softmax: true, Elu: true, Softplus: true, Selu: true,
 };
 
 test('all IR ops are registered with forward, vjp and inferShape', () => {

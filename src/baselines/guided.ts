@@ -1,7 +1,7 @@
 /**
  * Pixel-space references: the input gradient, Guided Backpropagation (Springenberg et al. 2015) and
  * Deconvnet (Zeiler & Fergus 2014). They are the plain backward pass with a different rule at the
- * rectifiers (Relu, LeakyRelu, Clip with a lower bound of 0), installed through `backward`'s
+ * rectifiers (the ops whose rule declares the role `rectifier`: Relu, LeakyRelu, Clip with a lower bound of 0), installed through `backward`'s
  * `vjpOverride`:
  *   gradient          dx = dy · f'(x)
  *   guided-backprop   dx = ReLU(dy) · f'(x)      (only positive signals, only where the unit was active)
@@ -11,11 +11,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { valuesOf } from '../util/tensor.js';
-import type { AnyNode, ClipAttrs, LeakyReluAttrs } from '../ir/graph.js';
+import type { AnyNode } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import { backward, forward } from '../engine/execute.js';
 import { findScoreTensor, seedFor, type Target } from '../structure/index.js';
-import type { OpRule } from '../ops/registry.js';
+import { rectifierAt, type OpRule, type Rectifier } from '../ops/registry.js';
 import type { AttributionMethod } from '../structure/method.js';
 
 export type PixelMethod = 'gradient' | 'guided-backprop' | 'deconvnet';
@@ -31,29 +31,23 @@ export interface PixelAttribution {
   map: Float32Array;
 }
 
-/** The rectifier's local slope f'(x) at the recorded input, or undefined for other ops. */
-function slope(node: AnyNode, x: tf.Tensor): tf.Tensor | undefined {
-  if (node.op === 'Relu') return tf.cast(tf.greater(x, 0), 'float32');
-  if (node.op === 'LeakyRelu') {
-    const { alpha } = node.attrs as unknown as LeakyReluAttrs;
-    return tf.add(tf.mul(tf.cast(tf.greater(x, 0), 'float32'), 1 - alpha), alpha);
-  }
-  if (node.op === 'Clip' && (node.attrs as unknown as ClipAttrs).min === 0) {
-    const { max } = node.attrs as unknown as ClipAttrs;
-    return tf.mul(tf.cast(tf.greater(x, 0), 'float32'), tf.cast(tf.less(x, max), 'float32'));
-  }
-  return undefined;
+/** The rectifier's local slope f'(x) at the recorded input: [x > 0]·(1 − α) + α, cut off at its maximum. */
+function slope(r: Rectifier, x: tf.Tensor): tf.Tensor {
+  const active = tf.cast(tf.greater(x, 0), 'float32');
+  const s = r.negativeSlope === 0 ? active : tf.add(tf.mul(active, 1 - r.negativeSlope), r.negativeSlope);
+  return r.max === undefined ? s : tf.mul(s, tf.cast(tf.less(x, r.max), 'float32'));
 }
 
 function override(method: PixelMethod): (node: AnyNode) => OpRule['vjp'] | undefined {
   if (method === 'gradient') return () => undefined;
   return (node) => {
-    if (node.op !== 'Relu' && node.op !== 'LeakyRelu' && !(node.op === 'Clip' && (node.attrs as unknown as ClipAttrs).min === 0)) return undefined;
+    const rectifier = rectifierAt(node);
+    if (!rectifier) return undefined;
     return ({ inputs, dys }) => {
       const dy = dys[0];
       if (!dy) return inputs.map(() => null);
       const pos = tf.relu(dy);
-      const dx = method === 'deconvnet' ? pos : tf.mul(pos, slope(node, inputs[0])!);
+      const dx = method === 'deconvnet' ? pos : tf.mul(pos, slope(rectifier, inputs[0]));
       return inputs.map((_, i) => (i === 0 ? dx : null));
     };
   };

@@ -6,6 +6,7 @@ import { GraphError, type Graph, type AnyNode, type ValueInfo } from '../ir/grap
 import { getOpRule, type OpContext, type OpRule } from '../ops/registry.js';
 import type { LoadedCard } from '../model/card.js';
 import { releaseNativeConv } from '../ops/conv-native.js';
+import { markGates } from '../ops/gate-pass.js';
 
 export class Model {
   readonly graph: Graph;
@@ -17,6 +18,7 @@ export class Model {
   constructor(graph: Graph, card: LoadedCard) {
     this.graph = graph;
     this.card = card;
+    markGates(graph);
   }
 
   /** The rule for a node, or a GraphError naming the node and op. */

@@ -139,6 +139,8 @@ export interface Node<O extends string = string> {
   attrs: O extends OpType ? OpAttrMap[O] : Record<string, unknown>;
   /** the op name in the source format (e.g. 'Conv2D', 'LeakyReLU', 'Conv'), for messages */
   sourceOp?: string;
+  /** Mul only: the operand that is a gate (set by the gate pass, ops/gate-pass.ts) */
+  gate?: 0 | 1;
 }
 export type AnyNode = Node<string>;
 

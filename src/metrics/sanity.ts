@@ -9,11 +9,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Model } from '../engine/model.js';
 import type { Graph } from '../ir/graph.js';
 import { inferShapes } from '../engine/shapes.js';
+import { rolesOf } from '../ops/registry.js';
 import { InputError } from '../util/errors.js';
 import { spearman } from './rank.js';
 import type { EvalMetric } from './registry.js';
-
-const WEIGHT_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
 export interface RandomizeOptions {
   /** how many weight layers from the top to randomise (default: all) */
@@ -21,7 +20,12 @@ export interface RandomizeOptions {
   seed?: number;
 }
 
-const weightLayers = (g: Graph) => g.nodes.filter((n) => WEIGHT_OPS.has(n.op) && g.constants.has(n.inputs[1]));
+/** The nodes whose rule declares a weight input that is a constant here, with that input's name. */
+const weightLayers = (g: Graph) =>
+  g.nodes.flatMap((n) => {
+    const i = rolesOf(n.op).weightInput;
+    return i !== undefined && g.constants.has(n.inputs[i]) ? [{ node: n, weight: n.inputs[i] }] : [];
+  });
 
 /** How many weight layers `randomizedModel` can randomise. */
 export function weightLayerCount(model: Model): number {
@@ -35,10 +39,10 @@ export function randomizedModel(model: Model, options: RandomizeOptions = {}): M
   const chosen = weighted.slice(Math.max(0, weighted.length - (options.layers ?? weighted.length)));
   const replace = new Map<string, tf.Tensor>();
   let seed = options.seed ?? 0;
-  for (const n of chosen) {
-    const w = g.constants.get(n.inputs[1])!;
+  for (const { node: n, weight } of chosen) {
+    const w = g.constants.get(weight)!;
     replace.set(
-      n.inputs[1],
+      weight,
       tf.tidy(() => {
         const sd = tf.sqrt(tf.moments(w).variance).dataSync()[0];
         return tf.randomNormal(w.shape, 0, sd || 1, 'float32', seed++);

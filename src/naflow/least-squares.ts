@@ -33,7 +33,7 @@ function sigmaStoreOf(graph: object): SigmaStore {
   return store;
 }
 
-export function linearOperator(rule: OpRule, ctx: OpContext, args: Pick<InverseArgs, 'inputs' | 'outputs'>, inputIndex: number): LinearOperator {
+export function linearOperator<O extends string>(rule: OpRule<O>, ctx: OpContext<O>, args: Pick<InverseArgs, 'inputs' | 'outputs'>, inputIndex: number): LinearOperator {
   if (!rule.jvp || !rule.vjp) throw new Error(`op ${rule.op} has no JVP/VJP for a least-squares inverse`);
   const { inputs, outputs } = args;
   return {
@@ -50,7 +50,7 @@ export function linearOperator(rule: OpRule, ctx: OpContext, args: Pick<InverseA
  * Damped least-squares correction for input `inputIndex` (other inputs get null). When nothing above
  * was abandoned (B_out = A_out) it returns A_in exactly, without a solve.
  */
-export function dampedCorrection(rule: OpRule, ctx: OpContext, args: InverseArgs, inputIndex = 0): InverseResult {
+export function dampedCorrection<O extends string>(rule: OpRule<O>, ctx: OpContext<O>, args: InverseArgs, inputIndex = 0): InverseResult {
   const { inputs, outputs, bOut, settings } = args;
   const nulls = (): Array<tf.Tensor | null> => inputs.map(() => null);
   const bo = bOut[0];

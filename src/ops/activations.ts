@@ -12,52 +12,11 @@
  * * Softmax: none (a head op).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AnyNode, AxisAttrs, ClipAttrs, HardSigmoidAttrs, LeakyReluAttrs } from '../ir/graph.js';
-import { registerOp, type InverseArgs, type InverseResult, type OnnxEmitter, type OnnxRule, type OpContext, type OpRule, type VjpArgs } from './registry.js';
+import type { Node } from '../ir/graph.js';
+import { registerOp, type OnnxEmitter, type OnnxRule } from './registry.js';
 import { activation } from './onnx-emit.js';
-import { diagonalCorrection } from '../naflow/least-squares.js';
-import { attrs, isConst, normAxis, sameShape, sumToShape } from './util.js';
-
-/**
- * How a unary op inverts: 'identity' (B_in = B_out), 'diagonal' (damped diagonal rule with j = f'(x)),
- * or an exact inverse of (B_out, A_in, A_out).
- */
-type UnaryInverse = 'identity' | 'diagonal' | ((bOut: tf.Tensor, x: tf.Tensor, y: tf.Tensor, ctx: OpContext) => tf.Tensor);
-
-/** A unary op whose vjp is dy·f'(x, y) and whose jvp is t·f'(x, y). */
-function unary(
-  op: string,
-  fwd: (x: tf.Tensor, ctx: OpContext) => tf.Tensor,
-  dydx: (x: tf.Tensor, y: tf.Tensor, ctx: OpContext) => tf.Tensor,
-  inv: UnaryInverse,
-  onnx?: OnnxRule,
-): OpRule {
-  return {
-    op,
-    onnx,
-    blockRole: 'pointwise',
-    forward: (inputs, ctx) => [tf.tidy(() => fwd(inputs[0], ctx))],
-    vjp: ({ inputs, outputs, dys }: VjpArgs, ctx) => {
-      const dy = dys[0];
-      return [dy ? tf.tidy(() => tf.mul(dy, dydx(inputs[0], outputs[0], ctx))) : null];
-    },
-    jvp: ({ inputs, outputs, tangents }, ctx) => [
-      tf.tidy(() => (tangents[0] ? tf.mul(tangents[0], dydx(inputs[0], outputs[0], ctx)) : tf.zerosLike(outputs[0]))),
-    ],
-    inverse: ({ inputs, outputs, bOut, settings }: InverseArgs, ctx): InverseResult => {
-      const bo = bOut[0];
-      if (!bo) return { b: [null] };
-      if (inv === 'identity') return { b: [bo.clone()] };
-      if (inv === 'diagonal') {
-        const j = tf.tidy(() => dydx(inputs[0], outputs[0], ctx));
-        const { b, solver } = diagonalCorrection(inputs[0], outputs[0], bo, j, settings.rho);
-        return { b: [b], solver };
-      }
-      return { b: [tf.tidy(() => inv(bo, inputs[0], outputs[0], ctx))] };
-    },
-    inferShape: sameShape,
-  };
-}
+import { registerUnary } from './unary.js';
+import { isConst, normAxis, sameShape, sumToShape } from './util.js';
 
 /**
  * Exact inverse of the piecewise-linear y = x (x > 0), slope·x (x ≤ 0), slope broadcast against y.
@@ -81,11 +40,11 @@ const inside = (t: tf.Tensor, lo: number, hi: number) =>
   tf.cast(tf.logicalAnd(tf.greater(t, lo), tf.less(t, hi)), 'float32');
 
 /** ONNX form of a unary op whose VJP is dy where `pass(x)` holds, else `other(dy)` (0 by default). */
-function onnxPiecewise(
-  fwd: OnnxRule['forward'],
-  pass: (e: OnnxEmitter, x: string, node: AnyNode) => string,
-  other?: (e: OnnxEmitter, dy: string, node: AnyNode) => string,
-): OnnxRule {
+function onnxPiecewise<O extends string>(
+  fwd: OnnxRule<O>['forward'],
+  pass: (e: OnnxEmitter, x: string, node: Node<O>) => string,
+  other?: (e: OnnxEmitter, dy: string, node: Node<O>) => string,
+): OnnxRule<O> {
   return {
     forward: fwd,
     vjp: (e, node, { ins, dys }) => {
@@ -96,85 +55,96 @@ function onnxPiecewise(
   };
 }
 
-registerOp(
-  unary('Relu', (x) => tf.relu(x), (x) => tf.step(x), 'identity',
-    onnxPiecewise((e, node, { ins }) => [e.op('Relu', [activation(node, ins, 0)])], (e, x) => e.op('Greater', [x, e.float([0], [])]))),
-);
+const RELU_INVERSE = 'identity (abandonment comes from the mask)';
 
-registerOp(
-  unary(
-    'LeakyRelu',
-    (x, ctx) => tf.leakyRelu(x, attrs<LeakyReluAttrs>(ctx).alpha),
-    (x, _y, ctx) => tf.step(x, attrs<LeakyReluAttrs>(ctx).alpha),
-    (bo, x, _y, ctx) => leakyInverse(bo, x, tf.scalar(attrs<LeakyReluAttrs>(ctx).alpha)),
-    onnxPiecewise(
-      (e, node, { ins }) => [e.op('LeakyRelu', [activation(node, ins, 0)], { alpha: { f: attrs<LeakyReluAttrs>({ node }).alpha } })],
-      (e, x) => e.op('Greater', [x, e.float([0], [])]),
-      (e, dy, node) => e.op('Mul', [dy, e.float([attrs<LeakyReluAttrs>({ node }).alpha], [])]),
-    ),
+registerUnary('Relu', {
+  fwd: (x) => tf.relu(x),
+  dydx: (x) => tf.step(x),
+  inverse: 'identity',
+  inverseRule: RELU_INVERSE,
+  roles: { rectifier: () => ({ negativeSlope: 0 }) },
+  onnx: onnxPiecewise((e, node, { ins }) => [e.op('Relu', [activation(node, ins, 0)])], (e, x) => e.op('Greater', [x, e.float([0], [])])),
+});
+
+registerUnary('LeakyRelu', {
+  fwd: (x, ctx) => tf.leakyRelu(x, ctx.node.attrs.alpha),
+  dydx: (x, _y, ctx) => tf.step(x, ctx.node.attrs.alpha),
+  inverse: (bo, x, _y, ctx) => leakyInverse(bo, x, tf.scalar(ctx.node.attrs.alpha)),
+  inverseRule: 'exact (y < 0 divided by the slope)',
+  roles: { rectifier: (node) => ({ negativeSlope: node.attrs.alpha }) },
+  onnx: onnxPiecewise(
+    (e, node, { ins }) => [e.op('LeakyRelu', [activation(node, ins, 0)], { alpha: { f: node.attrs.alpha } })],
+    (e, x) => e.op('Greater', [x, e.float([0], [])]),
+    (e, dy, node) => e.op('Mul', [dy, e.float([node.attrs.alpha], [])]),
   ),
-);
+});
 
-registerOp(
-  unary(
-    'Clip',
-    (x, ctx) => {
-      const { min, max } = attrs<ClipAttrs>(ctx);
-      return tf.clipByValue(x, min, max);
+registerUnary('Clip', {
+  fwd: (x, ctx) => {
+    const { min, max } = ctx.node.attrs;
+    return tf.clipByValue(x, min, max);
+  },
+  dydx: (x, _y, ctx) => {
+    const { min, max } = ctx.node.attrs;
+    return tf.cast(tf.logicalAnd(tf.greaterEqual(x, min), tf.lessEqual(x, max)), 'float32');
+  },
+  inverse: 'identity',
+  inverseRule: RELU_INVERSE,
+  // a Clip from 0 (Relu6) is a rectifier cut off at its maximum; other clips are not rectifiers
+  roles: { rectifier: (node) => (node.attrs.min === 0 ? { negativeSlope: 0, max: node.attrs.max } : undefined) },
+  onnx: onnxPiecewise(
+    (e, node, { ins }) => {
+      const { min, max } = node.attrs;
+      return [e.op('Clip', [activation(node, ins, 0), e.float([min], []), e.float([max], [])])];
     },
-    (x, _y, ctx) => {
-      const { min, max } = attrs<ClipAttrs>(ctx);
-      return tf.cast(tf.logicalAnd(tf.greaterEqual(x, min), tf.lessEqual(x, max)), 'float32');
+    (e, x, node) => {
+      const { min, max } = node.attrs;
+      return e.op('And', [e.op('GreaterOrEqual', [x, e.float([min], [])]), e.op('LessOrEqual', [x, e.float([max], [])])]);
     },
-    'identity',
-    onnxPiecewise(
-      (e, node, { ins }) => {
-        const { min, max } = attrs<ClipAttrs>({ node });
-        return [e.op('Clip', [activation(node, ins, 0), e.float([min], []), e.float([max], [])])];
-      },
-      (e, x, node) => {
-        const { min, max } = attrs<ClipAttrs>({ node });
-        return e.op('And', [e.op('GreaterOrEqual', [x, e.float([min], [])]), e.op('LessOrEqual', [x, e.float([max], [])])]);
-      },
-    ),
   ),
-);
+});
 
-registerOp(unary('Sigmoid', (x) => tf.sigmoid(x), (_x, y) => tf.mul(y, tf.sub(1, y)), 'diagonal'));
-registerOp(unary('Tanh', (x) => tf.tanh(x), (_x, y) => tf.sub(1, tf.square(y)), 'diagonal'));
+const DIAGONAL = 'damped diagonal rule, j = f\'(x)';
 
-registerOp(
-  unary(
-    'HardSigmoid',
-    (x, ctx) => {
-      const { alpha, beta } = attrs<HardSigmoidAttrs>(ctx);
-      return tf.clipByValue(tf.add(tf.mul(x, alpha), beta), 0, 1);
-    },
-    (x, _y, ctx) => {
-      const { alpha, beta } = attrs<HardSigmoidAttrs>(ctx);
-      return tf.mul(inside(tf.add(tf.mul(x, alpha), beta), 0, 1), alpha);
-    },
-    'diagonal',
-  ),
-);
+registerUnary('Sigmoid', {
+  fwd: (x) => tf.sigmoid(x),
+  dydx: (_x, y) => tf.mul(y, tf.sub(1, y)),
+  inverse: 'diagonal',
+  inverseRule: DIAGONAL,
+  roles: { gate: true, probabilities: true },
+});
+registerUnary('Tanh', { fwd: (x) => tf.tanh(x), dydx: (_x, y) => tf.sub(1, tf.square(y)), inverse: 'diagonal', inverseRule: DIAGONAL });
+
+registerUnary('HardSigmoid', {
+  fwd: (x, ctx) => {
+    const { alpha, beta } = ctx.node.attrs;
+    return tf.clipByValue(tf.add(tf.mul(x, alpha), beta), 0, 1);
+  },
+  dydx: (x, _y, ctx) => {
+    const { alpha, beta } = ctx.node.attrs;
+    return tf.mul(inside(tf.add(tf.mul(x, alpha), beta), 0, 1), alpha);
+  },
+  inverse: 'diagonal',
+  inverseRule: DIAGONAL,
+  roles: { gate: true },
+});
 
 // x·relu6(x+3)/6; derivative (PyTorch): 0 for x < -3, x/3 + 1/2 for -3 ≤ x ≤ 3, 1 above.
-registerOp(
-  unary(
-    'HardSwish',
-    (x) => tf.mul(x, tf.clipByValue(tf.add(tf.div(x, 6), 0.5), 0, 1)),
-    (x) => {
-      const mid = tf.add(tf.div(x, 3), 0.5);
-      const inMid = tf.cast(tf.logicalAnd(tf.greaterEqual(x, -3), tf.lessEqual(x, 3)), 'float32');
-      return tf.add(tf.mul(mid, inMid), tf.cast(tf.greater(x, 3), 'float32'));
-    },
-    'diagonal',
-  ),
-);
+registerUnary('HardSwish', {
+  fwd: (x) => tf.mul(x, tf.clipByValue(tf.add(tf.div(x, 6), 0.5), 0, 1)),
+  dydx: (x) => {
+    const mid = tf.add(tf.div(x, 3), 0.5);
+    const inMid = tf.cast(tf.logicalAnd(tf.greaterEqual(x, -3), tf.lessEqual(x, 3)), 'float32');
+    return tf.add(tf.mul(mid, inMid), tf.cast(tf.greater(x, 3), 'float32'));
+  },
+  inverse: 'diagonal',
+  inverseRule: DIAGONAL,
+});
 
 // y = relu(x) + slope·min(x, 0): one formula for every slope shape that broadcasts against x.
 registerOp({
   op: 'PRelu',
+  inverseRule: 'exact (y < 0 divided by the slope); the slope gets no estimate',
   forward: (inputs) => [tf.tidy(() => tf.add(tf.relu(inputs[0]), tf.mul(inputs[1], tf.minimum(inputs[0], 0))))],
   vjp: ({ inputs, dys }, ctx) => {
     const dy = dys[0];
@@ -211,9 +181,11 @@ registerOp({
 
 registerOp({
   op: 'Softmax',
+  inverseRule: 'none: an output op (the explained score is its input)',
+  roles: { gate: true, probabilities: true },
   forward: (inputs, ctx) => {
     const x = inputs[0];
-    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, x.rank);
+    const axis = normAxis(ctx.node.attrs.axis, x.rank);
     if (axis === x.rank - 1) return [tf.softmax(x)];
     return [
       tf.tidy(() => {
@@ -227,7 +199,7 @@ registerOp({
     const dy = dys[0];
     if (!dy) return [null];
     const y = outputs[0];
-    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, y.rank);
+    const axis = normAxis(ctx.node.attrs.axis, y.rank);
     return [tf.tidy(() => tf.mul(y, tf.sub(dy, tf.sum(tf.mul(dy, y), axis, true))))];
   },
   // J t = y ⊙ (t − Σ_axis t ⊙ y) (the same symmetric Jacobian); no inverse: Softmax is a head op
@@ -235,7 +207,7 @@ registerOp({
     const y = outputs[0];
     const t = tangents[0];
     if (!t) return [tf.zerosLike(y)];
-    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, y.rank);
+    const axis = normAxis(ctx.node.attrs.axis, y.rank);
     return [tf.tidy(() => tf.mul(y, tf.sub(t, tf.sum(tf.mul(t, y), axis, true))))];
   },
   inferShape: sameShape,

@@ -15,7 +15,7 @@ import {
 } from './conv-core.js';
 import { convAdjoint, convOnnxAttrs, nativeConvFor, toOIHW } from './conv-native.js';
 import { activation, constInput, needRank } from './onnx-emit.js';
-import { attrs, constOf, hasInput, padOrCrop2d, windowOut, zeroInsert2d } from './util.js';
+import { constOf, hasInput, padOrCrop2d, windowOut, zeroInsert2d } from './util.js';
 
 const onlyInput0 = () => [0];
 
@@ -29,14 +29,16 @@ function linearConv(x: tf.Tensor4D, w: tf.Tensor4D, a: ConvAttrs, ctx: OpContext
   return native ? native.forward(x) : convForward(x, w, a, ctx.prepared, 'f');
 }
 
-const convRule: OpRule = {
+const convRule: OpRule<'Conv'> = {
   op: 'Conv',
+  inverseRule: 'damped least squares, LSMR',
+  roles: { weightInput: 1 },
   blockRole: 'start',
   activationInputs: onlyInput0,
   prepare: (ctx) => {
     const w = constOf(ctx, 1) as tf.Tensor4D | undefined;
     if (!w) return {};
-    const a = attrs<ConvAttrs>(ctx);
+    const a = ctx.node.attrs;
     const k: Kernels = { ...fwdKernels(w, a.group, 'f') };
     // the tfjs backward kernels are not needed where the native path computes the input gradient
     // (under withoutNative, convInputGrad derives them from the weight per call)
@@ -49,7 +51,7 @@ const convRule: OpRule = {
     return k;
   },
   forward: (inputs, ctx) => {
-    const a = attrs<ConvAttrs>(ctx);
+    const a = ctx.node.attrs;
     return [
       tf.tidy(() => {
         const y = linearConv(inputs[0] as tf.Tensor4D, inputs[1] as tf.Tensor4D, a, ctx);
@@ -58,7 +60,7 @@ const convRule: OpRule = {
     ];
   },
   vjp: ({ inputs, dys }, ctx) => {
-    const a = attrs<ConvAttrs>(ctx);
+    const a = ctx.node.attrs;
     const dy = dys[0];
     if (!dy) return inputs.map(() => null);
     const w = inputs[1] as tf.Tensor4D;
@@ -68,7 +70,7 @@ const convRule: OpRule = {
   },
   // J v = the convolution of the tangent without bias (plus conv(x, t_w) + t_b should a weight carry one)
   jvp: ({ inputs, outputs, tangents }, ctx) => {
-    const a = attrs<ConvAttrs>(ctx);
+    const a = ctx.node.attrs;
     return [
       tf.tidy(() => {
         const [t, tw, tb] = tangents;
@@ -80,7 +82,7 @@ const convRule: OpRule = {
     ];
   },
   arrayOperator: ({ inputs, outputs }, ctx, inputIndex) => {
-    const native = inputIndex === 0 ? nativeConvFor(constOf(ctx, 1), attrs<ConvAttrs>(ctx)) : undefined;
+    const native = inputIndex === 0 ? nativeConvFor(constOf(ctx, 1), ctx.node.attrs) : undefined;
     return native?.operator(inputs[0].shape, outputs[0].shape);
   },
   inverse: (args, ctx) => dampedCorrection(convRule, ctx, args, 0),
@@ -92,21 +94,21 @@ const convRule: OpRule = {
       const weight = e.shared(`${node.name}/oihw`, () => e.float(toOIHW(w.dataSync() as Float32Array, w.shape), [O, ig, kH, kW]));
       const inputs = [activation(node, ins, 0), weight];
       if (node.inputs[2]) inputs.push(e.float(constInput(e, node, 2).dataSync() as Float32Array, [O]));
-      return [e.op('Conv', inputs, convOnnxAttrs(attrs<ConvAttrs>({ node })))];
+      return [e.op('Conv', inputs, convOnnxAttrs(node.attrs))];
     },
     vjp: (e, node, { dys, inShapes }) => {
       const dy = dys[0];
       if (!dy) return [];
       const w = constInput(e, node, 1);
       const [, H, W] = inShapes[0];
-      const a = convAdjoint(w.dataSync() as Float32Array, w.shape, attrs<ConvAttrs>({ node }), H, W);
+      const a = convAdjoint(w.dataSync() as Float32Array, w.shape, node.attrs, H, W);
       // ConvTranspose reads the forward weight as is
       const weight = a.op === 'ConvTranspose' ? e.shared(`${node.name}/oihw`, () => e.float(a.weight, a.wDims)) : e.float(a.weight, a.wDims);
       return [e.op(a.op, [dy, weight], a.attrs)];
     },
   },
   inferShape: (shapes, ctx) => {
-    const a = attrs<ConvAttrs>(ctx);
+    const a = ctx.node.attrs;
     const [n, h, w] = shapes[0];
     const [kH, kW, , co] = weightShape(shapes, ctx);
     const [pt, pl, pb, pr] = a.pads;
@@ -164,16 +166,18 @@ function convTransposeLinear(x: tf.Tensor4D, w: tf.Tensor4D, a: ConvTransposeAtt
   });
 }
 
-const convTransposeRule: OpRule = {
+const convTransposeRule: OpRule<'ConvTranspose'> = {
   blockRole: 'start',
   op: 'ConvTranspose',
+  inverseRule: 'damped least squares, LSMR',
+  roles: { weightInput: 1 },
   activationInputs: onlyInput0,
   prepare: (ctx) => {
     const w = constOf(ctx, 1) as tf.Tensor4D | undefined;
-    return w ? convTransposeKernels(w, attrs<ConvTransposeAttrs>(ctx), true) : {};
+    return w ? convTransposeKernels(w, ctx.node.attrs, true) : {};
   },
   forward: (inputs, ctx) => {
-    const a = attrs<ConvTransposeAttrs>(ctx);
+    const a = ctx.node.attrs;
     return [
       tf.tidy(() => {
         const y = convTransposeLinear(inputs[0] as tf.Tensor4D, inputs[1] as tf.Tensor4D, a, ctx.prepared);
@@ -183,7 +187,7 @@ const convTransposeRule: OpRule = {
   },
   // The adjoint of a transposed conv is the conv with the same weight read as HWIO (I = Cout/g, O = Cin).
   vjp: ({ inputs, dys }, ctx) => {
-    const a = attrs<ConvTransposeAttrs>(ctx);
+    const a = ctx.node.attrs;
     const dy = dys[0];
     if (!dy) return inputs.map(() => null);
     const dx = tf.tidy(() => {
@@ -196,7 +200,7 @@ const convTransposeRule: OpRule = {
     return [dx, ...inputs.slice(1).map(() => null)];
   },
   jvp: ({ inputs, outputs, tangents }, ctx) => {
-    const a = attrs<ConvTransposeAttrs>(ctx);
+    const a = ctx.node.attrs;
     return [
       tf.tidy(() => {
         const [t, tw, tb] = tangents;
@@ -209,7 +213,7 @@ const convTransposeRule: OpRule = {
   },
   inverse: (args, ctx) => dampedCorrection(convTransposeRule, ctx, args, 0),
   inferShape: (shapes, ctx) => {
-    const a = attrs<ConvTransposeAttrs>(ctx);
+    const a = ctx.node.attrs;
     const [n, h, w] = shapes[0];
     const ws = weightShape(shapes, ctx);
     const [oh, ow] = convTransposeOut([n, h, w], ws, a);

@@ -13,8 +13,8 @@
  *   for x [N,H,W,C] + b [N,1,1,C]: d_b = Σ_{H,W} r / (1 + H·W), d_x = r − d_b (broadcast).
  *   A constant operand (a bias) gets nothing, a lone activation operand the whole correction.
  * * Mul **[decision]**: the gate operand s — the one broadcast over the other (the smaller one if both
- *   are), or else the one produced by a sigmoid-like node (Sigmoid, HardSigmoid, Softmax, looking through
- *   layout ops) — is held at its forward value and gives no estimate (null); the other operand x gets
+ *   are), or else the one the gate pass marked (produced by an op with the role `gate`, Sigmoid,
+ *   HardSigmoid, Softmax, looking through layout ops: ops/gate-pass.ts) — is held at its forward value and gives no estimate (null); the other operand x gets
  *   the damped least-squares correction of y = s ⊙ E x. Its Jacobian s⊙E has disjoint columns, so the
  *   solution is closed form: d = Eᵀ(s·r) / (Eᵀ(s²) + λ²), λ = ρ·σ_max = ρ·√max Eᵀ(s²); without
  *   broadcasting that is the spec's s·Δ/(s² + λ²), λ = ρ·max|s| (`diagonalCorrection`). Mul by a
@@ -26,7 +26,7 @@
  *   diagonal rule j = −y/x.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { producerMap, type AnyNode, type Graph } from '../ir/graph.js';
+import { markedGate } from './gate-pass.js';
 import { registerOp, type InverseArgs, type InverseResult, type JvpArgs, type OnnxRule, type OpContext, type SolverStats, Unemittable } from './registry.js';
 import { diagonalCorrection } from '../naflow/least-squares.js';
 import { activationIndices, broadcastAxes, broadcastShapes, expandTo, isConst, onlyAt, sameDims, sumToShape } from './util.js';
@@ -35,9 +35,17 @@ type Partials = (a: tf.Tensor, b: tf.Tensor, y: tf.Tensor, dy: tf.Tensor) => [()
 type Jvp = (args: JvpArgs, ctx: OpContext) => tf.Tensor[];
 type Inverse = (args: InverseArgs, ctx: OpContext) => InverseResult;
 
-function binary(op: string, fwd: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, partials: Partials, jvp: Jvp, inverse: Inverse, onnx?: OnnxRule): void {
+/** The inverse and its line in the op table. */
+interface BinaryInverse {
+  inverse: Inverse;
+  inverseRule: string;
+}
+
+function binary(op: string, fwd: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, partials: Partials, jvp: Jvp, inv: BinaryInverse, onnx?: OnnxRule): void {
+  const { inverse, inverseRule } = inv;
   registerOp({
     op,
+    inverseRule,
     onnx,
     forward: (inputs) => [fwd(inputs[0], inputs[1])],
     vjp: ({ inputs, outputs, dys }, ctx: OpContext) => {
@@ -126,24 +134,6 @@ function addSubInverse(sign1: 1 | -1): Inverse {
 
 /* ---- Mul / Div: gates and diagonal rules ---- */
 
-const SIGMOID_LIKE = new Set(['Sigmoid', 'HardSigmoid', 'Softmax']);
-const SEE_THROUGH = new Set(['Identity', 'Dropout', 'Reshape', 'Flatten', 'Transpose']);
-const producers = new WeakMap<Graph, Map<string, AnyNode>>();
-
-/** Whether tensor `name` comes from a sigmoid-like node (through layout-only ops). */
-function fromSigmoidLike(graph: Graph, name: string): boolean {
-  let pm = producers.get(graph);
-  if (!pm) producers.set(graph, (pm = producerMap(graph)));
-  for (let guard = 0; guard < 8; guard++) {
-    const p = pm.get(name);
-    if (!p) return false;
-    if (SIGMOID_LIKE.has(p.op)) return true;
-    if (!SEE_THROUGH.has(p.op)) return false;
-    name = p.inputs[0];
-  }
-  return false;
-}
-
 /**
  * The damped least-squares correction of y = j ⊙ E x (j output-shaped, E the broadcast of x): JᵀJ is
  * diagonal, so d = Eᵀ(j·r)/(Eᵀ(j²) + λ²), λ = ρ·√max Eᵀ(j²). `j` is consumed.
@@ -174,8 +164,7 @@ export function gateOperand(inputs: tf.Tensor[], outShape: number[], ctx: Pick<O
       `node '${ctx.node.name}' (${ctx.node.sourceOp ?? ctx.node.op}): both operands are broadcast and equally large; naflow cannot tell which one gates the other`,
     );
   }
-  const sig = [0, 1].filter((i) => fromSigmoidLike(ctx.graph, ctx.node.inputs[i]));
-  return sig.length === 1 ? sig[0] : -1;
+  return markedGate(ctx.graph, ctx.node);
 }
 
 /** The joint damped rule for a · b with both operands moving (same shapes, no gate). */
@@ -244,20 +233,21 @@ const onnxAdd: OnnxRule = {
   vjp: (_e, _node, { ins, dys }) => ins.map((v) => (v ? dys[0] : undefined)),
 };
 
-binary('Add', tf.add, (_a, _b, _y, dy) => [() => dy, () => dy], (args) => sumTerms(args, [(t) => t, (t) => t]), addSubInverse(1), onnxAdd);
+const SPLIT = 'minimum-norm split of the correction';
+binary('Add', tf.add, (_a, _b, _y, dy) => [() => dy, () => dy], (args) => sumTerms(args, [(t) => t, (t) => t]), { inverse: addSubInverse(1), inverseRule: SPLIT }, onnxAdd);
 binary(
   'Sub',
   tf.sub,
   (_a, _b, _y, dy) => [() => dy, () => tf.neg(dy)],
   (args) => sumTerms(args, [(t) => t, (t) => tf.neg(t)]),
-  addSubInverse(-1),
+  { inverse: addSubInverse(-1), inverseRule: SPLIT },
 );
 binary(
   'Mul',
   tf.mul,
   (a, b, _y, dy) => [() => tf.mul(dy, b), () => tf.mul(dy, a)],
   (args) => sumTerms(args, [(t) => tf.mul(t, args.inputs[1]), (t) => tf.mul(t, args.inputs[0])]),
-  mulInverse,
+  { inverse: mulInverse, inverseRule: 'gate held at its forward value; damped diagonal rule on the other operand' },
 );
 // d(a/b)/db = −a/b² = −y/b
 binary(
@@ -265,5 +255,5 @@ binary(
   tf.div,
   (_a, b, y, dy) => [() => tf.div(dy, b), () => tf.neg(tf.div(tf.mul(dy, y), b))],
   (args) => sumTerms(args, [(t) => tf.div(t, args.inputs[1]), (t) => tf.neg(tf.div(tf.mul(t, args.outputs[0]), args.inputs[1]))]),
-  divInverse,
+  { inverse: divInverse, inverseRule: 'damped diagonal rule on the numerator (an activation denominator is held like a gate); c / x: diagonal rule' },
 );

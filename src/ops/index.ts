@@ -7,5 +7,8 @@ import './pooling.js';
 import './linear.js';
 import './shape.js';
 import './resize.js';
+import './elu.js';
+import './softplus.js';
+import './selu.js';
 
 export { getOpRule, supportedOps } from './registry.js';

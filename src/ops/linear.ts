@@ -9,7 +9,7 @@
  * cascade stops at the last trunk tensor (a Gemm/MatMul inside the trunk gets the cascade's clear error).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { GemmAttrs, Shape } from '../ir/graph.js';
+import type { Shape } from '../ir/graph.js';
 import { registerOp, Unemittable, type OnnxEmitter } from './registry.js';
 import { activation, constInput } from './onnx-emit.js';
 import type { AnyNode } from '../ir/graph.js';
@@ -34,7 +34,7 @@ function checkOperands(node: AnyNode, ins: Array<string | undefined>, rank: numb
   if (rank !== 2) throw new Unemittable(`${node.op} '${node.name}': a rank-${rank} activation`);
   return activation(node, ins, 0);
 }
-import { attrs, broadcastShapes, constOf, expandTo, hasInput, isConst, sumToShape } from './util.js';
+import { broadcastShapes, constOf, expandTo, hasInput, isConst, sumToShape } from './util.js';
 
 /** Above this many elements (16 MB) a constant matrix gets no transposed copy. */
 const MAX_TRANSPOSED_COPY = 1 << 22;
@@ -47,6 +47,8 @@ const swapLast = (t: tf.Tensor) => {
 
 registerOp({
   op: 'Gemm',
+  inverseRule: 'none: a head op (the cascade starts below it)',
+  roles: { place: 'head', weightInput: 1 },
   prepare: (ctx) => {
     const w = constOf(ctx, 1);
     const out: Record<string, tf.Tensor> = {};
@@ -54,7 +56,7 @@ registerOp({
     return out;
   },
   forward: (inputs, ctx) => {
-    const { alpha, beta } = attrs<GemmAttrs>(ctx);
+    const { alpha, beta } = ctx.node.attrs;
     return [
       tf.tidy(() => {
         let y = tf.matMul(inputs[0], inputs[1]);
@@ -67,7 +69,7 @@ registerOp({
   onnx: {
     forward: (e, node, { ins, inShapes }) => {
       const x = checkOperands(node, ins, inShapes[0].length);
-      const { alpha, beta } = attrs<GemmAttrs>({ node });
+      const { alpha, beta } = node.attrs;
       let y = e.op('MatMul', [x, onnxMatrix(e, node, 1)]);
       if (alpha !== 1) y = e.op('Mul', [y, e.float([alpha], [])]);
       if (node.inputs[2] && beta !== 0) {
@@ -77,12 +79,12 @@ registerOp({
       }
       return [y];
     },
-    vjp: (e, node, { dys, outShapes }) => (dys[0] ? [onnxTimesTransposed(e, node, dys[0], outShapes[0].length, attrs<GemmAttrs>({ node }).alpha)] : []),
+    vjp: (e, node, { dys, outShapes }) => (dys[0] ? [onnxTimesTransposed(e, node, dys[0], outShapes[0].length, node.attrs.alpha)] : []),
   },
   vjp: ({ inputs, dys }, ctx) => {
     const dy = dys[0];
     if (!dy) return inputs.map(() => null);
-    const { alpha, beta } = attrs<GemmAttrs>(ctx);
+    const { alpha, beta } = ctx.node.attrs;
     const [x, w, c] = inputs;
     const scaled = (t: tf.Tensor) => (alpha === 1 ? t : tf.mul(t, alpha));
     const dx = isConst(ctx, 0)
@@ -93,7 +95,7 @@ registerOp({
     return hasInput(ctx, 2) ? [dx, dw, dc] : [dx, dw];
   },
   jvp: ({ inputs, outputs, tangents }, ctx) => {
-    const { alpha, beta } = attrs<GemmAttrs>(ctx);
+    const { alpha, beta } = ctx.node.attrs;
     const [x, w] = inputs;
     const [tx, tw, tc] = tangents;
     return [
@@ -138,6 +140,8 @@ function matmulShape(a: Shape, b: Shape): Shape {
 
 registerOp({
   op: 'MatMul',
+  inverseRule: 'none: a head op (the cascade starts below it)',
+  roles: { place: 'head', weightInput: 1 },
   prepare: (ctx) => {
     const out: Record<string, tf.Tensor> = {};
     const a = constOf(ctx, 0), b = constOf(ctx, 1);

@@ -8,18 +8,17 @@
  * keeps its forward input.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BatchNormAttrs } from '../ir/graph.js';
 import { registerOp, type OpContext } from './registry.js';
-import { attrs, sameShape } from './util.js';
+import { sameShape } from './util.js';
 import { activation, channelConst, constInput } from './onnx-emit.js';
 import type { OnnxEmitter } from './registry.js';
-import type { AnyNode } from '../ir/graph.js';
+import type { Node } from '../ir/graph.js';
 
 /** The scale a and shift b as per-channel ONNX constants shaped for a stored value of `rank`. */
-function onnxScaleShift(e: OnnxEmitter, node: AnyNode, rank: number): { a: string; b: string } {
+function onnxScaleShift(e: OnnxEmitter, node: Node<'BatchNormalization'>, rank: number): { a: string; b: string } {
   return e.shared(`${node.name}/affine${rank}`, () => {
     const consts = [1, 2, 3, 4].map((i) => constInput(e, node, i));
-    const { a, b } = scaleShift([consts[0], ...consts], attrs<BatchNormAttrs>({ node }).epsilon);
+    const { a, b } = scaleShift([consts[0], ...consts], node.attrs.epsilon);
     const names = { a: channelConst(e, a.dataSync() as Float32Array, rank), b: channelConst(e, b.dataSync() as Float32Array, rank) };
     a.dispose();
     b.dispose();
@@ -37,20 +36,21 @@ function scaleShift(inputs: tf.Tensor[], eps: number): { a: tf.Tensor; b: tf.Ten
   });
 }
 
-function prepared(inputs: tf.Tensor[], ctx: OpContext): { a: tf.Tensor; b: tf.Tensor } {
+function prepared(inputs: tf.Tensor[], ctx: OpContext<'BatchNormalization'>): { a: tf.Tensor; b: tf.Tensor } {
   const p = ctx.prepared;
-  return p?.a && p?.b ? { a: p.a, b: p.b } : scaleShift(inputs, attrs<BatchNormAttrs>(ctx).epsilon);
+  return p?.a && p?.b ? { a: p.a, b: p.b } : scaleShift(inputs, ctx.node.attrs.epsilon);
 }
 
 registerOp({
   blockRole: 'pointwise',
   op: 'BatchNormalization',
+  inverseRule: 'exact per-channel affine inverse',
   activationInputs: () => [0],
   prepare: (ctx) => {
     const consts = ctx.node.inputs.slice(1, 5).map((n) => ctx.graph.constants.get(n));
     const out: Record<string, tf.Tensor> = {};
     if (consts.some((c) => !c)) return out;
-    const { a, b } = scaleShift([consts[0]!, ...(consts as tf.Tensor[])], attrs<BatchNormAttrs>(ctx).epsilon);
+    const { a, b } = scaleShift([consts[0]!, ...(consts as tf.Tensor[])], ctx.node.attrs.epsilon);
     out.a = a;
     out.b = b;
     return out;

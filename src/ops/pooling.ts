@@ -27,11 +27,11 @@ import type { PoolAttrs, ReduceAttrs } from '../ir/graph.js';
 import { registerOp, type InverseArgs, type InverseResult, type OpRule } from './registry.js';
 import { dampedCorrection } from '../naflow/least-squares.js';
 import { convForward, convInputGrad, type ConvGeom } from './conv-core.js';
-import { attrs, expandTo, l2, normAxis, padOrCrop2d, windowOut } from './util.js';
+import { expandTo, l2, normAxis, padOrCrop2d, windowOut } from './util.js';
 import { Unemittable, type OnnxEmitter, type OnnxRule } from './registry.js';
 import { activation, needRank } from './onnx-emit.js';
 import { convAdjoint, convOnnxAttrs } from './conv-native.js';
-import type { AnyNode } from '../ir/graph.js';
+import type { Node } from '../ir/graph.js';
 
 function poolOutShape(xShape: number[], a: PoolAttrs): [number, number] {
   const [pt, pl, pb, pr] = a.pads;
@@ -168,8 +168,9 @@ const tiles = (a: PoolAttrs) =>
 
 registerOp({
   op: 'MaxPool',
+  inverseRule: 'unpooling with the recorded switches (shared arg-max: mean)',
   forward: (inputs, ctx) => {
-    const a = attrs<PoolAttrs>(ctx);
+    const a = ctx.node.attrs;
     const x = inputs[0] as tf.Tensor4D;
     if (a.dilations[0] === 1 && a.dilations[1] === 1) {
       const p = a.pads;
@@ -181,25 +182,25 @@ registerOp({
     const dy = dys[0];
     if (!dy) return [null];
     const x = inputs[0];
-    return [tf.tidy(() => scatterTo(maxPoolSwitches(x as tf.Tensor4D, attrs<PoolAttrs>(ctx)), dy, x.shape))];
+    return [tf.tidy(() => scatterTo(maxPoolSwitches(x as tf.Tensor4D, ctx.node.attrs), dy, x.shape))];
   },
   // J t = t at the switches
   jvp: ({ inputs, outputs, tangents }, ctx) => {
     const t = tangents[0];
     if (!t) return [tf.zerosLike(outputs[0])];
-    return [tf.tidy(() => gatherAt(t, maxPoolSwitches(inputs[0] as tf.Tensor4D, attrs<PoolAttrs>(ctx)), outputs[0].shape))];
+    return [tf.tidy(() => gatherAt(t, maxPoolSwitches(inputs[0] as tf.Tensor4D, ctx.node.attrs), outputs[0].shape))];
   },
   inverse: ({ inputs, bOut }, ctx) => {
     const bo = bOut[0];
     if (!bo) return { b: [null] };
-    return { b: [tf.tidy(() => unpool(maxPoolSwitches(inputs[0] as tf.Tensor4D, attrs<PoolAttrs>(ctx)), bo, inputs[0].shape))] };
+    return { b: [tf.tidy(() => unpool(maxPoolSwitches(inputs[0] as tf.Tensor4D, ctx.node.attrs), bo, inputs[0].shape))] };
   },
   onnx: {
     // onnxruntime's MaxPool picks the first maximum in scan order, like maxPoolSwitches; its indices
     // are offsets into the whole NCHW tensor, so the VJP is one scatter-add into a flat zero tensor.
     forward: (e, node, { ins, inShapes }) => {
       needRank(node, inShapes[0], 4);
-      const a = attrs<PoolAttrs>({ node });
+      const a = node.attrs;
       if (a.dilations[0] !== 1 || a.dilations[1] !== 1) throw new Unemittable(`MaxPool '${node.name}': dilation`);
       const [y, idx] = e.node('MaxPool', [activation(node, ins, 0)], { kernel_shape: { ints: a.kernel }, strides: { ints: a.strides }, pads: { ints: a.pads } }, 2);
       e.shared(`${node.name}/switches`, () => idx);
@@ -218,7 +219,7 @@ registerOp({
       return [e.op('Reshape', [dx, e.int64([n, c, h, w])])];
     },
   },
-  inferShape: (shapes, ctx) => poolShape(shapes, attrs<PoolAttrs>(ctx)),
+  inferShape: (shapes, ctx) => poolShape(shapes, ctx.node.attrs),
 });
 
 /** Per-window divisor: the whole window, or only the cells inside the input. */
@@ -243,8 +244,8 @@ function avgDivisor(xShape: number[], a: PoolAttrs): tf.Tensor | number {
 const sumGeom = (a: PoolAttrs, c: number): ConvGeom => ({ strides: a.strides, pads: a.pads, dilations: a.dilations, group: c });
 
 /** The divisor of an average pool as an ONNX value: a scalar, or per output cell [1, 1, oh, ow]. */
-function onnxDivisor(e: OnnxEmitter, node: AnyNode, xShape: number[]): string {
-  const d = avgDivisor(xShape, attrs<PoolAttrs>({ node }));
+function onnxDivisor(e: OnnxEmitter, node: Node<'AveragePool'>, xShape: number[]): string {
+  const d = avgDivisor(xShape, node.attrs);
   if (typeof d === 'number') return e.float([d], []);
   const vals = d.dataSync() as Float32Array;
   const [, oh, ow] = d.shape;
@@ -255,10 +256,10 @@ function onnxDivisor(e: OnnxEmitter, node: AnyNode, xShape: number[]): string {
 /** The window sum of an average pool as a depthwise convolution with a ones kernel (as the tfjs path). */
 const onesKernel = (a: PoolAttrs, c: number) => ({ hwio: new Float32Array(a.kernel[0] * a.kernel[1] * c).fill(1), shape: [a.kernel[0], a.kernel[1], 1, c] });
 
-const onnxAveragePool: OnnxRule = {
+const onnxAveragePool: OnnxRule<'AveragePool'> = {
   forward: (e, node, { ins, inShapes }) => {
     needRank(node, inShapes[0], 4);
-    const a = attrs<PoolAttrs>({ node });
+    const a = node.attrs;
     const c = inShapes[0][3];
     // a ones kernel reads the same in HWIO and OIHW
     const ones = e.float(onesKernel(a, c).hwio, [c, 1, a.kernel[0], a.kernel[1]]);
@@ -268,7 +269,7 @@ const onnxAveragePool: OnnxRule = {
   vjp: (e, node, { dys, inShapes }) => {
     const dy = dys[0];
     if (!dy) return [];
-    const a = attrs<PoolAttrs>({ node });
+    const a = node.attrs;
     const [, h, w, c] = inShapes[0];
     const k = onesKernel(a, c);
     const adj = convAdjoint(k.hwio, k.shape, sumGeom(a, c), h, w);
@@ -276,11 +277,12 @@ const onnxAveragePool: OnnxRule = {
   },
 };
 
-const averagePoolRule: OpRule = {
+const averagePoolRule: OpRule<'AveragePool'> = {
   op: 'AveragePool',
+  inverseRule: 'damped least squares (closed form when the windows tile)',
   onnx: onnxAveragePool,
   forward: (inputs, ctx) => {
-    const a = attrs<PoolAttrs>(ctx);
+    const a = ctx.node.attrs;
     const x = inputs[0] as tf.Tensor4D;
     return [
       tf.tidy(() => {
@@ -293,7 +295,7 @@ const averagePoolRule: OpRule = {
   vjp: ({ inputs, dys }, ctx) => {
     const dy = dys[0];
     if (!dy) return [null];
-    const a = attrs<PoolAttrs>(ctx);
+    const a = ctx.node.attrs;
     const x = inputs[0] as tf.Tensor4D;
     return [
       tf.tidy(() => {
@@ -311,13 +313,13 @@ const averagePoolRule: OpRule = {
     return averagePoolRule.forward([t, ...inputs.slice(1)], ctx);
   },
   inverse: (args, ctx) => {
-    const a = attrs<PoolAttrs>(ctx);
+    const a = ctx.node.attrs;
     if (!tiles(a)) return dampedCorrection(averagePoolRule, ctx, args, 0);
     const k = a.kernel[0] * a.kernel[1];
     // the VJP spreads dy/k over each window (zeros on the uncovered bottom/right cells)
     return meanClosedForm(args, k, (r) => tf.mul(averagePoolRule.vjp!({ inputs: args.inputs, outputs: args.outputs, dys: [r] }, ctx)[0]!, k));
   },
-  inferShape: (shapes, ctx) => poolShape(shapes, attrs<PoolAttrs>(ctx)),
+  inferShape: (shapes, ctx) => poolShape(shapes, ctx.node.attrs),
 };
 registerOp(averagePoolRule);
 
@@ -325,6 +327,8 @@ const globalShape = (shapes: number[][]) => [[shapes[0][0], 1, 1, shapes[0][3]]]
 
 registerOp({
   op: 'GlobalAveragePool',
+  inverseRule: 'damped least squares (closed form)',
+  roles: { place: 'head' },
   // stored NCHW, onnxruntime's [N, C, 1, 1] is the IR's [N, 1, 1, C]
   onnx: {
     forward: (e, node, { ins, inShapes }) => {
@@ -352,6 +356,8 @@ registerOp({
 
 registerOp({
   op: 'GlobalMaxPool',
+  inverseRule: 'unpooling with the recorded switches (shared arg-max: mean)',
+  roles: { place: 'head' },
   forward: (inputs) => [tf.max(inputs[0], [1, 2], true)],
   // first maximum in scan order, as MaxPool
   vjp: ({ inputs, dys }) => {
@@ -399,15 +405,17 @@ function reduceAxes(a: ReduceAttrs, rank: number): number[] {
 
 registerOp({
   op: 'ReduceMean',
+  inverseRule: 'damped least squares (closed form)',
+  roles: { place: 'head' },
   forward: (inputs, ctx) => {
-    const a = attrs<ReduceAttrs>(ctx);
+    const a = ctx.node.attrs;
     return [tf.mean(inputs[0], reduceAxes(a, inputs[0].rank), a.keepDims)];
   },
   vjp: ({ inputs, dys }, ctx) => {
     const dy = dys[0];
     if (!dy) return [null];
     const x = inputs[0];
-    const axes = reduceAxes(attrs<ReduceAttrs>(ctx), x.rank);
+    const axes = reduceAxes(ctx.node.attrs, x.rank);
     const count = axes.reduce((p, ax) => p * x.shape[ax], 1);
     const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
     return [tf.tidy(() => expandTo(tf.div(tf.reshape(dy, kept), count), x.shape))];
@@ -415,18 +423,18 @@ registerOp({
   jvp: ({ outputs, tangents }, ctx) => {
     const t = tangents[0];
     if (!t) return [tf.zerosLike(outputs[0])];
-    const a = attrs<ReduceAttrs>(ctx);
+    const a = ctx.node.attrs;
     return [tf.mean(t, reduceAxes(a, t.rank), a.keepDims)];
   },
   inverse: (args, ctx) => {
     const x = args.inputs[0];
-    const axes = reduceAxes(attrs<ReduceAttrs>(ctx), x.rank);
+    const axes = reduceAxes(ctx.node.attrs, x.rank);
     const count = axes.reduce((p, ax) => p * x.shape[ax], 1);
     const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
     return meanClosedForm(args, count, (r) => expandTo(tf.reshape(r, kept), x.shape));
   },
   inferShape: (shapes, ctx) => {
-    const a = attrs<ReduceAttrs>(ctx);
+    const a = ctx.node.attrs;
     const s = shapes[0];
     const axes = reduceAxes(a, s.length);
     return [a.keepDims ? s.map((d, i) => (axes.includes(i) ? 1 : d)) : s.filter((_, i) => !axes.includes(i))];

@@ -7,11 +7,14 @@
 import type { ArrayOperator } from '../solve/lsmr.js';
 import type { OnnxAttrs } from '../engine/onnx-build.js';
 import type * as tf from '@tensorflow/tfjs-core';
-import type { AnyNode, Graph, Shape } from '../ir/graph.js';
+import type { AnyNode, Graph, Node, Shape } from '../ir/graph.js';
 
-/** What a rule sees when it runs: the node, and access to the graph's constants. */
-export interface OpContext {
-  node: AnyNode;
+/**
+ * What a rule sees when it runs: the node, and access to the graph's constants. `O` is the op type:
+ * `OpContext<'Conv'>`'s `node.attrs` is the `ConvAttrs` of the IR's `OpAttrMap`.
+ */
+export interface OpContext<O extends string = string> {
+  node: Node<O>;
   graph: Graph;
   /** per-node prepared tensors (see OpRule.prepare), owned by the model */
   prepared: Record<string, tf.Tensor> | undefined;
@@ -119,9 +122,9 @@ export interface OnnxVjpArgs extends OnnxEmitArgs {
  * cover (the caller then runs the per-op path). The VJP returns a gradient per input (undefined for
  * constants and inputs that get none), stored like that input.
  */
-export interface OnnxRule {
-  forward(e: OnnxEmitter, node: AnyNode, args: OnnxEmitArgs): string[];
-  vjp(e: OnnxEmitter, node: AnyNode, args: OnnxVjpArgs): Array<string | undefined>;
+export interface OnnxRule<O extends string = string> {
+  forward(e: OnnxEmitter, node: Node<O>, args: OnnxEmitArgs): string[];
+  vjp(e: OnnxEmitter, node: Node<O>, args: OnnxVjpArgs): Array<string | undefined>;
 }
 
 /** Thrown by an ONNX emitter for a configuration it does not cover. */
@@ -132,40 +135,76 @@ export class Unemittable extends Error {
   }
 }
 
-export interface OpRule {
-  op: string;
+/**
+ * Where an op sits in a CNN, as the model-structure helpers need to know it:
+ * * 'trunk': the spatial feature extractor the cascade walks through and inverts (the default);
+ * * 'head': may sit between the trunk's last spatial tensor and the class scores (global pooling,
+ *   mean reductions, dense layers): the search for the trunk end walks back through it;
+ * * 'layout': moves values without changing them (transpose, reshape, flatten, identity, dropout): the
+ *   trunk-end search and the gate pass both look through it.
+ */
+export type OpPlace = 'trunk' | 'head' | 'layout';
+
+/** A rectifier as the pixel-space methods see it: f'(x) = 1 for 0 < x (< max), `negativeSlope` for x ≤ 0. */
+export interface Rectifier {
+  negativeSlope: number;
+  /** an upper bound above which the unit is cut off (Clip as Relu6) */
+  max?: number;
+}
+
+/**
+ * The op's roles, read by the code outside src/ops/ (model structure, the gate pass, the sanity check,
+ * guided backprop) instead of lists of op names; an op that declares none is a plain trunk op.
+ */
+export interface OpRoles<O extends string = string> {
+  place?: OpPlace;
+  /** a weight layer: the input index of its weight (redrawn by the randomisation check when a constant) */
+  weightInput?: number;
+  /** a rectifier at this node (e.g. ReLU: slope 0; LeakyRelu: α), or undefined where this node is none */
+  rectifier?: (node: Node<O>) => Rectifier | undefined;
+  /** values in [0, 1] that scale another tensor (sigmoid-like): a Mul operand produced by one is a gate */
+  gate?: boolean;
+  /** turns scores into probabilities at a model's output: the explained score is its input */
+  probabilities?: boolean;
+}
+
+export interface OpRule<O extends string = string> {
+  op: O;
+  /** One line for the generated op table (docs/ops.md): what its NAFlow inverse does, or why it has none. */
+  inverseRule: string;
+  roles?: OpRoles<O>;
   /**
    * Which inputs are differentiable activations. Default: every input that is not a graph constant.
    */
-  activationInputs?: (node: AnyNode, graph: Graph) => number[];
+  activationInputs?: (node: Node<O>, graph: Graph) => number[];
   /**
    * Optional one-time preparation at load (pre-transposed weights, flipped kernels for the VJP,
    * batch-norm scale/shift). Tensors returned are owned and disposed by the model.
    */
-  prepare?: (ctx: Omit<OpContext, 'prepared'>) => Record<string, tf.Tensor>;
+  prepare?: (ctx: Omit<OpContext<O>, 'prepared'>) => Record<string, tf.Tensor>;
   /** Forward: inputs in node order (constants resolved), returns one tensor per node output. */
-  forward: (inputs: tf.Tensor[], ctx: OpContext) => tf.Tensor[];
+  forward: (inputs: tf.Tensor[], ctx: OpContext<O>) => tf.Tensor[];
   /**
    * Vector–Jacobian product at the recorded forward point: the gradient w.r.t. each input
    * (null for constants/non-differentiable inputs, or where it is identically zero).
    * Must not use tfjs' built-in gradient machinery (wasm lacks several backward kernels).
    */
-  vjp?: (args: VjpArgs, ctx: OpContext) => Array<tf.Tensor | null>;
+  vjp?: (args: VjpArgs, ctx: OpContext<O>) => Array<tf.Tensor | null>;
   /**
    * Jacobian–vector product at the recorded forward point (the op linearised there, without bias).
    * Linear and piecewise-linear ops use it as `J v` in the matrix-free least-squares inverse.
    */
-  jvp?: (args: JvpArgs, ctx: OpContext) => tf.Tensor[];
+  jvp?: (args: JvpArgs, ctx: OpContext<O>) => tf.Tensor[];
   /**
    * Optional fast form of the linearisation for the least-squares inverse: `J v` and `Jᵀ u` on flat
    * float32 arrays (same element order as the tensors), e.g. through native kernels. Undefined when
    * not available for this node; the JVP/VJP pair is used then.
    */
-  arrayOperator?: (args: Pick<InverseArgs, 'inputs' | 'outputs'>, ctx: OpContext, inputIndex: number) => ArrayOperator | undefined;
+  arrayOperator?: (args: Pick<InverseArgs, 'inputs' | 'outputs'>, ctx: OpContext<O>, inputIndex: number) => ArrayOperator | undefined;
   /** NAFlow inverse step (spec §5): BPFM of the inputs from the BPFM of the outputs. */
-  inverse?: (args: InverseArgs, ctx: OpContext) => InverseResult;
+  inverse?: (args: InverseArgs, ctx: OpContext<O>) => InverseResult;
   /** Optional: the forward and VJP as ONNX nodes, for whole-graph native execution. */
-  onnx?: OnnxRule;
+  onnx?: OnnxRule<O>;
   /**
    * Its place in the cascade's block units (variant unit=block): 'start' — an op linear in its first
    * input whose inverse is a least-squares solve (convolutions); 'pointwise' — a one-input elementwise
@@ -173,15 +212,20 @@ export interface OpRule {
    */
   blockRole?: 'start' | 'pointwise';
   /** Optional static shape inference; the engine falls back to a dry run on zeros. */
-  inferShape?: (inputShapes: Shape[], ctx: OpContext) => Shape[];
+  inferShape?: (inputShapes: Shape[], ctx: OpContext<O>) => Shape[];
   /** ops that only exist at load time (e.g. Shape) are folded and have no runtime rule */
 }
 
 const rules = new Map<string, OpRule>();
 
-export function registerOp(rule: OpRule): void {
+/**
+ * Register a rule. `O` is inferred from `op`, so the rule's callbacks see the op's typed attributes; the
+ * registry hands rules out as `OpRule<string>`, which is sound because a rule only ever runs on nodes
+ * of its own op.
+ */
+export function registerOp<O extends string>(rule: { op: O } & Omit<OpRule<NoInfer<O>>, 'op'>): void {
   if (rules.has(rule.op)) throw new Error(`op rule '${rule.op}' registered twice`);
-  rules.set(rule.op, rule);
+  rules.set(rule.op, rule as unknown as OpRule);
 }
 
 export function getOpRule(op: string): OpRule | undefined {
@@ -190,6 +234,21 @@ export function getOpRule(op: string): OpRule | undefined {
 
 export function supportedOps(): string[] {
   return [...rules.keys()].sort();
+}
+
+/** The roles the rule for `op` declares (none for an op without a rule). */
+export function rolesOf(op: string): OpRoles {
+  return rules.get(op)?.roles ?? {};
+}
+
+/** Where op `op` sits ('trunk' unless its rule says otherwise). */
+export function placeOf(op: string): OpPlace {
+  return rolesOf(op).place ?? 'trunk';
+}
+
+/** The rectifier at this node (its negative-side slope and upper bound), or undefined where it is none. */
+export function rectifierAt(node: AnyNode): Rectifier | undefined {
+  return rolesOf(node.op).rectifier?.(node);
 }
 
 export function defaultActivationInputs(node: AnyNode, graph: Graph): number[] {

@@ -18,7 +18,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ResizeAttrs } from '../ir/graph.js';
 import { registerOp, type OpRule } from './registry.js';
 import { dampedCorrection } from '../naflow/least-squares.js';
-import { attrs } from './util.js';
 
 interface AxisTaps { lo: number[]; hi: number[]; frac: number[] }
 
@@ -88,10 +87,11 @@ function adjointAxis(g: tf.Tensor4D, axis: 1 | 2, t: AxisTaps, inSize: number, a
   return tf.transpose(r, axis === 1 ? [1, 0, 2, 3] : [1, 2, 0, 3]) as tf.Tensor4D;
 }
 
-const resizeRule: OpRule = {
+const resizeRule: OpRule<'Resize'> = {
   op: 'Resize',
+  inverseRule: "damped least squares with the resize's adjoint",
   forward: (inputs, ctx) => {
-    const a = attrs<ResizeAttrs>(ctx);
+    const a = ctx.node.attrs;
     const x = inputs[0] as tf.Tensor4D;
     if (a.mode === 'bilinear') return [tf.image.resizeBilinear(x, a.size, a.alignCorners, a.halfPixelCenters)];
     return [
@@ -105,7 +105,7 @@ const resizeRule: OpRule = {
   vjp: ({ inputs, dys }, ctx) => {
     const dy = dys[0];
     if (!dy) return [null];
-    const a = attrs<ResizeAttrs>(ctx);
+    const a = ctx.node.attrs;
     const [, h, w] = inputs[0].shape as [number, number, number, number];
     return [
       tf.tidy(() => {
@@ -121,7 +121,7 @@ const resizeRule: OpRule = {
   inverse: (args, ctx) => dampedCorrection(resizeRule, ctx, args, 0),
   inferShape: (shapes, ctx) => {
     const [n, , , c] = shapes[0];
-    const [h, w] = attrs<ResizeAttrs>(ctx).size;
+    const [h, w] = ctx.node.attrs.size;
     return [[n, h, w, c]];
   },
 };

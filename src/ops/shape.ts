@@ -12,10 +12,10 @@
  *   forward value, as for Slice.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AnyNode, AxisAttrs, PadAttrs, ReshapeAttrs, SliceAttrs, TransposeAttrs } from '../ir/graph.js';
+import type { Node, PadAttrs, SliceAttrs } from '../ir/graph.js';
 import { registerOp, Unemittable, type InverseArgs, type InverseResult, type JvpArgs, type OnnxEmitArgs, type OnnxEmitter, type OnnxRule } from './registry.js';
 import { activation, storedAxis } from './onnx-emit.js';
-import { attrs, isConst, normAxis, prodOrUnknown, sameShape, takeEvery, zeroInsertAxis } from './util.js';
+import { isConst, normAxis, prodOrUnknown, sameShape, takeEvery, zeroInsertAxis } from './util.js';
 
 /** Gradient of a pure reshape: dy back to the input's shape. */
 const reshapeBack = ({ inputs, dys }: { inputs: tf.Tensor[]; dys: Array<tf.Tensor | null> }) => [
@@ -44,10 +44,10 @@ function flattenAxis(axis: number, rank: number): number {
  * ONNX form of a data-movement op that depends on the memory order: applied in the IR's (NHWC) order,
  * so stored rank-4 values are transposed in and out (onnxruntime cancels the adjacent transposes).
  */
-function onnxInIROrder(
-  fwd: (e: OnnxEmitter, x: string, args: OnnxEmitArgs, node: AnyNode) => string,
-  back: (e: OnnxEmitter, dy: string, args: OnnxEmitArgs, node: AnyNode) => string,
-): OnnxRule {
+function onnxInIROrder<O extends string>(
+  fwd: (e: OnnxEmitter, x: string, args: OnnxEmitArgs, node: Node<O>) => string,
+  back: (e: OnnxEmitter, dy: string, args: OnnxEmitArgs, node: Node<O>) => string,
+): OnnxRule<O> {
   return {
     forward: (e, node, args) => {
       const [inRank, outRank] = [args.inShapes[0].length, args.outShapes[0].length];
@@ -76,10 +76,12 @@ const inversePerm = (perm: number[]) => {
 
 registerOp({
   op: 'Flatten',
+  inverseRule: 'exact: reshape back',
+  roles: { place: 'layout' },
   onnx: onnxReshape,
   forward: (inputs, ctx) => {
     const x = inputs[0];
-    const axis = flattenAxis(attrs<AxisAttrs>(ctx).axis, x.rank);
+    const axis = flattenAxis(ctx.node.attrs.axis, x.rank);
     const outer = x.shape.slice(0, axis).reduce((p, d) => p * d, 1);
     return [tf.reshape(x, [outer, x.size / Math.max(outer, 1)])];
   },
@@ -88,20 +90,22 @@ registerOp({
   inverse: reshapeInverse,
   inferShape: (shapes, ctx) => {
     const s = shapes[0];
-    const axis = flattenAxis(attrs<AxisAttrs>(ctx).axis, s.length);
+    const axis = flattenAxis(ctx.node.attrs.axis, s.length);
     return [[prodOrUnknown(s.slice(0, axis)), prodOrUnknown(s.slice(axis))]];
   },
 });
 
 registerOp({
   op: 'Reshape',
+  inverseRule: 'exact: reshape back',
+  roles: { place: 'layout' },
   onnx: onnxReshape,
-  forward: (inputs, ctx) => [tf.reshape(inputs[0], attrs<ReshapeAttrs>(ctx).shape)],
+  forward: (inputs, ctx) => [tf.reshape(inputs[0], ctx.node.attrs.shape)],
   vjp: reshapeBack,
   jvp: ({ outputs, tangents }) => [tangents[0] ? tf.reshape(tangents[0], outputs[0].shape) : tf.zerosLike(outputs[0])],
   inverse: reshapeInverse,
   inferShape: (shapes, ctx) => {
-    const target = attrs<ReshapeAttrs>(ctx).shape.slice();
+    const target = ctx.node.attrs.shape.slice();
     const free = target.indexOf(-1);
     const size = prodOrUnknown(shapes[0]);
     // an unknown (batch) input dim keeps the -1 in the output
@@ -112,25 +116,27 @@ registerOp({
 
 registerOp({
   op: 'Transpose',
-  onnx: onnxInIROrder(
-    (e, x, _args, node) => e.op('Transpose', [x], { perm: { ints: attrs<TransposeAttrs>({ node }).perm } }),
-    (e, dy, _args, node) => e.op('Transpose', [dy], { perm: { ints: inversePerm(attrs<TransposeAttrs>({ node }).perm) } }),
+  inverseRule: 'exact: the inverse permutation',
+  roles: { place: 'layout' },
+  onnx: onnxInIROrder<'Transpose'>(
+    (e, x, _args, node) => e.op('Transpose', [x], { perm: { ints: node.attrs.perm } }),
+    (e, dy, _args, node) => e.op('Transpose', [dy], { perm: { ints: inversePerm(node.attrs.perm) } }),
   ),
-  forward: (inputs, ctx) => [tf.transpose(inputs[0], attrs<TransposeAttrs>(ctx).perm)],
+  forward: (inputs, ctx) => [tf.transpose(inputs[0], ctx.node.attrs.perm)],
   vjp: ({ dys }, ctx) => {
-    const perm = attrs<TransposeAttrs>(ctx).perm;
+    const perm = ctx.node.attrs.perm;
     const inv = perm.slice();
     perm.forEach((p, i) => (inv[p] = i));
     return [dys[0] ? tf.transpose(dys[0], inv) : null];
   },
-  jvp: (args, ctx) => linearJvp((t) => tf.transpose(t, attrs<TransposeAttrs>(ctx).perm))(args),
+  jvp: (args, ctx) => linearJvp((t) => tf.transpose(t, ctx.node.attrs.perm))(args),
   inverse: ({ bOut }, ctx) => {
-    const perm = attrs<TransposeAttrs>(ctx).perm;
+    const perm = ctx.node.attrs.perm;
     const inv = perm.slice();
     perm.forEach((p, i) => (inv[p] = i));
     return { b: [bOut[0] ? tf.transpose(bOut[0], inv) : null] };
   },
-  inferShape: (shapes, ctx) => [attrs<TransposeAttrs>(ctx).perm.map((p) => shapes[0][p])],
+  inferShape: (shapes, ctx) => [ctx.node.attrs.perm.map((p) => shapes[0][p])],
 });
 
 interface AxisSlice { axis: number; lo: number; count: number; step: number }
@@ -218,8 +224,8 @@ const flatScatter = (e: OnnxEmitter, v: string, idx: number[], shape: number[]) 
 };
 
 /** Flat input index of every slice output element (IR order). */
-function sliceIndices(node: AnyNode, inShape: number[], outShape: number[]): number[] {
-  const sl = resolveSlice(attrs<SliceAttrs>({ node }), inShape);
+function sliceIndices(node: Node<'Slice'>, inShape: number[], outShape: number[]): number[] {
+  const sl = resolveSlice(node.attrs, inShape);
   const byAxis = new Map(sl.map((a) => [a.axis, a]));
   return flatIndices(outShape, inShape, (axis, i) => {
     const a = byAxis.get(axis);
@@ -229,27 +235,28 @@ function sliceIndices(node: AnyNode, inShape: number[], outShape: number[]): num
 }
 
 /** Flat output index of every input element of a constant Pad with non-negative pads (IR order). */
-function padIndices(node: AnyNode, inShape: number[], outShape: number[]): number[] {
-  const a = attrs<PadAttrs>({ node });
+function padIndices(node: Node<'Pad'>, inShape: number[], outShape: number[]): number[] {
+  const a = node.attrs;
   if (a.mode !== 'constant' || a.pads.some(([b, e]) => b < 0 || e < 0)) throw new Unemittable(`Pad '${node.name}': ${a.mode} mode or cropping`);
   return flatIndices(inShape, outShape, (axis, i) => i + a.pads[axis][0]);
 }
 
 registerOp({
   op: 'Slice',
-  onnx: onnxInIROrder(
+  inverseRule: 'exact: scattered back; cells not picked keep their forward value',
+  onnx: onnxInIROrder<'Slice'>(
     (e, x, { inShapes, outShapes }, node) => flatGather(e, x, sliceIndices(node, inShapes[0], outShapes[0]), outShapes[0]),
     (e, dy, { inShapes, outShapes }, node) => flatScatter(e, dy, sliceIndices(node, inShapes[0], outShapes[0]), inShapes[0]),
   ),
   // no stridedSlice: it is a slow JS loop on wasm
-  forward: (inputs, ctx) => [sliceOf(inputs[0], resolveSlice(attrs<SliceAttrs>(ctx), inputs[0].shape))],
+  forward: (inputs, ctx) => [sliceOf(inputs[0], resolveSlice(ctx.node.attrs, inputs[0].shape))],
   vjp: ({ inputs, dys }, ctx) => {
     const dy = dys[0];
     if (!dy) return inputs.map(() => null);
     const x = inputs[0];
-    return [sliceAdjoint(dy, x, resolveSlice(attrs<SliceAttrs>(ctx), x.shape)), ...inputs.slice(1).map(() => null)];
+    return [sliceAdjoint(dy, x, resolveSlice(ctx.node.attrs, x.shape)), ...inputs.slice(1).map(() => null)];
   },
-  jvp: (args, ctx) => linearJvp((t) => sliceOf(t, resolveSlice(attrs<SliceAttrs>(ctx), t.shape)))(args),
+  jvp: (args, ctx) => linearJvp((t) => sliceOf(t, resolveSlice(ctx.node.attrs, t.shape)))(args),
   // B_out scattered back into the forward input; the positions not picked keep their forward value
   inverse: ({ inputs, bOut }, ctx) => {
     const bo = bOut[0];
@@ -257,7 +264,7 @@ registerOp({
     const b: Array<tf.Tensor | null> = inputs.map(() => null);
     if (!bo) return { b };
     b[0] = tf.tidy(() => {
-      const sl = resolveSlice(attrs<SliceAttrs>(ctx), x.shape);
+      const sl = resolveSlice(ctx.node.attrs, x.shape);
       const picked = tf.greater(sliceAdjoint(tf.onesLike(bo), x, sl), 0);
       return tf.where(picked, sliceAdjoint(bo, x, sl), x);
     });
@@ -265,7 +272,7 @@ registerOp({
   },
   inferShape: (shapes, ctx) => {
     const s = shapes[0];
-    const a = attrs<SliceAttrs>(ctx);
+    const a = ctx.node.attrs;
     const out = s.slice();
     a.axes.forEach((ax, i) => {
       const axis = normAxis(ax, s.length);
@@ -356,32 +363,33 @@ function padAdjoint(dy: tf.Tensor, x: tf.Tensor, a: PadAttrs): tf.Tensor {
 
 registerOp({
   op: 'Pad',
-  onnx: onnxInIROrder(
+  inverseRule: 'exact crop (constant); least squares (reflect, edge)',
+  onnx: onnxInIROrder<'Pad'>(
     (e, x, { inShapes, outShapes }, node) => {
       padIndices(node, inShapes[0], outShapes[0]); // covered configurations only
-      const a = attrs<PadAttrs>({ node });
+      const a = node.attrs;
       const pads = [...a.pads.map((p) => p[0]), ...a.pads.map((p) => p[1])];
       return e.op('Pad', [x, e.int64(pads), e.float([a.value], [])], { mode: { s: 'constant' } });
     },
     (e, dy, { inShapes, outShapes }, node) => flatGather(e, dy, padIndices(node, inShapes[0], outShapes[0]), inShapes[0]),
   ),
   forward: (inputs, ctx) => {
-    const a = attrs<PadAttrs>(ctx);
+    const a = ctx.node.attrs;
     return [padded(inputs[0], a, a.value)];
   },
   vjp: ({ inputs, dys }, ctx) => {
     const dy = dys[0];
     if (!dy) return inputs.map(() => null);
-    return [padAdjoint(dy, inputs[0], attrs<PadAttrs>(ctx)), ...inputs.slice(1).map(() => null)];
+    return [padAdjoint(dy, inputs[0], ctx.node.attrs), ...inputs.slice(1).map(() => null)];
   },
   // the fill value is a constant: J t pads with zeros
-  jvp: (args, ctx) => linearJvp((t) => padded(t, attrs<PadAttrs>(ctx), 0))(args),
+  jvp: (args, ctx) => linearJvp((t) => padded(t, ctx.node.attrs, 0))(args),
   inverse: ({ inputs, outputs, bOut }, ctx) => {
     const bo = bOut[0];
     const x = inputs[0];
     const b: Array<tf.Tensor | null> = inputs.map(() => null);
     if (!bo) return { b };
-    const a = attrs<PadAttrs>(ctx);
+    const a = ctx.node.attrs;
     b[0] = tf.tidy(() => {
       const { pad, size, cropped } = splitPads(a, x.shape);
       // constant padding without crop: the exact inverse is the crop
@@ -393,30 +401,31 @@ registerOp({
     });
     return { b };
   },
-  inferShape: (shapes, ctx) => [shapes[0].map((d, i) => (d < 0 ? -1 : d + attrs<PadAttrs>(ctx).pads[i][0] + attrs<PadAttrs>(ctx).pads[i][1]))],
+  inferShape: (shapes, ctx) => [shapes[0].map((d, i) => (d < 0 ? -1 : d + ctx.node.attrs.pads[i][0] + ctx.node.attrs.pads[i][1]))],
 });
 
 registerOp({
   op: 'Concat',
+  inverseRule: 'exact: split along the axis',
   onnx: {
     forward: (e, node, { ins, inShapes }) => {
-      const axis = storedAxis(attrs<AxisAttrs>({ node }).axis, inShapes[0].length);
+      const axis = storedAxis(node.attrs.axis, inShapes[0].length);
       return [e.op('Concat', ins.map((_, i) => activation(node, ins, i)), { axis: { i: axis } })];
     },
     vjp: (e, node, { dys, inShapes }) => {
       const dy = dys[0];
       if (!dy) return [];
       const rank = inShapes[0].length;
-      const irAxis = normAxis(attrs<AxisAttrs>({ node }).axis, rank);
+      const irAxis = normAxis(node.attrs.axis, rank);
       const sizes = inShapes.map((s) => s[irAxis]);
       return e.node('Split', [dy, e.int64(sizes)], { axis: { i: storedAxis(irAxis, rank) } }, sizes.length);
     },
   },
-  forward: (inputs, ctx) => [tf.concat(inputs, normAxis(attrs<AxisAttrs>(ctx).axis, inputs[0].rank))],
+  forward: (inputs, ctx) => [tf.concat(inputs, normAxis(ctx.node.attrs.axis, inputs[0].rank))],
   vjp: ({ inputs, dys }, ctx) => {
     const dy = dys[0];
     if (!dy) return inputs.map(() => null);
-    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, inputs[0].rank);
+    const axis = normAxis(ctx.node.attrs.axis, inputs[0].rank);
     const parts = tf.split(dy, inputs.map((t) => t.shape[axis]), axis);
     return parts.map((p, i) => {
       if (!isConst(ctx, i)) return p;
@@ -425,14 +434,14 @@ registerOp({
     });
   },
   jvp: ({ inputs, tangents }, ctx) => {
-    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, inputs[0].rank);
+    const axis = normAxis(ctx.node.attrs.axis, inputs[0].rank);
     return [tf.tidy(() => tf.concat(inputs.map((x, i) => tangents[i] ?? tf.zerosLike(x)), axis))];
   },
   // exact: split B_out along the axis (constants get none)
   inverse: ({ inputs, bOut }, ctx) => {
     const bo = bOut[0];
     if (!bo) return { b: inputs.map(() => null) };
-    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, inputs[0].rank);
+    const axis = normAxis(ctx.node.attrs.axis, inputs[0].rank);
     const parts = tf.split(bo, inputs.map((t) => t.shape[axis]), axis);
     return {
       b: parts.map((p, i) => {
@@ -443,7 +452,7 @@ registerOp({
     };
   },
   inferShape: (shapes, ctx) => {
-    const axis = normAxis(attrs<AxisAttrs>(ctx).axis, shapes[0].length);
+    const axis = normAxis(ctx.node.attrs.axis, shapes[0].length);
     const out = shapes[0].slice();
     out[axis] = shapes.some((s) => s[axis] < 0) ? -1 : shapes.reduce((p, s) => p + s[axis], 0);
     return [out];
@@ -451,9 +460,11 @@ registerOp({
 });
 
 /** Inference-time pass-through; an ONNX Dropout's optional mask output is all ones. */
-function passThrough(op: string): void {
+function passThrough(op: 'Dropout' | 'Identity'): void {
   registerOp({
     op,
+    inverseRule: 'exact: pass-through',
+    roles: { place: 'layout' },
     onnx: {
       forward: (e, node, { ins }) => {
         if (node.outputs.length > 1 && node.outputs[1] !== '') throw new Unemittable(`${op} '${node.name}': mask output`);

@@ -3,10 +3,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AnyNode, Graph, Shape } from '../ir/graph.js';
 import type { OpContext } from './registry.js';
 
-export function attrs<T>(ctx: { node: AnyNode }): T {
-  return ctx.node.attrs as unknown as T;
-}
-
 /** Whether input `i` of the node is a graph constant (constants never receive a gradient). */
 export function isConst(ctx: { node: AnyNode; graph: Graph }, i: number): boolean {
   const name = ctx.node.inputs[i];

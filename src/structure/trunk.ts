@@ -4,16 +4,13 @@
  */
 import { GraphError, producerMap, type Graph } from '../ir/graph.js';
 import { nodesBetween } from '../engine/execute.js';
-import { defaultActivationInputs } from '../ops/registry.js';
-
-const HEAD_OPS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'ReduceMean', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Transpose']);
-const LAYOUT_OPS = new Set(['Transpose', 'Identity', 'Dropout']);
+import { defaultActivationInputs, placeOf, rolesOf } from '../ops/registry.js';
 
 /** The tensor whose entries are the class scores (logits): the output, or the input of a final Softmax or Sigmoid. */
 export function findScoreTensor(graph: Graph): string {
   const out = graph.outputs[0];
   const p = producerMap(graph).get(out);
-  return p && (p.op === 'Softmax' || p.op === 'Sigmoid') ? p.inputs[0] : out;
+  return p && rolesOf(p.op).probabilities ? p.inputs[0] : out;
 }
 
 export const rank4 = (graph: Graph, t: string) => graph.values.get(t)?.shape.length === 4;
@@ -40,7 +37,7 @@ export function findTrunkEnd(graph: Graph, scoreTensor: string): string {
   for (let guard = 0; guard < graph.nodes.length + 1; guard++) {
     const p = producer.get(t);
     if (!p) break;
-    if (rank4(graph, t) && !LAYOUT_OPS.has(p.op) && !HEAD_OPS.has(p.op)) return t;
+    if (rank4(graph, t) && placeOf(p.op) === 'trunk') return t;
     const acts = defaultActivationInputs(p, graph).map((i) => p.inputs[i]);
     if (acts.length !== 1) {
       if (rank4(graph, t)) return t;
