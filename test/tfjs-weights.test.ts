@@ -85,7 +85,7 @@ test('decodes float32, int32, bool, uint8/uint16 affine and float16 weights acro
   fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
   const { modelJson, weights } = readTfjsArtifacts(path.join(dir, 'model.json'));
   try {
-    assert.equal(modelJson.format, 'graph-model');
+    assert.equal((modelJson as { format?: unknown }).format, 'graph-model');
     assert.deepEqual([...weights.keys()], ['f32', 'i32', 'b', 'u8', 'u16', 'f16', 'u8i']);
     const get = (n: string) => weights.get(n)!;
     assert.deepEqual(get('f32').shape, [2, 3]);

@@ -27,8 +27,8 @@ export interface TfjsWeightGroup {
 }
 
 export interface TfjsArtifacts {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  modelJson: any;
+  /** the parsed model.json, unvalidated: each importer validates the part it reads */
+  modelJson: unknown;
   weights: Map<string, tf.Tensor>;
 }
 
@@ -162,8 +162,7 @@ export function decodeWeightGroup(
 }
 
 /** Parse a model.json file with a message naming it on failure. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function readModelJson(modelJsonPath: string): any {
+export function readModelJson(modelJsonPath: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(modelJsonPath, 'utf8');
@@ -185,7 +184,7 @@ export function readTfjsArtifacts(modelJsonPath: string): TfjsArtifacts {
   const modelJson = readModelJson(modelJsonPath);
   if (modelJson === null || typeof modelJson !== 'object' || Array.isArray(modelJson))
     throw new TfjsWeightsError(`${modelJsonPath}: JSON but not a TensorFlow.js model (not an object)`);
-  const manifest: unknown = modelJson.weightsManifest ?? [];
+  const manifest: unknown = (modelJson as Record<string, unknown>).weightsManifest ?? [];
   if (!Array.isArray(manifest))
     throw new TfjsWeightsError(`${modelJsonPath}: 'weightsManifest' is not a list`);
   const dir = path.dirname(modelJsonPath);
