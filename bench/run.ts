@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: forward time and peak RSS of naflow against Debian PyTorch's forward of the same
- * weights, measured in the same run, one process per cell. Writes bench/results.md and the README's
+ * weights, measured in the same run, one process per cell. Writes bench/results.md and docs/benchmarks.md's
  * benchmark table (between the bench markers).
  *
  * Needs Debian's python3-torch/python3-torchvision for the full-width ResNet-50/VGG16 exports and the
@@ -173,11 +173,13 @@ const table = [
   ...explainRows,
 ].join('\n');
 fs.writeFileSync(path.join(root, 'bench/results.md'), `# Benchmark results\n\n${table}\n`);
-const readme = path.join(root, 'README.md');
+// the tables live in docs/benchmarks.md; a missing marker is an error, not a silent skip
+const readme = path.join(root, 'docs/benchmarks.md');
 const text = fs.readFileSync(readme, 'utf8');
 const start = '<!-- bench:start -->';
 const end = '<!-- bench:end -->';
-if (only.length === 0 && text.includes(start) && text.includes(end)) {
+if (!text.includes(start) || !text.includes(end)) throw new Error(`${readme}: no ${start} … ${end} markers for the table`);
+if (only.length === 0) {
   fs.writeFileSync(readme, text.replace(new RegExp(`${start}[\\s\\S]*${end}`), `${start}\n${table}\n${end}`));
 }
 console.log(table);
