@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { initBackendInfo, shutdownBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, shutdownBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { resolveVariant } from '../src/naflow/variant.js';
 import { prepareImage } from '../src/image/preprocess.js';

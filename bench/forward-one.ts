@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, shutdownBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { forward } from '../src/engine/execute.js';
 
 const [file, backend = 'wasm', threadsArg = '1', runsArg = '7'] = process.argv.slice(2);

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, shutdownBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { runCascade, findScoreTensor, findTrunkEnd, trunkTensorOrder } from '../src/naflow/cascade.js';
 import { camFlow, type CamMethodName } from '../src/baselines/pipeline.js';

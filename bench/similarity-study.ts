@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import type { Model } from '../src/engine/model.js';
 import { imageSpecFor, prepareImage } from '../src/image/preprocess.js';
 import { embed, embeddingTensorOf, imageFiles } from '../src/similarity/embed.js';

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { resolveVariant } from '../src/naflow/variant.js';

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PACKAGE_ROOT, DEFAULT_MODEL } from '../src/defaults.js';
 import { initBackendInfo, shutdownBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { forward } from '../src/engine/execute.js';
 import { imageSpecFor, prepareImageForSpec } from '../src/image/preprocess.js';
 import { topK } from '../src/predict.js';

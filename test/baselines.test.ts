@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
 import { camFlow, channelSum, pixelAttribution, scoreCamFlow, CAM_METHODS, PIXEL_METHODS, type CamMethodName } from '../src/baselines/index.js';
@@ -158,7 +158,7 @@ test('camFlow leaves the live tensor count unchanged over repeated calls, and va
 
 test('Score-CAM gives the same map in batches of 16 as one masked input at a time (Tiny Darknet, 16-channel layer)', async () => {
   await initBackend({ backend: 'wasm' });
-  const { loadModel: load2 } = await import('../src/import/load.js');
+  const { loadModel: load2 } = await import('../src/node/load.js');
   const { prepareImage } = await import('../src/image/preprocess.js');
   const { DEFAULT_MODEL, DEFAULT_IMAGE } = await import('../src/defaults.js');
   const model = await load2(DEFAULT_MODEL);

@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { PACKAGE_ROOT, DEFAULT_MODEL } from '../src/defaults.js';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { runCascade, type LayerFlow } from '../src/naflow/cascade.js';
 import { explain } from '../src/naflow/explain.js';

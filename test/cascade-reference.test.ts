@@ -12,9 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
-import { nativeStatus } from '../src/engine/native.js';
+import { nativeStatus } from '../src/runtime/native.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -220,7 +220,7 @@ test('usage errors exit 1; help exits 0', async () => {
 test('predict() frees every tensor it creates; softmax unless the card says outputIsProbability', async () => {
   const tf = await import('@tensorflow/tfjs-core');
   const { initBackend } = await import('../src/engine/backend.js');
-  const { loadModel } = await import('../src/import/load.js');
+  const { loadModel } = await import('../src/node/load.js');
   const { predict, topPredictions } = await import('../src/predict.js');
   const { DEFAULT_MODEL } = await import('../src/defaults.js');
   await initBackend({ backend: 'wasm', threads: 1 });

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { readDataset } from '../src/eval/dataset.js';
 import { runEval, type EvalOptions } from '../src/eval/run.js';
 import { toCsv, toMarkdown, plotSvg } from '../src/eval/report.js';

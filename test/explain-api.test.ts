@@ -6,7 +6,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { explain } from '../src/naflow/explain.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../src/defaults.js';
 

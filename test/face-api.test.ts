@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
 import { embed } from '../src/similarity/embed.js';
 import { explainSimilarity } from '../src/similarity/explain-similarity.js';

@@ -14,7 +14,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { decodeImage, looksLikeImageFile, luminance } from '../src/image/decode.js';
+import { decodeImage, looksLikeImageFile, luminance } from '../src/node/decode-image.js';
 import {
   imageSpecFor,
   normalisePixels,

@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { AnyNode, ConvAttrs, PoolAttrs, ResizeAttrs } from '../src/ir/graph.js';
 import type { InverseResult, InverseSettings, SolverStats } from '../src/ops/registry.js';
-import { withoutNative } from '../src/engine/native.js';
+import { withoutNative } from '../src/runtime/native.js';
 import { assertClose, distinct, makeContext, rand, sizeOf, uniform, useBackend, type CtxHandle } from './helpers/op-context.js';
 import { addDiag, matmul, matvec, norm2, spdSolve, sub, symEigenvalues, transpose, type Mat } from './helpers/dense.js';
 

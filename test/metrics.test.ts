@@ -10,7 +10,7 @@ import { initBackend } from '../src/engine/backend.js';
 import { Model } from '../src/engine/model.js';
 import { inferShapes } from '../src/engine/shapes.js';
 import { GraphBuilder } from '../src/import/tfjs-common.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { imageSpecFor, prepareImage } from '../src/image/preprocess.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { confidenceChange, deletionInsertion, gaussianBlur, makeScorer, trapezoid } from '../src/metrics/faithfulness.js';

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import onnxProto from 'onnx-proto';
 import { initBackend } from '../src/engine/backend.js';
 import { forward, backward } from '../src/engine/execute.js';
-import { loadModel, importGraph } from '../src/import/load.js';
+import { loadModel, importGraph } from '../src/node/load.js';
 import { importOnnx } from '../src/import/onnx.js';
 import { readNpy, npyToFloat32, encodeNpy, parseNpy } from '../src/util/npy.js';
 import type { Graph } from '../src/ir/graph.js';

@@ -8,7 +8,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvAttrs, ConvTransposeAttrs } from '../src/ir/graph.js';
-import { withoutNative } from '../src/engine/native.js';
+import { withoutNative } from '../src/runtime/native.js';
 import { assertClose, checkVjp, makeContext, rand, runForward, sizeOf, useBackend } from './helpers/op-context.js';
 
 await useBackend('cpu');

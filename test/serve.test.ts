@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { unzipSync } from 'fflate';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL, PACKAGE_ROOT } from '../src/defaults.js';
 import { runExplainJob } from '../src/serve/job.js';
 import { startServer, sniffImage, badPath, type RunningServer } from '../src/serve/server.js';

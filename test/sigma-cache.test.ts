@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { runCascade, type AttentionFlow } from '../src/naflow/cascade.js';
-import { modelSha256 } from '../src/util/hash.js';
+import { modelSha256 } from '../src/node/hash.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../src/defaults.js';
 import { prepareImage } from '../src/image/preprocess.js';
 

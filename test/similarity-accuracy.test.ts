@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { embed, imageFiles } from '../src/similarity/embed.js';
 import { fewShotAccuracy, knnAccuracy, retrievalPrecisionAt1, type Episode } from '../src/similarity/evaluate.js';
 import { DEFAULT_MODEL, PACKAGE_ROOT } from '../src/defaults.js';

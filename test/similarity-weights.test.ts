@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { prepareImage, imageSpecFor } from '../src/image/preprocess.js';
 import { decompose, similarityGradient, DEFAULT_WEIGHTING, WEIGHTINGS, type Metric } from '../src/similarity/metric.js';
 import { retrievalTarget } from '../src/similarity/targets.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';
 import { contributionWeights, decompose, similarity, topDimensions, type Metric } from '../src/similarity/metric.js';
 import { knnTarget, prototypeTarget, retrievalTarget } from '../src/similarity/targets.js';

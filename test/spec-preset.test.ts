@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { explain } from '../src/naflow/explain.js';
 import { resolveVariant } from '../src/naflow/variant.js';
 import { readNpy, npyToFloat32 } from '../src/util/npy.js';

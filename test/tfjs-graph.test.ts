@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { importGraph, loadModel } from '../src/import/load.js';
+import { importGraph, loadModel } from '../src/node/load.js';
 import { forward } from '../src/engine/execute.js';
 import { rng } from './helpers/rng.js';
 

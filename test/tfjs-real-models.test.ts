@@ -14,7 +14,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { forward } from '../src/engine/execute.js';
 import { nsfwjsModelsDir, unpackNsfwjsModel } from './helpers/nsfwjs-unpack.js';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { readTfjsArtifacts } from '../src/import/tfjs-weights.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 
 before(async () => {
   await initBackend({ backend: 'cpu' });

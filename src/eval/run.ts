@@ -18,7 +18,7 @@ import { confidenceChange, deletionInsertion, makeScorer } from '../metrics/fait
 import { boxAreaShare, centreHit, energyInBoxes, pointingHit, type Box } from '../metrics/pointing.js';
 import { randomizedModel, weightLayerCount } from '../metrics/sanity.js';
 import { spearman } from '../metrics/rank.js';
-import { modelSha256 } from '../util/hash.js';
+import { modelSha256 } from '../node/hash.js';
 import type { EvalItem } from './dataset.js';
 import { DEFAULT_VARIANT, SPEC_VARIANT, parseVariant, resolveVariant } from '../naflow/variant.js';
 

@@ -15,9 +15,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ValueInfo } from '../ir/graph.js';
 import type { LoadedCard, PreprocessCustom, PreprocessPreset } from '../model/card.js';
-import { decodeImage, ImageError, luminance, type DecodedImage, type Interpolation, type ResizeMode, type RgbImage } from './decode.js';
+import { decodeImage, ImageError, luminance, type DecodedImage, type Interpolation, type ResizeMode, type RgbImage } from '../node/decode-image.js';
 
-export { ImageError } from './decode.js';
+export { ImageError } from '../node/decode-image.js';
 
 export interface Normalisation {
   scale: number;

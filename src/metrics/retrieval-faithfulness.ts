@@ -15,7 +15,7 @@ import type { Model } from '../engine/model.js';
 import { forward } from '../engine/execute.js';
 import { nativeForwardFor } from '../engine/native-graph.js';
 import { normalisePixels, type ImageSpec } from '../image/preprocess.js';
-import type { RgbImage } from '../image/decode.js';
+import type { RgbImage } from '../node/decode-image.js';
 import { similarity, type Metric } from '../similarity/metric.js';
 import { gaussianBlur, pixelOrder, upsample } from './faithfulness.js';
 

@@ -8,12 +8,12 @@ import { GraphError, type Graph } from '../ir/graph.js';
 import { Model } from '../engine/model.js';
 import { inferShapes } from '../engine/shapes.js';
 import { loadCard } from '../model/card.js';
-import { importOnnx } from './onnx.js';
-import { importTfjsLayers } from './tfjs-layers.js';
-import { importTfjsGraph } from './tfjs-graph.js';
-import { readTfjsArtifacts } from './tfjs-weights.js';
-import { FACE_RECOGNITION_CARD, importFaceRecognitionNet, importTinyFaceDetector, isFaceRecognitionManifest, isTinyFaceDetectorManifest } from './face-api.js';
-import { persistSigma } from '../node/sigma-cache.js';
+import { importOnnx } from '../import/onnx.js';
+import { importTfjsLayers } from '../import/tfjs-layers.js';
+import { importTfjsGraph } from '../import/tfjs-graph.js';
+import { readTfjsArtifacts } from '../import/tfjs-weights.js';
+import { FACE_RECOGNITION_CARD, importFaceRecognitionNet, importTinyFaceDetector, isFaceRecognitionManifest, isTinyFaceDetectorManifest } from '../import/face-api.js';
+import { persistSigma } from './sigma-cache.js';
 import '../ops/index.js';
 
 export class ModelLoadError extends Error {

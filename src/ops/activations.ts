@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AnyNode, AxisAttrs, ClipAttrs, HardSigmoidAttrs, LeakyReluAttrs } from '../ir/graph.js';
 import { registerOp, type InverseArgs, type InverseResult, type OnnxEmitter, type OnnxRule, type OpContext, type OpRule, type VjpArgs } from './registry.js';
 import { activation } from './onnx-emit.js';
-import { diagonalCorrection } from '../naflow/least-squares.js';
+import { diagonalCorrection } from './least-squares.js';
 import { attrs, isConst, normAxis, sameShape, sumToShape } from './util.js';
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The Conv rule's native fast path (see engine/native.ts): the convolution without bias and its input
+ * The Conv rule's native fast path (see runtime/native.ts): the convolution without bias and its input
  * gradient (the transposed convolution) as one-operator onnxruntime models over NHWC data, built once
  * per weight and input size. Geometry as in conv-core.ts (HWIO weights, pads [top, left, bottom, right]).
  *
@@ -8,8 +8,8 @@
  * output_padding chosen so that the result has exactly the forward input's size.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { NativeSession, nativeAvailable } from '../engine/native.js';
-import { OnnxGraphBuilder, type OnnxAttrs } from '../engine/onnx-build.js';
+import { NativeSession, nativeAvailable } from '../runtime/native.js';
+import { OnnxGraphBuilder, type OnnxAttrs } from '../runtime/onnx-build.js';
 import type { ConvGeom } from './conv-core.js';
 import type { ArrayOperator } from '../solve/lsmr.js';
 

@@ -1,5 +1,5 @@
 /**
- * A small ONNX graph builder for the models naflow generates for onnxruntime (engine/native.ts): the
+ * A small ONNX graph builder for the models naflow generates for onnxruntime (runtime/native.ts): the
  * one-operator convolution sessions and the whole-graph reference-mode session. Encodes with
  * onnx-proto (the same protobuf schema the importer reads).
  */

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackendInfo, type BackendName } from '../engine/backend.js';
-import { loadModel } from '../import/load.js';
+import { loadModel } from '../node/load.js';
 import type { Model } from '../engine/model.js';
 import { isInputError } from '../cli/common.js';
 import { runExplainJob, liveTensors, type JobRequest } from './job.js';

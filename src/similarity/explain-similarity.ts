@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { prepareImage, type ImageSpec } from '../image/preprocess.js';
-import type { RgbImage } from '../image/decode.js';
+import type { RgbImage } from '../node/decode-image.js';
 import { runCascade, type CascadeOptions, type Target } from '../naflow/cascade.js';
 import { camFlow, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
 import type { ExplainResult } from '../naflow/explain.js';
