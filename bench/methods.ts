@@ -8,6 +8,7 @@
  *             as `naflow eval --layers last --metrics deletion,insertion,drop --steps 16` does
  * Writes the README's method table (between the bench-methods markers) and bench/methods.md.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -6,6 +6,7 @@
  * Usage: node dist/bench/study-cost.js <model> <labels.json> <images> <method id>… [--card CARD]
  * Method ids as in naflow eval: naflow:<changes to the spec>, naflow:spec, naflow-ref.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../src/engine/backend.js';

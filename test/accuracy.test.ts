@@ -6,6 +6,7 @@
  *   Tiny Darknet on imagenet-val1300 (1300 ILSVRC-2012 val images): top-1 69.2 %, top-5 90.1 % (± 1 point)
  *   CIFAR-10 ResNet-20 / ResNet-56 (ONNX) on cifar10-test (1000 JPEGs): 80.4 % / 82.5 % (± 0.3 point)
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

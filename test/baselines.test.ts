@@ -8,6 +8,7 @@
  * Grad-CAM sum), naflow's must be zero too (≤ 1e-6 of the same layer's LayerCAM scale); Grad-CAM's signed
  * sum before the ReLU is also compared, so those layers are checked as well.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -17,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { loadModel } from '../src/node/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
 import { camFlow, channelSum, pixelAttribution, scoreCamFlow, CAM_METHODS, PIXEL_METHODS, type CamMethodName } from '../src/baselines/index.js';
 import { explainSimilarity, similaritySeed } from '../src/similarity/explain-similarity.js';
 import { retrievalTarget } from '../src/similarity/targets.js';

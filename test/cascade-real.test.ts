@@ -14,6 +14,7 @@
  *   187/200 = 93.5 %, centre 177/200 = 88.5 %); by default a smoke run on the first 4 images (every
  *   map finite and non-constant; the hit rates go to the diagnostics only).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

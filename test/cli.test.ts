@@ -2,6 +2,7 @@
  * The `naflow` command line, spawned as a user would run it (`node bin/naflow.js …`): the bundled
  * default, exit codes and the error messages for the common mistakes.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -5,6 +5,7 @@
  * run stopped with Ctrl-C (SIGINT) resumes with the same command.
  * Uses CIFAR ResNet-20 on ../shared/data/cifar10-test (skips with a message where it is absent).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

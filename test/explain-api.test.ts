@@ -2,6 +2,7 @@
  * The library's explain(): an image path in, the decision with the card's label and id, one map per
  * trunk layer shallow → deep, and every tensor freed (live count unchanged over repeated calls).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

@@ -3,6 +3,7 @@
  * (flow.json, raw .npy maps, per-layer PNGs, flow strip, GIF), `--json`, `--input-tensor`, and the
  * errors (unsupported ops, undecodable images, bad options) — which leave nothing in `--out`.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

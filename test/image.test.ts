@@ -6,6 +6,7 @@
  * (float32 rounding of values up to ~3); alpha compositing to ±1 (libvips rounds the premultiplied
  * value); JPEG (lossy) to ±3 per channel on a flat colour.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -16,6 +16,7 @@
  * 6. Every JVP: linear ops J v = f(v) − f(0); others vs central finite differences; and ⟨u, Jv⟩ = ⟨Jᵀu, v⟩.
  * Every inverse: one entry per input, null for constants, no input tensor returned, no leaks.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

@@ -3,6 +3,7 @@
  * drop on a hand-built model whose score is the mean grey value, hand-checked pointing/energy cases,
  * and the model-randomisation sanity check on Tiny Darknet.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

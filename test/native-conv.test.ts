@@ -5,6 +5,7 @@
  * multiplier, batch > 1), the adjoint identity ⟨J x, u⟩ = ⟨x, Jᵀ u⟩, a whole model's logits and
  * gradients, and that the path frees what it allocates. Skips where onnxruntime-node is not installed.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

@@ -4,6 +4,7 @@
  * tf.conv2d with an explicitly zero-dilated kernel, so neither depthwiseConv2d nor dilations are
  * involved) with rtol 1e-4, and vs central finite differences (eps 1e-2, |fd−g| ≤ 1e-2·(1+|g|)).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

@@ -5,6 +5,7 @@
  * answers and stops on SIGINT; and in headless Chromium an uploaded image's flow arrives live and the
  * viewer works (screenshot in test-artifacts/).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

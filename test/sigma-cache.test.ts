@@ -4,6 +4,7 @@
  * of running the power iterations (shown by planting other values in the file: the solver reports
  * them), gives the same maps, ignores a corrupt file, and writes nothing with NAFLOW_CACHE=0.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

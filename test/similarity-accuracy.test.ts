@@ -7,6 +7,7 @@
  *   images per class, queries = the other 50
  * With NAFLOW_LONG=1: Tiny Darknet retrieval precision@1 over ../shared/data/imagenet-val1300.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

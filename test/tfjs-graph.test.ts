@@ -5,6 +5,7 @@
  * with tfjs ops (TF semantics: 'same' padding resolved by tfjs itself). Backend: cpu.
  * Tolerance: 1e-5 · max(1, |want|).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -3,6 +3,7 @@
  * against a naive float64 JS implementation of every layer; structure checks; error cases.
  * Backend: cpu. Tolerance: |got − want| ≤ 1e-4 · max(1, |want|) (float32 vs float64 reference).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

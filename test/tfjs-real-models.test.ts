@@ -7,6 +7,7 @@
  *    coffee.png → a probability vector summing to 1 with 'Neutral' on top
  * Uses the bundled model and photos; tests that need an npm package skip with a message where it is absent.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

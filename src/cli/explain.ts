@@ -12,7 +12,7 @@ import { loadModel } from '../node/load.js';
 import { explain, type ExplainResult } from '../naflow/explain.js';
 import { outDirProblem, writeFlow } from '../node/write-flow.js';
 import { displayImage, imageSpecFor, prepareImage } from '../image/preprocess.js';
-import { readNpy, npyToFloat32 } from '../util/npy.js';
+import { readNpy, npyToFloat32 } from '../node/npy-file.js';
 import { camFlow, CAM_METHODS, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
 import { modelDisplayName, viewerData, METHOD_LABELS } from '../viewer/data.js';
 import { renderReport } from '../viewer/report.js';

@@ -10,7 +10,7 @@ import { loadModel } from '../node/load.js';
 import { displayImage, imageSpecFor } from '../image/preprocess.js';
 import { outDirProblem, writeFlow } from '../node/write-flow.js';
 import type { Model } from '../engine/model.js';
-import { DEFAULT_WEIGHTING, METRICS, WEIGHTINGS, type Metric, type Weighting } from '../similarity/metric.js';
+import { DEFAULT_WEIGHTING, METRICS, WEIGHTINGS, type Metric, type Weighting } from '../metrics/embedding-metric.js';
 import { embed, embeddingTensorOf, imageFiles, readLabelledFolder, SimilarityError } from '../similarity/embed.js';
 import { knnTarget, prototypeTarget, retrievalTarget, type Reference, type SimilarityTarget } from '../similarity/targets.js';
 import { buildBank, loadBank, saveBank } from '../similarity/bank.js';

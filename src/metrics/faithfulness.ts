@@ -21,7 +21,7 @@ import { nativeForwardFor } from '../engine/native-graph.js';
 import { findScoreTensor } from '../naflow/cascade.js';
 import { normalisationOf, type ImageSpec } from '../image/preprocess.js';
 import { resizeBilinear } from '../render/resize.js';
-import { luminance, type RgbImage } from '../node/decode-image.js';
+import { luminance, type RgbImage } from '../image/rgb.js';
 
 export interface Scorer {
   height: number;

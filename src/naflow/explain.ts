@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { prepareImage, type ImageSpec } from '../image/preprocess.js';
-import type { RgbImage } from '../node/decode-image.js';
+import type { RgbImage } from '../image/rgb.js';
 import { runCascade, type AttentionFlow, type CascadeOptions } from './cascade.js';
 
 export interface Decision {

@@ -1,27 +1,19 @@
 /**
- * Load a model file into a `Model`: detect the format, run its importer, attach the model card,
- * infer shapes. Reads local files only.
+ * Load a model file into a `Model`: the Node adapter over import/model.ts, which does the work from
+ * the files' bytes. Reads local files only.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { GraphError, type Graph } from '../ir/graph.js';
-import { Model } from '../engine/model.js';
-import { inferShapes } from '../engine/shapes.js';
-import { loadCard } from '../model/card.js';
-import { importOnnx } from '../import/onnx.js';
-import { importTfjsLayers } from '../import/tfjs-layers.js';
-import { importTfjsGraph } from '../import/tfjs-graph.js';
-import { readTfjsArtifacts } from '../import/tfjs-weights.js';
-import { FACE_RECOGNITION_CARD, importFaceRecognitionNet, importTinyFaceDetector, isFaceRecognitionManifest, isTinyFaceDetectorManifest } from '../import/face-api.js';
+import type { Graph } from '../ir/graph.js';
+import type { Model } from '../engine/model.js';
+import type { ModelFiles } from '../import/files.js';
+import { ModelLoadError, formatOf, importGraphFrom, modelOf, type ModelFormat } from '../import/model.js';
+import { readTfjsArtifacts as tfjsArtifactsOf, type TfjsArtifacts } from '../import/tfjs-weights.js';
+import { loadCard } from './card-file.js';
 import { persistSigma } from './sigma-cache.js';
-import '../ops/index.js';
+import './register.js';
 
-export class ModelLoadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelLoadError';
-  }
-}
+export { ModelLoadError, type ModelFormat } from '../import/model.js';
 
 export interface LoadOptions {
   /** explicit model card path (default: `<model>.naflow.json` beside the model) */
@@ -32,7 +24,22 @@ export interface LoadOptions {
   sigmaCache?: boolean;
 }
 
-export type ModelFormat = 'onnx' | 'tfjs-layers' | 'tfjs-graph' | 'face-api';
+/** A model's files on disk: the main file and the files beside it (resolved relative to it). */
+export function modelFilesAt(file: string): ModelFiles {
+  return {
+    name: file,
+    bytes: () => new Uint8Array(fs.readFileSync(file)),
+    sibling: (p) => {
+      const location = path.resolve(path.dirname(file), p);
+      return { location, bytes: fs.existsSync(location) ? new Uint8Array(fs.readFileSync(location)) : undefined };
+    },
+  };
+}
+
+/** Read `model.json` and every weight its manifest lists (shards relative to the JSON file). */
+export function readTfjsArtifacts(modelJsonPath: string): TfjsArtifacts {
+  return tfjsArtifactsOf(modelFilesAt(modelJsonPath));
+}
 
 /** Guess the format from the file, without importing it. */
 export function detectFormat(file: string): ModelFormat {
@@ -42,20 +49,7 @@ export function detectFormat(file: string): ModelFormat {
     target = path.join(file, 'model.json');
     if (!fs.existsSync(target)) throw new ModelLoadError(`${file}: a directory without model.json`);
   }
-  if (/\.json$/i.test(target)) {
-    let j: Record<string, unknown>;
-    try {
-      j = JSON.parse(fs.readFileSync(target, 'utf8'));
-    } catch (e) {
-      throw new ModelLoadError(`${target}: not valid JSON (${(e as Error).message})`);
-    }
-    if (isFaceRecognitionManifest(j) || isTinyFaceDetectorManifest(j)) return 'face-api';
-    const topo = j.modelTopology as Record<string, unknown> | undefined;
-    if (j.format === 'graph-model' || (topo && Array.isArray(topo.node))) return 'tfjs-graph';
-    if (j.format === 'layers-model' || (topo && (topo.model_config || topo.class_name || topo.config))) return 'tfjs-layers';
-    throw new ModelLoadError(`${target}: JSON but not a TensorFlow.js model (no modelTopology with layers or nodes)`);
-  }
-  return 'onnx';
+  return formatOf(modelFilesAt(target));
 }
 
 export function modelFileOf(file: string): string {
@@ -65,35 +59,12 @@ export function modelFileOf(file: string): string {
 /** Import a model file into a graph (no card, no shapes). Tensors are created on the current backend. */
 export function importGraph(file: string): Graph {
   const format = detectFormat(file);
-  const target = modelFileOf(file);
-  try {
-    if (format === 'onnx') return importOnnx(new Uint8Array(fs.readFileSync(target)), target);
-    if (format === 'face-api') {
-      const json = JSON.parse(fs.readFileSync(target, 'utf8'));
-      return isTinyFaceDetectorManifest(json) ? importTinyFaceDetector(json, target) : importFaceRecognitionNet(json, target);
-    }
-    const art = readTfjsArtifacts(target);
-    return format === 'tfjs-graph'
-      ? importTfjsGraph(art.modelJson, art.weights, target)
-      : importTfjsLayers(art.modelJson, art.weights, target);
-  } catch (e) {
-    if (e instanceof GraphError || e instanceof ModelLoadError) throw e;
-    throw new ModelLoadError(`${target}: cannot load as ${format}: ${(e as Error).message}`);
-  }
+  return importGraphFrom(modelFilesAt(modelFileOf(file)), format);
 }
 
 export async function loadModel(file: string, options: LoadOptions = {}): Promise<Model> {
   const graph = importGraph(file);
-  let card = loadCard(modelFileOf(file), options.card);
-  // face-api ships weights only: without a card of the user's, use face-api's own preprocessing
-  if (graph.format === 'face-api' && !card.cardPath && graph.outputs[0] === 'descriptor') card = { ...FACE_RECOGNITION_CARD };
-  const model = new Model(graph, card);
-  try {
-    if (!options.skipShapes) inferShapes(model);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
+  const model = modelOf(graph, loadCard(modelFileOf(file), options.card), options);
   if (options.sigmaCache !== false) persistSigma(model, file);
   return model;
 }

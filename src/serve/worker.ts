@@ -5,6 +5,7 @@
  * progress stream live.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import '../node/register.js';
 import { initBackendInfo, type BackendName } from '../engine/backend.js';
 import { loadModel } from '../node/load.js';
 import type { Model } from '../engine/model.js';

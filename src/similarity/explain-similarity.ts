@@ -8,12 +8,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { prepareImage, type ImageSpec } from '../image/preprocess.js';
-import type { RgbImage } from '../node/decode-image.js';
+import type { RgbImage } from '../image/rgb.js';
 import { runCascade, type CascadeOptions, type Target } from '../naflow/cascade.js';
 import { camFlow, type CamFlow, type CamMethodName } from '../baselines/pipeline.js';
 import type { ExplainResult } from '../naflow/explain.js';
 import { embed, embeddingTensorOf, SimilarityError } from './embed.js';
-import { decompose, DEFAULT_WEIGHTING, topDimensions, type Decomposition, type Metric, type Weighting } from './metric.js';
+import { decompose, DEFAULT_WEIGHTING, topDimensions, type Decomposition, type Metric, type Weighting } from '../metrics/embedding-metric.js';
 import type { SimilarityDecision, SimilarityTarget } from './targets.js';
 
 export interface SimilarityOptions extends Omit<CascadeOptions, 'classIndex' | 'target' | 'scoreTensor' | 'seedAtTrunkEnd'> {

@@ -12,7 +12,7 @@ import type { Model } from '../engine/model.js';
 import { forward } from '../engine/execute.js';
 import { loadModel } from '../node/load.js';
 import { TINY_FACE_DETECTOR } from '../import/face-api.js';
-import { ImageError } from '../node/decode-image.js';
+import { ImageError } from '../image/rgb.js';
 import { PACKAGE_ROOT } from '../defaults.js';
 import { SimilarityError } from './embed.js';
 

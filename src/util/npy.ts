@@ -2,7 +2,6 @@
  * NumPy `.npy` files (format 1.0–3.0): a reader for little-endian, C-order float32/float64/int64/int32/
  * uint8/bool arrays and a float32 writer. Used by the tests (PyTorch reference fixtures) and tools.
  */
-import fs from 'node:fs';
 
 export type NpyDType = 'float32' | 'float64' | 'int64' | 'int32' | 'uint8' | 'bool';
 
@@ -74,10 +73,6 @@ export function parseNpy(bytes: Uint8Array, what = 'npy data'): NpyArray {
   return { dtype: info.dtype, shape, data };
 }
 
-export function readNpy(file: string): NpyArray {
-  return parseNpy(new Uint8Array(fs.readFileSync(file)), file);
-}
-
 /** The values as float32 (int64 converted with Number()). */
 export function npyToFloat32(a: NpyArray): Float32Array {
   if (a.data instanceof Float32Array) return a.data;
@@ -103,8 +98,4 @@ export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array {
   for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);
   out.set(le, 10 + header.length);
   return out;
-}
-
-export function writeNpy(file: string, data: Float32Array, shape: number[]): void {
-  fs.writeFileSync(file, encodeNpy(data, shape));
 }
