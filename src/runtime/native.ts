@@ -117,6 +117,25 @@ export function setNativeThreads(n: number | undefined): void {
   threads = n;
 }
 
+/** What native caches are freed with: a Model (its `onDispose`). */
+export interface NativeCacheOwner {
+  onDispose(fn: () => void): void;
+}
+
+const owners = new WeakMap<object, NativeCacheOwner>();
+
+/**
+ * Declare `owner` as what frees the native sessions built for `key` (a model's constant weight): the
+ * Model declares itself for its constants, and the op rules' caches register their cleanup with it.
+ */
+export function setNativeCacheOwner(key: object, owner: NativeCacheOwner): void {
+  owners.set(key, owner);
+}
+
+export function nativeCacheOwnerOf(key: object): NativeCacheOwner | undefined {
+  return owners.get(key);
+}
+
 /** A loaded ONNX model with any number of named inputs and outputs. */
 export class NativeGraphSession {
   protected session: NativeModelSession | undefined;
