@@ -8,7 +8,7 @@
  *   unit      v/255
  *   raw255    v
  *   custom    (v·scale − mean[c]) / std[c]        (mean/std with 1 value apply to every channel)
- * For a 1-channel model v is the luminance (see decode.ts) and a 3-value mean/std (the imagenet
+ * For a 1-channel model v is the luminance (see rgb.ts) and a 3-value mean/std (the imagenet
  * preset included) is replaced by the average of its three values. When the card gives no
  * `preprocess`, naflow uses `unit` (x/255).
  */

@@ -31,7 +31,7 @@ export interface TfjsArtifacts {
   weights: Map<string, tf.Tensor>;
 }
 
-/** A GraphError, so `load.ts` passes the message (which already names the file) through unchanged. */
+/** A GraphError, so `import/model.ts` passes the message (which already names the file) through unchanged. */
 export class TfjsWeightsError extends GraphError {
   constructor(message: string) {
     super(message);
