@@ -10,13 +10,14 @@
  * it alone, so the first run includes σ_max's estimation). NAFLOW_NATIVE=0 in the environment measures
  * the tfjs-only path.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, shutdownBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { resolveVariant } from '../src/naflow/variant.js';
 import { prepareImage } from '../src/image/preprocess.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
 
 const [file, inputFile, mode = 'paper', threadsArg = '1', runsArg = '3', refCapArg = '0', variantArg = 'default', cacheArg = 'off'] = process.argv.slice(2);
 const variant = resolveVariant(variantArg);

@@ -3,9 +3,10 @@
  * pass 2 + N times, print one JSON line {model, backend, threads, median_ms, load_ms, peak_rss_mb}.
  * Usage: node dist/bench/forward-one.js <model> <wasm|cpu> <threads> [runs]
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, shutdownBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { forward } from '../src/engine/execute.js';
 
 const [file, backend = 'wasm', threadsArg = '1', runsArg = '7'] = process.argv.slice(2);

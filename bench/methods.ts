@@ -8,12 +8,13 @@
  *             as `naflow eval --layers last --metrics deletion,insertion,drop --steps 16` does
  * Writes docs/benchmarks.md's method table (between the bench-methods markers) and bench/methods.md.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, shutdownBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { findScoreTensor, findTrunkEnd, trunkTensorOrder } from '../src/structure/index.js';
 import { listMethods, resolveMethod } from '../src/methods/index.js';

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { pairedBootstrap, type Interval } from './study.js';
 import { MODES, type QueryRecord } from './similarity-study.js';
-import { WEIGHTINGS, type Weighting } from '../src/similarity/metric.js';
+import { WEIGHTINGS, type Weighting } from '../src/metrics/embedding-metric.js';
 import type { NaflowMode } from '../src/naflow/cascade.js';
 
 /** Scores closer than this (in min–max standard deviations) are a tie: below the two decimals reported. */

@@ -11,16 +11,17 @@
  *     11–20 (test), 20 queries each; r* = the nearest prototype (the decision).
  * Usage: node dist/bench/similarity-study.js simclr|protonet dev|test <out.jsonl> [every=1] [data dir]
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import type { Model } from '../src/engine/model.js';
 import { imageSpecFor, prepareImage } from '../src/image/preprocess.js';
 import { embed, embeddingTensorOf, imageFiles } from '../src/similarity/embed.js';
-import { decompose, similarity, WEIGHTINGS, type Metric, type Weighting } from '../src/similarity/metric.js';
+import { decompose, similarity, WEIGHTINGS, type Metric, type Weighting } from '../src/metrics/embedding-metric.js';
 import { retrievalTarget } from '../src/similarity/targets.js';
 import { explainSimilarity } from '../src/similarity/explain-similarity.js';
 import { makeEmbedder, retrievalSpecificity, type Embedder } from '../src/metrics/retrieval-faithfulness.js';

@@ -6,10 +6,11 @@
  * Usage: node dist/bench/study-cost.js <model> <labels.json> <images> <method id>… [--card CARD]
  * Method ids as in naflow eval: naflow:<changes to the spec>, naflow:spec, naflow-ref.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { resolveVariant } from '../src/naflow/variant.js';

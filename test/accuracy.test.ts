@@ -6,6 +6,7 @@
  *   Tiny Darknet on imagenet-val1300 (1300 ILSVRC-2012 val images): top-1 69.2 %, top-5 90.1 % (± 1 point)
  *   CIFAR-10 ResNet-20 / ResNet-56 (ONNX) on cifar10-test (1000 JPEGs): 80.4 % / 82.5 % (± 0.3 point)
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PACKAGE_ROOT, DEFAULT_MODEL } from '../src/defaults.js';
 import { initBackendInfo, shutdownBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { forward } from '../src/engine/execute.js';
 import { imageSpecFor, prepareImageForSpec } from '../src/image/preprocess.js';
 import { topK } from '../src/predict.js';

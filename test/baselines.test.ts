@@ -8,6 +8,7 @@
  * Grad-CAM sum), naflow's must be zero too (≤ 1e-6 of the same layer's LayerCAM scale); Grad-CAM's signed
  * sum before the ReLU is also compared, so those layers are checked as well.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,9 +16,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
 import { camFlow, channelSum, pixelAttribution, scoreCamFlow, type PixelMethod } from '../src/baselines/index.js';
 import { listMethods, runMethod } from '../src/methods/index.js';
 
@@ -163,7 +164,7 @@ test('camFlow leaves the live tensor count unchanged over repeated calls, and va
 
 test('Score-CAM gives the same map in batches of 16 as one masked input at a time (Tiny Darknet, 16-channel layer)', async () => {
   await initBackend({ backend: 'wasm' });
-  const { loadModel: load2 } = await import('../src/import/load.js');
+  const { loadModel: load2 } = await import('../src/node/load.js');
   const { prepareImage } = await import('../src/image/preprocess.js');
   const { DEFAULT_MODEL, DEFAULT_IMAGE } = await import('../src/defaults.js');
   const model = await load2(DEFAULT_MODEL);

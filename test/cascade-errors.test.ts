@@ -3,6 +3,7 @@
  * rule inside the trunk (never a silent identity), a trunk end that is not a feature map, and a class
  * index out of range; and explains a single-score model's logit.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

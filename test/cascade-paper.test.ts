@@ -10,6 +10,7 @@
  *   tensor leaked; layer counts, times, iterations and residuals go to the test diagnostics;
  * * a few of them again on cpu: the maps agree with wasm's.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -19,10 +20,10 @@ import { PACKAGE_ROOT } from '../src/defaults.js';
 import { initBackend } from '../src/engine/backend.js';
 import type { Model } from '../src/engine/model.js';
 import { node, testModel } from './helpers/graph.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { runCascade, type AttentionFlow, type LayerFlow } from '../src/naflow/cascade.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
-import { decodeImage } from '../src/image/decode.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
+import { decodeImage } from '../src/node/decode-image.js';
 import '../src/ops/index.js';
 
 const fixtures = path.join(PACKAGE_ROOT, 'test/fixtures/onnx');

@@ -14,6 +14,7 @@
  *   187/200 = 93.5 %, centre 177/200 = 88.5 %); by default a smoke run on the first 4 images (every
  *   map finite and non-constant; the hit rates go to the diagnostics only).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -22,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { PACKAGE_ROOT, DEFAULT_MODEL } from '../src/defaults.js';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { runCascade, type LayerFlow } from '../src/naflow/cascade.js';
 import { explain } from '../src/naflow/explain.js';

@@ -5,6 +5,7 @@
  * ResNet-18's middle tensor is a residual sum before its ReLU). Both engines: one native graph (where
  * onnxruntime-node is available) and op by op. Tolerance: max|a−b| / max|b| ≤ 1e-5.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,10 +13,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
-import { nativeStatus } from '../src/engine/native.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { nativeStatus } from '../src/runtime/native.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtures = path.join(repoRoot, 'test/fixtures/onnx');

@@ -7,6 +7,7 @@
  * dense one). Every variant must also differ from the spec's maps, so a variant that is silently
  * ignored fails.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

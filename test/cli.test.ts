@@ -2,6 +2,7 @@
  * The `naflow` command line, spawned as a user would run it (`node bin/naflow.js …`): the bundled
  * default, exit codes and the error messages for the common mistakes.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -220,7 +221,7 @@ test('usage errors exit 1; help exits 0', async () => {
 test('predict() frees every tensor it creates; softmax unless the card says outputIsProbability', async () => {
   const tf = await import('@tensorflow/tfjs-core');
   const { initBackend } = await import('../src/engine/backend.js');
-  const { loadModel } = await import('../src/import/load.js');
+  const { loadModel } = await import('../src/node/load.js');
   const { predict, topPredictions } = await import('../src/predict.js');
   const { DEFAULT_MODEL } = await import('../src/defaults.js');
   await initBackend({ backend: 'wasm', threads: 1 });

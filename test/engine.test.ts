@@ -5,6 +5,7 @@
  *   x [1,2,2,2] ─┬─ Mul(a) ─ Relu ─┐
  *                └─────────────────Add ─ GlobalAveragePool ─ Reshape [1,2] ─ Gemm(W,b) ─ logits [1,3]
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

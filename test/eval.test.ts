@@ -5,6 +5,7 @@
  * run stopped with Ctrl-C (SIGINT) resumes with the same command.
  * Uses CIFAR ResNet-20 on ../shared/data/cifar10-test (skips with a message where it is absent).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { readDataset } from '../src/eval/dataset.js';
 import { runEval, type EvalOptions } from '../src/eval/run.js';
 import { toCsv, toMarkdown, plotSvg } from '../src/eval/report.js';

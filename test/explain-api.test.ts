@@ -2,11 +2,12 @@
  * The library's explain(): an image path in, the decision with the card's label and id, one map per
  * trunk layer shallow → deep, and every tensor freed (live count unchanged over repeated calls).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { explain } from '../src/naflow/explain.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../src/defaults.js';
 

@@ -3,6 +3,7 @@
  * (flow.json, raw .npy maps, per-layer PNGs, flow strip, GIF), `--json`, `--input-tensor`, and the
  * errors (unsupported ops, undecodable images, bad options) — which leave nothing in `--out`.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,10 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { PACKAGE_ROOT, DEFAULT_IMAGE, DEFAULT_MODEL } from '../src/defaults.js';
-import { decodeImage } from '../src/image/decode.js';
+import { decodeImage } from '../src/node/decode-image.js';
 import { normalisePixels } from '../src/image/preprocess.js';
 import { encodeNpy } from '../src/util/npy.js';
-import { modelSha256 } from '../src/util/hash.js';
+import { modelSha256 } from '../src/node/hash.js';
 import { naflow, type Run } from './helpers/run-cli.js';
 
 const { onnx } = onnxProto;

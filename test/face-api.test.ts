@@ -3,6 +3,7 @@
  * face-api's own implementation (fixture from tools/face_fixtures.mjs, face-api 1.7.15), and face
  * retrieval on the bundled photos explains the face.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,12 +13,12 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { loadModel } from '../src/node/load.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
 import { embed } from '../src/similarity/embed.js';
 import { explainSimilarity } from '../src/similarity/explain-similarity.js';
 import { retrievalTarget } from '../src/similarity/targets.js';
-import { similarity } from '../src/similarity/metric.js';
+import { similarity } from '../src/metrics/embedding-metric.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixture = path.join(repoRoot, 'test/fixtures/similarity/face-api');

@@ -6,6 +6,7 @@
  * (float32 rounding of values up to ~3); alpha compositing to ±1 (libvips rounds the premultiplied
  * value); JPEG (lossy) to ±3 per channel on a flat colour.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { decodeImage, looksLikeImageFile, luminance } from '../src/image/decode.js';
+import { decodeImage, looksLikeImageFile, luminance } from '../src/node/decode-image.js';
 import {
   imageSpecFor,
   normalisePixels,

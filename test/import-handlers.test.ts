@@ -13,7 +13,7 @@ import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { initBackend } from '../src/engine/backend.js';
 import { GraphError, type Graph } from '../src/ir/graph.js';
-import { importGraph } from '../src/import/load.js';
+import { importGraph } from '../src/node/load.js';
 import { importOnnx, onnxMappedOps } from '../src/import/onnx.js';
 import { tfGraphMappedOps } from '../src/import/tfjs-graph.js';
 import { kerasMappedLayers } from '../src/import/tfjs-layers.js';

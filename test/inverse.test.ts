@@ -16,12 +16,13 @@
  * 6. Every JVP: linear ops J v = f(v) − f(0); others vs central finite differences; and ⟨u, Jv⟩ = ⟨Jᵀu, v⟩.
  * Every inverse: one entry per input, null for constants, no input tensor returned, no leaks.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { AnyNode, ConvAttrs, PoolAttrs, ResizeAttrs } from '../src/ir/graph.js';
 import type { InverseResult, InverseSettings, SolverStats } from '../src/ops/registry.js';
-import { withoutNative } from '../src/engine/native.js';
+import { withoutNative } from '../src/runtime/native.js';
 import { assertClose, distinct, makeContext, rand, sizeOf, uniform, useBackend, type CtxHandle } from './helpers/op-context.js';
 import { addDiag, matmul, matvec, norm2, spdSolve, sub, symEigenvalues, transpose, type Mat } from './helpers/dense.js';
 

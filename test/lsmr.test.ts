@@ -2,6 +2,7 @@
  * LSMR against the dense damped least-squares solution (AᵀA + λ²I)⁻¹Aᵀb computed here in float64 by
  * Gaussian elimination, for over- and under-determined random systems, λ = 0 and λ > 0.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';

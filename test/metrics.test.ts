@@ -3,6 +3,7 @@
  * drop on a hand-built model whose score is the mean grey value, hand-checked pointing/energy cases,
  * and the model-randomisation sanity check on Tiny Darknet.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
@@ -10,7 +11,7 @@ import { initBackend } from '../src/engine/backend.js';
 import { Model } from '../src/engine/model.js';
 import { inferShapes } from '../src/engine/shapes.js';
 import { GraphBuilder } from '../src/import/tfjs-common.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { imageSpecFor, prepareImage } from '../src/image/preprocess.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { confidenceChange, deletionInsertion, gaussianBlur, makeScorer, trapezoid } from '../src/metrics/faithfulness.js';

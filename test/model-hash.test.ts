@@ -1,6 +1,6 @@
 /**
  * The model hash that names the σ_max cache file and is recorded in eval-config.json and flow.json
- * (src/util/hash.ts): an ONNX file's sha256 as `sha256sum` computes it; a tfjs model's over model.json
+ * (src/node/hash.ts): an ONNX file's sha256 as `sha256sum` computes it; a tfjs model's over model.json
  * followed by its weight files in manifest order, so retrained weights under the same model.json
  * change it.
  */
@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { modelSha256 } from '../src/util/hash.js';
+import { modelSha256 } from '../src/node/hash.js';
 import { DEFAULT_MODEL, PACKAGE_ROOT } from '../src/defaults.js';
 
 const read = (file: string): Uint8Array => {

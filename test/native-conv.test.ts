@@ -5,13 +5,14 @@
  * multiplier, batch > 1), the adjoint identity ⟨J x, u⟩ = ⟨x, Jᵀ u⟩, a whole model's logits and
  * gradients, and that the path frees what it allocates. Skips where onnxruntime-node is not installed.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeStatus, withoutNative } from '../src/engine/native.js';
+import { nativeStatus, withoutNative } from '../src/runtime/native.js';
 import { convForward, convInputGrad, type ConvGeom } from '../src/ops/conv-core.js';
 import { NativeConv } from '../src/ops/conv-native.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { forward, backward } from '../src/engine/execute.js';
 import { assertClose, rand, useBackend } from './helpers/op-context.js';
 

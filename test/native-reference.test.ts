@@ -6,6 +6,7 @@
  * checked against PyTorch gradients and the authors' code (cascade-reference, parity-reference tests).
  * Also: what falls back to the op-by-op path, a chosen class, errors, and no tensor leaks.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -15,11 +16,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import type { Model } from '../src/engine/model.js';
 import { node, testModel } from './helpers/graph.js';
-import { nativeStatus, withoutNative } from '../src/engine/native.js';
-import { loadModel } from '../src/import/load.js';
+import { nativeStatus, withoutNative } from '../src/runtime/native.js';
+import { loadModel } from '../src/node/load.js';
 import { prepareImage } from '../src/image/preprocess.js';
 import { runCascade, type AttentionFlow, type CascadeOptions } from '../src/naflow/cascade.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
 import { forward } from '../src/engine/execute.js';
 import { nativeForwardFor } from '../src/engine/native-graph.js';
 import { makeScorer } from '../src/metrics/faithfulness.js';

@@ -7,6 +7,7 @@
  * NAFLOW_ONNX_FIXTURES=alexnet,opzoo limits the fixture models (they all run by default);
  * NAFLOW_BACKEND=wasm runs them on the wasm backend (default: cpu).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -17,9 +18,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import onnxProto from 'onnx-proto';
 import { initBackend } from '../src/engine/backend.js';
 import { forward, backward } from '../src/engine/execute.js';
-import { loadModel, importGraph } from '../src/import/load.js';
+import { loadModel, importGraph } from '../src/node/load.js';
 import { importOnnx } from '../src/import/onnx.js';
-import { readNpy, npyToFloat32, encodeNpy, parseNpy } from '../src/util/npy.js';
+import { readNpy, npyToFloat32, encodeNpy, parseNpy } from '../src/node/npy-file.js';
 import type { Graph } from '../src/ir/graph.js';
 
 const { onnx } = onnxProto;

@@ -4,11 +4,12 @@
  * tf.conv2d with an explicitly zero-dilated kernel, so neither depthwiseConv2d nor dilations are
  * involved) with rtol 1e-4, and vs central finite differences (eps 1e-2, |fd−g| ≤ 1e-2·(1+|g|)).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvAttrs, ConvTransposeAttrs } from '../src/ir/graph.js';
-import { withoutNative } from '../src/engine/native.js';
+import { withoutNative } from '../src/runtime/native.js';
 import { assertClose, checkVjp, makeContext, rand, runForward, sizeOf, useBackend } from './helpers/op-context.js';
 
 await useBackend('cpu');

@@ -18,6 +18,7 @@
  * Set NAFLOW_PARITY_FIXTURE to another directory written by the same script (e.g. the full-width run,
  * `--width full --out /tmp/parity-full`, ~245 MB, not committed) to check that one instead.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -25,9 +26,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { runCascade } from '../src/naflow/cascade.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = process.env.NAFLOW_PARITY_FIXTURE ?? path.join(repoRoot, 'test/fixtures/parity/alexnet-chelsea');

@@ -5,6 +5,7 @@
  * answers and stops on SIGINT; and in headless Chromium an uploaded image's flow arrives live and the
  * viewer works (screenshot in test-artifacts/).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -13,7 +14,7 @@ import { spawn } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { unzipSync } from 'fflate';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL, PACKAGE_ROOT } from '../src/defaults.js';
 import { runExplainJob } from '../src/serve/job.js';
 import { startServer, sniffImage, badPath, type RunningServer } from '../src/serve/server.js';

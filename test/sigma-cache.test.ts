@@ -4,6 +4,7 @@
  * of running the power iterations (shown by planting other values in the file: the solver reports
  * them), gives the same maps, ignores a corrupt file, and writes nothing with NAFLOW_CACHE=0.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,9 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { runCascade, type AttentionFlow } from '../src/naflow/cascade.js';
-import { modelSha256 } from '../src/util/hash.js';
+import { modelSha256 } from '../src/node/hash.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../src/defaults.js';
 import { prepareImage } from '../src/image/preprocess.js';
 

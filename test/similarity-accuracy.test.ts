@@ -7,6 +7,7 @@
  *   images per class, queries = the other 50
  * With NAFLOW_LONG=1: Tiny Darknet retrieval precision@1 over ../shared/data/imagenet-val1300.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { unzipSync } from 'fflate';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { embed, imageFiles } from '../src/similarity/embed.js';
 import { fewShotAccuracy, knnAccuracy, retrievalPrecisionAt1, type Episode } from '../src/similarity/evaluate.js';
 import { DEFAULT_MODEL, PACKAGE_ROOT } from '../src/defaults.js';

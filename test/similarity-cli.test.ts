@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { naflow } from './helpers/run-cli.js';
 import { PACKAGE_ROOT } from '../src/defaults.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
-import { DEFAULT_WEIGHTING } from '../src/similarity/metric.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
+import { DEFAULT_WEIGHTING } from '../src/metrics/embedding-metric.js';
 
 const photos = path.join(PACKAGE_ROOT, 'assets/photos');
 const embedHead = path.join(PACKAGE_ROOT, 'test/fixtures/similarity/embedhead/model.onnx');

@@ -3,15 +3,16 @@
  * hand-computed closed forms and finite differences, their refusal when nothing is left to explain,
  * and the retrieval specificity metric on a synthetic embedder whose answer is worked out by hand.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { prepareImage, imageSpecFor } from '../src/image/preprocess.js';
-import { decompose, similarityGradient, DEFAULT_WEIGHTING, WEIGHTINGS, type Metric } from '../src/similarity/metric.js';
+import { decompose, similarityGradient, DEFAULT_WEIGHTING, WEIGHTINGS, type Metric } from '../src/metrics/embedding-metric.js';
 import { retrievalTarget } from '../src/similarity/targets.js';
 import { explainSimilarity } from '../src/similarity/explain-similarity.js';
 import { embed, embeddingTensorOf, SimilarityError } from '../src/similarity/embed.js';

@@ -3,6 +3,7 @@
  * decision targets (hand-checked cases), and the Jacobian step against PyTorch's gradient on a fixture
  * embedding network with a projection head (tools/similarity_fixtures.py).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,9 +12,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
-import { contributionWeights, decompose, similarity, topDimensions, type Metric } from '../src/similarity/metric.js';
+import { loadModel } from '../src/node/load.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
+import { contributionWeights, decompose, similarity, topDimensions, type Metric } from '../src/metrics/embedding-metric.js';
 import { knnTarget, prototypeTarget, retrievalTarget } from '../src/similarity/targets.js';
 import { explainSimilarity } from '../src/similarity/explain-similarity.js';
 import { embed, readLabelledFolder, SimilarityError } from '../src/similarity/embed.js';

@@ -11,11 +11,11 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PACKAGE_ROOT } from '../src/defaults.js';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { inspectGraph } from '../src/inspect.js';
 import { backward, forward } from '../src/engine/execute.js';
 import { runCascade } from '../src/naflow/cascade.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
 
 const dir = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'onnx', 'smooth-act');
 const npy = (f: string) => npyToFloat32(readNpy(path.join(dir, f)));

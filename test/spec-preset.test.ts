@@ -4,16 +4,17 @@
  * open choices became variants (commit fd7a933; test/fixtures/spec-maps: per layer the sum, the maximum
  * and 25 sampled values of each map of the bundled model on the bundled photo), to 1e-5 relative.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { explain } from '../src/naflow/explain.js';
 import { resolveVariant } from '../src/naflow/variant.js';
-import { readNpy, npyToFloat32 } from '../src/util/npy.js';
+import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL, PACKAGE_ROOT } from '../src/defaults.js';
 import { naflow } from './helpers/run-cli.js';
 

@@ -5,6 +5,7 @@
  * with tfjs ops (TF semantics: 'same' padding resolved by tfjs itself). Backend: cpu.
  * Tolerance: 1e-5 · max(1, |want|).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { importGraph, loadModel } from '../src/import/load.js';
+import { importGraph, loadModel } from '../src/node/load.js';
 import { forward } from '../src/engine/execute.js';
 import { rng } from './helpers/rng.js';
 

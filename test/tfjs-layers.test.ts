@@ -3,6 +3,7 @@
  * against a naive float64 JS implementation of every layer; structure checks; error cases.
  * Backend: cpu. Tolerance: |got − want| ≤ 1e-4 · max(1, |want|) (float32 vs float64 reference).
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { importGraph, loadModel } from '../src/import/load.js';
+import { importGraph, loadModel } from '../src/node/load.js';
 import { forward } from '../src/engine/execute.js';
 import { getOpRule } from '../src/ops/registry.js';
 import { rng } from './helpers/rng.js';

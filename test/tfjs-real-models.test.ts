@@ -7,6 +7,7 @@
  *    coffee.png → a probability vector summing to 1 with 'Neutral' on top
  * Uses the bundled model and photos; tests that need an npm package skip with a message where it is absent.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { loadModel } from '../src/import/load.js';
+import { loadModel } from '../src/node/load.js';
 import { forward } from '../src/engine/execute.js';
 import { nsfwjsModelsDir, unpackNsfwjsModel } from './helpers/nsfwjs-unpack.js';
 

@@ -2,6 +2,7 @@
  * tfjs weight reading: dtypes, quantization (uint8/uint16 affine, float16), multi-group/multi-shard
  * manifests, and errors that name the file (missing shard, short shard, bad JSON). Backend: cpu.
  */
+import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -9,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
-import { readTfjsArtifacts } from '../src/import/tfjs-weights.js';
-import { loadModel } from '../src/import/load.js';
+import { readTfjsArtifacts } from '../src/node/load.js';
+import { loadModel } from '../src/node/load.js';
 
 before(async () => {
   await initBackend({ backend: 'cpu' });

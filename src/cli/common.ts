@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackendInfo, type BackendInfo, type BackendName } from '../engine/backend.js';
-import { nativeAvailable, setNativeThreads } from '../engine/native.js';
-import { looksLikeImageFile } from '../image/decode.js';
+import { nativeAvailable, setNativeThreads } from '../runtime/native.js';
+import { looksLikeImageFile } from '../node/decode-image.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../defaults.js';
 import { CommanderError } from 'commander';
 import { UsageError, isInputError } from '../util/errors.js';

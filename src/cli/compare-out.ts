@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExplainResult } from '../naflow/explain.js';
-import { flowJson } from '../naflow/write-flow.js';
+import { flowJson } from '../node/write-flow.js';
 import { encodeNpy } from '../util/npy.js';
 import { parseMethodList, type Comparison, type ResolvedMethod } from '../methods/index.js';
 

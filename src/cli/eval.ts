@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { loadModel } from '../import/load.js';
+import { loadModel } from '../node/load.js';
 import { readDataset } from '../eval/dataset.js';
 import { runEval } from '../eval/run.js';
 import { writeReport } from '../eval/report.js';

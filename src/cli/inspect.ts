@@ -3,9 +3,9 @@
  * supports it, then a verdict line.
  */
 import type { Command } from 'commander';
-import { loadModel } from '../import/load.js';
+import { loadModel } from '../node/load.js';
 import { inferShapesLenient, inspectGraph, formatInspect } from '../inspect.js';
-import { looksLikeImageFile } from '../image/decode.js';
+import { looksLikeImageFile } from '../node/decode-image.js';
 import { DEFAULT_MODEL } from '../defaults.js';
 import { EXIT, UsageError, checkModelPath, looksLikeModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
 

@@ -6,6 +6,7 @@
  * timings).
  * Exit codes: see EXIT in ./common.ts (0 ok, 1 bad input/usage, 2 internal error, 3 inspect: unsupported ops).
  */
+import '../node/register.js';
 import { Command, CommanderError } from 'commander';
 import { shutdownBackend } from '../engine/backend.js';
 import { EXIT, flushStdio, reportError } from './common.js';

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { loadModel } from '../import/load.js';
+import { loadModel } from '../node/load.js';
 import { imageSpecFor, prepareImageForSpec } from '../image/preprocess.js';
 import { predict, type PredictResult } from '../predict.js';
 import { currentBackend, currentThreads } from '../engine/backend.js';

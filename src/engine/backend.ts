@@ -6,32 +6,15 @@
  *   NAFLOW_BACKEND=cpu|wasm    NAFLOW_THREADS=n (wasm only; 1 = no worker threads)
  *
  * Threads: tfjs-backend-wasm 4.22.0 disables its multi-threaded binary under Node (tfjs issue #3830).
- * `initThreaded` below makes it work (see notes/runtime-eval.md appendix A for the analysis):
- *  1. the bundle creates its pthread worker script and its own "main script" as `Blob`s and passes
- *     `blob:` URLs to `new Worker()` / `importScripts`, which Node cannot load. While the backend
- *     initialises we intercept JavaScript `Blob`s and write them to files in a private temp folder
- *     instead, prefixed with the few bundle-level names the stringified emscripten factory refers to
- *     (the `require$$N` modules, tslib's `__values/__read/__spreadArray`, `commonjsGlobal`), which we
- *     copy from the installed bundle itself (resolved with `createRequire`, never a relative path);
- *  2. the native side caps XNNPACK's pool at half of `emscripten_num_logical_cores()` (= `os.cpus().length`),
- *     which is 1 thread on a 2-core machine (checked: getThreadsCount() = 1 for 2 or 4 requested), so
- *     `os.cpus()` reports twice the cores during initialisation only;
- *  3. running pthread workers are `ref()`ed, which keeps the process alive forever: we `unref()` them
- *     (the work they do is always awaited synchronously by the main thread) and `shutdownBackend()`
- *     terminates them.
- * After initialisation a self-check times a convolution and compares `process.cpuUsage()` (all threads
- * of the process) to wall time. If the extra threads do no work, or other processes leave them no
- * core, it retries briefly, then re-initialises the backend single-threaded.
- *
- * The shim depends on internals of exactly @tensorflow/tfjs-backend-wasm 4.22.0; on any other version,
- * or if anything in it fails, naflow falls back to 1 thread (with a warning when threads were asked for).
+ * Starting it there takes a shim that swaps globals while the backend initialises; that shim is a Node
+ * adapter (src/node/wasm-threads.ts), registered by the Node entry with `registerWasmThreads`, and
+ * used only when 2+ threads are asked for. Without it (a browser bundle), 2+ threads fall back to 1
+ * with a note. After a threaded start the starter's self-check confirms the extra threads do work;
+ * otherwise the backend is re-initialised single-threaded.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { envVar, writeStderr } from '../util/env.js';
 
 export type BackendName = 'wasm' | 'cpu';
 
@@ -73,26 +56,48 @@ export const DEFAULT_THREADS = 1;
 /** emscripten's preallocated pthread pool (PTHREAD_POOL_SIZE of the 4.22.0 build) */
 const MAX_THREADS = 8;
 
-const require = createRequire(import.meta.url);
-
 let state: BackendInfo | undefined;
 /** threads of the wasm backend instance tfjs holds (it survives switching to cpu and back) */
 let wasmThreads: number | undefined;
-let threadDir: string | undefined;
+let threadStarter: WasmThreadStarter | undefined;
+
+/** A wasm pthread worker as the emscripten runtime holds it. */
+export interface WorkerLike {
+  unref?(): void;
+  ref?(): void;
+  terminate(): Promise<number> | void;
+}
+
+/**
+ * What starting the multi-threaded wasm module needs from the host (Node: src/node/wasm-threads.ts).
+ */
+export interface WasmThreadStarter {
+  /** Run `init` (the backend's initialisation, threads enabled) in an environment where its workers can start. */
+  start(init: () => Promise<void>, workers: () => WorkerLike[]): Promise<void>;
+  /** CPU/wall of a test convolution, or undefined when the extra threads do work */
+  selfCheck(threads: number): Promise<number | undefined>;
+  /** remove what `start` left behind (e.g. temp files) */
+  cleanup(): void;
+}
+
+/** Allow 2+ wasm threads through this host's starter (opt-in; the Node entry registers one). */
+export function registerWasmThreads(starter: WasmThreadStarter | undefined): void {
+  threadStarter = starter;
+}
 
 function debug(msg: string): void {
-  if (process.env.NAFLOW_DEBUG === '1') process.stderr.write(`naflow[backend]: ${msg}\n`);
+  if (envVar('NAFLOW_DEBUG') === '1') writeStderr(`naflow[backend]: ${msg}\n`);
 }
 
 function envBackend(): BackendName | undefined {
-  const v = process.env.NAFLOW_BACKEND;
+  const v = envVar('NAFLOW_BACKEND');
   if (v === undefined || v === '') return undefined;
   if (v !== 'wasm' && v !== 'cpu') throw new Error(`NAFLOW_BACKEND must be 'wasm' or 'cpu', got '${v}'`);
   return v;
 }
 
 function envThreads(): number | undefined {
-  const v = process.env.NAFLOW_THREADS;
+  const v = envVar('NAFLOW_THREADS');
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new Error(`NAFLOW_THREADS must be a positive integer, got '${v}'`);
@@ -106,7 +111,7 @@ export function resolveBackendOptions(options: BackendOptions = {}): { backend: 
   if (requested !== undefined && (!Number.isInteger(requested) || requested < 1))
     throw new Error(`threads must be a positive integer, got ${requested}`);
   const threads =
-    backend === 'cpu' ? 1 : Math.min(requested ?? options.defaultThreads ?? Math.min(DEFAULT_THREADS, os.cpus().length || 1), MAX_THREADS);
+    backend === 'cpu' ? 1 : Math.min(requested ?? options.defaultThreads ?? DEFAULT_THREADS, MAX_THREADS);
   return { backend, threads, explicitThreads: requested !== undefined && requested > 1 };
 }
 
@@ -141,7 +146,7 @@ export async function initBackendInfo(options: BackendOptions = {}): Promise<Bac
     debug(`threaded wasm module up with ${got} threads after ${(performance.now() - tStart).toFixed(0)} ms`);
     if (got < 2) note = `the wasm backend started only ${got} thread`;
     else {
-      util = await selfCheck(got);
+      util = await threadStarter!.selfCheck(got);
       debug(`self-check done after ${(performance.now() - tStart).toFixed(0)} ms`);
       if (util === undefined) {
         wasmThreads = threads;
@@ -153,7 +158,7 @@ export async function initBackendInfo(options: BackendOptions = {}): Promise<Bac
     note = `wasm threads unavailable: ${(e as Error).message}`;
   }
   // Fall back to one thread.
-  if (explicitThreads) process.stderr.write(`naflow: warning: ${note}; using 1 thread\n`);
+  if (explicitThreads) writeStderr(`naflow: warning: ${note}; using 1 thread\n`);
   else debug(`${note}; using 1 thread`);
   await resetWasm();
   await initSingleThreaded(wasmMod);
@@ -192,7 +197,7 @@ export async function shutdownBackend(): Promise<void> {
     await Promise.allSettled(workers.map((w) => w.terminate()));
   }
   state = undefined;
-  removeThreadDir();
+  threadStarter?.cleanup();
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -205,11 +210,6 @@ interface PThreadLike {
   runningWorkers: WorkerLike[];
   pthreads: Record<string, WorkerLike>;
 }
-interface WorkerLike {
-  unref(): void;
-  ref(): void;
-  terminate(): Promise<number> | void;
-}
 
 /**
  * setBackend + ready. The emscripten runtime of the wasm backend adds process-wide
@@ -218,6 +218,8 @@ interface WorkerLike {
  * behaviour.
  */
 async function setAndReady(name: string): Promise<void> {
+  const process = (globalThis as { process?: NodeJS.Process }).process;
+  if (!process?.listeners) return setAndReadyPlain(name);
   const before = {
     uncaughtException: new Set(process.listeners('uncaughtException')),
     unhandledRejection: new Set(process.listeners('unhandledRejection')),
@@ -232,6 +234,12 @@ async function setAndReady(name: string): Promise<void> {
     for (const l of process.listeners('unhandledRejection'))
       if (!before.unhandledRejection.has(l)) process.removeListener('unhandledRejection', l);
   }
+}
+
+async function setAndReadyPlain(name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`could not initialise the '${name}' tensor backend`);
+  await tf.ready();
 }
 
 async function initSingleThreaded(wasmMod: WasmModule): Promise<void> {
@@ -279,175 +287,23 @@ async function resetWasm(): Promise<void> {
   wasmThreads = undefined;
 }
 
-function removeThreadDir(): void {
-  if (threadDir) {
-    try {
-      fs.rmSync(threadDir, { recursive: true, force: true });
-    } catch {
-      /* ignore */
-    }
-    threadDir = undefined;
-  }
-}
-
-/** Copy `function NAME(…) {…}` (top level, closed by a line `}`) out of the bundle text. */
-function bundleFunction(lines: string[], name: string, bundle: string): string {
-  const start = lines.findIndex((l) => l.startsWith(`function ${name}(`));
-  if (start < 0) throw new Error(`${bundle} has no top-level ${name}() (not tfjs-backend-wasm ${WASM_SHIM_VERSION}?)`);
-  let end = start;
-  while (end < lines.length && lines[end] !== '}') end++;
-  if (end === lines.length) throw new Error(`${bundle}: cannot find the end of ${name}()`);
-  return lines.slice(start, end + 1).join('\n');
-}
-
-/** Everything a stringified part of the bundle needs at the top of a file loaded in a worker. */
-function workerPrelude(): string {
-  const pkg = require('@tensorflow/tfjs-backend-wasm/package.json') as { version: string };
-  if (pkg.version !== WASM_SHIM_VERSION)
-    throw new Error(`the thread shim supports @tensorflow/tfjs-backend-wasm ${WASM_SHIM_VERSION}, found ${pkg.version}`);
-  const bundlePath = require.resolve('@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.node.js');
-  const text = fs.readFileSync(bundlePath, 'utf8');
-  const lines = text.split(/\r?\n/);
-  // The module variables the factory uses; check they are what we define.
-  const expected: Record<string, string> = { require$$0: 'fs', require$$1: 'path', require$$3: 'perf_hooks', require$$4: 'os' };
-  for (const [v, m] of Object.entries(expected))
-    if (!lines.includes(`var ${v} = require('${m}');`))
-      throw new Error(`${bundlePath} does not define ${v} = require('${m}') (not tfjs-backend-wasm ${WASM_SHIM_VERSION}?)`);
-  const helpers = ['__values', '__read', '__spreadArray'].map((n) => bundleFunction(lines, n, bundlePath));
-  return [
-    ...Object.entries(expected).map(([v, m]) => `var ${v} = require(${JSON.stringify(m)});`),
-    'var commonjsGlobal = globalThis;',
-    ...helpers,
-    '',
-  ].join('\n');
-}
-
 /** Initialise the multi-threaded wasm binary with `threads` threads; returns the count obtained. */
 async function initThreaded(wasmMod: WasmModule, threads: number): Promise<number> {
-  const prelude = workerPrelude();
-  if (!threadDir) {
-    threadDir = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-wasm-'));
-    process.once('exit', removeThreadDir);
-  }
-  const dir = threadDir;
-  let count = 0;
-  const RealBlob = globalThis.Blob;
-  const realCreate = URL.createObjectURL;
-  const realCpus = os.cpus;
-  // A JS "blob" becomes a file; its "object URL" is the file path. Non-JS blobs are left alone.
-  function FileBlob(this: unknown, parts: BlobPart[], opts?: BlobPropertyBag): unknown {
-    if (opts && /javascript/.test(opts.type ?? '')) {
-      const file = path.join(dir, `part${count++}.cjs`);
-      const header =
-        `var __filename = ${JSON.stringify(file)}, __dirname = ${JSON.stringify(dir)}, _scriptDir = __filename;\n` +
-        // inside the worker, the main script arrives as the String below; its "URL" is itself
-        `URL.createObjectURL = function (b) { return String(b); }; URL.revokeObjectURL = function () {};\n`;
-      fs.writeFileSync(file, header + prelude + parts.map(String).join(''));
-      // eslint-disable-next-line no-new-wrappers
-      return new String(file);
-    }
-    return new RealBlob(parts, opts);
-  }
+  const starter = threadStarter;
+  if (!starter) throw new Error('they need a host adapter (the Node entry registers one)');
   try {
-    (globalThis as { Blob: unknown }).Blob = FileBlob;
-    URL.createObjectURL = ((b: unknown) => (b instanceof String ? b.toString() : realCreate(b as Blob))) as typeof URL.createObjectURL;
-    os.cpus = () => {
-      const c = realCpus();
-      return c.concat(c);
-    };
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
     wasmMod.setThreadsCount(threads);
-    await setAndReady('wasm');
+    await starter.start(
+      () => setAndReady('wasm'),
+      () => {
+        const mod = wasmModuleOf();
+        return mod ? allWorkers(mod) : [];
+      },
+    );
   } finally {
-    (globalThis as { Blob: unknown }).Blob = RealBlob;
-    URL.createObjectURL = realCreate;
-    os.cpus = realCpus;
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   }
-  const mod = wasmModuleOf();
-  if (!mod?.PThread) throw new Error('the wasm backend did not start its multi-threaded module');
-  // Running pthreads are ref()ed and would keep the process alive: unref them (and any started later).
-  const unrefAll = () => allWorkers(mod).forEach((w) => w.unref?.());
-  unrefAll();
-  setImmediate(unrefAll);
+  if (!wasmModuleOf()?.PThread) throw new Error('the wasm backend did not start its multi-threaded module');
   return wasmMod.getThreadsCount();
-}
-
-/**
- * CPU clock ticks used so far by the main thread and by all other threads of this process, from
- * /proc (Linux only; undefined elsewhere). Used to tell "the workers do nothing" (other ≈ 0) from
- * "the machine is busy" (both threads slowed down) when CPU/wall alone is low.
- */
-function threadTicks(): { main: number; other: number } | undefined {
-  if (process.platform !== 'linux') return undefined;
-  try {
-    let main = 0;
-    let other = 0;
-    for (const tid of fs.readdirSync('/proc/self/task')) {
-      let stat: string;
-      try {
-        stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      } catch {
-        continue; // thread ended meanwhile
-      }
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(f[11]) + Number(f[12]); // utime + stime
-      if (Number(tid) === process.pid) main += ticks;
-      else other += ticks;
-    }
-    return { main, other };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Time a convolution and compare CPU time with wall time. Returns undefined when the threads work,
- * i.e. CPU/wall ≥ 1 + 0.4·(threads−1) (1.4 for 2 threads); otherwise the last CPU/wall seen, after
- * up to 3 tries ~0.1 s apart (the workers can take a moment to start).
- *
- * A low CPU/wall has two causes, told apart in the NAFLOW_DEBUG output by the per-thread /proc
- * counters: the workers do nothing (other ≈ 0), or other processes keep the cores busy (both threads
- * get a fraction of a core). Both mean one thread is faster: XNNPACK splits every op evenly, so with a
- * starved worker the main thread waits for it (measured: Tiny Darknet 80 ms with 2 threads against
- * 45-70 ms with 1 while other jobs ran on the 2-vCPU machine).
- */
-async function selfCheck(threads: number): Promise<number | undefined> {
-  const need = 1 + 0.4 * (threads - 1);
-  if (process.env.NAFLOW_THREADS_SELFCHECK === 'fail') return 1; // for testing the fallback
-  const x = tf.randomUniform([1, 56, 56, 64]) as tf.Tensor4D;
-  const w = tf.randomUniform([3, 3, 64, 64], -0.1, 0.1) as tf.Tensor4D;
-  let util = 0;
-  try {
-    tf.conv2d(x, w, 1, 'same').dispose(); // warm-up (XNNPACK operator creation)
-    for (let attempt = 0; attempt < 3; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 100));
-      const k0 = threadTicks();
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      let reps = 0;
-      // ~40 ms of work, enough for cpuUsage's microsecond counters
-      while (performance.now() - t0 < 40 || reps < 3) {
-        const y = tf.conv2d(x, w, 1, 'same');
-        y.dataSync();
-        y.dispose();
-        reps++;
-      }
-      const wall = (performance.now() - t0) * 1000;
-      const cpu = process.cpuUsage(c0);
-      const k1 = threadTicks();
-      util = (cpu.user + cpu.system) / wall;
-      const main = k0 && k1 ? k1.main - k0.main : undefined;
-      const other = k0 && k1 ? k1.other - k0.other : undefined;
-      debug(
-        `self-check attempt ${attempt + 1}: ${reps} convs, CPU/wall ${util.toFixed(2)} (need ${need.toFixed(2)})` +
-          (main !== undefined ? `, ticks main ${main} other threads ${other}` : ''),
-      );
-      if (util >= need) return undefined;
-    }
-    return util;
-  } finally {
-    x.dispose();
-    w.dispose();
-  }
 }

@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type Graph, type AnyNode, type ValueInfo } from '../ir/graph.js';
 import { getOpRule, type OpContext, type OpRule } from '../ops/registry.js';
 import type { LoadedCard } from '../model/card.js';
-import { releaseNativeConv } from '../ops/conv-native.js';
 import { markGates } from '../ops/gate-pass.js';
+import { setNativeCacheOwner } from '../runtime/native.js';
 
 export class Model {
   readonly graph: Graph;
@@ -19,6 +19,8 @@ export class Model {
     this.graph = graph;
     this.card = card;
     markGates(graph);
+    // native sessions compiled for a constant (e.g. a conv weight) are freed through onDispose
+    for (const t of graph.constants.values()) setNativeCacheOwner(t, this);
   }
 
   /** The rule for a node, or a GraphError naming the node and op. */
@@ -64,7 +66,7 @@ export class Model {
     return v.shape;
   }
 
-  /** Run `fn` when the model is disposed (e.g. to free native sessions compiled for it). */
+  /** Run `fn` when the model is disposed (e.g. to free native sessions compiled for it), before its tensors go. */
   onDispose(fn: () => void): void {
     if (this.disposed) fn();
     else this.disposers.push(fn);
@@ -80,10 +82,7 @@ export class Model {
     for (const fn of this.disposers.splice(0)) fn();
     for (const p of this.preparedByNode.values()) for (const t of Object.values(p)) t.dispose();
     this.preparedByNode.clear();
-    for (const t of this.graph.constants.values()) {
-      releaseNativeConv(t);
-      t.dispose();
-    }
+    for (const t of this.graph.constants.values()) t.dispose();
     this.graph.constants.clear();
   }
 }

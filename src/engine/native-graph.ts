@@ -9,8 +9,8 @@
 import type { Graph } from '../ir/graph.js';
 import type { Model } from './model.js';
 import { nodesBetween } from './execute.js';
-import { NativeGraphSession, nativeAvailable } from './native.js';
-import { OnnxGraphBuilder } from './onnx-build.js';
+import { NativeGraphSession, nativeAvailable } from '../runtime/native.js';
+import { OnnxGraphBuilder } from '../runtime/onnx-build.js';
 import { getOpRule, Unemittable, type OnnxEmitter } from '../ops/registry.js';
 import { TO_IR, TO_STORED } from '../ops/onnx-emit.js';
 

@@ -18,7 +18,7 @@ import { makeScorer } from '../metrics/faithfulness.js';
 import { boxAreaShare, centreHit, type Box } from '../metrics/pointing.js';
 import { randomizedModel, sanityStages, type SanityStage } from '../metrics/sanity.js';
 import { getMetric, metricValues } from '../metrics/index.js';
-import { modelSha256 } from '../util/hash.js';
+import { modelSha256 } from '../node/hash.js';
 import type { EvalItem } from './dataset.js';
 import { InputError } from '../util/errors.js';
 import { DEFAULT_VARIANT, SPEC_VARIANT } from '../naflow/variant.js';

@@ -8,16 +8,16 @@
  *   unit      v/255
  *   raw255    v
  *   custom    (v·scale − mean[c]) / std[c]        (mean/std with 1 value apply to every channel)
- * For a 1-channel model v is the luminance (see decode.ts) and a 3-value mean/std (the imagenet
+ * For a 1-channel model v is the luminance (see rgb.ts) and a 3-value mean/std (the imagenet
  * preset included) is replaced by the average of its three values. When the card gives no
  * `preprocess`, naflow uses `unit` (x/255).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ValueInfo } from '../ir/graph.js';
 import type { LoadedCard, PreprocessCustom, PreprocessPreset } from '../model/card.js';
-import { decodeImage, ImageError, luminance, type DecodedImage, type Interpolation, type ResizeMode, type RgbImage } from './decode.js';
+import { decodeWithHost, ImageError, luminance, type DecodedImage, type Interpolation, type ResizeMode, type RgbImage } from './rgb.js';
 
-export { ImageError } from './decode.js';
+export { ImageError } from './rgb.js';
 
 export interface Normalisation {
   scale: number;
@@ -173,12 +173,26 @@ export interface PreparedImage {
   spec: ImageSpec;
 }
 
+/** An image for a model: a file path or encoded bytes (decoded by the host), or RGB already at the model's size. */
+export type ImageInput = string | Uint8Array | RgbImage;
+
+function isRgbImage(input: ImageInput): input is RgbImage {
+  return typeof input === 'object' && !(input instanceof Uint8Array);
+}
+
+/** Decoded RGB taken as it is: the core has no image resampler, so it must be the spec's size already. */
+function decodedAsIs(img: RgbImage, spec: ImageSpec, name = '<rgb>'): DecodedImage {
+  const [h, w] = spec.size;
+  if (img.height !== h || img.width !== w || img.data.length !== w * h * 3)
+    throw new ImageError(`${name}: decoded RGB of ${img.width}×${img.height} given; the model takes ${w}×${h} (resize it first)`);
+  return { ...img, source: name, originalWidth: w, originalHeight: h, format: 'rgb', hadAlpha: false, wasGray: false };
+}
+
 /** Decode, resize and normalise an image for a spec. */
-export async function prepareImageForSpec(input: string | Uint8Array, spec: ImageSpec, name?: string): Promise<PreparedImage> {
-  const rgb = await decodeImage(input, {
-    name,
-    resize: { size: spec.size, resize: spec.resize, interpolation: spec.interpolation },
-  });
+export async function prepareImageForSpec(input: ImageInput, spec: ImageSpec, name?: string): Promise<PreparedImage> {
+  const rgb = isRgbImage(input)
+    ? decodedAsIs(input, spec, name)
+    : await decodeWithHost(input, { name, resize: { size: spec.size, resize: spec.resize, interpolation: spec.interpolation } });
   const values = normalisePixels(rgb, spec.channels, spec.preprocess);
   const tensor = tf.tensor4d(values, [1, rgb.height, rgb.width, spec.channels], 'float32');
   return { tensor, rgb, spec };
@@ -187,7 +201,7 @@ export async function prepareImageForSpec(input: string | Uint8Array, spec: Imag
 /** Decode, resize and normalise an image for a model (spec from its card and input shape). */
 export async function prepareImage(
   model: ImageModelLike,
-  input: string | Uint8Array,
+  input: ImageInput,
   overrides: Partial<ImageSpec> = {},
   name?: string,
 ): Promise<PreparedImage> {
@@ -201,5 +215,5 @@ export async function prepareImage(
 export async function displayImage(input: string | Uint8Array, spec: ImageSpec, size: number): Promise<DecodedImage> {
   const [h, w] = spec.size;
   const scale = size / Math.max(h, w);
-  return decodeImage(input, { resize: { size: [Math.round(h * scale), Math.round(w * scale)], resize: spec.resize, interpolation: spec.interpolation } });
+  return decodeWithHost(input, { resize: { size: [Math.round(h * scale), Math.round(w * scale)], resize: spec.resize, interpolation: spec.interpolation } });
 }

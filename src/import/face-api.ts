@@ -14,13 +14,12 @@
  * the conv branch with a zero row/column at the bottom/right when the pooled shortcut is larger.
  * The input normalisation ((v − mean RGB) / 255) is the model card's preprocessing, not a graph node.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type Graph, type Shape } from '../ir/graph.js';
 import { GraphBuilder } from './tfjs-common.js';
 import { decodeWeightGroup, TfjsWeightsError, type TfjsWeightGroup } from './tfjs-weights.js';
 import type { ModelCard } from '../model/card.js';
+import type { ModelFiles } from './files.js';
 
 const FIRST_WEIGHT = 'conv32_down/conv/filters';
 const DETECTOR_WEIGHT = 'conv1/depthwise_filter';
@@ -54,14 +53,15 @@ export const FACE_RECOGNITION_CARD: ModelCard = {
   licence: 'MIT (face-api); the dlib model is public domain / CC0',
 };
 
-function readWeights(manifestPath: string, groups: TfjsWeightGroup[]): Map<string, tf.Tensor> {
+function readWeights(files: ModelFiles, groups: TfjsWeightGroup[]): Map<string, tf.Tensor> {
+  const manifestPath = files.name;
   const weights = new Map<string, tf.Tensor>();
   try {
     for (const group of groups) {
       const parts = group.paths.map((p) => {
-        const f = path.resolve(path.dirname(manifestPath), p);
-        if (!fs.existsSync(f)) throw new TfjsWeightsError(`${manifestPath}: weight file '${p}' is missing (expected at ${f})`);
-        return new Uint8Array(fs.readFileSync(f));
+        const f = files.sibling(p);
+        if (!f.bytes) throw new TfjsWeightsError(`${manifestPath}: weight file '${p}' is missing (expected at ${f.location})`);
+        return f.bytes;
       });
       const data = new Uint8Array(parts.reduce((a, b) => a + b.byteLength, 0));
       let o = 0;
@@ -82,8 +82,9 @@ type TakeWeight = (name: string, reshape?: number[]) => string;
  * Read a face-api manifest's weights and build a graph from them: `build` emits the nodes, taking each
  * weight it uses with `w`. Weights no node took are disposed; on failure everything is.
  */
-function buildFromManifest(json: unknown, manifestPath: string, kind: string, build: (b: GraphBuilder, w: TakeWeight) => string): Graph {
-  const weights = readWeights(manifestPath, json as TfjsWeightGroup[]);
+function buildFromManifest(json: unknown, files: ModelFiles, kind: string, build: (b: GraphBuilder, w: TakeWeight) => string): Graph {
+  const manifestPath = files.name;
+  const weights = readWeights(files, json as TfjsWeightGroup[]);
   const b = new GraphBuilder('face-api', manifestPath);
   const used = new Set<string>();
   const w: TakeWeight = (name, reshape) => {
@@ -107,8 +108,8 @@ function buildFromManifest(json: unknown, manifestPath: string, kind: string, bu
   }
 }
 
-export function importFaceRecognitionNet(json: unknown, manifestPath: string): Graph {
-  return buildFromManifest(json, manifestPath, 'FaceRecognitionNet', (b, w) => {
+export function importFaceRecognitionNet(json: unknown, files: ModelFiles): Graph {
+  return buildFromManifest(json, files, 'FaceRecognitionNet', (b, w) => {
     const zeroOne = new Map<number, [string, string]>();
     const meanVar = (c: number): [string, string] => {
       // mean-0 / variance-1 constants, shared per channel count
@@ -186,8 +187,8 @@ export const TINY_FACE_DETECTOR = {
  * separable conv 3×3 + bias, LeakyReLU 0.1] (the last pool has stride 1) → 1×1 conv to 5 anchors ×
  * (x, y, w, h, score) on a 13×13 grid for a 416 input. Decoding lives in similarity/faces.ts.
  */
-export function importTinyFaceDetector(json: unknown, manifestPath: string): Graph {
-  return buildFromManifest(json, manifestPath, 'TinyFaceDetector', (b, w) => {
+export function importTinyFaceDetector(json: unknown, files: ModelFiles): Graph {
+  return buildFromManifest(json, files, 'TinyFaceDetector', (b, w) => {
     const leaky = (x: string, name: string) => b.emit(name, 'LeakyRelu', [x], { alpha: 0.1 }, b.shapeOf(x));
     const pool = (x: string, name: string, stride: number): string => {
       const [n, h, wd, c] = b.shapeOf(x)!;

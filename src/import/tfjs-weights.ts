@@ -4,10 +4,9 @@
  * (float32 / int32 / bool, optionally quantized as uint8 / uint16 affine or float16) into a named
  * tf tensor on the current backend. The caller (an importer) owns the returned tensors.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphError } from '../ir/graph.js';
+import { utf8, type ModelFiles } from './files.js';
 
 export interface TfjsWeightSpec {
   name: string;
@@ -32,7 +31,7 @@ export interface TfjsArtifacts {
   weights: Map<string, tf.Tensor>;
 }
 
-/** A GraphError, so `load.ts` passes the message (which already names the file) through unchanged. */
+/** A GraphError, so `import/model.ts` passes the message (which already names the file) through unchanged. */
 export class TfjsWeightsError extends GraphError {}
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
@@ -162,10 +161,11 @@ export function decodeWeightGroup(
 }
 
 /** Parse a model.json file with a message naming it on failure. */
-export function readModelJson(modelJsonPath: string): unknown {
+export function readModelJson(files: ModelFiles): unknown {
+  const modelJsonPath = files.name;
   let text: string;
   try {
-    text = fs.readFileSync(modelJsonPath, 'utf8');
+    text = utf8(files.bytes());
   } catch (e) {
     throw new TfjsWeightsError(`${modelJsonPath}: cannot read (${(e as Error).message})`);
   }
@@ -177,17 +177,17 @@ export function readModelJson(modelJsonPath: string): unknown {
 }
 
 /**
- * Read `model.json` and every weight its manifest lists. Shard paths are resolved relative to the
- * JSON file; only local files are read (URLs are refused).
+ * Read `model.json` and every weight its manifest lists. Shard paths are relative to the JSON file;
+ * URLs are refused.
  */
-export function readTfjsArtifacts(modelJsonPath: string): TfjsArtifacts {
-  const modelJson = readModelJson(modelJsonPath);
+export function readTfjsArtifacts(files: ModelFiles): TfjsArtifacts {
+  const modelJsonPath = files.name;
+  const modelJson = readModelJson(files);
   if (modelJson === null || typeof modelJson !== 'object' || Array.isArray(modelJson))
     throw new TfjsWeightsError(`${modelJsonPath}: JSON but not a TensorFlow.js model (not an object)`);
   const manifest: unknown = (modelJson as Record<string, unknown>).weightsManifest ?? [];
   if (!Array.isArray(manifest))
     throw new TfjsWeightsError(`${modelJsonPath}: 'weightsManifest' is not a list`);
-  const dir = path.dirname(modelJsonPath);
   const weights = new Map<string, tf.Tensor>();
   try {
     manifest.forEach((group: TfjsWeightGroup, gi: number) => {
@@ -197,10 +197,10 @@ export function readTfjsArtifacts(modelJsonPath: string): TfjsArtifacts {
       for (const p of group.paths) {
         if (typeof p !== 'string' || /^[a-z][a-z0-9+.-]*:\/\//i.test(p))
           throw new TfjsWeightsError(`${modelJsonPath}: weight shard '${String(p)}' is not a local file path`);
-        const shard = path.resolve(dir, p);
-        if (!fs.existsSync(shard))
-          throw new TfjsWeightsError(`${modelJsonPath}: weight shard '${p}' is missing (expected at ${shard})`);
-        parts.push(new Uint8Array(fs.readFileSync(shard)));
+        const shard = files.sibling(p);
+        if (!shard.bytes)
+          throw new TfjsWeightsError(`${modelJsonPath}: weight shard '${p}' is missing (expected at ${shard.location})`);
+        parts.push(shard.bytes);
       }
       const total = parts.reduce((a, b) => a + b.byteLength, 0);
       const data = parts.length === 1 ? parts[0] : new Uint8Array(total);

@@ -21,7 +21,7 @@ import { nativeForwardFor } from '../engine/native-graph.js';
 import { findScoreTensor } from '../structure/index.js';
 import { normalisationOf, type ImageSpec } from '../image/preprocess.js';
 import { resizeBilinear } from '../render/resize.js';
-import { luminance, type RgbImage } from '../image/decode.js';
+import { luminance, type RgbImage } from '../image/rgb.js';
 import { value, type EvalMetric } from './registry.js';
 
 export interface Scorer {

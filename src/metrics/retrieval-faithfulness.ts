@@ -15,8 +15,8 @@ import type { Model } from '../engine/model.js';
 import { forward } from '../engine/execute.js';
 import { nativeForwardFor } from '../engine/native-graph.js';
 import { normalisePixels, type ImageSpec } from '../image/preprocess.js';
-import type { RgbImage } from '../image/decode.js';
-import { similarity, type Metric } from '../similarity/metric.js';
+import type { RgbImage } from '../image/rgb.js';
+import { similarity, type Metric } from './embedding-metric.js';
 import { gaussianBlur, pixelOrder, upsample } from './faithfulness.js';
 
 /** Embeddings of perturbed versions of one image (float RGB 0..255 arrays like `pixels`). */

@@ -15,7 +15,7 @@ import type { Model } from '../engine/model.js';
 import type { ForwardRecord } from '../engine/execute.js';
 import { defaultActivationInputs, type InverseSettings, type SolverStats } from '../ops/registry.js';
 import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, tensorSpace, type LinearOperator } from '../solve/lsmr.js';
-import { maskedOperator, scaledArrays } from './least-squares.js';
+import { maskedOperator, scaledArrays } from '../ops/least-squares.js';
 
 /** Blocks keyed by their top node's name: the nodes bottom → top (a 'start' op, then pointwise ops). */
 export function findBlocks(model: Model, trunkNodes: AnyNode[], trunkEnd: string): Map<string, AnyNode[]> {

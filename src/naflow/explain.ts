@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
-import { prepareImage, type ImageSpec } from '../image/preprocess.js';
-import type { RgbImage } from '../image/decode.js';
+import { prepareImage, type ImageInput, type ImageSpec } from '../image/preprocess.js';
+import type { RgbImage } from '../image/rgb.js';
 import { runCascade, type AttentionFlow, type CascadeOptions } from './cascade.js';
 
 export interface Decision {
@@ -30,10 +30,10 @@ export interface ExplainOptions extends CascadeOptions {
 }
 
 /**
- * Explain an image (path or encoded bytes) or an already preprocessed NHWC tensor ([1,H,W,C]; it stays
- * the caller's).
+ * Explain an image (path or encoded bytes, decoded by the host; or RGB at the model's input size) or an
+ * already preprocessed NHWC tensor ([1,H,W,C]; it stays the caller's).
  */
-export async function explain(model: Model, input: string | Uint8Array | tf.Tensor, options: ExplainOptions = {}): Promise<ExplainResult> {
+export async function explain(model: Model, input: ImageInput | tf.Tensor, options: ExplainOptions = {}): Promise<ExplainResult> {
   let tensor: tf.Tensor;
   let owned: tf.Tensor | undefined;
   let image: RgbImage | undefined;

@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type AnyNode, type Graph } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
-import { NativeGraphSession } from '../engine/native.js';
+import { NativeGraphSession } from '../runtime/native.js';
 import { compiledFor, emitForward, graphEmitter } from '../engine/native-graph.js';
 import { defaultActivationInputs, getOpRule, Unemittable } from '../ops/registry.js';
 

@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Model } from '../engine/model.js';
-import { setSigmaStore } from '../naflow/least-squares.js';
-import { modelSha256 } from '../util/hash.js';
+import { setSigmaStore } from '../ops/least-squares.js';
+import { modelSha256 } from './hash.js';
 
 export function cacheDir(): string | undefined {
   if (process.env.NAFLOW_CACHE === '0') return undefined;

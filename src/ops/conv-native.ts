@@ -1,5 +1,5 @@
 /**
- * The Conv rule's native fast path (see engine/native.ts): the convolution without bias and its input
+ * The Conv rule's native fast path (see runtime/native.ts): the convolution without bias and its input
  * gradient (the transposed convolution) as one-operator onnxruntime models over NHWC data, built once
  * per weight and input size. Geometry as in conv-core.ts (HWIO weights, pads [top, left, bottom, right]).
  *
@@ -8,8 +8,8 @@
  * output_padding chosen so that the result has exactly the forward input's size.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { NativeSession, nativeAvailable } from '../engine/native.js';
-import { OnnxGraphBuilder, type OnnxAttrs } from '../engine/onnx-build.js';
+import { NativeSession, nativeAvailable, nativeCacheOwnerOf } from '../runtime/native.js';
+import { OnnxGraphBuilder, type OnnxAttrs } from '../runtime/onnx-build.js';
 import type { ConvGeom } from './conv-core.js';
 import type { ArrayOperator } from '../solve/lsmr.js';
 
@@ -151,14 +151,17 @@ const byWeight = new WeakMap<tf.Tensor, Map<string, NativeConv>>();
 export function nativeConvFor(weight: tf.Tensor | undefined, geom: ConvGeom): NativeConv | undefined {
   if (!weight || weight.rank !== 4 || weight.isDisposed || !nativeAvailable()) return undefined;
   let perGeom = byWeight.get(weight);
-  if (!perGeom) byWeight.set(weight, (perGeom = new Map()));
+  if (!perGeom) {
+    byWeight.set(weight, (perGeom = new Map()));
+    nativeCacheOwnerOf(weight)?.onDispose(() => releaseNativeConv(weight));
+  }
   const key = JSON.stringify(geom);
   let c = perGeom.get(key);
   if (!c) perGeom.set(key, (c = new NativeConv(weight as tf.Tensor4D, geom)));
   return c;
 }
 
-/** Free the native sessions of a weight (Model.dispose). */
+/** Free the native sessions of a weight (registered with the weight's Model, run when it is disposed). */
 export function releaseNativeConv(weight: tf.Tensor): void {
   for (const c of byWeight.get(weight)?.values() ?? []) c.dispose();
   byWeight.delete(weight);

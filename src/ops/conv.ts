@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ConvAttrs, ConvTransposeAttrs, Shape } from '../ir/graph.js';
 import { registerOp, type OpContext, type OpRule } from './registry.js';
-import { dampedCorrection } from '../naflow/least-squares.js';
+import { dampedCorrection } from './least-squares.js';
 import {
   bwdKernels, canSubPixel, convForward, convInputGrad, flipSwap, fwdKernels, subPixelConv, subPixelKernel, type ConvGeom, type Kernels,
 } from './conv-core.js';

@@ -28,7 +28,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { markedGate } from './gate-pass.js';
 import { registerOp, type InverseArgs, type InverseResult, type JvpArgs, type OnnxRule, type OpContext, type SolverStats, Unemittable } from './registry.js';
-import { diagonalCorrection } from '../naflow/least-squares.js';
+import { diagonalCorrection } from './least-squares.js';
 import { activationIndices, broadcastAxes, broadcastShapes, expandTo, isConst, onlyAt, sameDims, sumToShape } from './util.js';
 
 type Partials = (a: tf.Tensor, b: tf.Tensor, y: tf.Tensor, dy: tf.Tensor) => [() => tf.Tensor, () => tf.Tensor];

@@ -25,7 +25,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { PoolAttrs, ReduceAttrs } from '../ir/graph.js';
 import { registerOp, type InverseArgs, type InverseResult, type OpRule } from './registry.js';
-import { dampedCorrection } from '../naflow/least-squares.js';
+import { dampedCorrection } from './least-squares.js';
 import { convForward, convInputGrad, type ConvGeom } from './conv-core.js';
 import { expandTo, l2, normAxis, padOrCrop2d, windowOut } from './util.js';
 import { Unemittable, type OnnxEmitter, type OnnxRule } from './registry.js';

@@ -5,7 +5,7 @@
  * rules up here, so adding an op never touches them.
  */
 import type { ArrayOperator } from '../solve/lsmr.js';
-import type { OnnxAttrs } from '../engine/onnx-build.js';
+import type { OnnxAttrs } from '../runtime/onnx-build.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { AnyNode, Graph, Node, Shape } from '../ir/graph.js';
 

@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ResizeAttrs } from '../ir/graph.js';
 import { registerOp, type OpRule } from './registry.js';
-import { dampedCorrection } from '../naflow/least-squares.js';
+import { dampedCorrection } from './least-squares.js';
 
 interface AxisTaps { lo: number[]; hi: number[]; frac: number[] }
 

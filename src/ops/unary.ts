@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerOp, type InverseArgs, type InverseResult, type OnnxRule, type OpContext, type OpRoles, type OpRule, type VjpArgs } from './registry.js';
-import { diagonalCorrection } from '../naflow/least-squares.js';
+import { diagonalCorrection } from './least-squares.js';
 import { sameShape } from './util.js';
 
 /**

@@ -9,7 +9,7 @@ import { zipSync, strToU8 } from 'fflate';
 import type { Model } from '../engine/model.js';
 import { explain } from '../naflow/explain.js';
 import type { NaflowMode } from '../naflow/cascade.js';
-import { flowJson } from '../naflow/write-flow.js';
+import { flowJson } from '../node/write-flow.js';
 import { prepareImage } from '../image/preprocess.js';
 import { compareAtLayers, resolveMethod, type Comparison } from '../methods/index.js';
 import { encodeNpy } from '../util/npy.js';

@@ -5,8 +5,9 @@
  * progress stream live.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import '../node/register.js';
 import { initBackendInfo, type BackendName } from '../engine/backend.js';
-import { loadModel } from '../import/load.js';
+import { loadModel } from '../node/load.js';
 import type { Model } from '../engine/model.js';
 import { isInputError } from '../util/errors.js';
 import { runExplainJob, liveTensors, type JobRequest } from './job.js';

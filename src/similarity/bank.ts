@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Model } from '../engine/model.js';
-import { modelSha256 } from '../util/hash.js';
+import { modelSha256 } from '../node/hash.js';
 import { embed, embeddingTensorOf, readLabelledFolder, SimilarityError } from './embed.js';
 import type { BankLike } from './targets.js';
 

@@ -2,7 +2,7 @@
  * Accuracy of similarity models, computed from embeddings with the same targets the explanations use:
  * leave-one-out retrieval precision@1, few-shot episodes (nearest prototype), weighted k-NN.
  */
-import { similarity, type Metric } from './metric.js';
+import { similarity, type Metric } from '../metrics/embedding-metric.js';
 import { knnTarget, prototypeTarget } from './targets.js';
 
 export interface RetrievalReport {

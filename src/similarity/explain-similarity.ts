@@ -8,13 +8,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { prepareImage, type ImageSpec } from '../image/preprocess.js';
-import type { RgbImage } from '../image/decode.js';
+import type { RgbImage } from '../image/rgb.js';
 import { runCascade, type CascadeOptions } from '../naflow/cascade.js';
 import { type Target } from '../structure/index.js';
 import { compareAtLayers, resolveMethod, type Comparison } from '../methods/index.js';
 import type { ExplainResult } from '../naflow/explain.js';
 import { embed, embeddingTensorOf, SimilarityError } from './embed.js';
-import { decompose, DEFAULT_WEIGHTING, topDimensions, type Decomposition, type Metric, type Weighting } from './metric.js';
+import { decompose, DEFAULT_WEIGHTING, topDimensions, type Decomposition, type Metric, type Weighting } from '../metrics/embedding-metric.js';
 import type { SimilarityDecision, SimilarityTarget } from './targets.js';
 
 export interface SimilarityOptions extends Omit<CascadeOptions, 'classIndex' | 'target' | 'scoreTensor' | 'seedAtTrunkEnd'> {

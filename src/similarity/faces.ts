@@ -10,9 +10,9 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { forward } from '../engine/execute.js';
-import { loadModel } from '../import/load.js';
+import { loadModel } from '../node/load.js';
 import { TINY_FACE_DETECTOR } from '../import/face-api.js';
-import { ImageError } from '../image/decode.js';
+import { ImageError } from '../image/rgb.js';
 import { PACKAGE_ROOT } from '../defaults.js';
 import { SimilarityError } from './embed.js';
 

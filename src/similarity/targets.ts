@@ -6,7 +6,7 @@
  *   k-NN       a memory bank: weighted k-NN (Wu et al. 2018: votes exp(s/τ) over the k nearest);
  *              the references are the k nearest that carry the predicted label
  */
-import { similarity, type Metric } from './metric.js';
+import { similarity, type Metric } from '../metrics/embedding-metric.js';
 import { SimilarityError } from './embed.js';
 
 export interface Reference {

@@ -2,7 +2,6 @@
  * NumPy `.npy` files (format 1.0–3.0): a reader for little-endian, C-order float32/float64/int64/int32/
  * uint8/bool arrays and a float32 writer. Used by the tests (PyTorch reference fixtures) and tools.
  */
-import fs from 'node:fs';
 
 export type NpyDType = 'float32' | 'float64' | 'int64' | 'int32' | 'uint8' | 'bool';
 
@@ -40,7 +39,9 @@ export function parseNpy(bytes: Uint8Array, what = 'npy data'): NpyArray {
     offset = 12;
   } else throw new Error(`${what}: unsupported .npy version ${major}.${bytes[7]}`);
   if (offset + headerLen > bytes.length) throw new Error(`${what}: truncated .npy header`);
-  const header = Buffer.from(bytes.subarray(offset, offset + headerLen)).toString(major === 3 ? 'utf8' : 'latin1');
+  const headerBytes = bytes.subarray(offset, offset + headerLen);
+  // latin1 by hand: a TextDecoder's 'latin1' is windows-1252, which differs in 0x80-0x9f
+  const header = major === 3 ? new TextDecoder('utf-8', { ignoreBOM: true }).decode(headerBytes) : Array.from(headerBytes, (b) => String.fromCharCode(b)).join('');
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeStr = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
@@ -74,10 +75,6 @@ export function parseNpy(bytes: Uint8Array, what = 'npy data'): NpyArray {
   return { dtype: info.dtype, shape, data };
 }
 
-export function readNpy(file: string): NpyArray {
-  return parseNpy(new Uint8Array(fs.readFileSync(file)), file);
-}
-
 /** The values as float32 (int64 converted with Number()). */
 export function npyToFloat32(a: NpyArray): Float32Array {
   if (a.data instanceof Float32Array) return a.data;
@@ -97,14 +94,10 @@ export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array {
   const out = new Uint8Array(10 + header.length + data.byteLength);
   out.set([...MAGIC, 1, 0], 0);
   new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(Buffer.from(header, 'latin1'), 10);
+  out.set(Array.from(header, (c) => c.charCodeAt(0) & 0xff), 10);
   const le = new Uint8Array(data.byteLength);
   const dv = new DataView(le.buffer);
   for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);
   out.set(le, 10 + header.length);
   return out;
-}
-
-export function writeNpy(file: string, data: Float32Array, shape: number[]): void {
-  fs.writeFileSync(file, encodeNpy(data, shape));
 }

@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import type { ExplainResult } from '../naflow/explain.js';
-import type { LayerMeta } from '../naflow/write-flow.js';
+import type { LayerMeta } from '../node/write-flow.js';
 import type { SolverStats } from '../ops/registry.js';
 import { COLORMAPS, colormapLut, encodePng, type ColormapName } from '../render/index.js';
 import type { EvalResults } from '../eval/run.js';

@@ -6,14 +6,14 @@
  * temporary sibling folder first and renamed at the end, so a failure leaves nothing half-written. An
  * existing output folder is replaced only when it is empty or an earlier naflow output (see outDirProblem).
  */
-import type { CascadeVariant } from './variant.js';
+import type { CascadeVariant } from '../naflow/variant.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { encodeNpy } from '../util/npy.js';
-import { modelSha256 } from '../util/hash.js';
+import { modelSha256 } from './hash.js';
 import { renderFlow, encodePng, flowStrip, flowGif, layerCaption, type ColormapName, type RgbImage } from '../render/index.js';
-import type { ExplainResult } from './explain.js';
-import type { LayerFlow } from './cascade.js';
+import type { ExplainResult } from '../naflow/explain.js';
+import type { LayerFlow } from '../naflow/cascade.js';
 import type { SolverStats } from '../ops/registry.js';
 
 export interface WriteFlowOptions {

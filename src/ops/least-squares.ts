@@ -6,7 +6,7 @@
  * * `diagonalCorrection`: the same principle for an elementwise op with derivative j (closed form).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { InverseArgs, InverseResult, OpContext, OpRule, SolverStats } from '../ops/registry.js';
+import type { InverseArgs, InverseResult, OpContext, OpRule, SolverStats } from './registry.js';
 import { lsmr, lsmrArrays, sigmaMax, sigmaMaxArrays, tensorSpace, type ArrayOperator, type LinearOperator, type LsmrResult } from '../solve/lsmr.js';
 
 /**

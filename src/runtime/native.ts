@@ -1,5 +1,6 @@
 /**
- * Optional native kernels through onnxruntime-node (an optional dependency): small ONNX models of one
+ * Optional native kernels through a registered provider (onnxruntime-node in Node, an optional
+ * dependency, registered by src/node/onnxruntime.ts): small ONNX models of one
  * operator each, run synchronously on Float32Array data. tfjs-wasm's convolution reaches about a third
  * of the speed of onnxruntime's (MLAS) on the same 2 cores (measured: 56×56×256 3×3 conv 72 ms vs
  * 22 ms including the copies in and out of the wasm heap), and convolutions are nearly all of the
@@ -7,62 +8,71 @@
  * (another platform, a browser bundle, `npm install --omit=optional`) or NAFLOW_NATIVE=0, every op
  * runs on tfjs as before: results agree to float32 rounding (tested).
  *
- * The session API used is the package's synchronous native binding (`dist/binding.js`; the public
- * `InferenceSession.run` wraps the same call in a Promise), which keeps the cascade synchronous. That
- * is an internal of exactly the pinned version (1.30.0): on any other version naflow does not use it.
+ * Sessions run synchronously, which keeps the cascade synchronous (see src/node/onnxruntime.ts for how
+ * the Node provider does it).
  */
-import os from 'node:os';
-import { createRequire } from 'node:module';
+import { envVar } from '../util/env.js';
 
-/** The onnxruntime-node version whose internals this module relies on. */
-export const NATIVE_ORT_VERSION = '1.30.0';
-
-interface OrtTensor {
+/** One tensor crossing into or out of a native session. */
+export interface NativeTensor {
   readonly data: Float32Array | BigInt64Array;
   readonly dims: readonly number[];
 }
-interface OrtTensorCtor {
-  new (type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: readonly number[]): OrtTensor;
+
+export interface NativeSessionOptions {
+  intraOpNumThreads: number;
+  /** keep the runtime's memory arena between runs (see NativeGraphSession) */
+  memArena: boolean;
 }
-interface BindingSession {
-  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: Record<string, unknown>): void;
-  run(feeds: Record<string, OrtTensor>, fetches: Record<string, null>, options: Record<string, unknown>): Record<string, OrtTensor>;
+
+/** A loaded ONNX model in a provider's runtime, run synchronously. */
+export interface NativeModelSession {
+  run(feeds: Record<string, NativeTensor>, fetches: readonly string[]): Record<string, NativeTensor>;
   dispose(): void;
 }
-interface Binding {
-  InferenceSession: new () => BindingSession;
+
+/** A runtime that runs ONNX models synchronously (onnxruntime-node in Node; registered by an adapter). */
+export interface NativeProvider {
+  open(model: Uint8Array, options: NativeSessionOptions): NativeModelSession;
 }
 
-interface Runtime {
-  binding: Binding;
-  Tensor: OrtTensorCtor;
+/**
+ * How a host offers native kernels: `load` is called on first use and throws an Error saying why the
+ * kernels are unavailable; `defaultThreads` is the intra-op thread count when nothing else says.
+ */
+export interface NativeProviderRegistration {
+  load(): NativeProvider;
+  defaultThreads(): number;
 }
 
-let runtime: Runtime | null | undefined;
+let registration: NativeProviderRegistration | undefined;
+let runtime: NativeProvider | null | undefined;
 let unavailable: string | undefined;
 let threads: number | undefined;
 
-function load(): Runtime | null {
+/** Offer native kernels (the Node entry registers onnxruntime-node: src/node/onnxruntime.ts). */
+export function registerNativeProvider(r: NativeProviderRegistration): void {
+  registration = r;
+  runtime = undefined;
+  unavailable = undefined;
+}
+
+function load(): NativeProvider | null {
   if (runtime !== undefined) return runtime;
   runtime = null;
-  const flag = process.env.NAFLOW_NATIVE;
+  const flag = envVar('NAFLOW_NATIVE');
   if (flag === '0' || flag === 'false' || flag === 'off') {
     unavailable = 'disabled by NAFLOW_NATIVE=0';
     return null;
   }
+  if (!registration) {
+    unavailable = 'no native kernels are registered (the Node entry registers onnxruntime-node)';
+    return null;
+  }
   try {
-    const require = createRequire(import.meta.url);
-    const pkg = require('onnxruntime-node/package.json') as { version: string };
-    if (pkg.version !== NATIVE_ORT_VERSION) {
-      unavailable = `onnxruntime-node ${pkg.version} is installed; naflow uses only ${NATIVE_ORT_VERSION}`;
-      return null;
-    }
-    const ort = require('onnxruntime-node') as { Tensor: OrtTensorCtor };
-    const { binding, initOrt } = require('onnxruntime-node/dist/binding.js') as { binding: Binding; initOrt: () => void };
-    initOrt();
-    runtime = { binding, Tensor: ort.Tensor };
+    runtime = registration.load();
   } catch (e) {
-    unavailable = `onnxruntime-node is not available (${(e as Error).message.split('\n')[0]})`;
+    unavailable = (e as Error).message;
   }
   return runtime;
 }
@@ -94,23 +104,41 @@ export function withoutNative<T>(fn: () => T): T {
 
 /**
  * Intra-op threads of the native sessions: NAFLOW_NATIVE_THREADS, else what `setNativeThreads` was
- * given (the CLI passes --threads / NAFLOW_THREADS when set), else min(2, cores). Unlike wasm threads
- * they cost nothing to start. Sessions read it when they are created.
+ * given (the CLI passes --threads / NAFLOW_THREADS when set), else the provider's default (Node:
+ * min(2, cores)). Unlike wasm threads they cost nothing to start. Sessions read it when created.
  */
 export function nativeThreads(): number {
-  const env = Number(process.env.NAFLOW_NATIVE_THREADS);
+  const env = Number(envVar('NAFLOW_NATIVE_THREADS'));
   if (Number.isInteger(env) && env >= 1) return env;
-  return threads ?? Math.max(1, Math.min(2, os.cpus().length || 1));
+  return threads ?? registration?.defaultThreads() ?? 1;
 }
 
 export function setNativeThreads(n: number | undefined): void {
   threads = n;
 }
 
+/** What native caches are freed with: a Model (its `onDispose`). */
+export interface NativeCacheOwner {
+  onDispose(fn: () => void): void;
+}
+
+const owners = new WeakMap<object, NativeCacheOwner>();
+
+/**
+ * Declare `owner` as what frees the native sessions built for `key` (a model's constant weight): the
+ * Model declares itself for its constants, and the op rules' caches register their cleanup with it.
+ */
+export function setNativeCacheOwner(key: object, owner: NativeCacheOwner): void {
+  owners.set(key, owner);
+}
+
+export function nativeCacheOwnerOf(key: object): NativeCacheOwner | undefined {
+  return owners.get(key);
+}
+
 /** A loaded ONNX model with any number of named inputs and outputs. */
 export class NativeGraphSession {
-  protected session: BindingSession | undefined;
-  protected readonly rt: Runtime;
+  protected session: NativeModelSession | undefined;
   /**
    * `memArena`: keep onnxruntime's memory arena between runs. Right for a whole-model graph run again
    * and again (without it every run allocates its intermediates anew: reference mode 1.25–1.6× slower);
@@ -120,29 +148,13 @@ export class NativeGraphSession {
   constructor(bytes: Uint8Array, { memArena = true }: { memArena?: boolean } = {}) {
     const rt = load();
     if (!rt) throw new Error(`native kernels unavailable: ${unavailable}`);
-    this.rt = rt;
-    const s = new rt.binding.InferenceSession();
-    s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
-      intraOpNumThreads: nativeThreads(),
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
-      enableCpuMemArena: memArena,
-      // No busy-waiting between calls: the tfjs work in between needs the cores. Denormals flushed to
-      // zero: the gradients reaching a deep random-weight VGG16's first layers are partly subnormal,
-      // which made that one transposed convolution 125 ms instead of 47 (values below 1.2e-38 only).
-      extra: { session: { intra_op: { allow_spinning: '0' }, set_denormal_as_zero: '1' } },
-    });
-    this.session = s;
+    this.session = rt.open(bytes, { intraOpNumThreads: nativeThreads(), memArena });
   }
 
   /** Run with float32 / int64 feeds; returns the requested outputs (their data is owned by the caller). */
   runMany(feeds: Record<string, { data: Float32Array | BigInt64Array; dims: readonly number[] }>, fetches: string[]): Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> {
     if (!this.session) throw new Error('native session used after dispose');
-    const inputs: Record<string, OrtTensor> = {};
-    for (const [k, v] of Object.entries(feeds)) inputs[k] = new this.rt.Tensor(v.data instanceof BigInt64Array ? 'int64' : 'float32', v.data, v.dims);
-    const out = this.session.run(inputs, Object.fromEntries(fetches.map((f) => [f, null])), {});
+    const out = this.session.run(feeds, fetches);
     return Object.fromEntries(fetches.map((f) => [f, { data: out[f].data, dims: [...out[f].dims] }]));
   }
 
@@ -161,7 +173,7 @@ export class NativeSession extends NativeGraphSession {
   /** Run on one float32 input of the given shape; returns the output's data and shape. */
   run(data: Float32Array, shape: readonly number[]): { data: Float32Array; shape: number[] } {
     if (!this.session) throw new Error('native session used after dispose');
-    const out = this.session.run({ [this.input]: new this.rt.Tensor('float32', data, shape) }, { [this.output]: null }, {})[this.output];
+    const out = this.session.run({ [this.input]: { data, dims: shape } }, [this.output])[this.output];
     return { data: out.data as Float32Array, shape: [...out.dims] };
   }
 }

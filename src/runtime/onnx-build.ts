@@ -1,14 +1,12 @@
 /**
- * A small ONNX graph builder for the models naflow generates for onnxruntime (engine/native.ts): the
+ * A small ONNX graph builder for the models naflow generates for onnxruntime (runtime/native.ts): the
  * one-operator convolution sessions and the whole-graph reference-mode session. Encodes with
  * onnx-proto (the same protobuf schema the importer reads).
  */
-import { createRequire } from 'node:module';
-import type { onnx as OnnxNs } from 'onnx-proto';
+import onnxProto, { type onnx as OnnxNs } from 'onnx-proto';
 
-const require = createRequire(import.meta.url);
-// onnx-proto is CommonJS (protobufjs static module)
-const { onnx } = require('onnx-proto') as typeof import('onnx-proto');
+// onnx-proto is CommonJS (protobufjs static module): its namespace is the default export
+const { onnx } = onnxProto;
 
 /** One attribute value, tagged with its ONNX type. */
 export type OnnxAttr = { i: number } | { f: number } | { ints: number[] } | { floats: number[] } | { s: string };

@@ -19,50 +19,10 @@
  *   covers [H, W] (the shorter side, relative to the target, becomes the target) and crops the centre.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
-import { InputError } from '../util/errors.js';
+import { ImageError, setImageDecoder, type DecodedImage, type ResizeOptions } from '../image/rgb.js';
 
-export type ResizeMode = 'squash' | 'center-crop';
-export type Interpolation = 'bilinear' | 'bicubic';
-
-export class ImageError extends InputError {}
-
-/** Extensions naflow treats as image files (for telling images from models on the command line). */
-export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
-
-export function looksLikeImageFile(file: string): boolean {
-  return IMAGE_EXTENSIONS.includes(path.extname(file).toLowerCase());
-}
-
-export interface ResizeOptions {
-  /** target [height, width] */
-  size: [number, number];
-  resize?: ResizeMode;
-  interpolation?: Interpolation;
-}
-
-/** An 8-bit sRGB image, row-major, 3 interleaved channels. */
-export interface RgbImage {
-  /** length width·height·3 */
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
-
-export interface DecodedImage extends RgbImage {
-  /** where it came from (file path or '<buffer>'), for messages */
-  source: string;
-  /** size of the decoded image before any resize (after EXIF orientation) */
-  originalWidth: number;
-  originalHeight: number;
-  /** detected container format, e.g. 'jpeg', 'png', 'webp' */
-  format: string;
-  /** whether the source had an alpha channel (composited onto white) */
-  hadAlpha: boolean;
-  /** whether the source was grayscale (replicated to RGB) */
-  wasGray: boolean;
-}
+export { ImageError, IMAGE_EXTENSIONS, looksLikeImageFile, luminance, type ResizeMode, type Interpolation, type ResizeOptions, type RgbImage, type DecodedImage } from '../image/rgb.js';
 
 const WHITE = { r: 255, g: 255, b: 255 };
 
@@ -158,11 +118,5 @@ export async function decodeImage(
   };
 }
 
-/** Luminance (ITU-R BT.601 weights, not rounded) of an RGB image: one float per pixel. */
-export function luminance(img: RgbImage): Float32Array {
-  const n = img.width * img.height;
-  const out = new Float32Array(n);
-  const d = img.data;
-  for (let i = 0; i < n; i++) out[i] = 0.299 * d[3 * i] + 0.587 * d[3 * i + 1] + 0.114 * d[3 * i + 2];
-  return out;
-}
+// Importing this adapter installs sharp as the core's decoder (image/preprocess.ts's prepareImage).
+setImageDecoder(decodeImage);

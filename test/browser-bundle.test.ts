@@ -1,0 +1,65 @@
+/**
+ * The core entry (src/core.ts) bundles for a browser: esbuild with platform 'browser' over the
+ * TypeScript sources must meet no Node built-in and no Node-only package on any import path.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Packages that only run in Node (native addons, terminal and file-system tools). */
+const NODE_ONLY = ['sharp', 'onnxruntime-node', 'commander', 'cli-progress', 'playwright-core'];
+const BUILTINS = new Set(builtinModules);
+
+function nodeOnly(spec: string): boolean {
+  if (spec.startsWith('node:')) return true;
+  const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+  return BUILTINS.has(pkg) || NODE_ONLY.includes(pkg);
+}
+
+/**
+ * Bundle `entry` for the browser; returns each Node-only import of naflow's own files as
+ * "spec (imported by file)". Packages' own imports are left to esbuild, which resolves them through
+ * their `browser` fields (tfjs' environment checks map fs, path, … to nothing there) and fails the
+ * build on any it cannot.
+ */
+async function nodeImportsOf(entry: string): Promise<string[]> {
+  const found: string[] = [];
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'node-imports',
+        setup(build) {
+          build.onResolve({ filter: /.*/ }, (args) => {
+            if (args.kind === 'entry-point' || args.importer.includes(`${path.sep}node_modules${path.sep}`) || !nodeOnly(args.path)) return undefined;
+            found.push(`${args.path} (imported by ${path.relative(ROOT, args.importer)})`);
+            return { path: args.path, external: true };
+          });
+        },
+      },
+    ],
+  });
+  assert.deepEqual(result.errors, []);
+  return found;
+}
+
+test('the core entry bundles for the browser without any Node built-in or Node-only package', async () => {
+  const found = await nodeImportsOf(path.join(ROOT, 'src', 'core.ts'));
+  assert.deepEqual(found, [], `Node-only imports in the core bundle:\n${found.join('\n')}`);
+});
+
+test('the check names a Node import and the file that makes it (the Node entry has them)', async () => {
+  const found = await nodeImportsOf(path.join(ROOT, 'src', 'node', 'load.ts'));
+  assert.ok(found.some((f) => f === 'node:fs (imported by src/node/load.ts)'), found.join('\n'));
+  assert.ok(found.some((f) => f.startsWith('sharp (imported by src/node/decode-image.ts)')), found.join('\n'));
+});
