@@ -1,5 +1,5 @@
 /**
- * The cascade in paper mode (spec §4–§5, real inverses) end to end:
+ * The cascade in paper mode (docs/spec.md §4–§5, real inverses) end to end:
  *
  * * a tiny hand-built graph (conv, batch norm, sigmoid, strided conv, tanh, a residual fork, a
  *   squeeze-excitation gate with a global average pool inside the trunk) where no neuron is abandoned:

@@ -3,7 +3,7 @@
  * folder is absent), wasm backend:
  *
  * * CIFAR ResNet-20, paper mode: at every trunk tensor the final BPFM is zero wherever the importance
- *   is zero (B = B̃ ⊙ [G ≠ 0], spec §4), every map finite, no tensor leaked;
+ *   is zero (B = B̃ ⊙ [G ≠ 0], docs/spec.md §4), every map finite, no tensor leaked;
  * * CIFAR ResNet-56 (27 residual blocks): `explain` in both modes; in paper mode every residual
  *   block's conv reports its LSMR solve (iterations ≥ 1, finite residual), and every residual join
  *   (Add) has a map;

@@ -1,5 +1,5 @@
 /**
- * Reference mode (spec §7) equals Σ_c ReLU(A ⊙ ∂S/∂A), computed here independently from the
+ * Reference mode (docs/spec.md §7) equals Σ_c ReLU(A ⊙ ∂S/∂A), computed here independently from the
  * PyTorch-saved activations and gradients of the AlexNet, VGG16 and ResNet-18 fixtures — per-layer
  * LayerCAM, Σ_c A ⊙ ReLU(∂S/∂A), where A ≥ 0 (AlexNet's and VGG16's post-ReLU / max-pool tensors;
  * ResNet-18's middle tensor is a residual sum before its ReLU). Both engines: one native graph (where

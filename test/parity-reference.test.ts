@@ -1,5 +1,5 @@
 /**
- * Parity with the authors' released code (github.com/ly9802/NAFlow, spec §7 "reference mode").
+ * Parity with the authors' released code (github.com/ly9802/NAFlow, docs/spec.md §7 "reference mode").
  *
  * The fixture test/fixtures/parity/alexnet-chelsea/ was written by tools/parity/run_authors.py, which runs
  * the authors' own AlexNet_Flow.forward (reduced-width AlexNet, seeded weights, the photo chelsea.png

@@ -1,5 +1,5 @@
 /**
- * Similarity-metric models (spec §6): the channel-wise decomposition (closed forms), the weights, the
+ * Similarity-metric models (docs/spec.md §6): the channel-wise decomposition (closed forms), the weights, the
  * decision targets (hand-checked cases), and the Jacobian step against PyTorch's gradient on a fixture
  * embedding network with a projection head (tools/similarity_fixtures.py).
  */
@@ -154,7 +154,7 @@ test('retrieval with Tiny Darknet (paper mode): another reference changes the ma
     assert.equal(a.trunkEnd, b.trunkEnd);
     for (let i = 0; i < a.layers.length; i++) assert.deepEqual(a2.layers[i].map, a.layers[i].map, `same reference, layer ${i}: identical`);
     // The image-resolution map at the end of the cascade (measured 0.68; the deepest map barely moves,
-    // 0.998: min–max weights keep every channel's weight near the middle, see the README)
+    // 0.998: min–max weights keep every channel's weight near the middle, see docs/similarity.md)
     const rho = spearman(a.layers[0].map, b.layers[0].map);
     assert.ok(rho < 0.9, `another reference changes the shallowest map (Spearman ${rho.toFixed(3)})`);
     assert.equal(a.similarity.topDimensions.length, 10);

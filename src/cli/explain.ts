@@ -46,7 +46,7 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
       .option('--class <n>', 'explain this class index instead of the predicted one')
       .option('--out <dir>', 'output folder (default: naflow-out/<image name>); an earlier naflow output there is replaced, a folder holding anything else is refused')
       .option('--input-tensor <file>', "explain a preprocessed float32 .npy tensor in the model's own input layout instead of an image")
-      .option('--score-tensor <tensor>', "the tensor holding the scores to explain (default: the model's first output, or the input of a final Softmax)")
+      .option('--score-tensor <tensor>', "the tensor holding the scores to explain (default: the model's first output, or the input of a final Softmax or Sigmoid)")
       .option('--html', 'also write report.html: a self-contained viewer (depth scrubber, play, normalisation, colour map, opacity, layer facts) that opens from disk')
       .option('--compare <methods>', `also compute these baselines at every layer (comma-separated: ${listMethods({ comparable: true }).map((m) => m.id).join(', ')}), written to compare/<method>/*.npy and shown side by side in report.html`)
   )

@@ -1,5 +1,5 @@
 /**
- * Channel-wise decomposition of a similarity (spec §6 steps 2–3): s = Σ_d p_d, and the channel
+ * Channel-wise decomposition of a similarity (docs/spec.md §6 steps 2–3): s = Σ_d p_d, and the channel
  * contribution weights w that seed the cascade (S = Σ_d w_d q_d with w held fixed).
  *
  * [decision] The paper's exact formula is not published; this follows the same authors' FAM/DAAM:

@@ -1,5 +1,5 @@
 /**
- * Faithfulness metrics of a saliency map (spec §9), computed in pixel space on the model's own input
+ * Faithfulness metrics of a saliency map (docs/spec.md §9), computed in pixel space on the model's own input
  * image (the resized 8-bit RGB it saw) and re-normalised for every perturbation, so the "removed"
  * pixels are what the metric says (black, or the blurred image), whatever the model's normalisation.
  *

@@ -1,5 +1,5 @@
 /**
- * Block units of inversion (variant unit=block; spec §5, last paragraph): a convolution together with
+ * Block units of inversion (variant unit=block; docs/spec.md §5, last paragraph): a convolution together with
  * the pointwise ops stacked on it (batch norm, activation) is inverted as one unit — one damped
  * least-squares solve through the block linearised at the recorded point (frozen activation slopes),
  *

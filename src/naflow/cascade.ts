@@ -1,5 +1,5 @@
 /**
- * The NAFlow cascade (spec §4): importance tensors G by exact back-propagation, back-propagated
+ * The NAFlow cascade (docs/spec.md §4): importance tensors G by exact back-propagation, back-propagated
  * feature maps B by each op's inverse rule, abandonment masks, fork merge, and one map per trunk
  * tensor, shallow → deep. Reference mode runs as one native graph where it can (./native-reference.ts),
  * everything else op by op (./per-op.ts); the cascade's open choices are a `CascadeVariant`.
@@ -25,7 +25,7 @@ export interface CascadeOptions {
   target?: Target;
   /** override the automatically found last trunk tensor */
   trunkEnd?: string;
-  /** the tensor holding the class scores (default: the output, or the input of a final Softmax) */
+  /** the tensor holding the class scores (default: the output, or the input of a final Softmax or Sigmoid) */
   scoreTensor?: string;
   /** importance tensor at the trunk end supplied directly (similarity models): overrides class/target */
   seedAtTrunkEnd?: tf.Tensor;
@@ -68,7 +68,7 @@ export interface AttentionFlow extends AttributionMaps {
 }
 
 /**
- * Solver defaults. The iteration cap of 30 is this project's choice ([decision], README): in the
+ * Solver defaults. The iteration cap of 30 is this project's choice ([decision], docs/method.md): in the
  * convergence study (docs/convergence.md) every map at cap 30 is within 0.66 % (relative L2) of the
  * converged solve's on Tiny Darknet and both VGG16s, where cap 25 is not (1.70 % on Tiny Darknet), and
  * converged solves take ~50 iterations on VGG16: the cap nearly halves paper mode's time there.

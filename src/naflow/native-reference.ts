@@ -1,5 +1,5 @@
 /**
- * Reference mode (spec §7) as one onnxruntime graph: the forward pass to the score, the seed (one-hot
+ * Reference mode (docs/spec.md §7) as one onnxruntime graph: the forward pass to the score, the seed (one-hot
  * of the explained class), the backward pass through every op's VJP, and each trunk tensor's map
  * F = Σ_c ReLU(A ⊙ G) and kept fraction mean([G ≠ 0]) — compiled once per model from the ops' ONNX
  * emitters (OpRule.onnx) and run in a single session. Nothing but the maps leaves the session.

@@ -1,8 +1,8 @@
 /**
- * The cascade op by op (spec §4): importance tensors G by exact back-propagation, back-propagated
+ * The cascade op by op (docs/spec.md §4): importance tensors G by exact back-propagation, back-propagated
  * feature maps B by each op's inverse rule (or a block's, variant unit=block), abandonment masks, the
  * fork merge, and one map per trunk tensor. The variant's choices (./variant.ts) change only how B is
- * propagated, masked, merged and drawn; with the spec's variant this is spec §4–§5 as written.
+ * propagated, masked, merged and drawn; with the spec's variant this is docs/spec.md §4–§5 as written.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { valuesOf } from '../util/tensor.js';

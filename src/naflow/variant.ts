@@ -28,7 +28,7 @@ export interface CascadeVariant {
   unit: 'op' | 'block';
 }
 
-/** The specification's configuration (spec §4–§5, ρ = 0.1, this project's cap of 30 LSMR iterations). */
+/** The specification's configuration (docs/spec.md §4–§5, ρ = 0.1, this project's cap of 30 LSMR iterations). */
 export const SPEC_VARIANT: Readonly<CascadeVariant> = Object.freeze({
   rho: 0.1,
   maxIter: 30,

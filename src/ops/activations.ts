@@ -3,7 +3,7 @@
  * the negative-side slope at exactly 0; HardSigmoid and HardSwish use their strict interior; Clip
  * passes the gradient on the closed interval [min, max] (torch.clamp, and tfjs' clipByValue).
  *
- * JVPs are t ⊙ f'(x) at the recorded point. NAFlow inverses (spec §5):
+ * JVPs are t ⊙ f'(x) at the recorded point. NAFlow inverses (docs/spec.md §5):
  * * Relu, Clip: identity on values (the abandonment comes from the mask [G ≠ 0]);
  * * LeakyRelu(α), PRelu(slope): exact, y ≥ 0 as is, y < 0 divided by the slope (for a slope ≤ 0 the
  *   branch is taken from the forward input's sign instead; a zero slope on the negative side keeps the

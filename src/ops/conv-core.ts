@@ -1,6 +1,6 @@
 /**
  * Grouped/depthwise/dilated 2-D convolution in NHWC with explicit pads, and its input gradient computed
- * as a *forward* convolution (runtime-eval appendix B): wasm has no DepthwiseConv2dNativeBackpropInput and
+ * as a *forward* convolution (docs/runtime.md, "Convolution gradients as forward convolutions"): wasm has no DepthwiseConv2dNativeBackpropInput and
  * its Conv2DBackpropInput is a slow scalar loop, so the backward never goes through those kernels.
  *
  * Weights are HWIO [kH, kW, Cin/group, Cout]. Kernels derived from them (per-group slices, the flipped

@@ -2,7 +2,7 @@
  * Conv (groups, depthwise with multiplier, dilation, stride, explicit pads, optional bias) and
  * ConvTranspose. Weights are graph constants and never get a gradient.
  *
- * NAFlow inverse (spec §5): both are linear in their input, so the JVP is the op without its bias and
+ * NAFlow inverse (docs/spec.md §5): both are linear in their input, so the JVP is the op without its bias and
  * the inverse is the damped least-squares correction of `dampedCorrection` (matrix-free LSMR with
  * `J v` = this JVP and `Jᵀ u` = the VJP).
  */

@@ -2,7 +2,7 @@
  * Add, Sub, Mul, Div with numpy broadcasting. Each gradient is summed back over the axes its operand
  * was broadcast along; constant operands get none.
  *
- * NAFlow inverses (spec §5), with r = B_out − A_out:
+ * NAFlow inverses (docs/spec.md §5), with r = B_out − A_out:
  *
  * * Add / Sub: the minimum-norm split. The activation operands x_k (signs s_k = ±1, broadcast operators
  *   E_k) get x_k + d_k with d = argmin Σ‖d_k‖² subject to Σ s_k E_k d_k = r (least squares in r where no

@@ -2,7 +2,7 @@
  * Elu (Clevert et al. 2016; ONNX Elu, Keras/tfjs ELU): y = x for x > 0, α·(eˣ − 1) for x ≤ 0, α
  * default 1. Gradient (PyTorch's: the negative branch at 0): 1 for x > 0, α·eˣ for x ≤ 0.
  *
- * NAFlow inverse: the damped diagonal rule of spec §5 (unary.ts), j = f'(A_in). Elu saturates at −α,
+ * NAFlow inverse: the damped diagonal rule of docs/spec.md §5 (unary.ts), j = f'(A_in). Elu saturates at −α,
  * where an exact inverse would explode, as Sigmoid and Tanh do.
  *
  * This file is the template for a new activation: its attributes (added to the IR's OpAttrMap here),

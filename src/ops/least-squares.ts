@@ -1,5 +1,5 @@
 /**
- * The shared inverse principles of spec §5, used by the op rules' `inverse`:
+ * The shared inverse principles of docs/spec.md §5, used by the op rules' `inverse`:
  *
  * * `dampedCorrection`: B̃ = A_in + argmin_d ‖J d − (B_out − A_out)‖² + λ²‖d‖², λ = ρ·σ_max(J), solved
  *   matrix-free with LSMR where `J v` is the rule's JVP and `Jᵀ u` its VJP.

@@ -3,7 +3,7 @@
  * a = γ/√(var+ε) and b = β − μ·a prepared once: tfjs' batchNorm gradient is slow on wasm, and the
  * affine form is trivially invertible.
  *
- * NAFlow inverse (spec §5): exact, B_in = A_in + (B_out − A_out)/a per channel (= (B_out − b)/a, written
+ * NAFlow inverse (docs/spec.md §5): exact, B_in = A_in + (B_out − A_out)/a per channel (= (B_out − b)/a, written
  * as a correction so that B_out = A_out gives A_in bit for bit); a channel with |a| < 1e-12 (γ = 0)
  * keeps its forward input.
  */

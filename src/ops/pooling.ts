@@ -12,7 +12,7 @@
  * forward excluded padding). With countIncludePad every cell of the window counts, including the
  * bottom/right cells the importer added for ceil_mode (PyTorch would not count those).
  *
- * NAFlow inverses (spec §5):
+ * NAFlow inverses (docs/spec.md §5):
  * * MaxPool / GlobalMaxPool: unpooling through the switches recomputed from the recorded forward input
  *   (the same first-maximum rule as the VJP): each value goes back to its window's arg-max, zeros
  *   elsewhere; a cell that is the arg-max of several overlapping windows gets the mean of their values.

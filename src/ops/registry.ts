@@ -37,7 +37,7 @@ export interface JvpArgs {
   tangents: Array<tf.Tensor | null>;
 }
 
-/** Settings of the NAFlow inverse step (spec §5). */
+/** Settings of the NAFlow inverse step (docs/spec.md §5). */
 export interface InverseSettings {
   /** damping factor ρ: λ = ρ·σ_max(J) */
   rho: number;
@@ -201,7 +201,7 @@ export interface OpRule<O extends string = string> {
    * not available for this node; the JVP/VJP pair is used then.
    */
   arrayOperator?: (args: Pick<InverseArgs, 'inputs' | 'outputs'>, ctx: OpContext<O>, inputIndex: number) => ArrayOperator | undefined;
-  /** NAFlow inverse step (spec §5): BPFM of the inputs from the BPFM of the outputs. */
+  /** NAFlow inverse step (docs/spec.md §5): BPFM of the inputs from the BPFM of the outputs. */
   inverse?: (args: InverseArgs, ctx: OpContext<O>) => InverseResult;
   /** Optional: the forward and VJP as ONNX nodes, for whole-graph native execution. */
   onnx?: OnnxRule<O>;

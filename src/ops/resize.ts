@@ -12,7 +12,7 @@
  * Bilinear uses the native kernel, which is continuous in the coordinates.
  *
  * Both modes are linear in the input: the JVP is the resize of the tangent, and the NAFlow inverse
- * (spec §5) is the damped least-squares correction with the resize's adjoint (`dampedCorrection`, LSMR).
+ * (docs/spec.md §5) is the damped least-squares correction with the resize's adjoint (`dampedCorrection`, LSMR).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ResizeAttrs } from '../ir/graph.js';

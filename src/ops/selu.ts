@@ -4,7 +4,7 @@
  * gives its own (ONNX's attributes). Gradient (PyTorch's: the negative branch at 0): γ for x > 0,
  * γ·α·eˣ for x ≤ 0.
  *
- * NAFlow inverse: the damped diagonal rule of spec §5 (unary.ts), j = f'(A_in); Selu saturates at −γα.
+ * NAFlow inverse: the damped diagonal rule of docs/spec.md §5 (unary.ts), j = f'(A_in); Selu saturates at −γα.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerUnary } from './unary.js';

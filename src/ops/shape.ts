@@ -2,7 +2,7 @@
  * Data-movement ops: Flatten, Reshape, Transpose, Slice, Pad, Concat, Dropout, Identity.
  *
  * Their JVP is the op applied to the tangent (a constant Pad's fill value excluded). NAFlow inverses
- * (spec §5) are exact shape inverses: reshape back, inverse permutation, split along the concat axis,
+ * (docs/spec.md §5) are exact shape inverses: reshape back, inverse permutation, split along the concat axis,
  * pass-through for Dropout/Identity, crop for a constant Pad. Beyond the spec's table:
  * * Slice **[decision]**: the BPFM is scattered back into the forward input; positions the slice did not
  *   pick keep their forward value (the slice says nothing about them; their importance through this

@@ -2,7 +2,7 @@
  * Softplus (ONNX Softplus, tfjs Softplus, PyTorch's with β = 1): y = log(1 + eˣ), computed stably by
  * tfjs (y = x above, eˣ below float32's resolution). Gradient: σ(x).
  *
- * NAFlow inverse: the damped diagonal rule of spec §5 (unary.ts), j = σ(A_in). Softplus saturates at 0
+ * NAFlow inverse: the damped diagonal rule of docs/spec.md §5 (unary.ts), j = σ(A_in). Softplus saturates at 0
  * on the negative side, where an exact inverse would explode.
  */
 import * as tf from '@tensorflow/tfjs-core';

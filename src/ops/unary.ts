@@ -8,7 +8,7 @@ import { diagonalCorrection } from './least-squares.js';
 import { sameShape } from './util.js';
 
 /**
- * How a unary op inverts: 'identity' (B_in = B_out), 'diagonal' (the damped diagonal rule of spec §5:
+ * How a unary op inverts: 'identity' (B_in = B_out), 'diagonal' (the damped diagonal rule of docs/spec.md §5:
  * B_in = A_in + j·Δ/(j² + λ²) with j = f'(A_in), Δ = B_out − A_out, λ = ρ·max|j|), or an exact inverse
  * of (B_out, A_in, A_out).
  */

@@ -147,7 +147,7 @@ export function constOf(ctx: Pick<OpContext, 'node' | 'graph'>, i: number): tf.T
 /** Same-shape elementwise ops: one output shaped like input 0. */
 export const sameShape = (s: Shape[]): Shape[] => [s[0].slice()];
 
-/* ---- shared pieces of the JVP and inverse rules (spec §5) ---- */
+/* ---- shared pieces of the JVP and inverse rules (docs/spec.md §5) ---- */
 
 /** The tangent of input i, or zeros shaped like `like` where it has none. */
 export function tangentOr(t: tf.Tensor | null | undefined, like: number[]): tf.Tensor {

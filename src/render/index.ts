@@ -1,5 +1,5 @@
 /**
- * Rendering NAFlow maps (spec §8): normalise → bilinear resize to the image → colour map → blend.
+ * Rendering NAFlow maps (docs/spec.md §8): normalise → bilinear resize to the image → colour map → blend.
  *
  *   renderLayer(map, image)                      one layer, the paper's per-layer normalisation
  *   renderFlow(maps, image, { normalize: 'global' })  all layers on one shared scale

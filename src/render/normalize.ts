@@ -1,5 +1,5 @@
 /**
- * Min–max normalisation of attention maps (spec §8).
+ * Min–max normalisation of attention maps (docs/spec.md §8).
  *
  * Per map (the paper's, and the reference code's):  n = (m − min) / (max' + 1e-10)
  * where max' = max(m − min) = max − min. The result lies in [0, 1); a constant map gives all zeros

@@ -1,6 +1,6 @@
 /**
  * `explainSimilarity(model, query, target)`: NAFlow for models that decide by similarity between
- * embeddings (spec §6). The target decides and names the references; the similarity is decomposed per
+ * embeddings (docs/spec.md §6). The target decides and names the references; the similarity is decomposed per
  * embedding dimension into channel contribution weights w; the cascade is seeded at the embedding with
  * w held fixed, i.e. S = Σ_d w_d q_d, so the importance tensor of the last trunk tensor is
  * G_K = (∂q/∂A_K)ᵀ w (the Jacobian step through the embedding head); from there §4 runs unchanged.

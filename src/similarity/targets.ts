@@ -1,5 +1,5 @@
 /**
- * The three ways a similarity model decides (spec §6 step 1), each a small target object: given the
+ * The three ways a similarity model decides (docs/spec.md §6 step 1), each a small target object: given the
  * query embedding it returns the decision and the references r_j whose similarity is explained.
  *   retrieval  one reference, or the top-1 of a gallery ranked by the metric
  *   few-shot   class prototypes (mean support embedding); the nearest prototype is the decision

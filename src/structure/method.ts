@@ -48,7 +48,7 @@ export interface MethodRunOptions {
   layers?: string[];
   /** override the automatically found last trunk tensor */
   trunkEnd?: string;
-  /** the tensor holding the class scores (default: the output, or the input of a final Softmax) */
+  /** the tensor holding the class scores (default: the output, or the input of a final Softmax or Sigmoid) */
   scoreTensor?: string;
   /** progress: called after each layer's map with (done, total, tensor name) */
   onLayer?: (done: number, total: number, name: string) => void;

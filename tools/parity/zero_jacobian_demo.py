@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Show that the authors' Jacobian routine returns an all-zero matrix (naflow spec §7).
+"""Show that the authors' Jacobian routine returns an all-zero matrix (naflow docs/spec.md §7).
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tools/parity/zero_jacobian_demo.py /tmp/naflow-authors
 
