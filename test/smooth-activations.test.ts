@@ -17,7 +17,7 @@ import { backward, forward } from '../src/engine/execute.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
 
-const dir = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'onnx', 'smooth-act');
+const dir = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'smooth-act');
 const npy = (f: string) => npyToFloat32(readNpy(path.join(dir, f)));
 
 function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {

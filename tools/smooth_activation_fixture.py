@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A small CNN with the smooth activations users asked for (ELU, Softplus, SELU), exported the ordinary
 way (torch.onnx.export, opset 13), with PyTorch's logits and the gradient of the top logit at the input:
-test/fixtures/onnx/smooth-act/ for test/smooth-activations.test.ts.
+test/fixtures/smooth-act/ for test/smooth-activations.test.ts.
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 tools/smooth_activation_fixture.py
 """
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-OUT = Path(__file__).resolve().parent.parent / "test" / "fixtures" / "onnx" / "smooth-act"
+OUT = Path(__file__).resolve().parent.parent / "test" / "fixtures" / "smooth-act"
 
 
 def main():
