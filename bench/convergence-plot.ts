@@ -121,9 +121,15 @@ export function renderSvg(results: ModelResult[]): string {
       out.push(`<path d="M ${sx(maxCap(r, rho)).toFixed(1)} ${oy + panelH - 1 - 11 * sameRefBefore} l -5 -9 l 10 0 z" fill="${c}"/>`);
     });
   });
-  // legend
+  out.push(...renderLegend(results, W, H - legendH / 2 - 4));
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+/** The legend row at height `ly`: one entry per ρ, then the reference-cap and exact-zero markers. */
+function renderLegend(results: ModelResult[], W: number, ly: number): string[] {
+  const out: string[] = [];
   const allRhos = [...new Set(results.flatMap((r) => r.runs.map((x) => x.rho)))];
-  const ly = H - legendH / 2 - 4;
   const items = allRhos.map((rho, i) => ({ rho, c: colorOf(rho, i) }));
   const itemW = 120;
   const lx0 = W / 2 - (items.length * itemW + 520) / 2;
@@ -140,8 +146,7 @@ export function renderSvg(results: ModelResult[]): string {
   out.push(
     `<circle cx="${hx}" cy="${ly}" r="4.5" fill="white" stroke="#555" stroke-width="2"/><text x="${hx + 12}" y="${ly + 5}" font-size="13" fill="#333">0: identical to the reference</text>`,
   );
-  out.push('</svg>');
-  return out.join('\n');
+  return out;
 }
 
 export function maxCap(r: ModelResult, rho: number): number {

@@ -1,5 +1,5 @@
 /**
- * NAFlow inverse rules (spec §5) and the op JVPs they rest on, on the cpu backend.
+ * NAFlow inverse rules (docs/spec.md §5) on the cpu backend (the op JVPs they rest on: op-jvp.test.ts).
  *
  * 1. Exact inverses round-trip: inverse(forward(x)) = x (1e-5 rel).
  * 2. Least-squares / diagonal / split rules return A_in when B_out = A_out (1e-5 rel; they are exact).
@@ -13,93 +13,20 @@
  *    Compared: the correction d (1e-4 of max|d|), hence B = A_in + d as well.
  * 4. MaxPool / GlobalMaxPool unpooling: switches, mean where overlapping windows share an arg-max.
  * 5. Mul gates (squeeze-excitation, SiLU as x·σ(x)), constant scales, broadcast operands, Add/Sub splits.
- * 6. Every JVP: linear ops J v = f(v) − f(0); others vs central finite differences; and ⟨u, Jv⟩ = ⟨Jᵀu, v⟩.
  * Every inverse: one entry per input, null for constants, no input tensor returned, no leaks.
  */
 import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import type { AnyNode, ConvAttrs, PoolAttrs, ResizeAttrs } from '../src/ir/graph.js';
-import type { InverseResult, InverseSettings, SolverStats } from '../src/ops/registry.js';
+import type { AnyNode } from '../src/ir/graph.js';
+import type { InverseResult, SolverStats } from '../src/ops/registry.js';
 import { withoutNative } from '../src/runtime/native.js';
-import { assertClose, distinct, makeContext, rand, sizeOf, uniform, useBackend, type CtxHandle } from './helpers/op-context.js';
+import { assertClose, distinct, makeContext, rand, uniform, useBackend } from './helpers/op-context.js';
 import { addDiag, matmul, matvec, norm2, spdSolve, sub, symEigenvalues, transpose, type Mat } from './helpers/dense.js';
+import { conv, convSpecs, data, denseJ, disposeAll, invert, makeCase, pool, resize, type Case, type OpSpec } from './helpers/inverse-case.js';
 
 await useBackend('cpu');
-
-type P4 = [number, number, number, number];
-const conv = (strides: [number, number], pads: P4, dilations: [number, number] = [1, 1], group = 1): ConvAttrs => ({ strides, pads, dilations, group });
-const pool = (kernel: [number, number], strides: [number, number], pads: P4 = [0, 0, 0, 0], countIncludePad = false): PoolAttrs => ({
-  kernel, strides, pads, dilations: [1, 1], countIncludePad,
-});
-const resize = (size: [number, number], mode: 'nearest' | 'bilinear', halfPixelCenters = true, alignCorners = false): ResizeAttrs => ({ size, mode, alignCorners, halfPixelCenters });
-
-const SETTINGS: InverseSettings = { rho: 0.1, atol: 1e-6, btol: 1e-6, maxIter: 100, powerIterations: 8 };
-
-/** One op instance: context, inputs (constants flagged), its forward output. */
-interface Case {
-  h: CtxHandle;
-  inputs: tf.Tensor[];
-  y: tf.Tensor;
-  dispose(): void;
-}
-
-function makeCase(op: string, attrs: object, inputs: tf.Tensor[], isConst: boolean[] = []): Case {
-  const h = makeContext(op, attrs, inputs, isConst);
-  const [y] = h.rule.forward(inputs, h.ctx);
-  return {
-    h, inputs, y,
-    dispose: () => {
-      y.dispose();
-      h.dispose();
-      inputs.forEach((t) => t.dispose());
-    },
-  };
-}
-
-/** Run the rule's inverse with the ownership/leak checks every inverse must pass. */
-function invert(c: Case, bOut: tf.Tensor, settings: Partial<InverseSettings> = {}): InverseResult {
-  const before = tf.memory().numTensors;
-  const res = c.h.rule.inverse!({ inputs: c.inputs, outputs: [c.y], bOut: [bOut], settings: { ...SETTINGS, ...settings } }, c.h.ctx);
-  const op = c.h.ctx.node.op;
-  assert.equal(res.b.length, c.inputs.length, `${op}: one estimate slot per input`);
-  let owned = 0;
-  res.b.forEach((b, i) => {
-    if (c.h.ctx.graph.constants.has(c.h.ctx.node.inputs[i])) assert.equal(b, null, `${op}: constant input ${i} got an estimate`);
-    if (!b) return;
-    owned++;
-    for (const t of [...c.inputs, c.y, bOut]) assert.notEqual(b, t, `${op}: inverse returned one of its argument tensors`);
-    assert.deepEqual(b.shape, c.inputs[i].shape, `${op}: estimate ${i} shape`);
-  });
-  assert.equal(tf.memory().numTensors, before + owned, `${op}: inverse leaked tensors`);
-  return res;
-}
-
-const data = (t: tf.Tensor) => Float64Array.from(t.dataSync());
-const disposeAll = (r: InverseResult) => r.b.forEach((b) => b?.dispose());
-
-/* ------------------------------------------------------------------------------------------------ */
-/* dense float64 linear algebra (small sizes only)                                                   */
-/* ------------------------------------------------------------------------------------------------ */
-
-/** J of input `idx` assembled from the rule's JVP applied to unit vectors. */
-function denseJ(c: Case, idx = 0): Mat {
-  const x = c.inputs[idx];
-  const n = x.size, m = c.y.size;
-  const J = new Float64Array(m * n);
-  for (let j = 0; j < n; j++) {
-    const e = new Float32Array(n);
-    e[j] = 1;
-    const v = tf.tensor(e, x.shape);
-    const [col] = c.h.rule.jvp!({ inputs: c.inputs, outputs: [c.y], tangents: c.inputs.map((_, i) => (i === idx ? v : null)) }, c.h.ctx);
-    const cv = col.dataSync();
-    for (let i = 0; i < m; i++) J[i * n + j] = cv[i];
-    col.dispose();
-    v.dispose();
-  }
-  return { m, n, a: J };
-}
 
 /* ------------------------------------------------------------------------------------------------ */
 /* 1. exact inverses round-trip                                                                      */
@@ -215,17 +142,6 @@ test('Relu and Clip invert as the identity on values; Pad crops; Slice scatters 
 /* ------------------------------------------------------------------------------------------------ */
 /* 2. B_out = A_out gives A_in                                                                        */
 /* ------------------------------------------------------------------------------------------------ */
-
-interface OpSpec { name: string; op: string; attrs: object; inputs: () => tf.Tensor[]; isConst?: boolean[] }
-
-const convSpecs: OpSpec[] = [
-  { name: 'conv 3x3 s1 p1', op: 'Conv', attrs: conv([1, 1], [1, 1, 1, 1]), inputs: () => [rand([1, 5, 5, 2], 50), rand([3, 3, 2, 3], 51), rand([3], 52)], isConst: [false, true, true] },
-  { name: 'conv 3x3 s2 p1', op: 'Conv', attrs: conv([2, 2], [1, 1, 1, 1]), inputs: () => [rand([1, 6, 6, 2], 53), rand([3, 3, 2, 3], 54)], isConst: [false, true] },
-  { name: 'depthwise 3x3 s1 p1 x2', op: 'Conv', attrs: conv([1, 1], [1, 1, 1, 1], [1, 1], 3), inputs: () => [rand([1, 5, 5, 3], 55), rand([3, 3, 1, 6], 56)], isConst: [false, true] },
-  { name: 'avgpool 3x3 s2 p1', op: 'AveragePool', attrs: pool([3, 3], [2, 2], [1, 1, 1, 1]), inputs: () => [rand([1, 7, 7, 2], 57)] },
-  { name: 'resize bilinear 4->7', op: 'Resize', attrs: resize([7, 7], 'bilinear'), inputs: () => [rand([1, 4, 4, 2], 58)] },
-  { name: 'convT 3x3 s2', op: 'ConvTranspose', attrs: { strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1, outputPadding: [1, 1] }, inputs: () => [rand([1, 3, 3, 3], 59), rand([3, 3, 2, 3], 60)], isConst: [false, true] },
-];
 
 const lsSpecs: OpSpec[] = [
   ...convSpecs,
@@ -573,115 +489,6 @@ test('Add/Sub: minimum-norm split, with broadcasting equal to the dense minimum-
   }
 });
 
-/* ------------------------------------------------------------------------------------------------ */
-/* 6. JVPs                                                                                            */
-/* ------------------------------------------------------------------------------------------------ */
-
-interface JvpSpec { name: string; op: string; attrs: object; inputs: () => tf.Tensor[]; isConst?: boolean[]; linear: boolean; eps?: number }
-
-const jvpSpecs: JvpSpec[] = [
-  ...convSpecs.map((s) => ({ ...s, linear: true })),
-  { name: 'conv grouped dilated strided', op: 'Conv', attrs: conv([2, 1], [2, 1, 1, 2], [2, 2], 2), inputs: () => [rand([1, 7, 6, 4], 150), rand([3, 3, 2, 4], 151), rand([4], 152)], isConst: [false, true, true], linear: true },
-  { name: 'batchnorm', op: 'BatchNormalization', attrs: { epsilon: 1e-5 }, inputs: () => [rand([1, 3, 3, 2], 153), rand([2], 154), rand([2], 155), rand([2], 156), rand([2], 157, 0.5, 1)], isConst: [false, true, true, true, true], linear: true },
-  { name: 'avgpool 2x2 s2', op: 'AveragePool', attrs: pool([2, 2], [2, 2]), inputs: () => [rand([1, 4, 4, 2], 158)], linear: true },
-  { name: 'global avgpool', op: 'GlobalAveragePool', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 159)], linear: true },
-  { name: 'reduce mean', op: 'ReduceMean', attrs: { axes: [3], keepDims: false }, inputs: () => [rand([1, 3, 3, 2], 160)], linear: true },
-  { name: 'resize nearest 3->5', op: 'Resize', attrs: resize([5, 5], 'nearest', true), inputs: () => [rand([1, 3, 3, 2], 161)], linear: true },
-  { name: 'flatten', op: 'Flatten', attrs: { axis: 1 }, inputs: () => [rand([1, 3, 3, 2], 162)], linear: true },
-  { name: 'reshape', op: 'Reshape', attrs: { shape: [1, 9, 2] }, inputs: () => [rand([1, 3, 3, 2], 163)], linear: true },
-  { name: 'transpose', op: 'Transpose', attrs: { perm: [0, 3, 1, 2] }, inputs: () => [rand([1, 3, 3, 2], 164)], linear: true },
-  { name: 'slice', op: 'Slice', attrs: { starts: [1, -1], ends: [4, 0], axes: [1, 2], steps: [2, -1] }, inputs: () => [rand([1, 5, 4, 2], 165)], linear: true },
-  { name: 'pad constant 0.5', op: 'Pad', attrs: { pads: [[0, 0], [1, 0], [0, 2], [0, 0]], mode: 'constant', value: 0.5 }, inputs: () => [rand([1, 3, 3, 2], 166)], linear: true },
-  { name: 'pad reflect', op: 'Pad', attrs: { pads: [[0, 0], [1, 2], [2, 1], [0, 0]], mode: 'reflect', value: 0 }, inputs: () => [rand([1, 4, 4, 2], 167)], linear: true },
-  { name: 'concat', op: 'Concat', attrs: { axis: 3 }, inputs: () => [rand([1, 2, 2, 2], 168), rand([1, 2, 2, 1], 169), rand([1, 2, 2, 3], 170)], isConst: [false, true, false], linear: true },
-  { name: 'identity', op: 'Identity', attrs: {}, inputs: () => [rand([1, 2, 2, 2], 171)], linear: true },
-  { name: 'dropout', op: 'Dropout', attrs: {}, inputs: () => [rand([1, 2, 2, 2], 172)], linear: true },
-  { name: 'add broadcast', op: 'Add', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 173), rand([1, 1, 1, 2], 174)], linear: true },
-  { name: 'sub with constant', op: 'Sub', attrs: {}, inputs: () => [rand([2], 175), rand([1, 3, 3, 2], 176)], isConst: [true, false], linear: true },
-  { name: 'gemm', op: 'Gemm', attrs: { alpha: 0.5, beta: 1 }, inputs: () => [rand([2, 4], 177), rand([4, 3], 178), rand([3], 179)], isConst: [false, true, true], linear: true },
-  { name: 'matmul', op: 'MatMul', attrs: {}, inputs: () => [rand([2, 3, 4], 180), rand([4, 5], 181)], isConst: [false, true], linear: true },
-  { name: 'relu', op: 'Relu', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 182)], linear: false },
-  { name: 'leakyrelu', op: 'LeakyRelu', attrs: { alpha: 0.1 }, inputs: () => [rand([1, 3, 3, 2], 183)], linear: false },
-  { name: 'prelu', op: 'PRelu', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 184), tf.tensor4d([0.2, -0.3], [1, 1, 1, 2])], isConst: [false, true], linear: false },
-  { name: 'clip', op: 'Clip', attrs: { min: -0.5, max: 0.5 }, inputs: () => [rand([1, 3, 3, 2], 185)], linear: false },
-  { name: 'sigmoid', op: 'Sigmoid', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 186, -4, 4)], linear: false },
-  { name: 'tanh', op: 'Tanh', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 187, -3, 3)], linear: false },
-  { name: 'hardsigmoid', op: 'HardSigmoid', attrs: { alpha: 0.2, beta: 0.5 }, inputs: () => [rand([1, 3, 3, 2], 188, -4, 4)], linear: false },
-  { name: 'hardswish', op: 'HardSwish', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 189, -5, 5)], linear: false },
-  { name: 'softmax', op: 'Softmax', attrs: { axis: 1 }, inputs: () => [rand([2, 5], 190, -2, 2)], linear: false },
-  { name: 'mul', op: 'Mul', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 191), rand([1, 1, 1, 2], 192)], linear: false },
-  { name: 'div', op: 'Div', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 193), rand([1, 3, 3, 2], 194, 1, 2)], linear: false },
-  { name: 'maxpool 3x3 s2 p1', op: 'MaxPool', attrs: pool([3, 3], [2, 2], [1, 1, 1, 1]), inputs: () => [tf.tensor4d(distinct([1, 5, 5, 2], 195), [1, 5, 5, 2])], linear: false, eps: 1e-3 },
-  { name: 'global maxpool', op: 'GlobalMaxPool', attrs: {}, inputs: () => [tf.tensor4d(distinct([1, 3, 3, 2], 196), [1, 3, 3, 2])], linear: false, eps: 1e-3 },
-];
-
-const KINKS: Record<string, number[]> = { Relu: [0], LeakyRelu: [0], PRelu: [0], Clip: [-0.5, 0.5], HardSigmoid: [-2.5, 2.5], HardSwish: [-3, 3] };
-
-for (const s of jvpSpecs) {
-  test(`JVP: ${s.name} (${s.linear ? 'J v = f(v) − f(0)' : 'central differences'}; adjoint of the VJP)`, () => {
-    const raw = s.inputs();
-    const isConst = s.isConst ?? raw.map(() => false);
-    // keep finite differences off the kinks
-    const inputs = raw.map((t, i) => {
-      const k = KINKS[s.op];
-      if (!k || isConst[i]) return t;
-      const v = t.dataSync().map((x) => {
-        for (const kk of k) if (Math.abs(x - kk) < 0.05) x = x < kk ? kk - 0.05 : kk + 0.05;
-        return x;
-      });
-      t.dispose();
-      return tf.tensor(v, raw[i].shape);
-    });
-    const c = makeCase(s.op, s.attrs, inputs, isConst);
-    const acts = inputs.map((_, i) => i).filter((i) => !isConst[i]);
-    const fwd = (ins: tf.Tensor[]) => {
-      const [y] = c.h.rule.forward(ins, c.h.ctx);
-      const d = data(y);
-      y.dispose();
-      return d;
-    };
-    for (const i of acts) {
-      const v = rand(inputs[i].shape, 200 + i);
-      const before = tf.memory().numTensors;
-      const outs = c.h.rule.jvp!({ inputs, outputs: [c.y], tangents: inputs.map((_, k) => (k === i ? v : null)) }, c.h.ctx);
-      assert.equal(outs.length >= 1, true);
-      const jv = data(outs[0]);
-      assert.deepEqual(outs[0].shape, c.y.shape, `${s.name}: JVP shape`);
-      outs.forEach((o) => o.dispose());
-      assert.equal(tf.memory().numTensors, before, `${s.name}: JVP leaked`);
-      let want: Float64Array;
-      if (s.linear) {
-        const z = tf.zerosLike(inputs[i]);
-        const at = (t: tf.Tensor) => fwd(inputs.map((x, k) => (k === i ? t : x)));
-        want = sub(at(v), at(z));
-        z.dispose();
-      } else {
-        const eps = s.eps ?? 1e-3;
-        const shifted = (sg: number) => {
-          const t = tf.tidy(() => tf.add(inputs[i], tf.mul(v, sg * eps)));
-          const out = fwd(inputs.map((x, k) => (k === i ? t : x)));
-          t.dispose();
-          return out;
-        };
-        const p = shifted(1), m = shifted(-1);
-        want = p.map((pv, k) => (pv - m[k]) / (2 * eps));
-      }
-      assertClose(jv, want, s.linear ? 1e-5 : 2e-3, 1e-5, `${s.name}: J v for input ${i}`);
-      // adjoint test: ⟨u, J v⟩ = ⟨Jᵀ u, v⟩
-      const u = rand(c.y.shape, 300 + i);
-      const g = c.h.rule.vjp!({ inputs, outputs: [c.y], dys: [u] }, c.h.ctx);
-      const lhs = data(u).reduce((acc, x, k) => acc + x * jv[k], 0);
-      const gv = data(g[i]!), vv = data(v);
-      const rhs = gv.reduce((acc, x, k) => acc + x * vv[k], 0);
-      assert.ok(Math.abs(lhs - rhs) <= 1e-4 * (1 + Math.abs(lhs)), `${s.name}: ⟨u, Jv⟩ ${lhs} vs ⟨Jᵀu, v⟩ ${rhs}`);
-      g.forEach((t) => t?.dispose());
-      u.dispose();
-      v.dispose();
-    }
-    c.dispose();
-  });
-}
-
 test('Gemm, MatMul and Softmax have no inverse (head ops)', () => {
   for (const op of ['Gemm', 'MatMul', 'Softmax']) {
     const c = makeContext(op, {}, []);
@@ -689,5 +496,3 @@ test('Gemm, MatMul and Softmax have no inverse (head ops)', () => {
     c.dispose();
   }
 });
-
-void sizeOf;

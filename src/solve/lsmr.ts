@@ -174,6 +174,63 @@ export function lsmrArrays(A: ArrayOperator, b: Float32Array, options: LsmrOptio
   return lsmrIn(arraySpace, A, b, options);
 }
 
+/**
+ * The scalars LSMR carries from one iteration to the next (names as in Fong & Saunders and SciPy's
+ * lsmr); su and sv are the scale factors of the unnormalised u and v.
+ */
+interface LsmrScalars {
+  alpha: number;
+  beta: number;
+  su: number;
+  sv: number;
+  zetabar: number;
+  alphabar: number;
+  rho: number;
+  rhobar: number;
+  cbar: number;
+  sbar: number;
+  // for estimating ‖r‖
+  betadd: number;
+  betad: number;
+  rhodold: number;
+  tautildeold: number;
+  thetatilde: number;
+  zeta: number;
+  d: number;
+  // for estimating ‖A‖, cond(A), ‖x‖, ‖r‖, ‖Aᵀr‖
+  normA2: number;
+  maxrbar: number;
+  minrbar: number;
+  normA: number;
+  condA: number;
+  normX: number;
+  normR: number;
+  normAR: number;
+}
+
+/** The vectors of one LSMR run: the bidiagonalisation's u and v, the search directions h and hbar, and x. */
+interface LsmrVectors<V> {
+  u: V;
+  v: V;
+  h: V;
+  hbar: V;
+  x: V;
+}
+
+/** The values of one iteration's rotations that the later estimates of the same iteration use. */
+interface LsmrRotation {
+  chat: number;
+  shat: number;
+  c: number;
+  s: number;
+  rhoold: number;
+  rhobarold: number;
+  zetaold: number;
+  thetanew: number;
+  thetabar: number;
+  rhotemp: number;
+}
+
 /** LSMR in any vector space; `b` is kept, the result's x belongs to the caller. */
 export function lsmrIn<V>(S: VectorSpace<V>, A: Operator<V>, b: V, options: LsmrOptions = {}): LsmrResult<V> {
   const damp = options.damp ?? 0;
@@ -185,7 +242,7 @@ export function lsmrIn<V>(S: VectorSpace<V>, A: Operator<V>, b: V, options: Lsmr
   // u and v are held unnormalised: the unit vectors of the recurrences are su·u and sv·v. The scale
   // factors fold into the next products and updates (A is linear), which saves two passes over the
   // vectors per iteration.
-  let u = S.clone(b);
+  const u = S.clone(b);
   const normB = S.norm(u);
   let beta = normB;
   let su = 1;
@@ -203,128 +260,149 @@ export function lsmrIn<V>(S: VectorSpace<V>, A: Operator<V>, b: V, options: Lsmr
     S.dispose(t);
   }
 
-  let x = S.zerosLike(v);
-  let iterations = 0;
-  let normAR = alpha * beta;
-  if (normAR === 0) {
+  const x = S.zerosLike(v);
+  if (alpha * beta === 0) {
     S.dispose(u);
     S.dispose(v);
-    return { x, iterations, stop: STOPS[0], normR: beta, normAR: 0, normA: alpha, condA: 1, normX: 0, normB };
+    return { x, iterations: 0, stop: STOPS[0], normR: beta, normAR: 0, normA: alpha, condA: 1, normX: 0, normB };
   }
 
-  let zetabar = alpha * beta;
-  let alphabar = alpha;
-  let rho = 1;
-  let rhobar = 1;
-  let cbar = 1;
-  let sbar = 0;
-  let h = S.scale(S.clone(v), sv);
-  let hbar = S.zerosLike(v);
-
-  // Quantities for estimating ‖r‖.
-  let betadd = beta;
-  let betad = 0;
-  let rhodold = 1;
-  let tautildeold = 0;
-  let thetatilde = 0;
-  let zeta = 0;
-  let d = 0;
-
-  let normA2 = alpha * alpha;
-  let maxrbar = 0;
-  let minrbar = 1e100;
-  let normA = Math.sqrt(normA2);
-  let condA = 1;
-  let normX = 0;
-  let normR = beta;
+  const vec: LsmrVectors<V> = { u, v, x, h: S.scale(S.clone(v), sv), hbar: S.zerosLike(v) };
+  const sc: LsmrScalars = {
+    alpha,
+    beta,
+    su,
+    sv,
+    zetabar: alpha * beta,
+    alphabar: alpha,
+    rho: 1,
+    rhobar: 1,
+    cbar: 1,
+    sbar: 0,
+    betadd: beta,
+    betad: 0,
+    rhodold: 1,
+    tautildeold: 0,
+    thetatilde: 0,
+    zeta: 0,
+    d: 0,
+    normA2: alpha * alpha,
+    maxrbar: 0,
+    minrbar: 1e100,
+    normA: Math.sqrt(alpha * alpha),
+    condA: 1,
+    normX: 0,
+    normR: beta,
+    normAR: alpha * beta,
+  };
   const ctol = conlim > 0 ? 1 / conlim : 0;
+  let iterations = 0;
   let istop = 0;
-
   while (iterations < maxIter) {
     iterations++;
-    // Bidiagonalisation step.
-    {
-      // β·u' = A v − α u with the unit vectors v = sv·v_held, u = su·u_held
-      const av = A.apply(v);
-      [u, beta] = S.axpbyNorm(sv, av, -alpha * su, u);
-      S.dispose(av);
-    }
-    if (beta > 0) {
-      su = 1 / beta;
-      // α·v' = Aᵀu − β v
-      const atu = A.applyT(u);
-      [v, alpha] = S.axpbyNorm(su, atu, -beta * sv, v);
-      S.dispose(atu);
-      sv = alpha > 0 ? 1 / alpha : 1;
-    } else su = 1;
-
-    // Rotations.
-    const [chat, shat, alphahat] = symOrtho(alphabar, damp);
-    const rhoold = rho;
-    const [c, s, rhoNew] = symOrtho(alphahat, beta);
-    rho = rhoNew;
-    const thetanew = s * alpha;
-    alphabar = c * alpha;
-
-    const rhobarold = rhobar;
-    const zetaold = zeta;
-    const thetabar = sbar * rho;
-    const rhotemp = cbar * rho;
-    [cbar, sbar, rhobar] = symOrtho(cbar * rho, thetanew);
-    zeta = cbar * zetabar;
-    zetabar = -sbar * zetabar;
-
-    // Update h, hbar, x.
-    {
-      const k1 = (thetabar * rho) / (rhoold * rhobarold);
-      const k2 = zeta / (rho * rhobar);
-      const k3 = thetanew / rho;
-      ({ h, hbar, x, normX } = S.update(h, hbar, x, v, sv, k1, k2, k3));
-    }
-
-    // Estimate ‖r‖.
-    const betaacute = chat * betadd;
-    const betacheck = -shat * betadd;
-    const betahat = c * betaacute;
-    betadd = -s * betaacute;
-    const thetatildeold = thetatilde;
-    const [ctildeold, stildeold, rhotildeold] = symOrtho(rhodold, thetabar);
-    thetatilde = stildeold * rhobar;
-    rhodold = ctildeold * rhobar;
-    betad = -stildeold * betad + ctildeold * betahat;
-    tautildeold = (zetaold - thetatildeold * tautildeold) / rhotildeold;
-    const taud = (zeta - thetatilde * tautildeold) / rhodold;
-    d += betacheck * betacheck;
-    normR = Math.sqrt(d + (betad - taud) ** 2 + betadd * betadd);
-
-    // Estimate ‖A‖, cond(A), ‖x‖.
-    normA2 += beta * beta;
-    normA = Math.sqrt(normA2);
-    normA2 += alpha * alpha;
-    maxrbar = Math.max(maxrbar, rhobarold);
-    if (iterations > 1) minrbar = Math.min(minrbar, rhobarold);
-    condA = Math.max(maxrbar, rhotemp) / Math.min(minrbar, rhotemp);
-    normAR = Math.abs(zetabar);
-
-    // Convergence tests.
-    const test1 = normR / normB;
-    const test2 = normA * normR !== 0 ? normAR / (normA * normR) : Infinity;
-    const test3 = 1 / condA;
-    const t1 = test1 / (1 + (normA * normX) / normB);
-    const rtol = btol + (atol * normA * normX) / normB;
-    if (iterations >= maxIter) istop = 7;
-    if (1 + test3 <= 1) istop = 6;
-    if (1 + test2 <= 1) istop = 5;
-    if (1 + t1 <= 1) istop = 4;
-    if (test3 <= ctol) istop = 3;
-    if (test2 <= atol) istop = 2;
-    if (test1 <= rtol) istop = 1;
+    bidiagonalise(S, A, vec, sc);
+    const r = rotate(sc, damp);
+    updateIterates(S, vec, sc, r);
+    estimateResidual(sc, r);
+    estimateNorms(sc, r, iterations);
+    istop = stopReason(sc, iterations, { maxIter, atol, btol, ctol, normB });
     if (istop > 0) break;
   }
-  for (const t of [u, v, h, hbar]) S.dispose(t);
+  for (const t of [vec.u, vec.v, vec.h, vec.hbar]) S.dispose(t);
+  const { normR, normX, normAR, normA, condA } = sc;
   // LSMR's ‖r‖ estimate includes the damping term; report the data residual ‖b − Ax‖.
   const dataR = Math.sqrt(Math.max(0, normR * normR - damp * damp * normX * normX));
-  return { x, iterations, stop: STOPS[istop], normR: dataR, normAR, normA, condA, normX, normB };
+  return { x: vec.x, iterations, stop: STOPS[istop], normR: dataR, normAR, normA, condA, normX, normB };
+}
+
+/** Golub–Kahan bidiagonalisation step: the next u, β, v, α. */
+function bidiagonalise<V>(S: VectorSpace<V>, A: Operator<V>, vec: LsmrVectors<V>, sc: LsmrScalars): void {
+  // β·u' = A v − α u with the unit vectors v = sv·v_held, u = su·u_held
+  const av = A.apply(vec.v);
+  [vec.u, sc.beta] = S.axpbyNorm(sc.sv, av, -sc.alpha * sc.su, vec.u);
+  S.dispose(av);
+  if (sc.beta > 0) {
+    sc.su = 1 / sc.beta;
+    // α·v' = Aᵀu − β v
+    const atu = A.applyT(vec.u);
+    [vec.v, sc.alpha] = S.axpbyNorm(sc.su, atu, -sc.beta * sc.sv, vec.v);
+    S.dispose(atu);
+    sc.sv = sc.alpha > 0 ? 1 / sc.alpha : 1;
+  } else sc.su = 1;
+}
+
+/** The iteration's plane rotations (the damping one, then the two of the QR factorisations). */
+function rotate(sc: LsmrScalars, damp: number): LsmrRotation {
+  const [chat, shat, alphahat] = symOrtho(sc.alphabar, damp);
+  const rhoold = sc.rho;
+  const [c, s, rhoNew] = symOrtho(alphahat, sc.beta);
+  sc.rho = rhoNew;
+  const thetanew = s * sc.alpha;
+  sc.alphabar = c * sc.alpha;
+
+  const rhobarold = sc.rhobar;
+  const zetaold = sc.zeta;
+  const thetabar = sc.sbar * sc.rho;
+  const rhotemp = sc.cbar * sc.rho;
+  [sc.cbar, sc.sbar, sc.rhobar] = symOrtho(sc.cbar * sc.rho, thetanew);
+  sc.zeta = sc.cbar * sc.zetabar;
+  sc.zetabar = -sc.sbar * sc.zetabar;
+  return { chat, shat, c, s, rhoold, rhobarold, zetaold, thetanew, thetabar, rhotemp };
+}
+
+/** Update h, hbar and x (and ‖x‖). */
+function updateIterates<V>(S: VectorSpace<V>, vec: LsmrVectors<V>, sc: LsmrScalars, r: LsmrRotation): void {
+  const k1 = (r.thetabar * sc.rho) / (r.rhoold * r.rhobarold);
+  const k2 = sc.zeta / (sc.rho * sc.rhobar);
+  const k3 = r.thetanew / sc.rho;
+  ({ h: vec.h, hbar: vec.hbar, x: vec.x, normX: sc.normX } = S.update(vec.h, vec.hbar, vec.x, vec.v, sc.sv, k1, k2, k3));
+}
+
+/** Estimate ‖r‖. */
+function estimateResidual(sc: LsmrScalars, r: LsmrRotation): void {
+  const betaacute = r.chat * sc.betadd;
+  const betacheck = -r.shat * sc.betadd;
+  const betahat = r.c * betaacute;
+  sc.betadd = -r.s * betaacute;
+  const thetatildeold = sc.thetatilde;
+  const [ctildeold, stildeold, rhotildeold] = symOrtho(sc.rhodold, r.thetabar);
+  sc.thetatilde = stildeold * sc.rhobar;
+  sc.rhodold = ctildeold * sc.rhobar;
+  sc.betad = -stildeold * sc.betad + ctildeold * betahat;
+  sc.tautildeold = (r.zetaold - thetatildeold * sc.tautildeold) / rhotildeold;
+  const taud = (sc.zeta - sc.thetatilde * sc.tautildeold) / sc.rhodold;
+  sc.d += betacheck * betacheck;
+  sc.normR = Math.sqrt(sc.d + (sc.betad - taud) ** 2 + sc.betadd * sc.betadd);
+}
+
+/** Estimate ‖A‖, cond(A) and ‖Aᵀr‖. */
+function estimateNorms(sc: LsmrScalars, r: LsmrRotation, iterations: number): void {
+  sc.normA2 += sc.beta * sc.beta;
+  sc.normA = Math.sqrt(sc.normA2);
+  sc.normA2 += sc.alpha * sc.alpha;
+  sc.maxrbar = Math.max(sc.maxrbar, r.rhobarold);
+  if (iterations > 1) sc.minrbar = Math.min(sc.minrbar, r.rhobarold);
+  sc.condA = Math.max(sc.maxrbar, r.rhotemp) / Math.min(sc.minrbar, r.rhotemp);
+  sc.normAR = Math.abs(sc.zetabar);
+}
+
+/** Convergence tests: the index into STOPS of the reason to stop, 0 to go on (the lowest reason wins). */
+function stopReason(sc: LsmrScalars, iterations: number, t: { maxIter: number; atol: number; btol: number; ctol: number; normB: number }): number {
+  const { normR, normA, normX, normAR, condA } = sc;
+  const test1 = normR / t.normB;
+  const test2 = normA * normR !== 0 ? normAR / (normA * normR) : Infinity;
+  const test3 = 1 / condA;
+  const t1 = test1 / (1 + (normA * normX) / t.normB);
+  const rtol = t.btol + (t.atol * normA * normX) / t.normB;
+  let istop = 0;
+  if (iterations >= t.maxIter) istop = 7;
+  if (1 + test3 <= 1) istop = 6;
+  if (1 + test2 <= 1) istop = 5;
+  if (1 + t1 <= 1) istop = 4;
+  if (test3 <= t.ctol) istop = 3;
+  if (test2 <= t.atol) istop = 2;
+  if (test1 <= rtol) istop = 1;
+  return istop;
 }
 
 /**
