@@ -35,7 +35,6 @@ export interface ModelResult {
   runs: RunResult[];
 }
 
-
 const COLORS: Record<string, string> = { '0': '#d62728', '0.01': '#ff7f0e', '0.1': '#1f77b4', '0.3': '#2ca02c', '1': '#9467bd' };
 const colorOf = (rho: number, i: number) => COLORS[String(rho)] ?? ['#9467bd', '#8c564b', '#e377c2', '#7f7f7f'][i % 4];
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -63,9 +62,13 @@ export function renderSvg(results: ModelResult[]): string {
   const xMinE = Math.floor(Math.log10(Math.min(...caps)));
   const xMaxE = Math.ceil(Math.log10(Math.max(...caps)));
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
-  out.push(`<text x="${W / 2}" y="28" text-anchor="middle" font-size="19" font-weight="bold">NAFlow paper-mode maps vs the LSMR iteration cap, by damping ρ (λ = ρ·σ_max)</text>`);
+  out.push(
+    `<text x="${W / 2}" y="28" text-anchor="middle" font-size="19" font-weight="bold">NAFlow paper-mode maps vs the LSMR iteration cap, by damping ρ (λ = ρ·σ_max)</text>`,
+  );
   out.push(
     `<text x="${W / 2}" y="48" text-anchor="middle" font-size="13" fill="#444">max over layers of ‖F_cap − F_conv‖ / ‖F_conv‖, F_conv = the run with the largest cap for that ρ; atol = btol = 1e-6</text>`,
   );
@@ -81,15 +84,15 @@ export function renderSvg(results: ModelResult[]): string {
       const y = sy(10 ** e);
       out.push(`<line x1="${ox}" x2="${ox + panelW}" y1="${y}" y2="${y}" stroke="#ddd"/>`);
       out.push(`<text x="${ox - 8}" y="${y + 5}" text-anchor="end" font-size="13">${sup(e)}</text>`);
-      if (e < yMaxE)
-        for (let k = 2; k < 10; k++) out.push(`<line x1="${ox}" x2="${ox + 4}" y1="${sy(k * 10 ** e)}" y2="${sy(k * 10 ** e)}" stroke="#333"/>`);
+      if (e < yMaxE) for (let k = 2; k < 10; k++) out.push(`<line x1="${ox}" x2="${ox + 4}" y1="${sy(k * 10 ** e)}" y2="${sy(k * 10 ** e)}" stroke="#333"/>`);
     }
     for (let e = xMinE; e <= xMaxE; e++) {
       const x = sx(10 ** e);
       out.push(`<line x1="${x}" x2="${x}" y1="${oy}" y2="${oy + panelH}" stroke="#ddd"/>`);
       out.push(`<text x="${x}" y="${oy + panelH + 20}" text-anchor="middle" font-size="13">${sup(e)}</text>`);
       if (e < xMaxE)
-        for (let k = 2; k < 10; k++) out.push(`<line x1="${sx(k * 10 ** e)}" x2="${sx(k * 10 ** e)}" y1="${oy + panelH}" y2="${oy + panelH - 4}" stroke="#333"/>`);
+        for (let k = 2; k < 10; k++)
+          out.push(`<line x1="${sx(k * 10 ** e)}" x2="${sx(k * 10 ** e)}" y1="${oy + panelH}" y2="${oy + panelH - 4}" stroke="#333"/>`);
     }
     if (hasZero) {
       const yb = sy(10 ** (yMinE - 0.2));
@@ -114,7 +117,9 @@ export function renderSvg(results: ModelResult[]): string {
       out.push(`<polyline points="${xy.join(' ')}" fill="none" stroke="${c}" stroke-width="2.5"/>`);
       for (const q of pts) {
         const zero = !(q.maxDiff! > 0);
-        out.push(`<circle cx="${sx(q.cap).toFixed(1)}" cy="${sy(q.maxDiff!).toFixed(1)}" r="4.5" fill="${zero ? 'white' : c}" stroke="${c}" stroke-width="2"/>`);
+        out.push(
+          `<circle cx="${sx(q.cap).toFixed(1)}" cy="${sy(q.maxDiff!).toFixed(1)}" r="4.5" fill="${zero ? 'white' : c}" stroke="${c}" stroke-width="2"/>`,
+        );
       }
       // the converged reference cap: a small marker on the x axis
       const sameRefBefore = rhos.slice(0, i).filter((q) => maxCap(r, q) === maxCap(r, rho)).length;

@@ -34,7 +34,8 @@ const asMap1 = (l: { map: Float32Array; shape: [number, number, number] }): Map1
 const METHODS: Array<[string, (i: number, layers: 'all' | 'last') => Map1[]]> = listMethods().map((m) => {
   const method = resolveMethod(m.id);
   const lastOnly = m.id === 'scorecam';
-  const run = (i: number, layers: 'all' | 'last') => method.run(model, prepared[i].tensor, layers === 'last' || lastOnly ? { layers: [last] } : {}).layers.map(asMap1);
+  const run = (i: number, layers: 'all' | 'last') =>
+    method.run(model, prepared[i].tensor, layers === 'last' || lastOnly ? { layers: [last] } : {}).layers.map(asMap1);
   return [lastOnly ? `${m.id} (last layer)` : m.id, run];
 });
 
@@ -51,13 +52,18 @@ for (const [name, fn] of METHODS) {
   // Score-CAM: ~1000 forward passes per image at Tiny Darknet's last layer: 2 photos, 1 pass, no warm-up
   const [n, passes, warm] = name.startsWith('scorecam') ? [2, 1, false] : [photos.length, 2, true];
   const maps = rate((i) => void fn(i, 'all'), n, passes, warm);
-  const scored = rate((i) => {
-    const m = fn(i, 'last').at(-1)!;
-    const scorer = makeScorer(model, prepared[i].rgb, prepared[i].spec, { classIndex: 0 });
-    deletionInsertion(scorer, m, 'deletion', { steps: 16 });
-    deletionInsertion(scorer, m, 'insertion', { steps: 16 });
-    confidenceChange(scorer, m);
-  }, n, passes, warm);
+  const scored = rate(
+    (i) => {
+      const m = fn(i, 'last').at(-1)!;
+      const scorer = makeScorer(model, prepared[i].rgb, prepared[i].spec, { classIndex: 0 });
+      deletionInsertion(scorer, m, 'deletion', { steps: 16 });
+      deletionInsertion(scorer, m, 'insertion', { steps: 16 });
+      confidenceChange(scorer, m);
+    },
+    n,
+    passes,
+    warm,
+  );
   rows.push(`| ${name} | ${maps.toFixed(2)} | ${scored.toFixed(2)} |`);
   console.log(rows.at(-1));
 }
@@ -76,7 +82,8 @@ fs.writeFileSync(path.join(root, 'bench/methods.md'), `# Methods: images per sec
 // the tables live in docs/benchmarks.md; a missing marker is an error, not a silent skip
 const readme = path.join(root, 'docs/benchmarks.md');
 const text = fs.readFileSync(readme, 'utf8');
-const start = '<!-- bench-methods:start -->', end = '<!-- bench-methods:end -->';
+const start = '<!-- bench-methods:start -->',
+  end = '<!-- bench-methods:end -->';
 if (!text.includes(start) || !text.includes(end)) throw new Error(`${readme}: no ${start} … ${end} markers for the table`);
 fs.writeFileSync(readme, text.replace(new RegExp(`${start}[\\s\\S]*${end}`), `${start}\n${table}\n${end}`));
 console.log(table);

@@ -15,12 +15,25 @@ for (const spec of runs) {
   const [name, dir] = nameDir.split('=');
   const target = path.join(root, 'docs/results', name);
   fs.mkdirSync(target, { recursive: true });
-  for (const f of fs.readdirSync(dir)) if (f.endsWith('.svg') || f === 'results.csv' || f === 'results.json') fs.copyFileSync(path.join(dir, f), path.join(target, f));
-  const md = fs.readFileSync(path.join(dir, 'results.md'), 'utf8')
+  for (const f of fs.readdirSync(dir))
+    if (f.endsWith('.svg') || f === 'results.csv' || f === 'results.json') fs.copyFileSync(path.join(dir, f), path.join(target, f));
+  const md = fs
+    .readFileSync(path.join(dir, 'results.md'), 'utf8')
     .replace(/^# .*\n/, '')
     .replace(/^## /gm, '### ')
     .replace(/\]\(plot-/g, `](results/${name}/plot-`);
-  parts.push(`## ${name}`, '', '```bash', command.trim(), '```', '', `Raw numbers: [results.csv](results/${name}/results.csv), [results.json](results/${name}/results.json).`, '', md.trim(), '');
+  parts.push(
+    `## ${name}`,
+    '',
+    '```bash',
+    command.trim(),
+    '```',
+    '',
+    `Raw numbers: [results.csv](results/${name}/results.csv), [results.json](results/${name}/results.json).`,
+    '',
+    md.trim(),
+    '',
+  );
 }
 fs.writeFileSync(path.join(root, 'docs/results.md'), `${parts.join('\n')}\n`);
 console.log('wrote docs/results.md');

@@ -30,7 +30,11 @@ interface Cell {
 
 function runJson(cmd: string, args: string[], extraEnv: Record<string, string> = {}): Cell | string {
   const r = spawnSync(cmd, args, { cwd: root, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 20 * 60 * 1000 });
-  const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  const line = (r.stdout ?? '')
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
   if (r.status !== 0 || !line) return `failed (${(r.stderr ?? '').trim().split('\n').pop() ?? r.status})`;
   return JSON.parse(line) as Cell;
 }
@@ -54,7 +58,17 @@ const explainCell = (
 ) =>
   runJson(
     process.execPath,
-    [path.join(root, 'dist/bench/explain-one.js'), model, input, mode, String(opts.threads ?? 1), String(runs), String(opts.refCap ?? 0), opts.variant ?? 'default', opts.sigmaCacheDir ? 'on' : 'off'],
+    [
+      path.join(root, 'dist/bench/explain-one.js'),
+      model,
+      input,
+      mode,
+      String(opts.threads ?? 1),
+      String(runs),
+      String(opts.refCap ?? 0),
+      opts.variant ?? 'default',
+      opts.sigmaCacheDir ? 'on' : 'off',
+    ],
     { ...opts.extra, ...(opts.sigmaCacheDir ? { NAFLOW_CACHE_DIR: opts.sigmaCacheDir } : {}) },
   );
 /**
@@ -75,7 +89,9 @@ const diff = (c: Cell | string) =>
 const first = (c: Cell | string) => (typeof c === 'string' ? '–' : `${c.first_ms} ms`);
 const firsts = (estimated: Cell | string, cached: Cell | string) => `${first(estimated)} (σ_max estimated); ${first(cached)} (σ_max cached)`;
 const lsmr = (c: Cell | string) =>
-  typeof c === 'string' || !c.lsmr_solves ? '–' : `${c.lsmr_solves} solves, ${c.lsmr_mean_iterations} it. mean (max ${c.lsmr_max_iterations}), residual median ${c.residual_median}`;
+  typeof c === 'string' || !c.lsmr_solves
+    ? '–'
+    : `${c.lsmr_solves} solves, ${c.lsmr_mean_iterations} it. mean (max ${c.lsmr_max_iterations}), residual median ${c.residual_median}`;
 const ratio = (a: Cell | string, b: Cell | string) => (typeof a === 'string' || typeof b === 'string' ? '–' : `${(a.median_ms / b.median_ms).toFixed(1)}×`);
 
 const explainRows: string[] = [];

@@ -46,7 +46,11 @@ export interface Cell {
 }
 
 export function readRecords(file: string): QueryRecord[] {
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as QueryRecord);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as QueryRecord);
 }
 
 const finiteMean = (v: (number | null)[]) => {
@@ -133,28 +137,41 @@ export function toMarkdown(title: string, models: { name: string; recs: QueryRec
     const d = m.name === 'SimCLR' ? 4 : 3;
     for (const mode of MODES) {
       out.push(`### ${m.name}, ${mode} mode (${m.recs.length} queries)`, '');
-      out.push('| weighting | specificity [95 %] | Δ vs min–max [paired 95 %] | standardised Δ | relative | ρ(r*, runner-up) | constant maps | s per query |', '|---|---|---|---|---|---|---|---|');
+      out.push(
+        '| weighting | specificity [95 %] | Δ vs min–max [paired 95 %] | standardised Δ | relative | ρ(r*, runner-up) | constant maps | s per query |',
+        '|---|---|---|---|---|---|---|---|',
+      );
       for (const c of m.cells.filter((c) => c.mode === mode)) {
         if (c.degenerate) {
           out.push(`| ${c.weighting} | all-zero weights for ${c.degenerate}/${c.queries} queries: no map | — | — | — | — | — | — |`);
           continue;
         }
         const same = c.sameAsSigned ? ` (= signed for ${c.sameAsSigned}/${c.queries})` : '';
-        out.push(`| ${c.weighting}${same} | ${iv(c.specificity, d)} | ${c.weighting === BASE ? '—' : iv(c.vsMinmax, d)} | ${c.weighting === BASE ? '—' : f(c.standardised, 3)} | ${f(c.relative, 3)} | ${f(c.rho, 3)} | ${f(100 * c.constantShare!, 0)} % | ${f(c.secondsPerQuery, 2)} |`);
+        out.push(
+          `| ${c.weighting}${same} | ${iv(c.specificity, d)} | ${c.weighting === BASE ? '—' : iv(c.vsMinmax, d)} | ${c.weighting === BASE ? '—' : f(c.standardised, 3)} | ${f(c.relative, 3)} | ${f(c.rho, 3)} | ${f(100 * c.constantShare!, 0)} % | ${f(c.secondsPerQuery, 2)} |`,
+        );
       }
       out.push(randomRow(m.recs, d), '');
     }
     const live = m.cells.filter((c) => !c.degenerate && c.sameAsSigned < c.queries);
     out.push(`**${m.name} per layer** (mean specificity; ρ: the diagnostic). Layers: ${m.recs[0].layers.map((l, i) => `${i + 1} \`${l}\``).join(', ')}.`, '');
-    out.push(`| layer | ${live.map((c) => `${c.mode.slice(0, 3)} ${c.weighting}`).join(' | ')} | ${live.map((c) => `ρ ${c.mode.slice(0, 3)} ${c.weighting}`).join(' | ')} |`);
+    out.push(
+      `| layer | ${live.map((c) => `${c.mode.slice(0, 3)} ${c.weighting}`).join(' | ')} | ${live.map((c) => `ρ ${c.mode.slice(0, 3)} ${c.weighting}`).join(' | ')} |`,
+    );
     out.push(`|---|${live.map(() => '---|').join('')}${live.map(() => '---|').join('')}`);
     m.recs[0].layers.forEach((_, l) =>
       out.push(`| ${l + 1} | ${live.map((c) => f(c.perLayer!.specificity[l], d)).join(' | ')} | ${live.map((c) => f(c.perLayer!.rho[l], 2)).join(' | ')} |`),
     );
     out.push('');
   }
-  out.push('### Selection score', '', `| weighting | ${models.flatMap((m) => MODES.map((mode) => `${m.name} ${mode}`)).join(' | ')} | score | eligible |`, `|---|${models.flatMap(() => MODES.map(() => '---|')).join('')}---|---|`);
-  for (const s of selection.scores) out.push(`| ${s.weighting} | ${s.standardised.map((v) => f(v, 3)).join(' | ')} | ${f(s.score, 3)} | ${s.eligible ? 'yes' : 'no'} |`);
+  out.push(
+    '### Selection score',
+    '',
+    `| weighting | ${models.flatMap((m) => MODES.map((mode) => `${m.name} ${mode}`)).join(' | ')} | score | eligible |`,
+    `|---|${models.flatMap(() => MODES.map(() => '---|')).join('')}---|---|`,
+  );
+  for (const s of selection.scores)
+    out.push(`| ${s.weighting} | ${s.standardised.map((v) => f(v, 3)).join(' | ')} | ${f(s.score, 3)} | ${s.eligible ? 'yes' : 'no'} |`);
   out.push('', `Rule's choice: **${selection.chosen}** — ${selection.reason}.`);
   return out.join('\n');
 }

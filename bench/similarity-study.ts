@@ -73,14 +73,21 @@ export const MODELS = {
 
 async function simclrQueries(model: Model, data: string, half: 'dev' | 'test', every: number): Promise<Query[]> {
   const root = path.join(data, 'cifar10-test');
-  const classes = fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const classes = fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   const files = classes.map((c) => imageFiles(path.join(root, c)));
   const candidates: Query['candidates'] = [];
   for (const [i, c] of classes.entries()) candidates.push({ label: `${c}/${path.basename(files[i][0])}`, embedding: await embed(model, files[i][0]) });
   // images 2–50 or 51–100 of each class folder (1-based), every `every`-th from the first of the range
   const [from, to] = half === 'dev' ? [1, 50] : [50, 100];
   return classes.flatMap((c, i) =>
-    files[i].slice(from, to).filter((_, k) => k % every === 0).map((file) => ({ id: `${c}/${path.basename(file)}`, file, candidates })),
+    files[i]
+      .slice(from, to)
+      .filter((_, k) => k % every === 0)
+      .map((file) => ({ id: `${c}/${path.basename(file)}`, file, candidates })),
   );
 }
 
@@ -97,9 +104,11 @@ async function protonetQueries(model: Model, data: string, half: 'dev' | 'test',
     const candidates: Query['candidates'] = [];
     // 1-shot: each class's prototype is its single support image's embedding
     for (const f of imageFiles(path.join(tmp, run, 'training'))) candidates.push({ label: `${run}/${path.basename(f)}`, embedding: await embed(model, f) });
-    const words = fs.readFileSync(path.join(tmp, run, 'class_labels.txt'), 'utf8').split(/\s+/).filter(Boolean);
-    for (let i = 0, k = 0; i < words.length; i += 2, k++)
-      if (k % every === 0) queries.push({ id: words[i], file: path.join(tmp, words[i]), candidates });
+    const words = fs
+      .readFileSync(path.join(tmp, run, 'class_labels.txt'), 'utf8')
+      .split(/\s+/)
+      .filter(Boolean);
+    for (let i = 0, k = 0; i < words.length; i += 2, k++) if (k % every === 0) queries.push({ id: words[i], file: path.join(tmp, words[i]), candidates });
   }
   return queries;
 }
@@ -133,7 +142,8 @@ async function runQuery(model: Model, metric: Metric, q: Query): Promise<QueryRe
     const [best, second] = ranked;
     const others = ranked.slice(1).map((x) => x.c.embedding);
     const embedder: Embedder = makeEmbedder(model, prepared.rgb, imageSpecFor(model), { embeddingNode });
-    const spec = (m: { map: Float32Array; height: number; width: number }) => retrievalSpecificity(embedder, m, best.c.embedding, others, { metric, steps: STEPS });
+    const spec = (m: { map: Float32Array; height: number; width: number }) =>
+      retrievalSpecificity(embedder, m, best.c.embedding, others, { metric, steps: STEPS });
     const next = uniform(hash(q.id));
     const random = spec({ map: Float32Array.from({ length: embedder.height * embedder.width }, next), height: embedder.height, width: embedder.width });
     let layerIdx: number[] = [];
@@ -148,14 +158,19 @@ async function runQuery(model: Model, metric: Metric, q: Query): Promise<QueryRe
           cells[mode][weighting] = { status: 'degenerate', specificity: null, relative: null, rho: null, constant: null, seconds: 0 };
           continue;
         }
-        if (weighting === 'rectified' && cells[mode].signed?.status === 'ok' && w.every((v, d) => v === decompose(qe, [best.c.embedding], metric, 'signed').weights[d])) {
+        if (
+          weighting === 'rectified' &&
+          cells[mode].signed?.status === 'ok' &&
+          w.every((v, d) => v === decompose(qe, [best.c.embedding], metric, 'signed').weights[d])
+        ) {
           cells[mode][weighting] = { ...cells[mode].signed, status: 'same-as-signed', seconds: 0 };
           continue;
         }
-        const explain = (ref: Float32Array) => explainSimilarity(model, prepared.tensor, retrievalTarget([{ embedding: ref }], metric), { mode, weighting, embeddingNode });
+        const explain = (ref: Float32Array) =>
+          explainSimilarity(model, prepared.tensor, retrievalTarget([{ embedding: ref }], metric), { mode, weighting, embeddingNode });
         const a = await explain(best.c.embedding);
         const b = await explain(second.c.embedding);
-        if (!layerIdx.length) ((layerIdx = layerSpread(a.layers.length)), (layerNames = layerIdx.map((i) => a.layers[i].name)));
+        if (!layerIdx.length) (layerIdx = layerSpread(a.layers.length)), (layerNames = layerIdx.map((i) => a.layers[i].name));
         const scores = layerIdx.map((i) => spec({ map: a.layers[i].map, height: a.layers[i].shape[0], width: a.layers[i].shape[1] }));
         cells[mode][weighting] = {
           status: 'ok',
@@ -194,7 +209,15 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-simstudy-'));
   try {
     const queries = which === 'simclr' ? await simclrQueries(model, data, half, every) : await protonetQueries(model, data, half, every, tmp);
-    const done = new Set(fs.existsSync(out) ? fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as QueryRecord).id) : []);
+    const done = new Set(
+      fs.existsSync(out)
+        ? fs
+            .readFileSync(out, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => (JSON.parse(l) as QueryRecord).id)
+        : [],
+    );
     const t0 = performance.now();
     let n = 0;
     for (const q of queries) {

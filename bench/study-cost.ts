@@ -24,7 +24,9 @@ const model = await loadModel(modelFile, { card, sigmaCache: false });
 const list = JSON.parse(fs.readFileSync(labels, 'utf8')) as Array<{ file: string }>;
 const files = list.slice(0, Number(count)).map((it) => path.resolve(path.dirname(labels), it.file));
 const run = (method: string, x: Parameters<typeof runCascade>[1]) =>
-  method === 'naflow-ref' ? runCascade(model, x, { mode: 'reference' }) : runCascade(model, x, { mode: 'paper', variant: resolveVariant(method.replace(/^naflow:?/, '') || 'default') });
+  method === 'naflow-ref'
+    ? runCascade(model, x, { mode: 'reference' })
+    : runCascade(model, x, { mode: 'paper', variant: resolveVariant(method.replace(/^naflow:?/, '') || 'default') });
 const times = new Map(methods.map((m) => [m, [] as number[]]));
 for (const [k, file] of files.entries()) {
   const { tensor } = await prepareImage(model, file);

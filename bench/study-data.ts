@@ -29,10 +29,18 @@ write('imagenet-dev', sample(inetHalves.dev));
 write('imagenet-test', sample(inetHalves.test));
 
 const cifar = path.resolve(dataDir, 'cifar10-test');
-const classes = fs.readdirSync(cifar, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+const classes = fs
+  .readdirSync(cifar, { withFileTypes: true })
+  .filter((e) => e.isDirectory())
+  .map((e) => e.name)
+  .sort();
 const cifarItems: Item[] = [];
 for (const c of classes)
-  for (const f of fs.readdirSync(path.join(cifar, c)).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort()) cifarItems.push({ file: path.join(cifar, c, f), label: c });
+  for (const f of fs
+    .readdirSync(path.join(cifar, c))
+    .filter((f) => /\.(png|jpe?g)$/i.test(f))
+    .sort())
+    cifarItems.push({ file: path.join(cifar, c, f), label: c });
 const cifarHalves = halves(cifarItems, 500);
 write('cifar-dev', sample(cifarHalves.dev));
 write('cifar-test', sample(cifarHalves.test));

@@ -33,7 +33,10 @@ interface Run {
  */
 export function readRuns(dir: string, partial = false): Map<string, Run> {
   const runs = new Map<string, Run>();
-  const subs = fs.readdirSync(dir).sort().filter((s) => fs.existsSync(path.join(dir, s, 'progress.jsonl')));
+  const subs = fs
+    .readdirSync(dir)
+    .sort()
+    .filter((s) => fs.existsSync(path.join(dir, s, 'progress.jsonl')));
   const finished = subs.map((s) => path.join(dir, s, 'results.json')).find((f) => fs.existsSync(f));
   for (const sub of subs) {
     const resultsFile = path.join(dir, sub, 'results.json');
@@ -104,13 +107,20 @@ export interface ConfigReport {
   winsVsLayercam: number;
   winsVsReference: number;
   layers: number;
-  perLayer: Array<{ name: string; index: number; depth: number; mean: Record<Metric, number>; vsLayercam: Record<Metric, Interval>; vsReference: Record<Metric, Interval> }>;
+  perLayer: Array<{
+    name: string;
+    index: number;
+    depth: number;
+    mean: Record<Metric, number>;
+    vsLayercam: Record<Metric, Interval>;
+    vsReference: Record<Metric, Interval>;
+  }>;
   perThird: Record<(typeof THIRDS)[number], { layers: number; vsLayercam: Record<Metric, Interval>; vsReference: Record<Metric, Interval> }>;
   /** thirds where the interval of a metric's difference to reference mode lies wholly on the worse side */
   worseThanReference: string[];
 }
 
-function valueOf(run: Run, i: number, layer: string, m: Metric): number {
+function runValue(run: Run, i: number, layer: string, m: Metric): number {
   const v = run.images.get(i)?.[layer]?.[m];
   if (typeof v !== 'number') throw new Error(`${run.method}: image ${i} has no ${m} at ${layer}`);
   return v;
@@ -126,14 +136,14 @@ export function analyse(runs: Map<string, Run>, method: string): ConfigReport {
   const images = [...cfg.images.keys()].sort((a, b) => a - b);
   for (const b of [lc, ref]) if (b.images.size !== images.length) throw new Error(`${b.method} and ${method} were run on different images`);
   const diffs = (other: Run, layers: string[], m: Metric) =>
-    images.map((i) => layers.reduce((s, l) => s + valueOf(cfg, i, l, m) - valueOf(other, i, l, m), 0) / layers.length);
+    images.map((i) => layers.reduce((s, l) => s + runValue(cfg, i, l, m) - runValue(other, i, l, m), 0) / layers.length);
   const intervals = (other: Run, layers: string[]) =>
     Object.fromEntries(METRICS.map((m) => [m, pairedBootstrap(diffs(other, layers, m))])) as Record<Metric, Interval>;
   const perLayer = cfg.layers.map((l) => ({
     name: l.name,
     index: l.index,
     depth: l.depth,
-    mean: Object.fromEntries(METRICS.map((m) => [m, images.reduce((s, i) => s + valueOf(cfg, i, l.name, m), 0) / images.length])) as Record<Metric, number>,
+    mean: Object.fromEntries(METRICS.map((m) => [m, images.reduce((s, i) => s + runValue(cfg, i, l.name, m), 0) / images.length])) as Record<Metric, number>,
     vsLayercam: intervals(lc, [l.name]),
     vsReference: intervals(ref, [l.name]),
   }));
@@ -158,19 +168,28 @@ const iv = (x: Interval, d = 4) => `${f(x.mean, d)} [${f(x.lo, d)}, ${f(x.hi, d)
 const digits = (m: Metric) => (m === 'drop' ? 2 : 4);
 
 export function toMarkdown(title: string, reports: ConfigReport[], images: number): string {
-  const out = [`## ${title}`, '', `${images} images; each cell: mean difference, paired bootstrap 95 % interval over the images (${BOOTSTRAP} resamples). Deletion and average drop: negative is better; insertion: positive is better.`, ''];
+  const out = [
+    `## ${title}`,
+    '',
+    `${images} images; each cell: mean difference, paired bootstrap 95 % interval over the images (${BOOTSTRAP} resamples). Deletion and average drop: negative is better; insertion: positive is better.`,
+    '',
+  ];
   out.push('| configuration | wins vs LayerCAM | wins vs reference | significantly worse than reference |', '|---|---|---|---|');
-  for (const r of reports) out.push(`| \`${r.method}\` | ${r.winsVsLayercam}/${r.layers} | ${r.winsVsReference}/${r.layers} | ${r.worseThanReference.join(', ') || '—'} |`);
+  for (const r of reports)
+    out.push(`| \`${r.method}\` | ${r.winsVsLayercam}/${r.layers} | ${r.winsVsReference}/${r.layers} | ${r.worseThanReference.join(', ') || '—'} |`);
   for (const key of ['vsLayercam', 'vsReference'] as const) {
     out.push('', `### Difference to ${key === 'vsLayercam' ? 'LayerCAM' : 'reference mode'}, per depth third`, '');
     out.push(`| configuration | third | ${METRICS.map((m) => `Δ ${m}`).join(' | ')} |`, `|---|---|${METRICS.map(() => '---').join('|')}|`);
-    for (const r of reports) for (const t of THIRDS) out.push(`| \`${r.method}\` | ${t} (${r.perThird[t].layers}) | ${METRICS.map((m) => iv(r.perThird[t][key][m], digits(m))).join(' | ')} |`);
+    for (const r of reports)
+      for (const t of THIRDS)
+        out.push(`| \`${r.method}\` | ${t} (${r.perThird[t].layers}) | ${METRICS.map((m) => iv(r.perThird[t][key][m], digits(m))).join(' | ')} |`);
   }
   return out.join('\n');
 }
 
 /** a method id as the plots' legend names it (short enough for its 170 px): the changes alone, `spec`, `reference` */
-const legendName = (method: string) => (method === 'naflow' ? 'spec' : method === 'naflow-ref' ? 'reference' : method.replace(/^naflow:/, '').replace('unit=block', 'block'));
+const legendName = (method: string) =>
+  method === 'naflow' ? 'spec' : method === 'naflow-ref' ? 'reference' : method.replace(/^naflow:/, '').replace('unit=block', 'block');
 
 /** Per metric, the difference to LayerCAM against depth, one line per configuration (eval's plot). */
 function plots(reports: ConfigReport[], outDir: string, prefix: string): string[] {
@@ -181,7 +200,16 @@ function plots(reports: ConfigReport[], outDir: string, prefix: string): string[
       methods: reports.map((c) => legendName(c.method)),
       metrics: [],
       settings: {},
-      rows: reports.flatMap((c) => c.perLayer.map((l) => ({ method: legendName(c.method), layer: l.name, layerIndex: l.index, depth: l.depth, n: 0, values: { [key]: l.vsLayercam[m].mean } }))),
+      rows: reports.flatMap((c) =>
+        c.perLayer.map((l) => ({
+          method: legendName(c.method),
+          layer: l.name,
+          layerIndex: l.index,
+          depth: l.depth,
+          n: 0,
+          values: { [key]: l.vsLayercam[m].mean },
+        })),
+      ),
     } as unknown as EvalResults;
     const file = `${prefix}-${m}.svg`;
     fs.writeFileSync(path.join(outDir, file), plotSvg(r, key));

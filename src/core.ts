@@ -10,7 +10,14 @@ export { InputError, UsageError, isInputError } from './util/errors.js';
 export { registerOp, getOpRule, supportedOps, type OpRule, type OpContext, type VjpArgs } from './ops/registry.js';
 export { Model } from './engine/model.js';
 export { initBackend, currentBackend, registerWasmThreads, type BackendName, type BackendOptions, type WasmThreadStarter } from './engine/backend.js';
-export { nativeStatus, setNativeThreads, withoutNative, registerNativeProvider, type NativeProvider, type NativeProviderRegistration } from './runtime/native.js';
+export {
+  nativeStatus,
+  setNativeThreads,
+  withoutNative,
+  registerNativeProvider,
+  type NativeProvider,
+  type NativeProviderRegistration,
+} from './runtime/native.js';
 export { forward, backward, nodesBetween, ForwardRecord, type Feeds, type ForwardOptions, type BackwardOptions } from './engine/execute.js';
 export { inferShapes } from './engine/shapes.js';
 export { importModel, importGraphFrom, formatOf, modelOf, ModelLoadError, type ModelFormat } from './import/model.js';

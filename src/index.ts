@@ -21,7 +21,19 @@ export { modelSha256 } from './node/hash.js';
 export { runEval, valueKeys, type EvalOptions, type EvalResults, type EvalRow, type EvalLayer } from './eval/run.js';
 export { writeReport, toCsv, toMarkdown, metricKeys, metricLabel } from './eval/report.js';
 export { readDataset, EvalDataError, type EvalItem } from './eval/dataset.js';
-export { viewerData, encodeMap, decodeMap, evalSection, modelDisplayName, type ViewerData, type ViewerDataOptions, type ViewerLayer, type ViewerMap, type ViewerFlow, type CompareFlow } from './viewer/data.js';
+export {
+  viewerData,
+  encodeMap,
+  decodeMap,
+  evalSection,
+  modelDisplayName,
+  type ViewerData,
+  type ViewerDataOptions,
+  type ViewerLayer,
+  type ViewerMap,
+  type ViewerFlow,
+  type CompareFlow,
+} from './viewer/data.js';
 export { renderReport, REPORT_CSP, type ReportOptions } from './viewer/report.js';
 export { startServer, type ServeOptions, type ServeModel, type RunningServer } from './serve/server.js';
 export { runExplainJob, type JobRequest, type JobOutput } from './serve/job.js';

@@ -114,8 +114,7 @@ export function formatInspect(report: InspectReport): string {
   out.push(line(widths.map((w) => '-'.repeat(w))));
   for (const row of body) out.push(line(row));
   out.push('');
-  if (!report.allSupported)
-    for (const u of report.unsupported) out.push(`Unsupported: ${u.op}: ${u.nodes.join(', ')}`);
+  if (!report.allSupported) for (const u of report.unsupported) out.push(`Unsupported: ${u.op}: ${u.nodes.join(', ')}`);
   out.push(report.verdict);
   return out.join('\n');
 }
@@ -155,7 +154,12 @@ function dryRun(g: Graph, node: AnyNode, inShapes: Shape[], run: (ins: tf.Tensor
   const batchUnknown = inShapes.some((s) => s[0] === -1);
   const shapes = tf.tidy(() => {
     const ins = node.inputs.map(
-      (n, k) => g.constants.get(n) ?? tf.zeros(inShapes[k].map((d) => (d < 0 ? 1 : d)), g.values.get(n)?.dtype ?? 'float32'),
+      (n, k) =>
+        g.constants.get(n) ??
+        tf.zeros(
+          inShapes[k].map((d) => (d < 0 ? 1 : d)),
+          g.values.get(n)?.dtype ?? 'float32',
+        ),
     );
     return run(ins).map((t) => t.shape.slice());
   });

@@ -66,11 +66,7 @@ export function topPredictions(model: Pick<Model, 'card'>, scores: ArrayLike<num
  * Classify one image (file path or encoded bytes) or an already preprocessed tensor ([1,H,W,C] or
  * [H,W,C], NHWC; it stays the caller's). Frees every tensor it creates.
  */
-export async function predict(
-  model: Model,
-  imageOrTensor: string | Uint8Array | tf.Tensor,
-  options: PredictOptions = {},
-): Promise<PredictResult> {
+export async function predict(model: Model, imageOrTensor: string | Uint8Array | tf.Tensor, options: PredictOptions = {}): Promise<PredictResult> {
   const k = options.top ?? 5;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`top must be a positive integer, got ${k}`);
   let input: tf.Tensor;

@@ -65,7 +65,11 @@ test('accuracy on real images', { skip }, async (t) => {
       const ids = model.card.idList!;
       assert.equal(ids.length, 1000, 'darknet1k_wnids.txt');
       const t0 = performance.now();
-      const tops = await scoreAll(model, entries.map((e) => path.join(dir, e.file)), 5);
+      const tops = await scoreAll(
+        model,
+        entries.map((e) => path.join(dir, e.file)),
+        5,
+      );
       const secs = (performance.now() - t0) / 1000;
       let top1 = 0;
       let top5 = 0;
@@ -96,13 +100,20 @@ test('accuracy on real images', { skip }, async (t) => {
   for (const [label, cls] of CIFAR_CLASSES.entries())
     for (const f of fs.readdirSync(path.join(cifarDir, cls)).sort()) cifar.push({ file: path.join(cifarDir, cls, f), label });
 
-  for (const [name, expected] of [['resnet20', 80.4], ['resnet56', 82.5]] as const) {
+  for (const [name, expected] of [
+    ['resnet20', 80.4],
+    ['resnet56', 82.5],
+  ] as const) {
     await t.test(`CIFAR-10 ${name}.onnx on cifar10-test: ${expected} % (± 0.3 point)`, async () => {
       assert.equal(cifar.length, 1000);
       const model = await loadModel(path.join(DATA, 'models', 'cifar-resnet', `${name}.onnx`), { card });
       try {
         const t0 = performance.now();
-        const tops = await scoreAll(model, cifar.map((c) => c.file), 1);
+        const tops = await scoreAll(
+          model,
+          cifar.map((c) => c.file),
+          1,
+        );
         const secs = (performance.now() - t0) / 1000;
         const correct = tops.filter((idx, i) => idx[0] === cifar[i].label).length;
         const acc = (100 * correct) / cifar.length;

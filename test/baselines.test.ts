@@ -60,9 +60,7 @@ for (const name of ['vgg16', 'resnet18']) {
     const cams = JSON.parse(fs.readFileSync(path.join(camDir, name, 'manifest.json'), 'utf8'));
     const tensors: string[] = cams.layers.map((l: { tensor: string }) => l.tensor);
     const before = tf.memory().numTensors;
-    const flows = Object.fromEntries(
-      CAMS.map((m) => [m, runMethod(model, x, m, { layers: tensors })]),
-    );
+    const flows = Object.fromEntries(CAMS.map((m) => [m, runMethod(model, x, m, { layers: tensors })]));
     assert.equal(tf.memory().numTensors, before, 'camFlow frees what it allocates');
     const errors: string[] = [];
     for (const layer of cams.layers) {
@@ -123,7 +121,10 @@ test('camFlow covers the same tensors, in the same order, as runCascade; LayerCA
     const before = tf.memory().numTensors;
     const lc = runMethod(model, x, 'layercam');
     assert.equal(tf.memory().numTensors, before);
-    assert.deepEqual(lc.layers.map((l) => l.name), ref.layers.map((l) => l.name));
+    assert.deepEqual(
+      lc.layers.map((l) => l.name),
+      ref.layers.map((l) => l.name),
+    );
     assert.equal(lc.classIndex, ref.classIndex);
     assert.ok(Math.abs(lc.score - ref.score) <= 1e-6 * Math.max(1, Math.abs(ref.score)));
     const ops = new Map(ref.layers.map((l) => [l.name, l.op]));
@@ -148,8 +149,7 @@ test('camFlow covers the same tensors, in the same order, as runCascade; LayerCA
 test('camFlow leaves the live tensor count unchanged over repeated calls, and validates its arguments', async () => {
   const { model, x } = await load('resnet18');
   const before = tf.memory().numTensors;
-  for (let k = 0; k < 3; k++)
-    for (const m of CAMS) runMethod(model, x, m, { classIndex: k });
+  for (let k = 0; k < 3; k++) for (const m of CAMS) runMethod(model, x, m, { classIndex: k });
   assert.equal(tf.memory().numTensors, before);
   assert.throws(() => runMethod(model, x, 'gradcam', { classIndex: 1000 }), /out of range/);
   assert.throws(() => runMethod(model, x, 'gradcam', { layers: ['nope'] }), /not a rank-4 trunk tensor/);
@@ -195,7 +195,8 @@ test('Guided Backprop and Deconvnet: hand-checked on conv 1×1 → ReLU → conv
     // h = x·W1 with W1[:, 0] = (1, 1), W1[:, 1] = (1, −2); score = h'·(−1, 3)
     const w1 = b.addConst('w1', tf.tensor4d([1, 1, 1, -2], [1, 1, 2, 2]));
     const w2 = b.addConst('w2', tf.tensor4d([-1, 3], [1, 1, 2, 1]));
-    const conv = (i: string, w: string, co: number, n: string) => b.emit(n, 'Conv', [i, w], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [1, 1, 1, co]);
+    const conv = (i: string, w: string, co: number, n: string) =>
+      b.emit(n, 'Conv', [i, w], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [1, 1, 1, co]);
     let h = conv(x, w1, 2, 'c1');
     if (relu) h = b.emit('relu', 'Relu', [h], {}, [1, 1, 1, 2]);
     const s = b.emit('score', 'Reshape', [conv(h, w2, 1, 'c2')], { shape: [1, 1] }, [1, 1]);
@@ -238,10 +239,21 @@ for (const pooled of [false, true]) {
     let seed = pooled ? 40 : 20;
     const rnd = (shape: number[], scale = 0.5) => tf.randomNormal(shape, 0, scale, 'float32', seed++);
     const conv = (s: number) => ({ strides: [s, s], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1 });
-    const trunk = [node('c1', 'Conv', ['x', 'w1', 'b1'], conv(1)), node('r1', 'Relu', ['c1']), node('c2', 'Conv', ['r1', 'w2', 'b2'], conv(2)), node('r2', 'Relu', ['c2'])];
+    const trunk = [
+      node('c1', 'Conv', ['x', 'w1', 'b1'], conv(1)),
+      node('r1', 'Relu', ['c1']),
+      node('c2', 'Conv', ['r1', 'w2', 'b2'], conv(2)),
+      node('r2', 'Relu', ['c2']),
+    ];
     const pool = [node('gap', 'GlobalAveragePool', ['r2']), node('flat', 'Flatten', ['gap'], { axis: 1 })];
     const embeddingNodes = pooled ? trunk : [...trunk, ...pool, node('q', 'Gemm', ['flat', 'wq'], { alpha: 1, beta: 1 })];
-    const weights: Array<[string, tf.Tensor]> = [['w1', rnd([3, 3, 3, 4])], ['b1', rnd([4], 0.2)], ['w2', rnd([3, 3, 4, 6])], ['b2', rnd([6], 0.2)], ['wq', rnd([6, 5])]];
+    const weights: Array<[string, tf.Tensor]> = [
+      ['w1', rnd([3, 3, 3, 4])],
+      ['b1', rnd([4], 0.2)],
+      ['w2', rnd([3, 3, 4, 6])],
+      ['b2', rnd([6], 0.2)],
+      ['wq', rnd([6, 5])],
+    ];
     const embedding = testModel('similarity-target.test', [1, 8, 8, 3], embeddingNodes, weights);
     const x = tf.randomUniform([1, 8, 8, 3], -1, 1, 'float32', 7);
     let head: ReturnType<typeof testModel> | undefined;
@@ -255,7 +267,12 @@ for (const pooled of [false, true]) {
       const target = similaritySeed(w);
       // the same network with w as a one-output linear head
       const tail = pooled ? [...pool, node('s', 'Gemm', ['flat', 'ws'], { alpha: 1, beta: 1 })] : [node('s', 'Gemm', ['q', 'ws'], { alpha: 1, beta: 1 })];
-      head = testModel('linear-head.test', [1, 8, 8, 3], [...embeddingNodes, ...tail], [...weights.map(([k, t]): [string, tf.Tensor] => [k, t.clone()]), ['ws', tf.tensor2d(w, [w.length, 1])]]);
+      head = testModel(
+        'linear-head.test',
+        [1, 8, 8, 3],
+        [...embeddingNodes, ...tail],
+        [...weights.map(([k, t]): [string, tf.Tensor] => [k, t.clone()]), ['ws', tf.tensor2d(w, [w.length, 1])]],
+      );
       const close = (got: Float32Array, want: Float32Array, what: string) => {
         const { diff, scale } = relErr(got, want);
         assert.ok(scale > 0 && diff <= 1e-5 * scale, `${what}: rel. error ${diff / scale}`);
@@ -263,14 +280,20 @@ for (const pooled of [false, true]) {
       const sameValue = (got: number, want: number, what: string) => assert.ok(Math.abs(got - want) <= 1e-5 * Math.abs(want), `${what}: ${got} vs ${want}`);
       const naflow = runCascade(head, x, { mode: 'paper' });
       sameValue(sim.decision.score, naflow.score, 'NAFlow: S');
-      assert.deepEqual(sim.layers.map((l) => l.name), naflow.layers.map((l) => l.name));
+      assert.deepEqual(
+        sim.layers.map((l) => l.name),
+        naflow.layers.map((l) => l.name),
+      );
       sim.layers.forEach((l, i) => close(l.map, naflow.layers[i].map, `NAFlow ${l.name}`));
       CAMS.forEach((m, k) => {
         const want = runMethod(head!, x, m);
         const direct = runMethod(embedding, x, m, { target });
         for (const got of [sim.compare[k], direct]) {
           sameValue(got.score, want.score, `${m}: S`);
-          assert.deepEqual(got.layers.map((l) => l.name), want.layers.map((l) => l.name));
+          assert.deepEqual(
+            got.layers.map((l) => l.name),
+            want.layers.map((l) => l.name),
+          );
           got.layers.forEach((l, i) => close(l.map, want.layers[i].map, `${m} ${l.name}`));
         }
       });

@@ -60,6 +60,12 @@ test('the core entry bundles for the browser without any Node built-in or Node-o
 
 test('the check names a Node import and the file that makes it (the Node entry has them)', async () => {
   const found = await nodeImportsOf(path.join(ROOT, 'src', 'node', 'load.ts'));
-  assert.ok(found.some((f) => f === 'node:fs (imported by src/node/load.ts)'), found.join('\n'));
-  assert.ok(found.some((f) => f.startsWith('sharp (imported by src/node/decode-image.ts)')), found.join('\n'));
+  assert.ok(
+    found.some((f) => f === 'node:fs (imported by src/node/load.ts)'),
+    found.join('\n'),
+  );
+  assert.ok(
+    found.some((f) => f.startsWith('sharp (imported by src/node/decode-image.ts)')),
+    found.join('\n'),
+  );
 });

@@ -46,31 +46,49 @@ function seeded(n: number, seed: number, lo = -1, hi = 1): Float32Array {
 function tinyModel(): Model {
   const c = (name: string, shape: number[], seed: number, lo = -1, hi = 1): [string, tf.Tensor] => [
     name,
-    tf.tensor(seeded(shape.reduce((p, d) => p * d, 1), seed, lo, hi), shape),
+    tf.tensor(
+      seeded(
+        shape.reduce((p, d) => p * d, 1),
+        seed,
+        lo,
+        hi,
+      ),
+      shape,
+    ),
   ];
   const constants = new Map<string, tf.Tensor>([
-    c('w1', [3, 3, 2, 3], 1), c('b1', [3], 2),
-    c('g', [3], 3, 0.5, 1.5), c('be', [3], 4), c('mu', [3], 5), c('var', [3], 6, 0.5, 1.5),
+    c('w1', [3, 3, 2, 3], 1),
+    c('b1', [3], 2),
+    c('g', [3], 3, 0.5, 1.5),
+    c('be', [3], 4),
+    c('mu', [3], 5),
+    c('var', [3], 6, 0.5, 1.5),
     c('w2', [3, 3, 3, 4], 7),
     c('w3', [1, 1, 4, 4], 8),
-    c('W', [4, 5], 9), c('bW', [5], 10),
+    c('W', [4, 5], 9),
+    c('bW', [5], 10),
   ]);
   const conv = (strides: number, pads: number) => ({ strides: [strides, strides], pads: [pads, pads, pads, pads], dilations: [1, 1], group: 1 });
-  const m = testModel('cascade-paper.test', [1, 6, 6, 2], [
-    node('c1', 'Conv', ['x', 'w1', 'b1'], conv(1, 1)),
-    node('bn1', 'BatchNormalization', ['c1', 'g', 'be', 'mu', 'var'], { epsilon: 1e-5 }),
-    node('s1', 'Sigmoid', ['bn1']),
-    node('c2', 'Conv', ['s1', 'w2'], conv(2, 1)),
-    node('t2', 'Tanh', ['c2']),
-    node('c3', 'Conv', ['t2', 'w3'], conv(1, 0)),
-    node('a3', 'Add', ['c3', 't2']),
-    node('se_pool', 'GlobalAveragePool', ['a3']),
-    node('se_gate', 'Sigmoid', ['se_pool']),
-    node('m', 'Mul', ['a3', 'se_gate']),
-    node('gap', 'GlobalAveragePool', ['m']),
-    node('flat', 'Flatten', ['gap'], { axis: 1 }),
-    node('logits', 'Gemm', ['flat', 'W', 'bW'], { alpha: 1, beta: 1 }),
-  ], constants);
+  const m = testModel(
+    'cascade-paper.test',
+    [1, 6, 6, 2],
+    [
+      node('c1', 'Conv', ['x', 'w1', 'b1'], conv(1, 1)),
+      node('bn1', 'BatchNormalization', ['c1', 'g', 'be', 'mu', 'var'], { epsilon: 1e-5 }),
+      node('s1', 'Sigmoid', ['bn1']),
+      node('c2', 'Conv', ['s1', 'w2'], conv(2, 1)),
+      node('t2', 'Tanh', ['c2']),
+      node('c3', 'Conv', ['t2', 'w3'], conv(1, 0)),
+      node('a3', 'Add', ['c3', 't2']),
+      node('se_pool', 'GlobalAveragePool', ['a3']),
+      node('se_gate', 'Sigmoid', ['se_pool']),
+      node('m', 'Mul', ['a3', 'se_gate']),
+      node('gap', 'GlobalAveragePool', ['m']),
+      node('flat', 'Flatten', ['gap'], { axis: 1 }),
+      node('logits', 'Gemm', ['flat', 'W', 'bW'], { alpha: 1, beta: 1 }),
+    ],
+    constants,
+  );
   return m;
 }
 
@@ -85,8 +103,10 @@ test('paper mode: where nothing is abandoned, every BPFM equals its forward tens
       assert.ok(g, `${name}: has an importance tensor`);
       const gz = tf.tidy(() => tf.sum(tf.cast(tf.equal(g, 0), 'float32')).dataSync()[0]);
       assert.equal(gz, 0, `${name}: nothing abandoned (G ≠ 0 everywhere)`);
-      const av = a.dataSync(), bv = b.dataSync();
-      let diff = 0, scale = 0;
+      const av = a.dataSync(),
+        bv = b.dataSync();
+      let diff = 0,
+        scale = 0;
       av.forEach((v, i) => {
         diff = Math.max(diff, Math.abs(v - bv[i]));
         scale = Math.max(scale, Math.abs(v));
@@ -107,7 +127,10 @@ test('paper mode: where nothing is abandoned, every BPFM equals its forward tens
   // the conv inputs were "solved" without iterations: B_out = A_out short-cuts to A_in
   for (const name of ['s1', 't2']) {
     const st = flow.layers.find((l) => l.name === name)!.solver;
-    assert.ok(st?.some((s) => s.method === 'lsmr' && s.iterations === 0), `${name}: LSMR stats`);
+    assert.ok(
+      st?.some((s) => s.method === 'lsmr' && s.iterations === 0),
+      `${name}: LSMR stats`,
+    );
   }
   x.dispose();
   model.dispose();
@@ -141,8 +164,12 @@ const resnet20: Subject = {
   load: async () => {
     const model = await loadModel(RESNET20);
     const img = await decodeImage(CIFAR_CAT, { resize: { size: [32, 32] } });
-    const mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
-    const x = tf.tensor4d(Float32Array.from(img.data, (p, i) => (p / 255 - mean[i % 3]) / std[i % 3]), [1, 32, 32, 3]);
+    const mean = [0.485, 0.456, 0.406],
+      std = [0.229, 0.224, 0.225];
+    const x = tf.tensor4d(
+      Float32Array.from(img.data, (p, i) => (p / 255 - mean[i % 3]) / std[i % 3]),
+      [1, 32, 32, 3],
+    );
     return { model, x };
   },
 };
@@ -186,15 +213,22 @@ async function runPaper(s: Subject, backend: 'cpu' | 'wasm'): Promise<Run> {
     // every conv inside the trunk whose input is not the image ran LSMR for that input
     const convs = model.graph.nodes.filter((n) => n.op === 'Conv' && byName.has(n.outputs[0]) && byName.has(n.inputs[0]));
     assert.ok(convs.length > 0, `${s.name}: convs in the trunk`);
-    const its: number[] = [], res: number[] = [];
+    const its: number[] = [],
+      res: number[] = [];
     for (const n of convs) {
       const st = byName.get(n.inputs[0])!.solver ?? [];
-      assert.ok(st.some((q) => q.method === 'lsmr'), `${s.name}: LSMR statistics for the input of ${n.name}`);
+      assert.ok(
+        st.some((q) => q.method === 'lsmr'),
+        `${s.name}: LSMR statistics for the input of ${n.name}`,
+      );
     }
     for (const l of flow.layers)
       for (const st of l.solver ?? [])
         if (st.method === 'lsmr') {
-          assert.ok(st.iterations >= 0 && Number.isFinite(st.relResidual) && st.relResidual <= 1 + 1e-6, `${s.name} ${l.name}: LSMR residual ${st.relResidual}`);
+          assert.ok(
+            st.iterations >= 0 && Number.isFinite(st.relResidual) && st.relResidual <= 1 + 1e-6,
+            `${s.name} ${l.name}: LSMR residual ${st.relResidual}`,
+          );
           its.push(st.iterations);
           res.push(st.relResidual);
         }
@@ -235,7 +269,8 @@ for (const name of ['resnet18', 'googlenet', 'opzoo']) {
     for (const [i, l] of run.flow.layers.entries()) {
       const o: LayerFlow = w.layers[i];
       assert.equal(l.name, o.name);
-      let diff = 0, scale = 0;
+      let diff = 0,
+        scale = 0;
       o.map.forEach((v, k) => {
         diff = Math.max(diff, Math.abs(v - l.map[k]));
         scale = Math.max(scale, Math.abs(v));

@@ -46,7 +46,14 @@ const missing = (...files: string[]): string | undefined => {
 /** CIFAR preprocessing: 32×32, x/255 then ImageNet mean/std. */
 const CIFAR_IMAGE = { size: [32, 32] as [number, number], preprocess: 'imagenet' as const };
 
-const firstCat = (): string => path.join(CAT_DIR, fs.readdirSync(CAT_DIR).filter((f) => !f.startsWith('.')).sort()[0]);
+const firstCat = (): string =>
+  path.join(
+    CAT_DIR,
+    fs
+      .readdirSync(CAT_DIR)
+      .filter((f) => !f.startsWith('.'))
+      .sort()[0],
+  );
 
 function assertFiniteMaps(what: string, layers: LayerFlow[]): void {
   for (const l of layers) {
@@ -107,7 +114,9 @@ test('ResNet-20, paper mode: B = 0 wherever G = 0 at every trunk layer; every ma
   }
 });
 
-test('ResNet-56 explains in both modes; LSMR statistics for every residual block conv; the Add joins have maps', { skip: missing(RESNET56, CAT_DIR) }, async (t) => {
+test('ResNet-56 explains in both modes; LSMR statistics for every residual block conv; the Add joins have maps', {
+  skip: missing(RESNET56, CAT_DIR),
+}, async (t) => {
   await initBackend({ backend: 'wasm' });
   const model = await loadModel(RESNET56);
   try {
@@ -193,9 +202,9 @@ export function argmaxPixel(map: Float32Array, h: number, w: number, size = VAL_
 test('argmaxPixel maps a cell centre to image pixels', () => {
   const m = new Float32Array(14 * 14);
   m[0] = 1;
-  assert.deepEqual(argmaxPixel(m, 14, 14), [0.5 * 227 / 14, 0.5 * 227 / 14]);
+  assert.deepEqual(argmaxPixel(m, 14, 14), [(0.5 * 227) / 14, (0.5 * 227) / 14]);
   m[14 * 13 + 13] = 2;
-  assert.deepEqual(argmaxPixel(m, 14, 14), [13.5 * 227 / 14, 13.5 * 227 / 14]);
+  assert.deepEqual(argmaxPixel(m, 14, 14), [(13.5 * 227) / 14, (13.5 * 227) / 14]);
   assert.ok(inBox(113.5, 113.5, [[100, 100, 120, 120]]) && !inBox(99, 113.5, [[100, 100, 120, 120]]));
 });
 
@@ -203,53 +212,58 @@ const POINTING_LONG_N = 200;
 // about 1 s per image with native convolutions (4–5 s on tfjs alone): the default smoke run stays short (the whole file adds < 60 s to `npm test`)
 const POINTING_SMOKE_N = 4;
 
-test(
-  `Tiny Darknet pointing game on imagenet-val1300 (ground-truth class, paper mode): ${LONG ? `first ${POINTING_LONG_N} images` : `smoke run on the first ${POINTING_SMOKE_N}`}`,
-  { skip: missing(DEFAULT_MODEL, path.join(VAL, 'labels-boxes.json')) },
-  async (t) => {
-    if (!LONG) t.diagnostic(`the ${POINTING_LONG_N}-image pointing game runs with NAFLOW_LONG=1 (about 1 s per image; 4–5 s without native convolutions); this is the ${POINTING_SMOKE_N}-image smoke run`);
-    await initBackend({ backend: 'wasm' });
-    const entries = JSON.parse(fs.readFileSync(path.join(VAL, 'labels-boxes.json'), 'utf8')) as ValEntry[];
-    const wnids = fs.readFileSync(DARKNET_WNIDS, 'utf8').split('\n').map((s) => s.trim()).filter(Boolean);
-    assert.equal(wnids.length, 1000, 'darknet1k_wnids.txt has 1000 ids');
-    const n = LONG ? POINTING_LONG_N : POINTING_SMOKE_N;
-    const model = await loadModel(DEFAULT_MODEL);
-    try {
-      let hits = 0;
-      let centre = 0;
-      const t0 = performance.now();
-      for (const [k, e] of entries.slice(0, n).entries()) {
-        const classIndex = wnids.indexOf(e.wnid);
-        assert.ok(classIndex >= 0, `${e.file}: ${e.wnid} is a Darknet class`);
-        assert.ok(e.boxes_227.length > 0, `${e.file}: has boxes`);
-        const flow = await explain(model, path.join(VAL, e.file), { mode: 'paper', classIndex });
-        assert.equal(flow.decision.classIndex, classIndex);
-        assert.equal(flow.decision.id, e.wnid);
-        for (const l of flow.layers) {
-          let lo = Infinity;
-          let hi = -Infinity;
-          for (const v of l.map) {
-            assert.ok(Number.isFinite(v), `${e.file} ${l.name}: map finite`);
-            if (v < lo) lo = v;
-            if (v > hi) hi = v;
-          }
-          assert.ok(hi > lo, `${e.file} ${l.name}: map not constant (${lo} … ${hi})`);
+test(`Tiny Darknet pointing game on imagenet-val1300 (ground-truth class, paper mode): ${LONG ? `first ${POINTING_LONG_N} images` : `smoke run on the first ${POINTING_SMOKE_N}`}`, {
+  skip: missing(DEFAULT_MODEL, path.join(VAL, 'labels-boxes.json')),
+}, async (t) => {
+  if (!LONG)
+    t.diagnostic(
+      `the ${POINTING_LONG_N}-image pointing game runs with NAFLOW_LONG=1 (about 1 s per image; 4–5 s without native convolutions); this is the ${POINTING_SMOKE_N}-image smoke run`,
+    );
+  await initBackend({ backend: 'wasm' });
+  const entries = JSON.parse(fs.readFileSync(path.join(VAL, 'labels-boxes.json'), 'utf8')) as ValEntry[];
+  const wnids = fs
+    .readFileSync(DARKNET_WNIDS, 'utf8')
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  assert.equal(wnids.length, 1000, 'darknet1k_wnids.txt has 1000 ids');
+  const n = LONG ? POINTING_LONG_N : POINTING_SMOKE_N;
+  const model = await loadModel(DEFAULT_MODEL);
+  try {
+    let hits = 0;
+    let centre = 0;
+    const t0 = performance.now();
+    for (const [k, e] of entries.slice(0, n).entries()) {
+      const classIndex = wnids.indexOf(e.wnid);
+      assert.ok(classIndex >= 0, `${e.file}: ${e.wnid} is a Darknet class`);
+      assert.ok(e.boxes_227.length > 0, `${e.file}: has boxes`);
+      const flow = await explain(model, path.join(VAL, e.file), { mode: 'paper', classIndex });
+      assert.equal(flow.decision.classIndex, classIndex);
+      assert.equal(flow.decision.id, e.wnid);
+      for (const l of flow.layers) {
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (const v of l.map) {
+          assert.ok(Number.isFinite(v), `${e.file} ${l.name}: map finite`);
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
         }
-        const deepest = flow.layers[flow.layers.length - 1];
-        assert.equal(deepest.name, flow.trunkEnd);
-        const [x, y] = argmaxPixel(deepest.map, deepest.shape[0], deepest.shape[1]);
-        if (inBox(x, y, e.boxes_227)) hits++;
-        if (inBox(VAL_SIZE / 2, VAL_SIZE / 2, e.boxes_227)) centre++;
-        if ((k + 1) % 25 === 0) t.diagnostic(`${k + 1}/${n}: naflow ${hits}, centre ${centre}`);
+        assert.ok(hi > lo, `${e.file} ${l.name}: map not constant (${lo} … ${hi})`);
       }
-      const secs = (performance.now() - t0) / 1000;
-      const pct = (h: number) => `${((100 * h) / n).toFixed(1)} % (${h}/${n})`;
-      const line = `pointing game, Tiny Darknet, first ${n} of imagenet-val1300, ground-truth class, paper mode: naflow ${pct(hits)}, centre point ${pct(centre)}; ${secs.toFixed(1)} s (${(secs / n).toFixed(2)} s/image)`;
-      t.diagnostic(line);
-      console.log(line);
-      if (LONG) assert.ok(hits >= centre, `naflow's arg-max hits a box ${hits} times, the centre point ${centre} times`);
-    } finally {
-      model.dispose();
+      const deepest = flow.layers[flow.layers.length - 1];
+      assert.equal(deepest.name, flow.trunkEnd);
+      const [x, y] = argmaxPixel(deepest.map, deepest.shape[0], deepest.shape[1]);
+      if (inBox(x, y, e.boxes_227)) hits++;
+      if (inBox(VAL_SIZE / 2, VAL_SIZE / 2, e.boxes_227)) centre++;
+      if ((k + 1) % 25 === 0) t.diagnostic(`${k + 1}/${n}: naflow ${hits}, centre ${centre}`);
     }
-  },
-);
+    const secs = (performance.now() - t0) / 1000;
+    const pct = (h: number) => `${((100 * h) / n).toFixed(1)} % (${h}/${n})`;
+    const line = `pointing game, Tiny Darknet, first ${n} of imagenet-val1300, ground-truth class, paper mode: naflow ${pct(hits)}, centre point ${pct(centre)}; ${secs.toFixed(1)} s (${(secs / n).toFixed(2)} s/image)`;
+    t.diagnostic(line);
+    console.log(line);
+    if (LONG) assert.ok(hits >= centre, `naflow's arg-max hits a box ${hits} times, the centre point ${centre} times`);
+  } finally {
+    model.dispose();
+  }
+});

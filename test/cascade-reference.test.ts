@@ -23,8 +23,7 @@ const fixtures = path.join(repoRoot, 'test/fixtures/onnx');
 
 function referenceMap(value: Float32Array, grad: Float32Array, [c, h, w]: number[]): Float32Array {
   const out = new Float32Array(h * w);
-  for (let k = 0; k < c; k++)
-    for (let p = 0; p < h * w; p++) out[p] += Math.max(0, value[k * h * w + p] * grad[k * h * w + p]);
+  for (let k = 0; k < c; k++) for (let p = 0; p < h * w; p++) out[p] += Math.max(0, value[k * h * w + p] * grad[k * h * w + p]);
   return out;
 }
 
@@ -45,11 +44,7 @@ for (const [name, engine] of ['alexnet', 'vgg16', 'resnet18'].flatMap((n) => eng
     for (const inner of manifest.inner) {
       const layer = flow.layers.find((l) => l.name === inner.tensor);
       assert.ok(layer, `a map for ${inner.tensor}`);
-      const want = referenceMap(
-        npyToFloat32(readNpy(path.join(dir, inner.value))),
-        npyToFloat32(readNpy(path.join(dir, inner.grad))),
-        inner.shape.slice(1),
-      );
+      const want = referenceMap(npyToFloat32(readNpy(path.join(dir, inner.value))), npyToFloat32(readNpy(path.join(dir, inner.grad))), inner.shape.slice(1));
       let diff = 0;
       let scale = 0;
       want.forEach((v, i) => {

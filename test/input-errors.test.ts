@@ -26,7 +26,10 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-input-errors-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** A copy of the bundled tfjs model whose model.json is changed by `edit` (weights copied as they are). */
-function tinyCopy(name: string, edit: (modelJson: { weightsManifest: Array<{ paths: string[]; weights: Array<{ name: string; dtype: string }> }> }) => void): string {
+function tinyCopy(
+  name: string,
+  edit: (modelJson: { weightsManifest: Array<{ paths: string[]; weights: Array<{ name: string; dtype: string }> }> }) => void,
+): string {
   const dir = path.join(tmp, name);
   fs.cpSync(TINY, dir, { recursive: true });
   const file = path.join(dir, 'model.json');
@@ -82,7 +85,10 @@ const cases: Case[] = [
     what: 'an ONNX file of random bytes',
     args: () => {
       const file = path.join(tmp, 'noise.onnx');
-      fs.writeFileSync(file, Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24));
+      fs.writeFileSync(
+        file,
+        Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24),
+      );
       return ['inspect', file];
     },
     names: /noise\.onnx/,

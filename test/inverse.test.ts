@@ -49,7 +49,12 @@ function roundTrip(op: string, attrs: object, inputs: tf.Tensor[], isConst: bool
 test('exact inverses round-trip: BatchNormalization (one channel with γ = 0 keeps its input)', () => {
   const C = 4;
   const gamma = tf.tensor1d([1.5, -0.7, 0, 2.2]);
-  roundTrip('BatchNormalization', { epsilon: 1e-5 }, [rand([1, 3, 3, C], 1, -2, 2), gamma, rand([C], 2), rand([C], 3), rand([C], 4, 0.2, 2)], [false, true, true, true, true]);
+  roundTrip(
+    'BatchNormalization',
+    { epsilon: 1e-5 },
+    [rand([1, 3, 3, C], 1, -2, 2), gamma, rand([C], 2), rand([C], 3), rand([C], 4, 0.2, 2)],
+    [false, true, true, true, true],
+  );
   // B_out ≠ A_out: (B_out − shift)/scale on live channels, the forward input on the dead one
   const x = rand([1, 2, 2, C], 5);
   const consts = [tf.tensor1d([1.5, -0.7, 0, 2.2]), rand([C], 6), rand([C], 7), rand([C], 8, 0.2, 2)];
@@ -57,10 +62,13 @@ test('exact inverses round-trip: BatchNormalization (one channel with γ = 0 kee
   const bOut = rand(c.y.shape, 9);
   const res = invert(c, bOut);
   const [g, be, mu, va] = consts.map((t) => t.dataSync());
-  const bo = bOut.dataSync(), xv = x.dataSync(), got = res.b[0]!.dataSync();
+  const bo = bOut.dataSync(),
+    xv = x.dataSync(),
+    got = res.b[0]!.dataSync();
   for (let i = 0; i < got.length; i++) {
     const ch = i % C;
-    const scale = g[ch] / Math.sqrt(va[ch] + 1e-5), shift = be[ch] - mu[ch] * scale;
+    const scale = g[ch] / Math.sqrt(va[ch] + 1e-5),
+      shift = be[ch] - mu[ch] * scale;
     const want = Math.abs(scale) < 1e-12 ? xv[i] : (bo[i] - shift) / scale;
     assert.ok(Math.abs(got[i] - want) <= 1e-5 * (1 + Math.abs(want)), `BN inverse at ${i}: ${got[i]} vs ${want}`);
   }
@@ -91,11 +99,76 @@ test('exact inverses round-trip: Concat, Reshape, Flatten, Transpose, Pad, Slice
   roundTrip('Flatten', { axis: 1 }, [rand([1, 4, 3, 2], 27)]);
   roundTrip('Transpose', { perm: [0, 3, 1, 2] }, [rand([1, 4, 3, 2], 28)]);
   roundTrip('Transpose', { perm: [2, 0, 3, 1] }, [rand([2, 4, 3, 5], 29)]);
-  roundTrip('Pad', { pads: [[0, 0], [1, 2], [2, 0], [0, 0]], mode: 'constant', value: 0.5 }, [rand([1, 3, 4, 2], 30)]);
-  roundTrip('Pad', { pads: [[0, 0], [0, 0], [0, 0], [8, 8]], mode: 'constant', value: 0 }, [rand([1, 2, 2, 16], 31)]);
-  roundTrip('Pad', { pads: [[0, 0], [2, 1], [1, 2], [0, 0]], mode: 'reflect', value: 0 }, [rand([1, 4, 4, 2], 32)]);
-  roundTrip('Pad', { pads: [[0, 0], [2, 1], [1, 3], [0, 0]], mode: 'edge', value: 0 }, [rand([1, 4, 4, 2], 33)]);
-  roundTrip('Pad', { pads: [[0, 0], [-1, 2], [1, -2], [0, 0]], mode: 'constant', value: 0 }, [rand([1, 4, 5, 2], 34)]);
+  roundTrip(
+    'Pad',
+    {
+      pads: [
+        [0, 0],
+        [1, 2],
+        [2, 0],
+        [0, 0],
+      ],
+      mode: 'constant',
+      value: 0.5,
+    },
+    [rand([1, 3, 4, 2], 30)],
+  );
+  roundTrip(
+    'Pad',
+    {
+      pads: [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [8, 8],
+      ],
+      mode: 'constant',
+      value: 0,
+    },
+    [rand([1, 2, 2, 16], 31)],
+  );
+  roundTrip(
+    'Pad',
+    {
+      pads: [
+        [0, 0],
+        [2, 1],
+        [1, 2],
+        [0, 0],
+      ],
+      mode: 'reflect',
+      value: 0,
+    },
+    [rand([1, 4, 4, 2], 32)],
+  );
+  roundTrip(
+    'Pad',
+    {
+      pads: [
+        [0, 0],
+        [2, 1],
+        [1, 3],
+        [0, 0],
+      ],
+      mode: 'edge',
+      value: 0,
+    },
+    [rand([1, 4, 4, 2], 33)],
+  );
+  roundTrip(
+    'Pad',
+    {
+      pads: [
+        [0, 0],
+        [-1, 2],
+        [1, -2],
+        [0, 0],
+      ],
+      mode: 'constant',
+      value: 0,
+    },
+    [rand([1, 4, 5, 2], 34)],
+  );
   roundTrip('Slice', { starts: [0], ends: [32], axes: [1], steps: [2] }, [rand([1, 6, 5, 2], 35)]);
   roundTrip('Slice', { starts: [4, 1], ends: [0, 5], axes: [2, 3], steps: [-2, 3] }, [rand([1, 3, 6, 7], 36)]);
   roundTrip('Identity', {}, [rand([1, 2, 2, 3], 37)]);
@@ -103,7 +176,10 @@ test('exact inverses round-trip: Concat, Reshape, Flatten, Transpose, Pad, Slice
 });
 
 test('Relu and Clip invert as the identity on values; Pad crops; Slice scatters into the forward input', () => {
-  for (const [op, attrs] of [['Relu', {}], ['Clip', { min: 0, max: 6 }]] as const) {
+  for (const [op, attrs] of [
+    ['Relu', {}],
+    ['Clip', { min: 0, max: 6 }],
+  ] as const) {
     const c = makeCase(op, attrs, [rand([1, 3, 3, 2], 40, -2, 8)]);
     const b = rand(c.y.shape, 41);
     const res = invert(c, b);
@@ -113,8 +189,24 @@ test('Relu and Clip invert as the identity on values; Pad crops; Slice scatters 
     c.dispose();
   }
   {
-    const c = makeCase('Pad', { pads: [[0, 0], [1, 1], [0, 2], [0, 0]], mode: 'constant', value: 0 }, [rand([1, 2, 2, 1], 42)]);
-    const b = tf.tensor4d(Float32Array.from({ length: 16 }, (_, i) => i), [1, 4, 4, 1]);
+    const c = makeCase(
+      'Pad',
+      {
+        pads: [
+          [0, 0],
+          [1, 1],
+          [0, 2],
+          [0, 0],
+        ],
+        mode: 'constant',
+        value: 0,
+      },
+      [rand([1, 2, 2, 1], 42)],
+    );
+    const b = tf.tensor4d(
+      Float32Array.from({ length: 16 }, (_, i) => i),
+      [1, 4, 4, 1],
+    );
     const res = invert(c, b);
     assertClose(data(res.b[0]!), [4, 5, 8, 9], 0, 0, 'Pad crop');
     disposeAll(res);
@@ -123,9 +215,15 @@ test('Relu and Clip invert as the identity on values; Pad crops; Slice scatters 
   }
   {
     // ResNet option-A shortcut: rows/cols 0, 2, 4 are picked; the others keep their forward values
-    const x = tf.tensor4d(Float32Array.from({ length: 25 }, (_, i) => 100 + i), [1, 5, 5, 1]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 25 }, (_, i) => 100 + i),
+      [1, 5, 5, 1],
+    );
     const c = makeCase('Slice', { starts: [0, 0], ends: [5, 5], axes: [1, 2], steps: [2, 2] }, [x]);
-    const b = tf.tensor4d(Float32Array.from({ length: 9 }, (_, i) => -i), [1, 3, 3, 1]);
+    const b = tf.tensor4d(
+      Float32Array.from({ length: 9 }, (_, i) => -i),
+      [1, 3, 3, 1],
+    );
     const res = invert(c, b);
     const got = res.b[0]!.dataSync();
     for (let r = 0; r < 5; r++)
@@ -145,7 +243,13 @@ test('Relu and Clip invert as the identity on values; Pad crops; Slice scatters 
 
 const lsSpecs: OpSpec[] = [
   ...convSpecs,
-  { name: 'conv grouped dilated', op: 'Conv', attrs: conv([1, 1], [2, 2, 2, 2], [2, 2], 2), inputs: () => [rand([1, 6, 6, 4], 61), rand([3, 3, 2, 4], 62)], isConst: [false, true] },
+  {
+    name: 'conv grouped dilated',
+    op: 'Conv',
+    attrs: conv([1, 1], [2, 2, 2, 2], [2, 2], 2),
+    inputs: () => [rand([1, 6, 6, 4], 61), rand([3, 3, 2, 4], 62)],
+    isConst: [false, true],
+  },
   { name: 'avgpool 2x2 s2 (closed form)', op: 'AveragePool', attrs: pool([2, 2], [2, 2]), inputs: () => [rand([1, 5, 4, 2], 63)] },
   { name: 'global avgpool', op: 'GlobalAveragePool', attrs: {}, inputs: () => [rand([1, 3, 4, 2], 64)] },
   { name: 'reduce mean', op: 'ReduceMean', attrs: { axes: [1, 2], keepDims: false }, inputs: () => [rand([1, 3, 4, 2], 65)] },
@@ -170,7 +274,10 @@ test('least-squares, diagonal and split rules return A_in when B_out = A_out', (
     res.b.forEach((b, i) => {
       if (b) assertClose(data(b), data(c.inputs[i]), 1e-5, 0, `${s.name}: input ${i}`);
     });
-    assert.ok(res.b.some((b) => b), `${s.name}: some estimate`);
+    assert.ok(
+      res.b.some((b) => b),
+      `${s.name}: some estimate`,
+    );
     disposeAll(res);
     c.dispose();
   }
@@ -203,8 +310,16 @@ for (const s of convSpecs) {
     const dWant = spdSolve(addDiag(JtJ, lambda * lambda), matvec(Jt, r));
     const dGot = sub(res.b[0]!.dataSync(), aIn);
     assertClose(dGot, dWant, 1e-4, 0, `${s.name}: ρ = 0.1 correction`);
-    assertClose(data(res.b[0]!), Float64Array.from(aIn, (v, i) => v + dWant[i]), 1e-4, 0, `${s.name}: ρ = 0.1 BPFM`);
-    t.diagnostic(`ρ=0.1: J ${J.m}x${J.n}, σ ${sigmaDense.toPrecision(6)} (power iteration ${st.sigmaMax.toPrecision(6)}), ${st.iterations} iterations, rel. residual ${st.relResidual.toExponential(3)}, stop '${st.stop}'`);
+    assertClose(
+      data(res.b[0]!),
+      Float64Array.from(aIn, (v, i) => v + dWant[i]),
+      1e-4,
+      0,
+      `${s.name}: ρ = 0.1 BPFM`,
+    );
+    t.diagnostic(
+      `ρ=0.1: J ${J.m}x${J.n}, σ ${sigmaDense.toPrecision(6)} (power iteration ${st.sigmaMax.toPrecision(6)}), ${st.iterations} iterations, rel. residual ${st.relResidual.toExponential(3)}, stop '${st.stop}'`,
+    );
     disposeAll(res);
 
     // ρ = 0: tall → (JᵀJ)⁻¹Jᵀr, wide → Jᵀ(JJᵀ)⁻¹r; assert full rank and a moderate condition number first
@@ -221,54 +336,60 @@ for (const s of convSpecs) {
     const resid = norm2(sub(matvec(J, d0Got), r)) / norm2(r);
     const residWant = norm2(sub(matvec(J, d0), r)) / norm2(r);
     assert.ok(Math.abs(resid - residWant) <= 1e-4, `${s.name}: ρ = 0 residual ${resid} vs ${residWant}`);
-    t.diagnostic(`ρ=0: ${tall ? 'tall' : 'wide'} J, cond ${cond.toFixed(1)}, ${st0.iterations} iterations, rel. residual ${st0.relResidual.toExponential(3)} (dense ${residWant.toExponential(3)}), stop '${st0.stop}'`);
+    t.diagnostic(
+      `ρ=0: ${tall ? 'tall' : 'wide'} J, cond ${cond.toFixed(1)}, ${st0.iterations} iterations, rel. residual ${st0.relResidual.toExponential(3)} (dense ${residWant.toExponential(3)}), stop '${st0.stop}'`,
+    );
     disposeAll(res0);
     bOut.dispose();
     c.dispose();
   });
 }
 
-test('LSMR on a rank-deficient J (1x1 conv with a rank-2 weight): damped solution, and the ρ = 0 residual', (t) => withoutNative(() => {
-  // On the tfjs kernels: at ρ = 0 and atol = 1e-10 (below float32's precision) on an exactly rank-deficient
-  // J, when LSMR stops (conlim) depends on the operator's rounding; onnxruntime's rounds differently and
-  // LSMR then drifts on for 250 iterations. The defaults (ρ = 0.1, atol 1e-6) are not affected.
-  // w = P Q with P 3x2, Q 2x4: J is tall (36x27) and has rank 18, so neither (JᵀJ)⁻¹ nor (JJᵀ)⁻¹ exists;
-  // ρ = 0.1 is compared in full; ρ = 0 through the residual ‖J d − r‖ (that of any least-squares
-  // solution) and against the minimum-norm least-squares solution (the limit of a vanishing damping)
-  // multiples of 1/8: the products are exact in float32, so the rank is exactly 2 there too
-  const P = uniform([3, 2], 400).map((v) => Math.round(v * 8) / 8), Q = uniform([2, 4], 401).map((v) => Math.round(v * 8) / 8);
-  const w = new Float32Array(12);
-  for (let i = 0; i < 3; i++) for (let o = 0; o < 4; o++) w[i * 4 + o] = P[i * 2] * Q[o] + P[i * 2 + 1] * Q[4 + o];
-  const c = makeCase('Conv', conv([1, 1], [0, 0, 0, 0]), [rand([1, 3, 3, 3], 402), tf.tensor4d(w, [1, 1, 3, 4])], [false, true]);
-  const J = denseJ(c);
-  const Jt = transpose(J);
-  const JtJ = matmul(Jt, J);
-  const eig = symEigenvalues(JtJ);
-  const sigma = Math.sqrt(Math.max(...eig));
-  assert.equal(eig.filter((e) => e > 1e-9 * sigma * sigma).length, 18, 'rank 18 of 27');
-  const bOut = rand(c.y.shape, 403);
-  const r = sub(bOut.dataSync(), c.y.dataSync());
-  const aIn = c.inputs[0].dataSync();
+test('LSMR on a rank-deficient J (1x1 conv with a rank-2 weight): damped solution, and the ρ = 0 residual', (t) =>
+  withoutNative(() => {
+    // On the tfjs kernels: at ρ = 0 and atol = 1e-10 (below float32's precision) on an exactly rank-deficient
+    // J, when LSMR stops (conlim) depends on the operator's rounding; onnxruntime's rounds differently and
+    // LSMR then drifts on for 250 iterations. The defaults (ρ = 0.1, atol 1e-6) are not affected.
+    // w = P Q with P 3x2, Q 2x4: J is tall (36x27) and has rank 18, so neither (JᵀJ)⁻¹ nor (JJᵀ)⁻¹ exists;
+    // ρ = 0.1 is compared in full; ρ = 0 through the residual ‖J d − r‖ (that of any least-squares
+    // solution) and against the minimum-norm least-squares solution (the limit of a vanishing damping)
+    // multiples of 1/8: the products are exact in float32, so the rank is exactly 2 there too
+    const P = uniform([3, 2], 400).map((v) => Math.round(v * 8) / 8),
+      Q = uniform([2, 4], 401).map((v) => Math.round(v * 8) / 8);
+    const w = new Float32Array(12);
+    for (let i = 0; i < 3; i++) for (let o = 0; o < 4; o++) w[i * 4 + o] = P[i * 2] * Q[o] + P[i * 2 + 1] * Q[4 + o];
+    const c = makeCase('Conv', conv([1, 1], [0, 0, 0, 0]), [rand([1, 3, 3, 3], 402), tf.tensor4d(w, [1, 1, 3, 4])], [false, true]);
+    const J = denseJ(c);
+    const Jt = transpose(J);
+    const JtJ = matmul(Jt, J);
+    const eig = symEigenvalues(JtJ);
+    const sigma = Math.sqrt(Math.max(...eig));
+    assert.equal(eig.filter((e) => e > 1e-9 * sigma * sigma).length, 18, 'rank 18 of 27');
+    const bOut = rand(c.y.shape, 403);
+    const r = sub(bOut.dataSync(), c.y.dataSync());
+    const aIn = c.inputs[0].dataSync();
 
-  const res = invert(c, bOut, { rho: 0.1, ...LSMR_TIGHT });
-  const dWant = spdSolve(addDiag(JtJ, res.solver!.damping ** 2), matvec(Jt, r));
-  assertClose(sub(res.b[0]!.dataSync(), aIn), dWant, 1e-4, 0, 'ρ = 0.1 correction');
-  disposeAll(res);
+    const res = invert(c, bOut, { rho: 0.1, ...LSMR_TIGHT });
+    const dWant = spdSolve(addDiag(JtJ, res.solver!.damping ** 2), matvec(Jt, r));
+    assertClose(sub(res.b[0]!.dataSync(), aIn), dWant, 1e-4, 0, 'ρ = 0.1 correction');
+    disposeAll(res);
 
-  // the least-squares residual: that of the minimum-norm solution, the limit of a vanishing damping
-  const dMin = spdSolve(addDiag(JtJ, 1e-10 * sigma * sigma), matvec(Jt, r));
-  const best = norm2(sub(matvec(J, dMin), r)) / norm2(r);
-  const res0 = invert(c, bOut, { rho: 0, ...LSMR_TIGHT });
-  const d0 = sub(res0.b[0]!.dataSync(), aIn);
-  const got = norm2(sub(matvec(J, d0), r)) / norm2(r);
-  assert.ok(Math.abs(got - best) <= 1e-4, `ρ = 0 residual ${got} vs least-squares ${best}`);
-  // LSMR started at 0 stays in range(Jᵀ): with an exactly rank-deficient J it also finds the minimum norm
-  assertClose(d0, dMin, 1e-4, 0, 'ρ = 0 minimum-norm least-squares correction');
-  t.diagnostic(`rank-deficient ρ=0: ${res0.solver!.iterations} iterations, residual ${got.toExponential(4)} (least squares ${best.toExponential(4)}), ‖d‖ ${norm2(d0).toPrecision(4)} (minimum norm ${norm2(dMin).toPrecision(4)}, distance ${norm2(sub(d0, dMin)).toPrecision(3)}), stop '${res0.solver!.stop}'`);
-  disposeAll(res0);
-  bOut.dispose();
-  c.dispose();
-}));
+    // the least-squares residual: that of the minimum-norm solution, the limit of a vanishing damping
+    const dMin = spdSolve(addDiag(JtJ, 1e-10 * sigma * sigma), matvec(Jt, r));
+    const best = norm2(sub(matvec(J, dMin), r)) / norm2(r);
+    const res0 = invert(c, bOut, { rho: 0, ...LSMR_TIGHT });
+    const d0 = sub(res0.b[0]!.dataSync(), aIn);
+    const got = norm2(sub(matvec(J, d0), r)) / norm2(r);
+    assert.ok(Math.abs(got - best) <= 1e-4, `ρ = 0 residual ${got} vs least-squares ${best}`);
+    // LSMR started at 0 stays in range(Jᵀ): with an exactly rank-deficient J it also finds the minimum norm
+    assertClose(d0, dMin, 1e-4, 0, 'ρ = 0 minimum-norm least-squares correction');
+    t.diagnostic(
+      `rank-deficient ρ=0: ${res0.solver!.iterations} iterations, residual ${got.toExponential(4)} (least squares ${best.toExponential(4)}), ‖d‖ ${norm2(d0).toPrecision(4)} (minimum norm ${norm2(dMin).toPrecision(4)}, distance ${norm2(sub(d0, dMin)).toPrecision(3)}), stop '${res0.solver!.stop}'`,
+    );
+    disposeAll(res0);
+    bOut.dispose();
+    c.dispose();
+  }));
 
 test('closed forms (non-overlapping average pool, global average pool, reduce mean) equal the dense damped solution', () => {
   const specs: OpSpec[] = [
@@ -320,13 +441,17 @@ test('MaxPool unpooling: values return to the switches, overlapping windows shar
   const b2 = rand(c2.y.shape, 8);
   const res2 = invert(c2, b2);
   // reference: switches by brute force (first maximum in scan order), mean of the values landing on a cell
-  const bv = b2.dataSync(), sum = new Float64Array(25), cnt = new Float64Array(25);
+  const bv = b2.dataSync(),
+    sum = new Float64Array(25),
+    cnt = new Float64Array(25);
   for (let oh = 0; oh < 3; oh++)
     for (let ow = 0; ow < 3; ow++) {
-      let best = -Infinity, at = -1;
+      let best = -Infinity,
+        at = -1;
       for (let i = 0; i < 3; i++)
         for (let j = 0; j < 3; j++) {
-          const r = oh * 2 - 1 + i, q = ow * 2 - 1 + j;
+          const r = oh * 2 - 1 + i,
+            q = ow * 2 - 1 + j;
           if (r < 0 || r >= 5 || q < 0 || q >= 5) continue;
           if (xv[r * 5 + q] > best) (best = xv[r * 5 + q]), (at = r * 5 + q);
         }
@@ -334,7 +459,13 @@ test('MaxPool unpooling: values return to the switches, overlapping windows shar
       cnt[at]++;
     }
   assert.equal(cnt[6], 4, 'cell (1, 1) is the arg-max of four windows');
-  assertClose(data(res2.b[0]!), Float64Array.from(sum, (s, i) => (cnt[i] ? s / cnt[i] : 0)), 1e-6, 0, 'unpool 3x3/s2');
+  assertClose(
+    data(res2.b[0]!),
+    Float64Array.from(sum, (s, i) => (cnt[i] ? s / cnt[i] : 0)),
+    1e-6,
+    0,
+    'unpool 3x3/s2',
+  );
   disposeAll(res2);
   b2.dispose();
   c2.dispose();
@@ -342,7 +473,8 @@ test('MaxPool unpooling: values return to the switches, overlapping windows shar
   const c3 = makeCase('GlobalMaxPool', {}, [tf.tensor4d(distinct([1, 3, 3, 2], 9), [1, 3, 3, 2])]);
   const b3 = tf.tensor4d([5, -7], [1, 1, 1, 2]);
   const res3 = invert(c3, b3);
-  const got = res3.b[0]!.dataSync(), xs = c3.inputs[0].dataSync();
+  const got = res3.b[0]!.dataSync(),
+    xs = c3.inputs[0].dataSync();
   for (let ch = 0; ch < 2; ch++) {
     let at = ch;
     for (let p = 0; p < 9; p++) if (xs[p * 2 + ch] > xs[at]) at = p * 2 + ch;
@@ -359,7 +491,10 @@ test('MaxPool unpooling: values return to the switches, overlapping windows shar
 
 test('Mul: the squeeze-excitation gate is held, the feature map gets s·Δ/(s² + λ²)', () => {
   const rho = 0.1;
-  for (const order of [[0, 1], [1, 0]]) {
+  for (const order of [
+    [0, 1],
+    [1, 0],
+  ]) {
     const feat = rand([1, 4, 4, 3], 100, -2, 2);
     const gate = tf.sigmoid(rand([1, 1, 1, 3], 101, -3, 3));
     const ins = order[0] === 0 ? [feat, gate] : [gate, feat];
@@ -368,7 +503,10 @@ test('Mul: the squeeze-excitation gate is held, the feature map gets s·Δ/(s² 
     const res = invert(c, bOut, { rho });
     const fi = order[0] === 0 ? 0 : 1;
     assert.equal(res.b[1 - fi], null, 'the gate gives no estimate');
-    const s = gate.dataSync(), xv = feat.dataSync(), bo = bOut.dataSync(), y = c.y.dataSync();
+    const s = gate.dataSync(),
+      xv = feat.dataSync(),
+      bo = bOut.dataSync(),
+      y = c.y.dataSync();
     const lambda = rho * Math.max(...Array.from(s, Math.abs));
     const want = Float64Array.from(xv, (v, i) => v + (s[i % 3] * (bo[i] - y[i])) / (s[i % 3] ** 2 + lambda ** 2));
     assertClose(data(res.b[fi]!), want, 1e-5, 0, 'SE gate rule');
@@ -387,9 +525,18 @@ test('Mul: SiLU exported as x·Sigmoid(x) holds the sigmoid operand (found throu
   const bOut = rand(c.y.shape, 111);
   const res = invert(c, bOut);
   assert.equal(res.b[1], null);
-  const s = sg.dataSync(), bo = bOut.dataSync(), y = c.y.dataSync(), xv = x.dataSync();
+  const s = sg.dataSync(),
+    bo = bOut.dataSync(),
+    y = c.y.dataSync(),
+    xv = x.dataSync();
   const lambda = 0.1 * Math.max(...Array.from(s, Math.abs));
-  assertClose(data(res.b[0]!), Float64Array.from(xv, (v, i) => v + (s[i] * (bo[i] - y[i])) / (s[i] ** 2 + lambda ** 2)), 1e-5, 0, 'SiLU gate');
+  assertClose(
+    data(res.b[0]!),
+    Float64Array.from(xv, (v, i) => v + (s[i] * (bo[i] - y[i])) / (s[i] ** 2 + lambda ** 2)),
+    1e-5,
+    0,
+    'SiLU gate',
+  );
   disposeAll(res);
   bOut.dispose();
   x.dispose();
@@ -429,11 +576,26 @@ test('Mul/Div: constant scales and broadcast operands follow the damped least-sq
   const c = makeCase('Mul', {}, [rand([1, 2, 2, 2], 131), rand([1, 2, 2, 2], 132)]);
   const bOut = rand(c.y.shape, 133);
   const res = invert(c, bOut);
-  const a = c.inputs[0].dataSync(), b = c.inputs[1].dataSync(), y = c.y.dataSync(), bo = bOut.dataSync();
+  const a = c.inputs[0].dataSync(),
+    b = c.inputs[1].dataSync(),
+    y = c.y.dataSync(),
+    bo = bOut.dataSync();
   const lambda = 0.1 * Math.sqrt(Math.max(...Array.from(a, (v, i) => v * v + b[i] * b[i])));
   const w = Float64Array.from(a, (v, i) => (bo[i] - y[i]) / (v * v + b[i] * b[i] + lambda * lambda));
-  assertClose(data(res.b[0]!), Float64Array.from(a, (v, i) => v + b[i] * w[i]), 1e-5, 0, 'joint a');
-  assertClose(data(res.b[1]!), Float64Array.from(b, (v, i) => v + a[i] * w[i]), 1e-5, 0, 'joint b');
+  assertClose(
+    data(res.b[0]!),
+    Float64Array.from(a, (v, i) => v + b[i] * w[i]),
+    1e-5,
+    0,
+    'joint a',
+  );
+  assertClose(
+    data(res.b[1]!),
+    Float64Array.from(b, (v, i) => v + a[i] * w[i]),
+    1e-5,
+    0,
+    'joint b',
+  );
   disposeAll(res);
   bOut.dispose();
   c.dispose();
@@ -445,7 +607,15 @@ test('Add/Sub: minimum-norm split, with broadcasting equal to the dense minimum-
   const bOut = rand(c.y.shape, 142);
   const res = invert(c, bOut);
   const r = sub(bOut.dataSync(), c.y.dataSync());
-  res.b.forEach((b, i) => assertClose(sub(b!.dataSync(), c.inputs[i].dataSync()), r.map((v) => v / 2), 1e-6, 0, `Add half ${i}`));
+  res.b.forEach((b, i) =>
+    assertClose(
+      sub(b!.dataSync(), c.inputs[i].dataSync()),
+      r.map((v) => v / 2),
+      1e-6,
+      0,
+      `Add half ${i}`,
+    ),
+  );
   disposeAll(res);
   bOut.dispose();
   c.dispose();

@@ -38,7 +38,6 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['index'], // the Node entry
 ];
 
-
 export interface Violation {
   file: string;
   import: string;
@@ -79,8 +78,7 @@ export function layeringViolations(files: ReadonlyMap<string, string>): Violatio
       const toRank = rankOf.get(to);
       const example = `${rel} -> ${target}`;
       if (toRank === undefined) out.push({ file: rel, import: spec, problem: `imports '${to}', which has no layer` });
-      else if (toRank > rank)
-        out.push({ file: rel, import: spec, problem: `imports upward: '${from}' (layer ${rank}) from '${to}' (layer ${toRank})` });
+      else if (toRank > rank) out.push({ file: rel, import: spec, problem: `imports upward: '${from}' (layer ${rank}) from '${to}' (layer ${toRank})` });
       else if (toRank === rank) {
         if (!edges.has(from)) edges.set(from, new Map());
         if (!edges.get(from)!.has(to)) edges.get(from)!.set(to, example);

@@ -34,7 +34,11 @@ const addDiag = (M: number[][], v: number) => M.map((row, i) => row.map((x, j) =
  * and the minimum-norm solution for λ = 0) when A is wide. */
 function denseSolve(A: number[][], b: number[], lambda: number): number[] {
   const At = A[0].map((_, j) => A.map((row) => row[j]));
-  if (A.length >= At.length) return gaussSolve(addDiag(gram(At), lambda * lambda), At.map((col) => col.reduce((s, a, k) => s + a * b[k], 0)));
+  if (A.length >= At.length)
+    return gaussSolve(
+      addDiag(gram(At), lambda * lambda),
+      At.map((col) => col.reduce((s, a, k) => s + a * b[k], 0)),
+    );
   const y = gaussSolve(addDiag(gram(A), lambda * lambda), b);
   return At.map((col) => col.reduce((s, a, k) => s + a * y[k], 0));
 }
@@ -79,7 +83,10 @@ test('LSMR matches the dense damped least-squares solution (rel. error ≤ 1e-4)
         const options = { damp: lambda, atol: 1e-10, btol: 1e-10, maxIter: 500 };
         const res = lsmr(op, b, options);
         const resArr = lsmrArrays(arrayOperator(A), Float32Array.from(bArr), options);
-        for (const [space, x, r] of [['tensors', res.x.dataSync(), res], ['arrays', resArr.x, resArr]] as const) {
+        for (const [space, x, r] of [
+          ['tensors', res.x.dataSync(), res],
+          ['arrays', resArr.x, resArr],
+        ] as const) {
           const scale = Math.max(...want.map(Math.abs));
           const err = Math.max(...want.map((w, i) => Math.abs(w - x[i]))) / scale;
           assert.ok(err <= 1e-4, `${space} ${m}×${n}, rho ${rho}: rel. error ${err} after ${r.iterations} iterations (${r.stop})`);

@@ -47,7 +47,19 @@ function smallCnn() {
 
 test('the registry lists every built-in method once, in order, with a label and a description', () => {
   const ids = listMethods().map((m) => m.id);
-  assert.deepEqual(ids, ['naflow', 'naflow-ref', 'gradcam', 'gradcampp', 'layercam', 'hirescam', 'xgradcam', 'scorecam', 'gradient', 'guided-backprop', 'deconvnet']);
+  assert.deepEqual(ids, [
+    'naflow',
+    'naflow-ref',
+    'gradcam',
+    'gradcampp',
+    'layercam',
+    'hirescam',
+    'xgradcam',
+    'scorecam',
+    'gradient',
+    'guided-backprop',
+    'deconvnet',
+  ]);
   assert.deepEqual(
     listMethods({ comparable: true }).map((m) => m.id),
     ['gradcam', 'gradcampp', 'layercam', 'hirescam', 'xgradcam'],
@@ -66,7 +78,12 @@ test('the registry lists every built-in method once, in order, with a label and 
 });
 
 test('ids with options: split, resolved, and refused with a message naming the option', () => {
-  assert.deepEqual(splitMethodIds('naflow, naflow:rho=0.3,unit=block,layercam,naflow:spec'), ['naflow', 'naflow:rho=0.3,unit=block', 'layercam', 'naflow:spec']);
+  assert.deepEqual(splitMethodIds('naflow, naflow:rho=0.3,unit=block,layercam,naflow:spec'), [
+    'naflow',
+    'naflow:rho=0.3,unit=block',
+    'layercam',
+    'naflow:spec',
+  ]);
   const list = parseMethodList('naflow,naflow:rho=0.3,unit=block,layercam,layercam', '--methods');
   assert.deepEqual(
     list.map((m) => m.id),
@@ -74,11 +91,23 @@ test('ids with options: split, resolved, and refused with a message naming the o
     'duplicates dropped',
   );
   assert.equal(list[1].label, 'NAFlow (rho=0.3,unit=block)');
-  assert.throws(() => parseMethodList('layercam,magic', '--methods'), (e: unknown) => e instanceof UsageError && /--methods: unknown 'magic'; choose from naflow, naflow-ref, gradcam/.test((e as Error).message));
-  assert.throws(() => parseMethodList('', '--compare', { comparable: true }), /--compare: empty list; choose from gradcam, gradcampp, layercam, hirescam, xgradcam$/);
+  assert.throws(
+    () => parseMethodList('layercam,magic', '--methods'),
+    (e: unknown) => e instanceof UsageError && /--methods: unknown 'magic'; choose from naflow, naflow-ref, gradcam/.test((e as Error).message),
+  );
+  assert.throws(
+    () => parseMethodList('', '--compare', { comparable: true }),
+    /--compare: empty list; choose from gradcam, gradcampp, layercam, hirescam, xgradcam$/,
+  );
   assert.throws(() => parseMethodList('naflow', '--compare', { comparable: true }), /--compare: unknown 'naflow'/, 'NAFlow is not a baseline of itself');
-  assert.throws(() => resolveMethod('layercam:fast', '--methods'), (e: unknown) => e instanceof UsageError && /'layercam' takes no options/.test((e as Error).message));
-  assert.throws(() => resolveMethod('naflow:rho=-1', '--methods'), (e: unknown) => e instanceof InputError && /--methods: method 'naflow:rho=-1': rho must be a finite number ≥ 0/.test((e as Error).message));
+  assert.throws(
+    () => resolveMethod('layercam:fast', '--methods'),
+    (e: unknown) => e instanceof UsageError && /'layercam' takes no options/.test((e as Error).message),
+  );
+  assert.throws(
+    () => resolveMethod('naflow:rho=-1', '--methods'),
+    (e: unknown) => e instanceof InputError && /--methods: method 'naflow:rho=-1': rho must be a finite number ≥ 0/.test((e as Error).message),
+  );
 });
 
 test('every method returns the one result type; NAFlow ids run the cascade with their configuration', () => {
@@ -91,8 +120,18 @@ test('every method returns the one result type; NAFlow ids run the cascade with 
       assert.equal(r.classIndex, 1, m.id);
       assert.ok(Number.isFinite(r.score), m.id);
       for (const l of r.layers) assert.equal(l.map.length, l.shape[0] * l.shape[1], `${m.id} ${l.name}`);
-      if (m.space === 'pixel') assert.deepEqual(r.layers.map((l) => [l.name, l.shape]), [['input', [6, 6, 3]]], m.id);
-      else assert.deepEqual(r.layers.map((l) => l.name), ['c1', 'r1', 'c2', 'r2'], m.id);
+      if (m.space === 'pixel')
+        assert.deepEqual(
+          r.layers.map((l) => [l.name, l.shape]),
+          [['input', [6, 6, 3]]],
+          m.id,
+        );
+      else
+        assert.deepEqual(
+          r.layers.map((l) => l.name),
+          ['c1', 'r1', 'c2', 'r2'],
+          m.id,
+        );
     }
     assert.equal(tf.memory().numTensors, before, 'every method frees what it allocates');
     // the pixel methods' map is pixelAttribution's
@@ -100,9 +139,16 @@ test('every method returns the one result type; NAFlow ids run the cascade with 
     // naflow:<options> is paper mode with the spec changed by them; layers restricts the output, not the cascade
     const variant = runMethod(model, x, 'naflow:rho=1,maxIter=3', { layers: ['r2', 'c1'] });
     const direct = runCascade(model, x, { mode: 'paper', variant: resolveVariant('rho=1,maxIter=3') });
-    assert.deepEqual(variant.layers.map((l) => l.name), ['c1', 'r2'], 'shallow → deep, only those asked for');
+    assert.deepEqual(
+      variant.layers.map((l) => l.name),
+      ['c1', 'r2'],
+      'shallow → deep, only those asked for',
+    );
     assert.deepEqual(variant.layers[1].map, direct.layers[3].map);
-    assert.deepEqual(runMethod(model, x, 'naflow-ref').layers.map((l) => l.map), runCascade(model, x, { mode: 'reference' }).layers.map((l) => l.map));
+    assert.deepEqual(
+      runMethod(model, x, 'naflow-ref').layers.map((l) => l.map),
+      runCascade(model, x, { mode: 'reference' }).layers.map((l) => l.map),
+    );
   } finally {
     x.dispose();
     model.dispose();
@@ -117,15 +163,28 @@ test('XGrad-CAM by hand: w_c = Σ G⊙A / Σ A, map = ReLU(Σ_c w_c A_c)', () =>
   const map = xGradCamMap(a, g);
   const got = Array.from(map.dataSync());
   [a, g, map].forEach((t) => t.dispose());
-  assert.deepEqual(got.map((v) => Math.round(v * 1e6) / 1e6), [0, 3]);
+  assert.deepEqual(
+    got.map((v) => Math.round(v * 1e6) / 1e6),
+    [0, 3],
+  );
 });
 
 test('a method registered from outside runs through the same code: --compare, compareAtLayers, the server form', () => {
   // "Grad-CAM with absolute gradients": a formula, an id, a label — and nothing else changes
-  registerMethod(camMethod({ id: 'test-absgrad', label: 'Abs-Grad-CAM (test)', description: 'Grad-CAM with |G|: registered by a test', map: (a, g) => channelSum(tf.mul(a, tf.mean(tf.abs(g), [1, 2], true))) }));
+  registerMethod(
+    camMethod({
+      id: 'test-absgrad',
+      label: 'Abs-Grad-CAM (test)',
+      description: 'Grad-CAM with |G|: registered by a test',
+      map: (a, g) => channelSum(tf.mul(a, tf.mean(tf.abs(g), [1, 2], true))),
+    }),
+  );
   assert.throws(() => registerMethod(camMethod({ id: 'test-absgrad', label: 'twice', description: 'twice', map: (a) => a })), /registered twice/);
   assert.ok(parseMethodList('test-absgrad', '--compare', { comparable: true }).length === 1, 'offered by --compare');
-  assert.match(appHtml(), /<input type="checkbox" id="cmp-test-absgrad" value="test-absgrad"><label for="cmp-test-absgrad" title="Grad-CAM with \|G\|: registered by a test">Abs-Grad-CAM \(test\)<\/label>/);
+  assert.match(
+    appHtml(),
+    /<input type="checkbox" id="cmp-test-absgrad" value="test-absgrad"><label for="cmp-test-absgrad" title="Grad-CAM with \|G\|: registered by a test">Abs-Grad-CAM \(test\)<\/label>/,
+  );
   const model = smallCnn();
   const x = tf.randomUniform([1, 6, 6, 3], -1, 1, 'float32', 5);
   try {
@@ -133,7 +192,10 @@ test('a method registered from outside runs through the same code: --compare, co
     assert.equal(cmp.method, 'test-absgrad');
     assert.equal(cmp.label, 'Abs-Grad-CAM (test)');
     assert.equal(cmp.classIndex, 2);
-    assert.deepEqual(cmp.layers.map((l) => l.name), ['r1']);
+    assert.deepEqual(
+      cmp.layers.map((l) => l.name),
+      ['r1'],
+    );
     assert.ok(cmp.layers[0].map.some((v) => v !== 0));
   } finally {
     x.dispose();

@@ -42,14 +42,21 @@ test('the built-in metrics, in order, with the labels the reports have always sh
   );
   assert.equal(metricValues(['sanity'], stages)[0].label, 'sanity: Spearman ρ with the top 4 of 8 weight layers randomised (lower is better)');
   assert.deepEqual(
-    listMetrics().filter((m) => m.needs.boxes).map((m) => m.key),
+    listMetrics()
+      .filter((m) => m.needs.boxes)
+      .map((m) => m.key),
     ['pointing', 'energy'],
   );
   assert.deepEqual(
-    listMetrics().filter((m) => m.needs.randomisedModels).map((m) => m.key),
+    listMetrics()
+      .filter((m) => m.needs.randomisedModels)
+      .map((m) => m.key),
     ['sanity'],
   );
-  assert.throws(() => getMetric('accuracy', '--metrics'), (e: unknown) => e instanceof UsageError && /--metrics: unknown metric 'accuracy'; choose from deletion, insertion/.test((e as Error).message));
+  assert.throws(
+    () => getMetric('accuracy', '--metrics'),
+    (e: unknown) => e instanceof UsageError && /--metrics: unknown metric 'accuracy'; choose from deletion, insertion/.test((e as Error).message),
+  );
 });
 
 /** A 2×2 map over a 4×4 image; the scorer is not called by the metrics below. */
@@ -89,7 +96,9 @@ test('sanity: Spearman ρ per stage against the randomised models’ maps', () =
   ]);
   assert.deepEqual(getMetric('sanity').compute(input([10, 20, 30, 40], { randomised })), { 'sanity-50': 1, 'sanity-100': -1 });
   // a constant map has no rank order: null, not NaN
-  assert.deepEqual(getMetric('sanity').compute(input([5, 5, 5, 5], { randomised: new Map([['sanity-50', Float32Array.from([1, 2, 3, 4])]]) })), { 'sanity-50': null });
+  assert.deepEqual(getMetric('sanity').compute(input([5, 5, 5, 5], { randomised: new Map([['sanity-50', Float32Array.from([1, 2, 3, 4])]]) })), {
+    'sanity-50': null,
+  });
 });
 
 test('a metric registered from outside reaches the reports: keys and labels come from the registry', () => {

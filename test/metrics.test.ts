@@ -35,7 +35,13 @@ function meanModel(): Model {
 // grey pixels v_i = 10·i (i = 0…15), so the score of the image is mean(v) = 75
 const grey = Uint8Array.from({ length: 48 }, (_, k) => 10 * Math.floor(k / 3));
 const image = { data: grey, width: 4, height: 4 };
-const spec = { size: [4, 4] as [number, number], channels: 1 as const, preprocess: 'raw255' as const, resize: 'squash' as const, interpolation: 'bilinear' as const };
+const spec = {
+  size: [4, 4] as [number, number],
+  channels: 1 as const,
+  preprocess: 'raw255' as const,
+  resize: 'squash' as const,
+  interpolation: 'bilinear' as const,
+};
 const values = Float32Array.from({ length: 16 }, (_, i) => 10 * i);
 
 test('deletion and insertion AUC equal their closed forms on a mean-grey model', async () => {
@@ -81,7 +87,11 @@ test('a scorer scores the image and each substrate once, however many maps it ra
     const maps = [values, values.map((v) => -v), values.map((v, i) => (i % 2 ? v : 0))];
     const curves = maps.map((m) => {
       const map = { map: m, height: 4, width: 4 };
-      return [deletionInsertion(scorer, map, 'deletion', { steps: 8, substrate: 'zero' }), deletionInsertion(scorer, map, 'insertion', { steps: 8, substrate: 'zero' }), confidenceChange(scorer, map)] as const;
+      return [
+        deletionInsertion(scorer, map, 'deletion', { steps: 8, substrate: 'zero' }),
+        deletionInsertion(scorer, map, 'insertion', { steps: 8, substrate: 'zero' }),
+        confidenceChange(scorer, map),
+      ] as const;
     });
     // per map 7 + 7 inner steps and 1 masked image; once: the image and the black substrate
     assert.equal(scored, 3 * (7 + 7 + 1) + 2);

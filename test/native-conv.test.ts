@@ -35,7 +35,10 @@ interface Case {
   g: ConvGeom;
 }
 const geom = (s: number[], p: number[], d: number[] = [1, 1], group = 1): ConvGeom => ({
-  strides: s as [number, number], pads: p as [number, number, number, number], dilations: d as [number, number], group,
+  strides: s as [number, number],
+  pads: p as [number, number, number, number],
+  dilations: d as [number, number],
+  group,
 });
 const cases: Case[] = [
   { name: '3x3 s1 p1', x: [1, 7, 6, 3], w: [3, 3, 3, 5], g: geom([1, 1], [1, 1, 1, 1]) },

@@ -48,10 +48,13 @@ test("disposing a Model frees the native sessions of its convolutions' weights",
   forward(model, x).dispose();
   const convs = model.graph.nodes
     .filter((node) => node.op === 'Conv' && model.graph.constants.has(node.inputs[1]))
-    .map((node) => nativeConvFor(model.graph.constants.get(node.inputs[1]), (node.attrs as unknown as ConvGeom))!)
+    .map((node) => nativeConvFor(model.graph.constants.get(node.inputs[1]), node.attrs as unknown as ConvGeom)!)
     .filter((conv) => conv !== undefined);
   assert.ok(convs.length > 0 && convs.every((conv) => sessionsOf(conv) > 0), 'the forward pass compiled native sessions');
   model.dispose();
-  assert.ok(convs.every((conv) => sessionsOf(conv) === 0), 'all freed by Model.dispose');
+  assert.ok(
+    convs.every((conv) => sessionsOf(conv) === 0),
+    'all freed by Model.dispose',
+  );
   x.dispose();
 });

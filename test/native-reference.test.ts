@@ -38,7 +38,11 @@ function assertEnginesAgree(model: Model, x: tf.Tensor, label: string, options: 
   assert.equal(perOp.engine, 'per-op');
   assert.equal(native.classIndex, perOp.classIndex, `${label}: class`);
   assert.ok(Math.abs(native.score - perOp.score) <= 1e-5 * Math.max(1, Math.abs(perOp.score)), `${label}: score ${native.score} vs ${perOp.score}`);
-  assert.deepEqual(native.layers.map((l) => [l.name, l.node, l.op, l.shape]), perOp.layers.map((l) => [l.name, l.node, l.op, l.shape]), `${label}: layers`);
+  assert.deepEqual(
+    native.layers.map((l) => [l.name, l.node, l.op, l.shape]),
+    perOp.layers.map((l) => [l.name, l.node, l.op, l.shape]),
+    `${label}: layers`,
+  );
   native.layers.forEach((l, i) => {
     const want = perOp.layers[i];
     let diff = 0;
@@ -67,45 +71,59 @@ const pool = (kernel: number[], strides: number[], pads: number[], countIncludeP
 function zooModel(batch = 1): Model {
   let seed = 10;
   const rnd = (shape: number[], scale = 0.5) => tf.randomNormal(shape, 0, scale, 'float32', seed++);
-  return testModel('onnx-emitter-zoo.test', [batch, 9, 9, 3], [
-    node('c1', 'Conv', ['x', 'w1', 'b1'], conv([2, 2], [1, 0, 1, 1])),
-    node('bn', 'BatchNormalization', ['c1', 'gamma', 'beta', 'mean', 'var'], { epsilon: 1e-3 }),
-    node('lrelu', 'LeakyRelu', ['bn'], { alpha: 0.1 }),
-    node('dw', 'Conv', ['lrelu', 'wdw'], conv([1, 1], [2, 2, 2, 2], [2, 2], 8)),
-    node('clip', 'Clip', ['dw'], { min: -1, max: 1.5 }),
-    node('relu', 'Relu', ['clip']),
-    node('maxpool', 'MaxPool', ['relu'], pool([3, 3], [2, 2], [1, 1, 1, 1])),
-    node('avgpool', 'AveragePool', ['relu'], pool([2, 2], [2, 2], [0, 0, 1, 0])),
-    node('cat', 'Concat', ['maxpool', 'avgpool'], { axis: 3 }),
-    node('c3', 'Conv', ['cat', 'w3'], conv([1, 1], [0, 0, 0, 0])),
-    node('join', 'Add', ['c3', 'cat']),
-    node('shift', 'Add', ['join', 'half']),
-    node('ident', 'Identity', ['shift']),
-    node('pick', 'Slice', ['ident'], { starts: [-1, 0], ends: [-4, 2], axes: [1, 2], steps: [-2, 1] }),
-    node('widen', 'Pad', ['pick'], { pads: [[0, 0], [0, 0], [0, 0], [4, 4]], mode: 'constant', value: 0 }),
-    node('c4', 'Conv', ['widen', 'w4'], conv([1, 1], [1, 1, 1, 1])),
-    node('gap', 'GlobalAveragePool', ['c4']),
-    node('gvec', 'Reshape', ['gap'], { shape: [batch, 40] }),
-    node('nchw', 'Transpose', ['c4'], { perm: [0, 3, 1, 2] }),
-    node('flat', 'Flatten', ['nchw'], { axis: 1 }),
-    node('dense', 'Gemm', ['flat', 'wg', 'bg'], { alpha: 0.5, beta: 2 }),
-    node('head', 'Add', ['gvec', 'dense']),
-    node('logits', 'MatMul', ['head', 'wm']),
-  ], [
-    ['w1', rnd([3, 3, 3, 8])],
-    ['b1', rnd([8], 0.1)],
-    ['gamma', tf.randomUniform([8], 0.5, 1.5, 'float32', seed++)],
-    ['beta', rnd([8], 0.1)],
-    ['mean', rnd([8], 0.1)],
-    ['var', tf.randomUniform([8], 0.5, 1.5, 'float32', seed++)],
-    ['wdw', rnd([3, 3, 1, 16])],
-    ['w3', rnd([1, 1, 32, 32], 0.2)],
-    ['half', tf.scalar(0.5)],
-    ['w4', rnd([3, 3, 40, 40], 0.1)],
-    ['wg', rnd([2 * 2 * 40, 40], 0.1)],
-    ['bg', rnd([40], 0.1)],
-    ['wm', rnd([40, 6])],
-  ]);
+  return testModel(
+    'onnx-emitter-zoo.test',
+    [batch, 9, 9, 3],
+    [
+      node('c1', 'Conv', ['x', 'w1', 'b1'], conv([2, 2], [1, 0, 1, 1])),
+      node('bn', 'BatchNormalization', ['c1', 'gamma', 'beta', 'mean', 'var'], { epsilon: 1e-3 }),
+      node('lrelu', 'LeakyRelu', ['bn'], { alpha: 0.1 }),
+      node('dw', 'Conv', ['lrelu', 'wdw'], conv([1, 1], [2, 2, 2, 2], [2, 2], 8)),
+      node('clip', 'Clip', ['dw'], { min: -1, max: 1.5 }),
+      node('relu', 'Relu', ['clip']),
+      node('maxpool', 'MaxPool', ['relu'], pool([3, 3], [2, 2], [1, 1, 1, 1])),
+      node('avgpool', 'AveragePool', ['relu'], pool([2, 2], [2, 2], [0, 0, 1, 0])),
+      node('cat', 'Concat', ['maxpool', 'avgpool'], { axis: 3 }),
+      node('c3', 'Conv', ['cat', 'w3'], conv([1, 1], [0, 0, 0, 0])),
+      node('join', 'Add', ['c3', 'cat']),
+      node('shift', 'Add', ['join', 'half']),
+      node('ident', 'Identity', ['shift']),
+      node('pick', 'Slice', ['ident'], { starts: [-1, 0], ends: [-4, 2], axes: [1, 2], steps: [-2, 1] }),
+      node('widen', 'Pad', ['pick'], {
+        pads: [
+          [0, 0],
+          [0, 0],
+          [0, 0],
+          [4, 4],
+        ],
+        mode: 'constant',
+        value: 0,
+      }),
+      node('c4', 'Conv', ['widen', 'w4'], conv([1, 1], [1, 1, 1, 1])),
+      node('gap', 'GlobalAveragePool', ['c4']),
+      node('gvec', 'Reshape', ['gap'], { shape: [batch, 40] }),
+      node('nchw', 'Transpose', ['c4'], { perm: [0, 3, 1, 2] }),
+      node('flat', 'Flatten', ['nchw'], { axis: 1 }),
+      node('dense', 'Gemm', ['flat', 'wg', 'bg'], { alpha: 0.5, beta: 2 }),
+      node('head', 'Add', ['gvec', 'dense']),
+      node('logits', 'MatMul', ['head', 'wm']),
+    ],
+    [
+      ['w1', rnd([3, 3, 3, 8])],
+      ['b1', rnd([8], 0.1)],
+      ['gamma', tf.randomUniform([8], 0.5, 1.5, 'float32', seed++)],
+      ['beta', rnd([8], 0.1)],
+      ['mean', rnd([8], 0.1)],
+      ['var', tf.randomUniform([8], 0.5, 1.5, 'float32', seed++)],
+      ['wdw', rnd([3, 3, 1, 16])],
+      ['w3', rnd([1, 1, 32, 32], 0.2)],
+      ['half', tf.scalar(0.5)],
+      ['w4', rnd([3, 3, 40, 40], 0.1)],
+      ['wg', rnd([2 * 2 * 40, 40], 0.1)],
+      ['bg', rnd([40], 0.1)],
+      ['wm', rnd([40, 6])],
+    ],
+  );
 }
 
 test('native graph = op by op on every ONNX emitter (synthetic zoo), for the arg-max and a chosen class', { skip }, async () => {
@@ -117,7 +135,10 @@ test('native graph = op by op on every ONNX emitter (synthetic zoo), for the arg
   const before = tf.memory().numTensors;
   const flow = assertEnginesAgree(model, x, 'zoo', { trunkEnd: 'c4' });
   assert.equal(flow.layers.length, 16);
-  assert.ok(flow.layers.some((l) => l.kept > 0 && l.kept < 1), 'some neurons abandoned');
+  assert.ok(
+    flow.layers.some((l) => l.kept > 0 && l.kept < 1),
+    'some neurons abandoned',
+  );
   const other = (flow.classIndex + 1) % 6;
   const chosen = assertEnginesAgree(model, x, 'zoo, chosen class', { trunkEnd: 'c4', classIndex: other });
   assert.equal(chosen.classIndex, other);
@@ -152,7 +173,9 @@ test('native graph = op by op: bundled Tiny Darknet (tfjs layers) on the bundled
 });
 
 const resnet20 = path.join(repoRoot, '../shared/data/models/cifar-resnet/resnet20.onnx');
-test('native graph = op by op: CIFAR ResNet-20 (option-A shortcuts: strided Slice + channel Pad)', { skip: skip || (!fs.existsSync(resnet20) && `${resnet20} is absent`) }, async () => {
+test('native graph = op by op: CIFAR ResNet-20 (option-A shortcuts: strided Slice + channel Pad)', {
+  skip: skip || (!fs.existsSync(resnet20) && `${resnet20} is absent`),
+}, async () => {
   await initBackend({ backend: 'cpu' });
   const model = await loadModel(resnet20);
   assert.ok(model.graph.nodes.some((n) => n.op === 'Slice') && model.graph.nodes.some((n) => n.op === 'Pad'));
@@ -176,20 +199,28 @@ test('what runs op by op: an op without an ONNX form, inspected tensors, custom 
   x.dispose();
   model.dispose();
   // HardSwish has no ONNX form: the model still explains, op by op
-  const plain = testModel('no-onnx-form.test', [1, 4, 4, 2], [
-    node('conv', 'Conv', ['x', 'w'], conv([1, 1], [1, 1, 1, 1])),
-    node('hswish', 'HardSwish', ['conv']),
-    node('gap', 'GlobalAveragePool', ['hswish']),
-    node('flat', 'Reshape', ['gap'], { shape: [1, 3] }),
-    node('logits', 'Gemm', ['flat', 'wd'], { alpha: 1, beta: 1 }),
-  ], [
-    ['w', tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 1)],
-    ['wd', tf.randomNormal([3, 4], 0, 1, 'float32', 2)],
-  ]);
+  const plain = testModel(
+    'no-onnx-form.test',
+    [1, 4, 4, 2],
+    [
+      node('conv', 'Conv', ['x', 'w'], conv([1, 1], [1, 1, 1, 1])),
+      node('hswish', 'HardSwish', ['conv']),
+      node('gap', 'GlobalAveragePool', ['hswish']),
+      node('flat', 'Reshape', ['gap'], { shape: [1, 3] }),
+      node('logits', 'Gemm', ['flat', 'wd'], { alpha: 1, beta: 1 }),
+    ],
+    [
+      ['w', tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 1)],
+      ['wd', tf.randomNormal([3, 4], 0, 1, 'float32', 2)],
+    ],
+  );
   const y = tf.randomUniform([1, 4, 4, 2], 0, 1, 'float32', 4);
   const flow = runCascade(plain, y, { mode: 'reference' });
   assert.equal(flow.engine, 'per-op');
-  assert.deepEqual(flow.layers.map((l) => l.name), ['conv', 'hswish']);
+  assert.deepEqual(
+    flow.layers.map((l) => l.name),
+    ['conv', 'hswish'],
+  );
   y.dispose();
   plain.dispose();
 });
@@ -203,7 +234,10 @@ test('NativeForward (the metrics\u2019 batched forward) = forward(): rank-4 and 
   assert.equal(nativeForwardFor(model, ['logits', 'cat'], [3, 9, 9, 3]), native, 'cached');
   const [logits, cat] = native.run(x.dataSync() as Float32Array);
   const rec = forward(model, x, { outputs: ['logits', 'cat'] });
-  for (const [name, got] of [['logits', logits], ['cat', cat]] as const) {
+  for (const [name, got] of [
+    ['logits', logits],
+    ['cat', cat],
+  ] as const) {
     const want = rec.get(name).dataSync();
     assert.equal(got.length, want.length, `${name}: size (IR order)`);
     const scale = Math.max(...Array.from(want, Math.abs));
@@ -266,7 +300,10 @@ test('paper mode with abandon=keep on a model whose trunk end abandons neurons (
   try {
     const flow = runCascade(model, tensor, { mode: 'paper', variant: { abandon: 'keep' } });
     assert.equal(flow.engine, 'per-op');
-    assert.ok(flow.layers.some((l) => l.solver?.some((s) => s.iterations > 0)), 'the class selection at the trunk end is propagated by solves');
+    assert.ok(
+      flow.layers.some((l) => l.solver?.some((s) => s.iterations > 0)),
+      'the class selection at the trunk end is propagated by solves',
+    );
   } finally {
     tensor.dispose();
     model.dispose();

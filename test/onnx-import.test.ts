@@ -32,10 +32,38 @@ const fixturesDir = path.join(repoRoot, 'test', 'fixtures', 'onnx');
 const sharedDir = path.resolve(repoRoot, '../shared');
 
 const CANONICAL = new Set([
-  'Conv', 'ConvTranspose', 'BatchNormalization', 'Relu', 'LeakyRelu', 'PRelu', 'Clip', 'Sigmoid', 'HardSigmoid',
-  'HardSwish', 'Tanh', 'Add', 'Sub', 'Mul', 'Div', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool',
-  'GlobalMaxPool', 'ReduceMean', 'Gemm', 'MatMul', 'Flatten', 'Reshape', 'Transpose', 'Slice', 'Pad', 'Resize',
-  'Dropout', 'Identity', 'Softmax',
+  'Conv',
+  'ConvTranspose',
+  'BatchNormalization',
+  'Relu',
+  'LeakyRelu',
+  'PRelu',
+  'Clip',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Concat',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'ReduceMean',
+  'Gemm',
+  'MatMul',
+  'Flatten',
+  'Reshape',
+  'Transpose',
+  'Slice',
+  'Pad',
+  'Resize',
+  'Dropout',
+  'Identity',
+  'Softmax',
 ]);
 
 interface Manifest {
@@ -64,7 +92,9 @@ const toNCHW = (t: tf.Tensor): tf.Tensor => (t.rank === 4 ? tf.transpose(t, [0, 
 
 function fixtureDirs(): string[] {
   if (!fs.existsSync(fixturesDir)) return [];
-  const only = process.env.NAFLOW_ONNX_FIXTURES?.split(',').map((s) => s.trim()).filter(Boolean);
+  const only = process.env.NAFLOW_ONNX_FIXTURES?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return fs
     .readdirSync(fixturesDir)
     .filter((d) => fs.existsSync(path.join(fixturesDir, d, 'manifest.json')))
@@ -152,7 +182,12 @@ test('resnet20.onnx (CIFAR, option-A shortcuts) folds to canonical ops', async (
     // the shortcut pads are channel pads on NHWC tensors
     const pads = g.nodes.filter((n) => n.op === 'Pad');
     assert.equal(pads.length, 2);
-    for (const p of pads) assert.deepEqual((p.attrs as { pads: number[][] }).pads.slice(0, 3), [[0, 0], [0, 0], [0, 0]]);
+    for (const p of pads)
+      assert.deepEqual((p.attrs as { pads: number[][] }).pads.slice(0, 3), [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ]);
     const y = tf.tidy(() => {
       const rec = forward(model, tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 1));
       const out = rec.get('logits').clone();
@@ -252,9 +287,7 @@ function attr(name: string, v: number | number[] | string) {
   const A = onnx.AttributeProto.AttributeType;
   if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
   if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: A.INTS, ints: v });
-  return Number.isInteger(v)
-    ? onnx.AttributeProto.create({ name, type: A.INT, i: v })
-    : onnx.AttributeProto.create({ name, type: A.FLOAT, f: v });
+  return Number.isInteger(v) ? onnx.AttributeProto.create({ name, type: A.INT, i: v }) : onnx.AttributeProto.create({ name, type: A.FLOAT, f: v });
 }
 
 function encodeModel(opset: number, nodes: object[], inits: object[], inputs: object[], outputs: object[]): Uint8Array {
@@ -298,7 +331,11 @@ test('unsupported opsets, empty graphs and external data give specific errors', 
   const noGraph = onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ version: 13 }] })).finish();
   assert.throws(() => importOnnx(noGraph, 'nog.onnx'), /nog\.onnx: the ONNX model has no graph/);
   const ext = onnx.TensorProto.create({
-    name: 'w', dims: [2], dataType: T.FLOAT, dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }],
+    name: 'w',
+    dims: [2],
+    dataType: T.FLOAT,
+    dataLocation: 1,
+    externalData: [{ key: 'location', value: 'w.bin' }],
   });
   const extModel = encodeModel(
     13,
@@ -416,7 +453,10 @@ test('resize: an ONNX nearest mode with no naflow equivalent is an error, not a 
     13,
     [
       onnx.NodeProto.create({
-        name: 'up', opType: 'Resize', input: ['x', 'roi', 'scales'], output: ['y'],
+        name: 'up',
+        opType: 'Resize',
+        input: ['x', 'roi', 'scales'],
+        output: ['y'],
         attribute: [attr('mode', 'nearest'), attr('coordinate_transformation_mode', 'half_pixel'), attr('nearest_mode', 'floor')],
       }),
     ],

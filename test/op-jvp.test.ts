@@ -17,12 +17,34 @@ await useBackend('cpu');
 /* 6. JVPs                                                                                            */
 /* ------------------------------------------------------------------------------------------------ */
 
-interface JvpSpec { name: string; op: string; attrs: object; inputs: () => tf.Tensor[]; isConst?: boolean[]; linear: boolean; eps?: number }
+interface JvpSpec {
+  name: string;
+  op: string;
+  attrs: object;
+  inputs: () => tf.Tensor[];
+  isConst?: boolean[];
+  linear: boolean;
+  eps?: number;
+}
 
 const jvpSpecs: JvpSpec[] = [
   ...convSpecs.map((s) => ({ ...s, linear: true })),
-  { name: 'conv grouped dilated strided', op: 'Conv', attrs: conv([2, 1], [2, 1, 1, 2], [2, 2], 2), inputs: () => [rand([1, 7, 6, 4], 150), rand([3, 3, 2, 4], 151), rand([4], 152)], isConst: [false, true, true], linear: true },
-  { name: 'batchnorm', op: 'BatchNormalization', attrs: { epsilon: 1e-5 }, inputs: () => [rand([1, 3, 3, 2], 153), rand([2], 154), rand([2], 155), rand([2], 156), rand([2], 157, 0.5, 1)], isConst: [false, true, true, true, true], linear: true },
+  {
+    name: 'conv grouped dilated strided',
+    op: 'Conv',
+    attrs: conv([2, 1], [2, 1, 1, 2], [2, 2], 2),
+    inputs: () => [rand([1, 7, 6, 4], 150), rand([3, 3, 2, 4], 151), rand([4], 152)],
+    isConst: [false, true, true],
+    linear: true,
+  },
+  {
+    name: 'batchnorm',
+    op: 'BatchNormalization',
+    attrs: { epsilon: 1e-5 },
+    inputs: () => [rand([1, 3, 3, 2], 153), rand([2], 154), rand([2], 155), rand([2], 156), rand([2], 157, 0.5, 1)],
+    isConst: [false, true, true, true, true],
+    linear: true,
+  },
   { name: 'avgpool 2x2 s2', op: 'AveragePool', attrs: pool([2, 2], [2, 2]), inputs: () => [rand([1, 4, 4, 2], 158)], linear: true },
   { name: 'global avgpool', op: 'GlobalAveragePool', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 159)], linear: true },
   { name: 'reduce mean', op: 'ReduceMean', attrs: { axes: [3], keepDims: false }, inputs: () => [rand([1, 3, 3, 2], 160)], linear: true },
@@ -31,18 +53,69 @@ const jvpSpecs: JvpSpec[] = [
   { name: 'reshape', op: 'Reshape', attrs: { shape: [1, 9, 2] }, inputs: () => [rand([1, 3, 3, 2], 163)], linear: true },
   { name: 'transpose', op: 'Transpose', attrs: { perm: [0, 3, 1, 2] }, inputs: () => [rand([1, 3, 3, 2], 164)], linear: true },
   { name: 'slice', op: 'Slice', attrs: { starts: [1, -1], ends: [4, 0], axes: [1, 2], steps: [2, -1] }, inputs: () => [rand([1, 5, 4, 2], 165)], linear: true },
-  { name: 'pad constant 0.5', op: 'Pad', attrs: { pads: [[0, 0], [1, 0], [0, 2], [0, 0]], mode: 'constant', value: 0.5 }, inputs: () => [rand([1, 3, 3, 2], 166)], linear: true },
-  { name: 'pad reflect', op: 'Pad', attrs: { pads: [[0, 0], [1, 2], [2, 1], [0, 0]], mode: 'reflect', value: 0 }, inputs: () => [rand([1, 4, 4, 2], 167)], linear: true },
-  { name: 'concat', op: 'Concat', attrs: { axis: 3 }, inputs: () => [rand([1, 2, 2, 2], 168), rand([1, 2, 2, 1], 169), rand([1, 2, 2, 3], 170)], isConst: [false, true, false], linear: true },
+  {
+    name: 'pad constant 0.5',
+    op: 'Pad',
+    attrs: {
+      pads: [
+        [0, 0],
+        [1, 0],
+        [0, 2],
+        [0, 0],
+      ],
+      mode: 'constant',
+      value: 0.5,
+    },
+    inputs: () => [rand([1, 3, 3, 2], 166)],
+    linear: true,
+  },
+  {
+    name: 'pad reflect',
+    op: 'Pad',
+    attrs: {
+      pads: [
+        [0, 0],
+        [1, 2],
+        [2, 1],
+        [0, 0],
+      ],
+      mode: 'reflect',
+      value: 0,
+    },
+    inputs: () => [rand([1, 4, 4, 2], 167)],
+    linear: true,
+  },
+  {
+    name: 'concat',
+    op: 'Concat',
+    attrs: { axis: 3 },
+    inputs: () => [rand([1, 2, 2, 2], 168), rand([1, 2, 2, 1], 169), rand([1, 2, 2, 3], 170)],
+    isConst: [false, true, false],
+    linear: true,
+  },
   { name: 'identity', op: 'Identity', attrs: {}, inputs: () => [rand([1, 2, 2, 2], 171)], linear: true },
   { name: 'dropout', op: 'Dropout', attrs: {}, inputs: () => [rand([1, 2, 2, 2], 172)], linear: true },
   { name: 'add broadcast', op: 'Add', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 173), rand([1, 1, 1, 2], 174)], linear: true },
   { name: 'sub with constant', op: 'Sub', attrs: {}, inputs: () => [rand([2], 175), rand([1, 3, 3, 2], 176)], isConst: [true, false], linear: true },
-  { name: 'gemm', op: 'Gemm', attrs: { alpha: 0.5, beta: 1 }, inputs: () => [rand([2, 4], 177), rand([4, 3], 178), rand([3], 179)], isConst: [false, true, true], linear: true },
+  {
+    name: 'gemm',
+    op: 'Gemm',
+    attrs: { alpha: 0.5, beta: 1 },
+    inputs: () => [rand([2, 4], 177), rand([4, 3], 178), rand([3], 179)],
+    isConst: [false, true, true],
+    linear: true,
+  },
   { name: 'matmul', op: 'MatMul', attrs: {}, inputs: () => [rand([2, 3, 4], 180), rand([4, 5], 181)], isConst: [false, true], linear: true },
   { name: 'relu', op: 'Relu', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 182)], linear: false },
   { name: 'leakyrelu', op: 'LeakyRelu', attrs: { alpha: 0.1 }, inputs: () => [rand([1, 3, 3, 2], 183)], linear: false },
-  { name: 'prelu', op: 'PRelu', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 184), tf.tensor4d([0.2, -0.3], [1, 1, 1, 2])], isConst: [false, true], linear: false },
+  {
+    name: 'prelu',
+    op: 'PRelu',
+    attrs: {},
+    inputs: () => [rand([1, 3, 3, 2], 184), tf.tensor4d([0.2, -0.3], [1, 1, 1, 2])],
+    isConst: [false, true],
+    linear: false,
+  },
   { name: 'clip', op: 'Clip', attrs: { min: -0.5, max: 0.5 }, inputs: () => [rand([1, 3, 3, 2], 185)], linear: false },
   { name: 'sigmoid', op: 'Sigmoid', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 186, -4, 4)], linear: false },
   { name: 'tanh', op: 'Tanh', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 187, -3, 3)], linear: false },
@@ -51,7 +124,14 @@ const jvpSpecs: JvpSpec[] = [
   { name: 'softmax', op: 'Softmax', attrs: { axis: 1 }, inputs: () => [rand([2, 5], 190, -2, 2)], linear: false },
   { name: 'mul', op: 'Mul', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 191), rand([1, 1, 1, 2], 192)], linear: false },
   { name: 'div', op: 'Div', attrs: {}, inputs: () => [rand([1, 3, 3, 2], 193), rand([1, 3, 3, 2], 194, 1, 2)], linear: false },
-  { name: 'maxpool 3x3 s2 p1', op: 'MaxPool', attrs: pool([3, 3], [2, 2], [1, 1, 1, 1]), inputs: () => [tf.tensor4d(distinct([1, 5, 5, 2], 195), [1, 5, 5, 2])], linear: false, eps: 1e-3 },
+  {
+    name: 'maxpool 3x3 s2 p1',
+    op: 'MaxPool',
+    attrs: pool([3, 3], [2, 2], [1, 1, 1, 1]),
+    inputs: () => [tf.tensor4d(distinct([1, 5, 5, 2], 195), [1, 5, 5, 2])],
+    linear: false,
+    eps: 1e-3,
+  },
   { name: 'global maxpool', op: 'GlobalMaxPool', attrs: {}, inputs: () => [tf.tensor4d(distinct([1, 3, 3, 2], 196), [1, 3, 3, 2])], linear: false, eps: 1e-3 },
 ];
 
@@ -103,7 +183,8 @@ for (const s of jvpSpecs) {
           t.dispose();
           return out;
         };
-        const p = shifted(1), m = shifted(-1);
+        const p = shifted(1),
+          m = shifted(-1);
         want = p.map((pv, k) => (pv - m[k]) / (2 * eps));
       }
       assertClose(jv, want, s.linear ? 1e-5 : 2e-3, 1e-5, `${s.name}: J v for input ${i}`);
@@ -111,7 +192,8 @@ for (const s of jvpSpecs) {
       const u = rand(c.y.shape, 300 + i);
       const g = c.h.rule.vjp!({ inputs, outputs: [c.y], dys: [u] }, c.h.ctx);
       const lhs = data(u).reduce((acc, x, k) => acc + x * jv[k], 0);
-      const gv = data(g[i]!), vv = data(v);
+      const gv = data(g[i]!),
+        vv = data(v);
       const rhs = gv.reduce((acc, x, k) => acc + x * vv[k], 0);
       assert.ok(Math.abs(lhs - rhs) <= 1e-4 * (1 + Math.abs(lhs)), `${s.name}: ⟨u, Jv⟩ ${lhs} vs ⟨Jᵀu, v⟩ ${rhs}`);
       g.forEach((t) => t?.dispose());

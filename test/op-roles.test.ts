@@ -30,12 +30,27 @@ const opsWhere = (pred: (op: string) => boolean) => supportedOps().filter(pred).
 
 test('the declared roles reproduce the op-name sets they replaced', () => {
   const HEAD_OR_LAYOUT = ['GlobalAveragePool', 'GlobalMaxPool', 'ReduceMean', 'Flatten', 'Reshape', 'Gemm', 'MatMul', 'Transpose', 'Identity', 'Dropout'];
-  assert.deepEqual(opsWhere((op) => placeOf(op) !== 'trunk'), HEAD_OR_LAYOUT.sort());
-  assert.deepEqual(opsWhere((op) => placeOf(op) === 'layout'), ['Identity', 'Dropout', 'Reshape', 'Flatten', 'Transpose'].sort());
-  assert.deepEqual(opsWhere((op) => rolesOf(op).gate === true), ['Sigmoid', 'HardSigmoid', 'Softmax'].sort());
-  assert.deepEqual(opsWhere((op) => rolesOf(op).weightInput !== undefined), ['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
+  assert.deepEqual(
+    opsWhere((op) => placeOf(op) !== 'trunk'),
+    HEAD_OR_LAYOUT.sort(),
+  );
+  assert.deepEqual(
+    opsWhere((op) => placeOf(op) === 'layout'),
+    ['Identity', 'Dropout', 'Reshape', 'Flatten', 'Transpose'].sort(),
+  );
+  assert.deepEqual(
+    opsWhere((op) => rolesOf(op).gate === true),
+    ['Sigmoid', 'HardSigmoid', 'Softmax'].sort(),
+  );
+  assert.deepEqual(
+    opsWhere((op) => rolesOf(op).weightInput !== undefined),
+    ['Conv', 'ConvTranspose', 'Gemm', 'MatMul'],
+  );
   for (const op of ['Conv', 'ConvTranspose', 'Gemm', 'MatMul']) assert.equal(rolesOf(op).weightInput, 1, op);
-  assert.deepEqual(opsWhere((op) => rolesOf(op).probabilities === true), ['Sigmoid', 'Softmax']);
+  assert.deepEqual(
+    opsWhere((op) => rolesOf(op).probabilities === true),
+    ['Sigmoid', 'Softmax'],
+  );
   assert.equal(placeOf('NoSuchOp'), 'trunk');
 });
 
@@ -45,7 +60,10 @@ test('rectifiers: Relu (slope 0), LeakyRelu (its α), Clip from 0 (cut off at it
   assert.deepEqual(at('LeakyRelu', { alpha: 0.2 }), { negativeSlope: 0.2 });
   assert.deepEqual(at('Clip', { min: 0, max: 6 }), { negativeSlope: 0, max: 6 });
   assert.equal(at('Clip', { min: -1, max: 1 }), undefined);
-  assert.deepEqual(opsWhere((op) => rolesOf(op).rectifier !== undefined), ['Clip', 'LeakyRelu', 'Relu']);
+  assert.deepEqual(
+    opsWhere((op) => rolesOf(op).rectifier !== undefined),
+    ['Clip', 'LeakyRelu', 'Relu'],
+  );
 });
 
 /** A graph of `nodes` over x [1, 4, 4, 3] (no constants), marked as a Model marks it. */
@@ -61,7 +79,12 @@ test('the gate pass marks SiLU, a squeeze-excitation gate and a gate behind layo
   assert.deepEqual(marked([node('s', 'Sigmoid', ['x']), node('silu', 'Mul', ['s', 'x'])]), new Map([['silu', 0]]));
   // squeeze-excitation: global pool → hard sigmoid → scale the feature map (broadcast, also held by size)
   assert.deepEqual(
-    marked([node('r', 'Relu', ['x']), node('p', 'GlobalAveragePool', ['r']), node('g', 'HardSigmoid', ['p'], { alpha: 0.2, beta: 0.5 }), node('se', 'Mul', ['r', 'g'])]),
+    marked([
+      node('r', 'Relu', ['x']),
+      node('p', 'GlobalAveragePool', ['r']),
+      node('g', 'HardSigmoid', ['p'], { alpha: 0.2, beta: 0.5 }),
+      node('se', 'Mul', ['r', 'g']),
+    ]),
     new Map([['se', 1]]),
   );
   assert.deepEqual(
@@ -70,7 +93,10 @@ test('the gate pass marks SiLU, a squeeze-excitation gate and a gate behind layo
   );
   // no gate, two gates, a gate behind a trunk op: unmarked
   assert.deepEqual(marked([node('r', 'Relu', ['x']), node('m', 'Mul', ['x', 'r'])]), new Map([['m', undefined]]));
-  assert.deepEqual(marked([node('a', 'Sigmoid', ['x']), node('b', 'Tanh', ['x']), node('c', 'Sigmoid', ['b']), node('m', 'Mul', ['a', 'c'])]), new Map([['m', undefined]]));
+  assert.deepEqual(
+    marked([node('a', 'Sigmoid', ['x']), node('b', 'Tanh', ['x']), node('c', 'Sigmoid', ['b']), node('m', 'Mul', ['a', 'c'])]),
+    new Map([['m', undefined]]),
+  );
   assert.deepEqual(marked([node('s', 'Sigmoid', ['x']), node('r', 'Relu', ['s']), node('m', 'Mul', ['x', 'r'])]), new Map([['m', undefined]]));
 });
 
@@ -98,9 +124,17 @@ test("a Model's SiLU: the Mul inverse holds σ(x) and moves x by s·Δ/(s² + λ
     m.context(mul),
   );
   assert.equal(res.b[1], null, 'the gate gives no estimate');
-  const sv = s.dataSync(), yv = y.dataSync(), bo = bOut.dataSync();
+  const sv = s.dataSync(),
+    yv = y.dataSync(),
+    bo = bOut.dataSync();
   const lambda = rho * Math.max(...Array.from(sv, Math.abs));
-  assertClose(res.b[0]!.dataSync(), Float64Array.from(xv, (v, i) => v + (sv[i] * (bo[i] - yv[i])) / (sv[i] ** 2 + lambda ** 2)), 1e-5, 1e-7, 'SiLU');
+  assertClose(
+    res.b[0]!.dataSync(),
+    Float64Array.from(xv, (v, i) => v + (sv[i] * (bo[i] - yv[i])) / (sv[i] ** 2 + lambda ** 2)),
+    1e-5,
+    1e-7,
+    'SiLU',
+  );
   tf.dispose([x, bOut, res.b[0]!]);
   rec.dispose();
   m.dispose();

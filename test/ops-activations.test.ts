@@ -31,7 +31,14 @@ const cases: Case[] = [
   { op: 'Clip', attrs: { min: -Infinity, max: 0.5 }, kinks: [0.5], f: (x) => Math.min(0.5, x), ref: (x) => tf.minimum(x, 0.5) },
   { op: 'Sigmoid', range: [-4, 4], f: (x) => 1 / (1 + Math.exp(-x)), ref: (x) => tf.sigmoid(x) },
   { op: 'Tanh', range: [-3, 3], f: Math.tanh, ref: (x) => tf.tanh(x) },
-  { op: 'HardSigmoid', attrs: { alpha: 0.2, beta: 0.5 }, kinks: [-2.5, 2.5], range: [-4, 4], f: (x) => hsig(x, 0.2, 0.5), ref: (x) => tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1) },
+  {
+    op: 'HardSigmoid',
+    attrs: { alpha: 0.2, beta: 0.5 },
+    kinks: [-2.5, 2.5],
+    range: [-4, 4],
+    f: (x) => hsig(x, 0.2, 0.5),
+    ref: (x) => tf.clipByValue(tf.add(tf.mul(x, 0.2), 0.5), 0, 1),
+  },
   { op: 'HardSwish', kinks: [-3, 3], range: [-5, 5], f: (x) => x * hsig(x, 1 / 6, 0.5), ref: (x) => tf.div(tf.mul(x, tf.relu6(tf.add(x, 3))), 6) },
 ];
 
@@ -79,7 +86,13 @@ test('PRelu: slope of shape [C], [1,1,1,C] and scalar (constants), and a slope t
   for (const s of slopes) {
     const sv = s.dataSync();
     const [y] = runForward('PRelu', {}, [x, s], [false, true]);
-    assertClose(y.data, Array.from(v, (xv, i) => (xv > 0 ? xv : xv * sv[sv.length === 1 ? 0 : i % 4])), 1e-6, 1e-7, 'forward');
+    assertClose(
+      y.data,
+      Array.from(v, (xv, i) => (xv > 0 ? xv : xv * sv[sv.length === 1 ? 0 : i % 4])),
+      1e-6,
+      1e-7,
+      'forward',
+    );
     checkVjp({ op: 'PRelu', attrs: {}, inputs: [x, s], isConst: [false, true], ref: (xx) => ref(xx, s) });
   }
   const sAct = rand([1, 1, 4], 5, 0, 0.5);
@@ -113,7 +126,10 @@ test('Softmax on the last axis and on an inner axis', () => {
 
 test('BatchNormalization = per-channel x·a + b on the last axis (rank 4 and rank 2)', () => {
   const C = 4;
-  const gamma = rand([C], 7, 0.5, 1.5), beta = rand([C], 8), mean = rand([C], 9), variance = rand([C], 10, 0.1, 2);
+  const gamma = rand([C], 7, 0.5, 1.5),
+    beta = rand([C], 8),
+    mean = rand([C], 9),
+    variance = rand([C], 10, 0.1, 2);
   const eps = 1e-3;
   const [g, b, m, vr] = [gamma, beta, mean, variance].map((t) => t.dataSync());
   for (const shape of [SHAPE, [5, C]]) {

@@ -20,9 +20,11 @@ const F: Record<string, (a: number, b: number) => number> = {
 
 function broadcastJS(a: tf.Tensor, b: tf.Tensor, f: (x: number, y: number) => number) {
   const rank = Math.max(a.rank, b.rank);
-  const pa = [...Array(rank - a.rank).fill(1), ...a.shape], pb = [...Array(rank - b.rank).fill(1), ...b.shape];
+  const pa = [...Array(rank - a.rank).fill(1), ...a.shape],
+    pb = [...Array(rank - b.rank).fill(1), ...b.shape];
   const shape = pa.map((d, i) => Math.max(d, pb[i]));
-  const av = a.dataSync(), bv = b.dataSync();
+  const av = a.dataSync(),
+    bv = b.dataSync();
   const at = (p: number[], v: ArrayLike<number>, idx: number[]) => {
     let o = 0;
     for (let i = 0; i < rank; i++) o = o * p[i] + (p[i] === 1 ? 0 : idx[i]);
@@ -38,7 +40,12 @@ function broadcastJS(a: tf.Tensor, b: tf.Tensor, f: (x: number, y: number) => nu
   return { shape, data: out };
 }
 
-interface Case { a: number[]; b: number[]; constA?: boolean; constB?: boolean }
+interface Case {
+  a: number[];
+  b: number[];
+  constA?: boolean;
+  constB?: boolean;
+}
 const cases: Case[] = [
   { a: [2, 3, 3, 4], b: [2, 3, 3, 4] },
   { a: [2, 3, 3, 4], b: [1, 1, 1, 4], constB: true },
@@ -53,7 +60,8 @@ const cases: Case[] = [
 for (const op of Object.keys(F))
   for (const c of cases) {
     test(`${op} [${c.a}]${c.constA ? ' (const)' : ''} with [${c.b}]${c.constB ? ' (const)' : ''}`, () => {
-      const a = rand(c.a, 1, 0.5, 1.5), b = rand(c.b, 2, 0.5, 1.5);
+      const a = rand(c.a, 1, 0.5, 1.5),
+        b = rand(c.b, 2, 0.5, 1.5);
       const isConst = [!!c.constA, !!c.constB];
       const [y] = runForward(op, {}, [a, b], isConst);
       const want = broadcastJS(a, b, F[op]);

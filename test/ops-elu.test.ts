@@ -14,5 +14,11 @@ test('Elu, α by default 1: forward, VJP, gradient at 0, damped diagonal inverse
 });
 
 test('Elu with α = 0.5', () => {
-  checkUnaryOp({ op: 'Elu', attrs: { alpha: 0.5 }, f: elu(0.5), df: dElu(0.5), ref: (x) => tf.add(tf.relu(x), tf.mul(tf.sub(tf.exp(tf.minimum(x, 0)), 1), 0.5)) });
+  checkUnaryOp({
+    op: 'Elu',
+    attrs: { alpha: 0.5 },
+    f: elu(0.5),
+    df: dElu(0.5),
+    ref: (x) => tf.add(tf.relu(x), tf.mul(tf.sub(tf.exp(tf.minimum(x, 0)), 1), 0.5)),
+  });
 });

@@ -12,12 +12,20 @@ await useBackend('cpu');
 
 test('Gemm: y = alpha·x·W + beta·b with W [in,out] and b [out]; transposed weight prepared once', () => {
   const [N, I, O] = [3, 5, 4];
-  const x = rand([N, I], 1), w = rand([I, O], 2), b = rand([O], 3);
-  for (const attrs of [{ alpha: 1, beta: 1 }, { alpha: 0.5, beta: 2 }]) {
+  const x = rand([N, I], 1),
+    w = rand([I, O], 2),
+    b = rand([O], 3);
+  for (const attrs of [
+    { alpha: 1, beta: 1 },
+    { alpha: 0.5, beta: 2 },
+  ]) {
     const [y] = runForward('Gemm', attrs, [x, w, b], [false, true, true]);
-    const xv = x.dataSync(), wv = w.dataSync(), bv = b.dataSync();
+    const xv = x.dataSync(),
+      wv = w.dataSync(),
+      bv = b.dataSync();
     const want = Array.from({ length: N * O }, (_, k) => {
-      const n = Math.floor(k / O), o = k % O;
+      const n = Math.floor(k / O),
+        o = k % O;
       let s = 0;
       for (let i = 0; i < I; i++) s += xv[n * I + i] * wv[i * O + o];
       return attrs.alpha * s + attrs.beta * bv[o];
@@ -25,7 +33,10 @@ test('Gemm: y = alpha·x·W + beta·b with W [in,out] and b [out]; transposed we
     assert.deepEqual(y.shape, [N, O]);
     assertClose(y.data, want, 1e-5, 1e-6, 'forward');
     checkVjp({
-      op: 'Gemm', attrs, inputs: [x, w, b], isConst: [false, true, true],
+      op: 'Gemm',
+      attrs,
+      inputs: [x, w, b],
+      isConst: [false, true, true],
       ref: (xx) => tf.add(tf.mul(tf.matMul(xx, w), attrs.alpha), tf.mul(b, attrs.beta)),
     });
     const h = makeContext('Gemm', attrs, [x, w, b], [false, true, true]);
@@ -35,26 +46,38 @@ test('Gemm: y = alpha·x·W + beta·b with W [in,out] and b [out]; transposed we
   }
   // no bias; weight and bias as activations (all three get gradients)
   checkVjp({ op: 'Gemm', attrs: { alpha: 1, beta: 1 }, inputs: [x, w], isConst: [false, true], ref: (xx) => tf.matMul(xx, w) });
-  checkVjp({ op: 'Gemm', attrs: { alpha: 2, beta: 0.5 }, inputs: [x, w, b], isConst: [false, false, false], ref: (xx, ww, bb) => tf.add(tf.mul(tf.matMul(xx, ww), 2), tf.mul(bb, 0.5)) });
+  checkVjp({
+    op: 'Gemm',
+    attrs: { alpha: 2, beta: 0.5 },
+    inputs: [x, w, b],
+    isConst: [false, false, false],
+    ref: (xx, ww, bb) => tf.add(tf.mul(tf.matMul(xx, ww), 2), tf.mul(bb, 0.5)),
+  });
   tf.dispose([x, w, b]);
 });
 
 /** numpy matmul in plain JS (1-D promotion, broadcast batch). */
 function matmulJS(a: tf.Tensor, b: tf.Tensor) {
-  const as = a.rank === 1 ? [1, a.shape[0]] : a.shape, bs = b.rank === 1 ? [b.shape[0], 1] : b.shape;
-  const [M, K] = as.slice(-2), N = bs[bs.length - 1];
-  const ba = as.slice(0, -2), bb = bs.slice(0, -2);
+  const as = a.rank === 1 ? [1, a.shape[0]] : a.shape,
+    bs = b.rank === 1 ? [b.shape[0], 1] : b.shape;
+  const [M, K] = as.slice(-2),
+    N = bs[bs.length - 1];
+  const ba = as.slice(0, -2),
+    bb = bs.slice(0, -2);
   const rank = Math.max(ba.length, bb.length);
-  const pa = [...Array(rank - ba.length).fill(1), ...ba], pb = [...Array(rank - bb.length).fill(1), ...bb];
+  const pa = [...Array(rank - ba.length).fill(1), ...ba],
+    pb = [...Array(rank - bb.length).fill(1), ...bb];
   const batch = pa.map((d, i) => Math.max(d, pb[i]));
-  const av = a.dataSync(), bv = b.dataSync();
+  const av = a.dataSync(),
+    bv = b.dataSync();
   const out: number[] = [];
   for (let t = 0; t < sizeOf(batch); t++) {
     const idx: number[] = [];
     let r = t;
     for (let i = rank - 1; i >= 0; i--) (idx[i] = r % batch[i]), (r = Math.floor(r / batch[i]));
     const off = (p: number[]) => idx.reduce((o, v, i) => o * p[i] + (p[i] === 1 ? 0 : v), 0);
-    const oa = off(pa) * M * K, ob = off(pb) * K * N;
+    const oa = off(pa) * M * K,
+      ob = off(pb) * K * N;
     for (let m = 0; m < M; m++)
       for (let n = 0; n < N; n++) {
         let s = 0;
@@ -80,7 +103,8 @@ const mcases: Array<{ a: number[]; b: number[]; constA?: boolean; constB?: boole
 
 for (const c of mcases) {
   test(`MatMul [${c.a}]${c.constA ? ' (const)' : ''} · [${c.b}]${c.constB ? ' (const)' : ''}`, () => {
-    const a = rand(c.a, 4), b = rand(c.b, 5);
+    const a = rand(c.a, 4),
+      b = rand(c.b, 5);
     const isConst = [!!c.constA, !!c.constB];
     const [y] = runForward('MatMul', {}, [a, b], isConst);
     const want = matmulJS(a, b);

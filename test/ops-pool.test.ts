@@ -16,7 +16,11 @@ await useBackend('cpu');
 
 type P4 = [number, number, number, number];
 const pool = (kernel: [number, number], strides: [number, number], pads: P4, dilations: [number, number] = [1, 1], countIncludePad = false): PoolAttrs => ({
-  kernel, strides, pads, dilations, countIncludePad,
+  kernel,
+  strides,
+  pads,
+  dilations,
+  countIncludePad,
 });
 
 /** Naive pooling: forward values and the VJP for a given dy (first-max routing / even spreading). */
@@ -52,12 +56,18 @@ export function naivePool(kind: 'max' | 'avg', x: ArrayLike<number>, xs: number[
   return { y, dx, shape: [N, oH, oW, C] };
 }
 
-const explicit = (a: PoolAttrs): [[number, number], [number, number], [number, number], [number, number]] => [[0, 0], [a.pads[0], a.pads[2]], [a.pads[1], a.pads[3]], [0, 0]];
+const explicit = (a: PoolAttrs): [[number, number], [number, number], [number, number], [number, number]] => [
+  [0, 0],
+  [a.pads[0], a.pads[2]],
+  [a.pads[1], a.pads[3]],
+  [0, 0],
+];
 
 /** Differentiable max-pool reference for any dilation: pad with −1e30, gather every window's cells, max. */
 function gatherMaxPool(xs: number[], a: PoolAttrs): (x: tf.Tensor) => tf.Tensor {
   const [N, H, W, C] = xs;
-  const Hp = H + a.pads[0] + a.pads[2], Wp = W + a.pads[1] + a.pads[3];
+  const Hp = H + a.pads[0] + a.pads[2],
+    Wp = W + a.pads[1] + a.pads[3];
   const oH = Math.floor((Hp - (a.kernel[0] - 1) * a.dilations[0] - 1) / a.strides[0]) + 1;
   const oW = Math.floor((Wp - (a.kernel[1] - 1) * a.dilations[1] - 1) / a.strides[1]) + 1;
   const K = a.kernel[0] * a.kernel[1];
@@ -180,7 +190,13 @@ test('GlobalAveragePool and ReduceMean', () => {
   for (let i = 0; i < xv.length; i++) want[Math.floor(i / 60) * 5 + (i % 5)] += xv[i] / 12;
   assertClose(gap.data, want, 0, 1e-6, 'gap forward');
   const g = checkVjp({ op: 'GlobalAveragePool', attrs: {}, inputs: [x], ref: (xx) => tf.mean(xx, [1, 2], true) });
-  assertClose(g.grads[0]!, Array.from(xv, (_, i) => g.dy[Math.floor(i / 60) * 5 + (i % 5)] / 12), 0, 1e-6, 'gap vjp closed form');
+  assertClose(
+    g.grads[0]!,
+    Array.from(xv, (_, i) => g.dy[Math.floor(i / 60) * 5 + (i % 5)] / 12),
+    0,
+    1e-6,
+    'gap vjp closed form',
+  );
 
   for (const a of [
     { axes: [1, 2], keepDims: true },
@@ -192,7 +208,13 @@ test('GlobalAveragePool and ReduceMean', () => {
     const [m] = runForward('ReduceMean', a, [x]);
     const axes = a.axes.length ? a.axes.map((v) => (v + 4) % 4) : [0, 1, 2, 3];
     assert.deepEqual(m.shape, a.keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i)));
-    assertClose(m.data, tf.tidy(() => tf.mean(x, axes, a.keepDims).dataSync()), 0, 1e-6, `ReduceMean ${JSON.stringify(a)}`);
+    assertClose(
+      m.data,
+      tf.tidy(() => tf.mean(x, axes, a.keepDims).dataSync()),
+      0,
+      1e-6,
+      `ReduceMean ${JSON.stringify(a)}`,
+    );
     checkVjp({ op: 'ReduceMean', attrs: a, inputs: [x], ref: (xx) => tf.mean(xx, axes, a.keepDims) });
     const h = makeContext('ReduceMean', a, [x]);
     const s = [-1, 3, 4, 5];

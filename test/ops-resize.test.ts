@@ -18,7 +18,8 @@ function taps(o: number, inS: number, outS: number, a: ResizeAttrs): Array<[numb
   if (a.mode === 'nearest') {
     let i: number;
     if (a.alignCorners) i = Math.round(outS > 1 ? (o * (inS - 1)) / (outS - 1) : 0);
-    else if (a.halfPixelCenters) i = Math.floor(((o + 0.5) * inS) / outS); // PyTorch 'nearest-exact'
+    else if (a.halfPixelCenters)
+      i = Math.floor(((o + 0.5) * inS) / outS); // PyTorch 'nearest-exact'
     else i = Math.floor((o * inS) / outS); // PyTorch 'nearest'
     return [[Math.min(inS - 1, i), 1]];
   }
@@ -27,24 +28,32 @@ function taps(o: number, inS: number, outS: number, a: ResizeAttrs): Array<[numb
   else if (a.halfPixelCenters) src = Math.max(0, ((o + 0.5) * inS) / outS - 0.5);
   else src = (o * inS) / outS;
   src = Math.min(src, inS - 1);
-  const lo = Math.floor(src), hi = Math.min(lo + 1, inS - 1), w = src - lo;
-  return [[lo, 1 - w], [hi, w]];
+  const lo = Math.floor(src),
+    hi = Math.min(lo + 1, inS - 1),
+    w = src - lo;
+  return [
+    [lo, 1 - w],
+    [hi, w],
+  ];
 }
 
 function resizeJS(x: ArrayLike<number>, shape: number[], a: ResizeAttrs): Float64Array {
-  const [N, H, W, C] = shape, [oH, oW] = a.size;
+  const [N, H, W, C] = shape,
+    [oH, oW] = a.size;
   const y = new Float64Array(N * oH * oW * C);
   for (let n = 0; n < N; n++)
     for (let i = 0; i < oH; i++)
       for (let j = 0; j < oW; j++)
         for (const [r, wr] of taps(i, H, oH, a))
-          for (const [q, wq] of taps(j, W, oW, a))
-            for (let c = 0; c < C; c++) y[((n * oH + i) * oW + j) * C + c] += wr * wq * x[((n * H + r) * W + q) * C + c];
+          for (const [q, wq] of taps(j, W, oW, a)) for (let c = 0; c < C; c++) y[((n * oH + i) * oW + j) * C + c] += wr * wq * x[((n * H + r) * W + q) * C + c];
   return y;
 }
 
 const R = (size: [number, number], mode: 'nearest' | 'bilinear', alignCorners: boolean, halfPixelCenters: boolean): ResizeAttrs => ({
-  size, mode, alignCorners, halfPixelCenters,
+  size,
+  mode,
+  alignCorners,
+  halfPixelCenters,
 });
 
 const cases: Array<{ x: number[]; a: ResizeAttrs }> = [

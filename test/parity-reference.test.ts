@@ -57,7 +57,11 @@ function relError(got: Float32Array, want: Float32Array): number {
 }
 
 // the native graph (where onnxruntime-node is available; else it runs op by op as well) and the op-by-op path
-for (const [backend, engine] of [['cpu', 'auto'], ['cpu', 'per-op'], ['wasm', 'per-op']] as const) {
+for (const [backend, engine] of [
+  ['cpu', 'auto'],
+  ['cpu', 'per-op'],
+  ['wasm', 'per-op'],
+] as const) {
   test(`reference mode reproduces the authors' released code on AlexNet + chelsea.png (${backend}, engine ${engine})`, async (t) => {
     await initBackend({ backend });
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));

@@ -58,9 +58,17 @@ test('per-layer normalisation: (m − min) / (max − min + 1e-10)', () => {
 });
 
 test('constant, empty and non-finite maps give zeros, never NaN', () => {
-  for (const v of [[7, 7, 7, 7], [0, 0], [NaN, NaN], [Infinity, -Infinity]]) {
+  for (const v of [
+    [7, 7, 7, 7],
+    [0, 0],
+    [NaN, NaN],
+    [Infinity, -Infinity],
+  ]) {
     const n = normalizeMap(Float32Array.from(v));
-    assert.ok(n.every((x) => x === 0), `${v} → ${Array.from(n)}`);
+    assert.ok(
+      n.every((x) => x === 0),
+      `${v} → ${Array.from(n)}`,
+    );
   }
   close(normalizeMap(Float32Array.from([NaN, 1, 3])), [0, 0, 1], 1e-6, 'NaN entry → 0');
   const [a] = normalizeMaps([raw(2, 2, [5, 5, 5, 5])], 'layer');
@@ -96,12 +104,7 @@ test('bilinear 2×2 → 4×4, hand-computed', () => {
 test('bilinear 3×2 → 4×5 (unequal scales) and 3×3 → 2×2 (down), hand-computed', () => {
   // x: scale 2/5, src −0.3→0, 0.1, 0.5, 0.9, 1.3→1;  y: scale 3/4, src −0.125→0, 0.625, 1.375, 2.125→2
   const out = resizeBilinear([0, 1, 4, 9, 16, 25], 3, 2, 4, 5);
-  close(
-    out,
-    [0, 0.1, 0.5, 0.9, 1, 2.5, 2.85, 4.25, 5.65, 6, 8.5, 9.15, 11.75, 14.35, 15, 16, 16.9, 20.5, 24.1, 25],
-    1e-5,
-    '3x2→4x5',
-  );
+  close(out, [0, 0.1, 0.5, 0.9, 1, 2.5, 2.85, 4.25, 5.65, 6, 8.5, 9.15, 11.75, 14.35, 15, 16, 16.9, 20.5, 24.1, 25], 1e-5, '3x2→4x5');
   // scale 1.5: src 0.25 and 1.75 on both axes; f(y, x) = 3y + x is linear so it is reproduced exactly
   close(resizeBilinear([0, 1, 2, 3, 4, 5, 6, 7, 8], 3, 3, 2, 2), [1, 2.5, 5.5, 7], 1e-6, '3x3→2x2');
   close(resizeBilinear([1, 2, 3], 1, 3, 1, 3), [1, 2, 3], 0, 'identity');
@@ -218,7 +221,7 @@ test('renderLayer: normalise → resize → jet → blend', () => {
   assert.deepEqual(px(1, 0), [80, 80, 165]);
   // global range: the same map against [0, 80] stays in the blue half
   const g = renderLayer(map, image, { normalize: 'global', range: { min: 0, max: 80 } });
-  assert.ok(g.data[(15 * 3) + 2]! > g.data[15 * 3]!, 'global: deepest pixel is bluish');
+  assert.ok(g.data[15 * 3 + 2]! > g.data[15 * 3]!, 'global: deepest pixel is bluish');
   assert.throws(() => renderLayer(map, image, { normalize: 'global' }), RangeError);
   assert.throws(() => renderLayer(map, { ...image, width: 5 }), RangeError);
   // renderFlow with 'global' computes the shared range
@@ -233,7 +236,10 @@ test('renderLayer matches the reference pipeline (NumPy float32 + OpenCV 4.6) pi
   // Golden output of: cam = m − min; cam /= cam.max() + 1e-10; cam = cv2.resize(cam, (16, 12));
   // heat = cv2.applyColorMap(np.uint8(255 * cam), COLORMAP_JET); out = 0.4·heat + 0.8·img (BGR),
   // converted to 8 bits as cv2.imwrite does; shown here as RGB.
-  const m = Float32Array.from([0.0000015132773, 0.089248896, 0.07515156, 0.7931538, 0.20672552, 0.9833629, 0.003617253, 1.7961769, 0.24226725, 0.3849891, 0.23994523, 0.12736833, 0.011112164, 0.86577076, 0.00085566915, 0.48344654, 1.8069128, 0.20941219, 3.6146479, 1.6629076]);
+  const m = Float32Array.from([
+    0.0000015132773, 0.089248896, 0.07515156, 0.7931538, 0.20672552, 0.9833629, 0.003617253, 1.7961769, 0.24226725, 0.3849891, 0.23994523, 0.12736833,
+    0.011112164, 0.86577076, 0.00085566915, 0.48344654, 1.8069128, 0.20941219, 3.6146479, 1.6629076,
+  ]);
   const W = 16;
   const H = 12;
   const img = new Uint8Array(W * H * 3);

@@ -76,7 +76,7 @@ test('the serve explanation job frees every tensor it creates and zips the raw m
     const job = { image: chelsea, imageName: 'chelsea.png', mode: 'reference' as const, compare: ['layercam' as const] };
     await runExplainJob(model, 'Tiny Darknet', job); // warm-up (backend caches)
     const before = tf.memory().numTensors;
-    let last;
+    let last: Awaited<ReturnType<typeof runExplainJob>> | undefined;
     const stages = new Set<string>();
     for (let i = 0; i < 3; i++) last = await runExplainJob(model, 'Tiny Darknet', job, (p) => stages.add(p.stage));
     assert.equal(tf.memory().numTensors, before, 'no tensor left behind after repeated requests');
@@ -87,7 +87,10 @@ test('the serve explanation job frees every tensor it creates and zips the raw m
     assert.equal(names.filter((n) => n.startsWith('compare/layercam/')).length, 50);
     const flow = JSON.parse(Buffer.from(files['flow.json']).toString());
     assert.equal(flow.decision.label, 'Egyptian cat');
-    assert.deepEqual(last!.data.flows.map((f) => f.method), ['naflow', 'layercam']);
+    assert.deepEqual(
+      last!.data.flows.map((f) => f.method),
+      ['naflow', 'layercam'],
+    );
   } finally {
     model.dispose();
   }
@@ -106,14 +109,21 @@ test('the server refuses big, non-image and queued-over uploads, traversal paths
     assert.equal(r.status, 413);
     assert.match(((await r.json()) as { error: string }).error, /over the limit of 0\.3 MB/);
     const chunk = `${(100 * 1024).toString(16)}\r\n${'\0'.repeat(100 * 1024)}\r\n`;
-    const chunked = await rawHttp(srv.port, `POST /api/explain HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.repeat(4)}0\r\n\r\n`);
+    const chunked = await rawHttp(
+      srv.port,
+      `POST /api/explain HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.repeat(4)}0\r\n\r\n`,
+    );
     assert.equal(chunked.status, 413);
     // not an image: by content type, by magic bytes, and a PNG signature on garbage
     r = await post('hello', 'text/plain');
     assert.equal(r.status, 415);
     r = await fetch(`${base}api/explain`, { method: 'POST', body: new Blob([chelsea as unknown as ArrayBuffer]) });
     assert.equal(r.status, 415, 'no Content-Type (what a cross-site no-cors fetch can send)');
-    r = await fetch(`${base}api/explain`, { method: 'POST', headers: { 'Content-Type': 'image/png', Origin: 'http://evil.example' }, body: chelsea as unknown as BodyInit });
+    r = await fetch(`${base}api/explain`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'image/png', Origin: 'http://evil.example' },
+      body: chelsea as unknown as BodyInit,
+    });
     assert.equal(r.status, 403, 'cross-origin upload');
     r = await post(new Uint8Array(fs.readFileSync(`${PACKAGE_ROOT}/package.json`)));
     assert.equal(r.status, 415);
@@ -192,7 +202,10 @@ test('naflow serve starts, prints its URL, answers, and stops on SIGINT', async 
     });
   });
   const models = (await (await fetch(`${url}api/models`)).json()) as { id: string }[];
-  assert.deepEqual(models.map((m) => m.id), ['tiny-darknet']);
+  assert.deepEqual(
+    models.map((m) => m.id),
+    ['tiny-darknet'],
+  );
   const code = await new Promise<number | null>((resolve) => {
     child.on('close', resolve);
     child.kill('SIGINT');
@@ -232,7 +245,10 @@ test('serve in Chromium: upload an image, follow the flow live, scrub it, downlo
     page.on('response', (r) => progress.push(r.url()));
     await page.click('#app-go');
     await page.waitForSelector('#naflow-viewer[data-ready="true"]', { timeout: 60_000 });
-    assert.ok(progress.some((u) => /\/api\/jobs\/[0-9a-f]{16}\/events$/.test(u)), 'progress came over server-sent events');
+    assert.ok(
+      progress.some((u) => /\/api\/jobs\/[0-9a-f]{16}\/events$/.test(u)),
+      'progress came over server-sent events',
+    );
     assert.match((await page.textContent('#app-status'))!, /done: Egyptian cat/);
     const before = await canvasPixels(page, '#naflow-viewer .nv-main');
     assert.equal(await page.getAttribute('#naflow-viewer', 'data-layer'), '49');
@@ -251,7 +267,10 @@ test('serve in Chromium: upload an image, follow the flow live, scrub it, downlo
     await page.click('#app-go');
     await page.waitForSelector('#app-status.error');
     assert.match((await page.textContent('#app-status'))!, /refused: not a PNG, JPEG or WebP image/);
-    assert.deepEqual(b.errors.filter((e) => !/status of 415/.test(e)), []);
+    assert.deepEqual(
+      b.errors.filter((e) => !/status of 415/.test(e)),
+      [],
+    );
   } finally {
     await b.close();
     await srv?.close();

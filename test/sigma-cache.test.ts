@@ -18,7 +18,11 @@ import { modelSha256 } from '../src/node/hash.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../src/defaults.js';
 import { prepareImage } from '../src/image/preprocess.js';
 
-const sigmas = (f: AttentionFlow) => f.layers.flatMap((l) => l.solver ?? []).filter((s) => s.method === 'lsmr' && s.iterations > 0).map((s) => s.sigmaMax);
+const sigmas = (f: AttentionFlow) =>
+  f.layers
+    .flatMap((l) => l.solver ?? [])
+    .filter((s) => s.method === 'lsmr' && s.iterations > 0)
+    .map((s) => s.sigmaMax);
 
 async function explainOnce(): Promise<AttentionFlow> {
   const model = await loadModel(DEFAULT_MODEL);
@@ -44,11 +48,18 @@ test('σ_max cache file: written once, read back instead of recomputed, corrupt 
     assert.ok(Object.keys(stored).length >= 15, 'one σ_max per least-squares operator of Tiny Darknet');
     assert.deepEqual(Object.values(stored).sort(), [...new Set(sigmas(first))].sort(), 'the file holds the σ_max the solves used');
     const second = await explainOnce();
-    assert.deepEqual(second.layers.map((l) => [...l.map]), first.layers.map((l) => [...l.map]), 'the same maps from the cached σ_max');
+    assert.deepEqual(
+      second.layers.map((l) => [...l.map]),
+      first.layers.map((l) => [...l.map]),
+      'the same maps from the cached σ_max',
+    );
     // planted values are what the solver uses: the power iterations did not run again
     fs.writeFileSync(file, JSON.stringify(Object.fromEntries(Object.keys(stored).map((k) => [k, 2 * stored[k]]))));
     const planted = await explainOnce();
-    assert.deepEqual(sigmas(planted), sigmas(first).map((s) => 2 * s));
+    assert.deepEqual(
+      sigmas(planted),
+      sigmas(first).map((s) => 2 * s),
+    );
     fs.writeFileSync(file, '{ not json');
     assert.deepEqual(sigmas(await explainOnce()), sigmas(first), 'a corrupt file is recomputed');
     assert.ok(JSON.parse(fs.readFileSync(file, 'utf8')), 'and rewritten');

@@ -33,7 +33,9 @@ function logged(model: string, pattern: RegExp): number {
 }
 
 const omniglot = path.join(shared, 'omniglot/all_runs.zip');
-test('ProtoNet: 20-way 1-shot accuracy on the Omniglot one-shot runs = the training script ±1 point', { skip: fs.existsSync(omniglot) ? false : `${omniglot} is absent (../shared/data)` }, async (t) => {
+test('ProtoNet: 20-way 1-shot accuracy on the Omniglot one-shot runs = the training script ±1 point', {
+  skip: fs.existsSync(omniglot) ? false : `${omniglot} is absent (../shared/data)`,
+}, async (t) => {
   await initBackend({ backend: 'wasm' });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-omniglot-'));
   const model = await loadModel(protonet);
@@ -46,14 +48,21 @@ test('ProtoNet: 20-way 1-shot accuracy on the Omniglot one-shot runs = the train
     const episodes: Episode[] = [];
     for (let r = 1; r <= 20; r++) {
       const run = `run${String(r).padStart(2, '0')}`;
-      const words = fs.readFileSync(path.join(tmp, run, 'class_labels.txt'), 'utf8').split(/\s+/).filter(Boolean);
+      const words = fs
+        .readFileSync(path.join(tmp, run, 'class_labels.txt'), 'utf8')
+        .split(/\s+/)
+        .filter(Boolean);
       const support = imageFiles(path.join(tmp, run, 'training'));
       const ep: Episode = { support: [], queries: [] };
       for (const f of support) ep.support.push({ label: path.basename(f), embeddings: [await embed(model, f)] });
-      for (let i = 0; i < words.length; i += 2) ep.queries.push({ embedding: await embed(model, path.join(tmp, words[i])), label: path.basename(words[i + 1]) });
+      for (let i = 0; i < words.length; i += 2)
+        ep.queries.push({ embedding: await embed(model, path.join(tmp, words[i])), label: path.basename(words[i + 1]) });
       episodes.push(ep);
     }
-    assert.equal(episodes.reduce((a, e) => a + e.queries.length, 0), 400);
+    assert.equal(
+      episodes.reduce((a, e) => a + e.queries.length, 0),
+      400,
+    );
     const ours = fewShotAccuracy(episodes, 'euclidean').accuracy * 100;
     const theirs = logged(protonet, /20-way 1-shot/);
     t.diagnostic(`ProtoNet 20-way 1-shot: naflow ${ours.toFixed(2)} %, training script ${theirs.toFixed(2)} %`);
@@ -66,7 +75,9 @@ test('ProtoNet: 20-way 1-shot accuracy on the Omniglot one-shot runs = the train
 });
 
 const cifar = path.join(shared, 'cifar10-test');
-test('SimCLR: weighted k-NN accuracy on cifar10-test (50/50 split per class) = the training script ±1 point', { skip: fs.existsSync(cifar) ? false : `${cifar} is absent (../shared/data)` }, async (t) => {
+test('SimCLR: weighted k-NN accuracy on cifar10-test (50/50 split per class) = the training script ±1 point', {
+  skip: fs.existsSync(cifar) ? false : `${cifar} is absent (../shared/data)`,
+}, async (t) => {
   await initBackend({ backend: 'wasm' });
   const model = await loadModel(simclr);
   try {
@@ -93,15 +104,23 @@ test('SimCLR: weighted k-NN accuracy on cifar10-test (50/50 split per class) = t
 
 const imagenet = path.join(shared, 'imagenet-val1300');
 const long = process.env.NAFLOW_LONG === '1';
-test('Tiny Darknet retrieval (pooled last feature map, cosine): precision@1 over imagenet-val1300', { skip: !long ? 'set NAFLOW_LONG=1 (about a minute)' : fs.existsSync(imagenet) ? false : `${imagenet} is absent` }, async (t) => {
+test('Tiny Darknet retrieval (pooled last feature map, cosine): precision@1 over imagenet-val1300', {
+  skip: !long ? 'set NAFLOW_LONG=1 (about a minute)' : fs.existsSync(imagenet) ? false : `${imagenet} is absent`,
+}, async (t) => {
   await initBackend({ backend: 'wasm' });
   const model = await loadModel(DEFAULT_MODEL);
   try {
     const items = JSON.parse(fs.readFileSync(path.join(imagenet, 'labels-boxes.json'), 'utf8')) as { file: string; wnid: string }[];
     const embeddings: Float32Array[] = [];
     for (const it of items) embeddings.push(await embed(model, path.join(imagenet, it.file)));
-    const r = retrievalPrecisionAt1(embeddings, items.map((i) => i.wnid), 'cosine');
-    t.diagnostic(`Tiny Darknet retrieval: ${r.queries} queries in ${r.classes} classes, precision@1 ${(r.precisionAt1 * 100).toFixed(2)} % (by class ${(r.precisionAt1ByClass * 100).toFixed(2)} %)`);
+    const r = retrievalPrecisionAt1(
+      embeddings,
+      items.map((i) => i.wnid),
+      'cosine',
+    );
+    t.diagnostic(
+      `Tiny Darknet retrieval: ${r.queries} queries in ${r.classes} classes, precision@1 ${(r.precisionAt1 * 100).toFixed(2)} % (by class ${(r.precisionAt1ByClass * 100).toFixed(2)} %)`,
+    );
     assert.equal(r.queries, 949);
     assert.ok(r.precisionAt1 > 0.2, `precision@1 ${r.precisionAt1}: 100× chance (~0.2 %); measured 28.35 % (2026-11-26)`);
   } finally {

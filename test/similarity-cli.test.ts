@@ -31,7 +31,22 @@ test('explain-similarity --gallery: flow.json with the similarity, the top-1 ref
     fs.mkdirSync(gallery);
     for (const f of ['coffee.png', 'astronaut.png', 'butterfly.jpg']) fs.copyFileSync(path.join(photos, f), path.join(gallery, f));
     const out = path.join(tmp, 'out');
-    const r = await naflow(['explain-similarity', 'models/tiny-darknet', '--query', path.join(photos, 'chelsea.png'), '--gallery', gallery, '--mode', 'reference', '--explain-ref', '--compare', 'layercam', '--out', out, '--json']);
+    const r = await naflow([
+      'explain-similarity',
+      'models/tiny-darknet',
+      '--query',
+      path.join(photos, 'chelsea.png'),
+      '--gallery',
+      gallery,
+      '--mode',
+      'reference',
+      '--explain-ref',
+      '--compare',
+      'layercam',
+      '--out',
+      out,
+      '--json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const flow = JSON.parse(r.stdout);
     assert.equal(flow.similarity.kind, 'retrieval');
@@ -51,12 +66,18 @@ test('explain-similarity --gallery: flow.json with the similarity, the top-1 ref
     // --compare: LayerCAM explaining the same similarity, under the same file stems as maps/
     assert.equal(flow.compare.length, 1);
     assert.equal(flow.compare[0].method, 'layercam');
-    assert.deepEqual(flow.compare[0].layers.map((l: { name: string }) => l.name), flow.layers.map((l: { name: string }) => l.name));
+    assert.deepEqual(
+      flow.compare[0].layers.map((l: { name: string }) => l.name),
+      flow.layers.map((l: { name: string }) => l.name),
+    );
     const last = flow.compare[0].layers.at(-1);
     assert.equal(path.basename(last.npy), path.basename(flow.layers.at(-1).npy));
     const npy = readNpy(path.join(out, last.npy));
     assert.deepEqual(npy.shape, last.shape.slice(0, 2));
-    assert.ok(npyToFloat32(npy).some((v) => v > 0), 'a non-zero map');
+    assert.ok(
+      npyToFloat32(npy).some((v) => v > 0),
+      'a non-zero map',
+    );
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -70,18 +91,49 @@ test('bank build → explain-similarity --bank (k-NN); another model is refused;
     const b = await naflow(['bank', 'build', embedHead, dir, '-o', bank]);
     assert.equal(b.code, 0, b.stderr);
     assert.match(b.stdout, /3 images of 2 classes, 16-D embeddings/);
-    const ok = await naflow(['explain-similarity', embedHead, '--query', path.join(photos, 'chelsea.png'), '--bank', bank, '--k', '2', '--no-images', '--out', path.join(tmp, 'o1'), '--json']);
+    const ok = await naflow([
+      'explain-similarity',
+      embedHead,
+      '--query',
+      path.join(photos, 'chelsea.png'),
+      '--bank',
+      bank,
+      '--k',
+      '2',
+      '--no-images',
+      '--out',
+      path.join(tmp, 'o1'),
+      '--json',
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
     const flow = JSON.parse(ok.stdout);
     assert.equal(flow.similarity.kind, 'knn');
     assert.equal(flow.similarity.decision, 'cats', 'its own image is its nearest neighbour');
-    const other = await naflow(['explain-similarity', 'models/tiny-darknet', '--query', path.join(photos, 'chelsea.png'), '--bank', bank, '--out', path.join(tmp, 'o2')]);
+    const other = await naflow([
+      'explain-similarity',
+      'models/tiny-darknet',
+      '--query',
+      path.join(photos, 'chelsea.png'),
+      '--bank',
+      bank,
+      '--out',
+      path.join(tmp, 'o2'),
+    ]);
     assert.equal(other.code, 1);
     assert.match(other.stderr, /was built with another model .*rebuild it with naflow bank build/);
     const none = await naflow(['explain-similarity', embedHead, '--query', path.join(photos, 'chelsea.png')]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /give exactly one of --ref, --gallery, --support or --bank/);
-    const two = await naflow(['explain-similarity', embedHead, '--query', path.join(photos, 'chelsea.png'), '--ref', path.join(photos, 'coffee.png'), '--bank', bank]);
+    const two = await naflow([
+      'explain-similarity',
+      embedHead,
+      '--query',
+      path.join(photos, 'chelsea.png'),
+      '--ref',
+      path.join(photos, 'coffee.png'),
+      '--bank',
+      bank,
+    ]);
     assert.equal(two.code, 1);
     assert.match(two.stderr, /got --ref and --bank/);
     fs.mkdirSync(path.join(dir, 'empty'));
@@ -99,7 +151,22 @@ test('explain-similarity --weighting: recorded in flow.json, signed weights are 
   try {
     const query = path.join(photos, 'chelsea.png');
     const ref = path.join(photos, 'coffee.png');
-    const ok = await naflow(['explain-similarity', embedHead, '--query', query, '--ref', ref, '--weighting', 'signed', '--mode', 'reference', '--no-images', '--out', path.join(tmp, 'o1'), '--json']);
+    const ok = await naflow([
+      'explain-similarity',
+      embedHead,
+      '--query',
+      query,
+      '--ref',
+      ref,
+      '--weighting',
+      'signed',
+      '--mode',
+      'reference',
+      '--no-images',
+      '--out',
+      path.join(tmp, 'o1'),
+      '--json',
+    ]);
     assert.equal(ok.code, 0, ok.stderr);
     const s = JSON.parse(ok.stdout).similarity;
     assert.equal(s.weighting, 'signed');
@@ -108,7 +175,20 @@ test('explain-similarity --weighting: recorded in flow.json, signed weights are 
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--weighting must be one of minmax, signed, rectified, gradient, got 'softmax'/);
     assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace');
-    const none = await naflow(['explain-similarity', embedHead, '--query', query, '--ref', ref, '--metric', 'euclidean', '--weighting', 'rectified', '--out', path.join(tmp, 'o3')]);
+    const none = await naflow([
+      'explain-similarity',
+      embedHead,
+      '--query',
+      query,
+      '--ref',
+      ref,
+      '--metric',
+      'euclidean',
+      '--weighting',
+      'rectified',
+      '--out',
+      path.join(tmp, 'o3'),
+    ]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /the rectified channel weights are all zero \(under the euclidean metric every contribution/);
     assert.ok(!fs.existsSync(path.join(tmp, 'o2')) && !fs.existsSync(path.join(tmp, 'o3')), 'nothing written');

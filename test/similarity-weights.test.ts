@@ -27,7 +27,8 @@ const close = (got: ArrayLike<number>, want: number[], tol = 1e-6, what = '') =>
 
 test('weightings, hand-computed: cosine with a dimension that takes away, euclidean, dot over two references', () => {
   // q = (2, −1, 2), r = (1, 2, 2), both of norm 3: q̂ = q/3, r̂ = r/3 → p = (2/9, −2/9, 4/9), s = 4/9
-  const q = [2, -1, 2], r = [1, 2, 2];
+  const q = [2, -1, 2],
+    r = [1, 2, 2];
   close(decompose(q, [r], 'cosine', 'signed').weights, [0.5, -0.5, 1], 1e-7, 'signed');
   close(decompose(q, [r], 'cosine', 'rectified').weights, [0.5, 0, 1], 1e-7, 'rectified');
   close(decompose(q, [r], 'cosine', 'minmax').weights, [2 / 3, 0, 1], 1e-7, 'minmax');
@@ -41,10 +42,49 @@ test('weightings, hand-computed: cosine with a dimension that takes away, euclid
   close(decompose([0, 0, 0], [[1, 0, 2]], 'euclidean', 'rectified').weights, [0, 0, 0], 0, 'euclidean rectified: every p_d ≤ 0');
   close(decompose([0, 0, 0], [[1, 0, 2]], 'euclidean', 'gradient').weights, [2, 0, 4], 1e-7, 'euclidean gradient −2(q − r)');
   // dot, K = 2: p = ((1·1 + 1·3)/2, (2·0 + 2·4)/2) = (2, 4), s = 6; gradient = mean r = (2, 2)
-  close(decompose([1, 2], [[1, 0], [3, 4]], 'dot', 'signed').weights, [1 / 3, 2 / 3], 1e-7, 'dot signed');
-  close(decompose([1, 2], [[1, 0], [3, 4]], 'dot', 'gradient').weights, [2, 2], 1e-7, 'dot gradient');
+  close(
+    decompose(
+      [1, 2],
+      [
+        [1, 0],
+        [3, 4],
+      ],
+      'dot',
+      'signed',
+    ).weights,
+    [1 / 3, 2 / 3],
+    1e-7,
+    'dot signed',
+  );
+  close(
+    decompose(
+      [1, 2],
+      [
+        [1, 0],
+        [3, 4],
+      ],
+      'dot',
+      'gradient',
+    ).weights,
+    [2, 2],
+    1e-7,
+    'dot gradient',
+  );
   // euclidean, K = 2: −(2/2)((q − r1) + (q − r2)) with q = (1, 1), r1 = (0, 3), r2 = (2, 1) → −((1, −2) + (−1, 0)) = (0, 2)
-  close(decompose([1, 1], [[0, 3], [2, 1]], 'euclidean', 'gradient').weights, [0, 2], 1e-7, 'euclidean K=2 gradient');
+  close(
+    decompose(
+      [1, 1],
+      [
+        [0, 3],
+        [2, 1],
+      ],
+      'euclidean',
+      'gradient',
+    ).weights,
+    [0, 2],
+    1e-7,
+    'euclidean K=2 gradient',
+  );
   assert.throws(() => decompose(q, [r], 'cosine', 'bogus' as never), /unknown weighting 'bogus'/);
 });
 
@@ -58,7 +98,19 @@ test("the default weighting is the study's choice, min–max, pinned to its clos
   close(dec.weights, [2 / 3, 0, 1], 1e-7, 'default');
   // K = 2, euclidean: q = (1, 1), r1 = (0, 3), r2 = (2, 1) → p = −((1 + 1)/2, (4 + 0)/2) = (−1, −2), s = −3
   // → p/|s| = (−1/3, −2/3) → (1, 0)
-  close(decompose([1, 1], [[0, 3], [2, 1]], 'euclidean').weights, [1, 0], 1e-7, 'default, K = 2');
+  close(
+    decompose(
+      [1, 1],
+      [
+        [0, 3],
+        [2, 1],
+      ],
+      'euclidean',
+    ).weights,
+    [1, 0],
+    1e-7,
+    'default, K = 2',
+  );
 });
 
 test('the gradient weighting is ∂s/∂q: central differences of the mean similarity, every metric, K = 3', () => {
@@ -76,7 +128,8 @@ test('the gradient weighting is ∂s/∂q: central differences of the mean simil
     const g = similarityGradient(q, refs, metric);
     const h = 1e-6;
     const numeric = q.map((_, d) => {
-      const up = q.slice(), down = q.slice();
+      const up = q.slice(),
+        down = q.slice();
       up[d] += h;
       down[d] -= h;
       return (sims[metric](up) - sims[metric](down)) / (2 * h);
@@ -91,7 +144,10 @@ test('the gradient weighting is ∂s/∂q: central differences of the mean simil
 test('stationary points give exact zeros, and explainSimilarity refuses all-zero weights naming the weighting', async () => {
   assert.deepEqual(Array.from(similarityGradient([1, 2, 3], [[1, 2, 3]], 'euclidean')), [0, 0, 0], 'q = r');
   assert.deepEqual(Array.from(similarityGradient([0.3, 0.1, 0.7], [[0.6, 0.2, 1.4]], 'cosine')), [0, 0, 0], 'q ∥ r: only rounding is left');
-  assert.ok(similarityGradient([0.3, 0.1, 0.7], [[0.6, 0.2, 1.5]], 'cosine').some((v) => v !== 0), 'a small real angle is kept');
+  assert.ok(
+    similarityGradient([0.3, 0.1, 0.7], [[0.6, 0.2, 1.5]], 'cosine').some((v) => v !== 0),
+    'a small real angle is kept',
+  );
   await initBackend({ backend: 'cpu' });
   const model = await loadModel(path.join(PACKAGE_ROOT, 'test/fixtures/similarity/embedhead/model.onnx'));
   const x = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
@@ -99,10 +155,21 @@ test('stationary points give exact zeros, and explainSimilarity refuses all-zero
     const q = await embed(model, x);
     const before = tf.memory().numTensors;
     const other = retrievalTarget([{ embedding: q.map((v) => v + 0.5) }], 'euclidean');
-    await assert.rejects(explainSimilarity(model, x, other, { weighting: 'rectified', mode: 'reference' }), (e: Error) => e instanceof SimilarityError && /rectified channel weights are all zero .*every contribution p_d = −\(q_d − r_d\)² is ≤ 0/.test(e.message));
-    await assert.rejects(explainSimilarity(model, x, retrievalTarget([{ embedding: q }], 'euclidean'), { weighting: 'gradient', mode: 'reference' }), /gradient channel weights are all zero .*stationary/);
+    await assert.rejects(
+      explainSimilarity(model, x, other, { weighting: 'rectified', mode: 'reference' }),
+      (e: Error) => e instanceof SimilarityError && /rectified channel weights are all zero .*every contribution p_d = −\(q_d − r_d\)² is ≤ 0/.test(e.message),
+    );
+    await assert.rejects(
+      explainSimilarity(model, x, retrievalTarget([{ embedding: q }], 'euclidean'), { weighting: 'gradient', mode: 'reference' }),
+      /gradient channel weights are all zero .*stationary/,
+    );
     const ok = await explainSimilarity(model, x, other, { weighting: 'gradient', mode: 'reference' });
-    close(ok.similarity.weights, Array.from(q, () => 1), 1e-5, 'gradient −2(q − (q + 0.5)) = 1');
+    close(
+      ok.similarity.weights,
+      Array.from(q, () => 1),
+      1e-5,
+      'gradient −2(q − (q + 0.5)) = 1',
+    );
     assert.equal(ok.similarity.weighting, 'gradient');
     assert.equal(tf.memory().numTensors, before, 'refusals and runs free what they allocate');
   } finally {
@@ -133,7 +200,11 @@ test('retrieval specificity, worked by hand on a pixel embedder (dot similarity,
   const emb = pixelEmbedder([4, 3, 2, 1]);
   const opts = { metric: 'dot' as const, steps: 4, substrate: new Float32Array(12) };
   const map = { map: Float32Array.from([0.1, 0.9, 0.5, 0.3]), height: 1, width: 4 };
-  const rStar = [0, 1, 0, 0], others = [[1, 0, 0, 0], [0, 0, 0, 1]];
+  const rStar = [0, 1, 0, 0],
+    others = [
+      [1, 0, 0, 0],
+      [0, 0, 0, 1],
+    ];
   const a = retrievalSpecificity(emb, map, rStar, others, opts);
   assert.deepEqual(a.x, [0.25, 0.5, 0.75, 1]);
   assert.deepEqual(a.explainedDrop, [3, 3, 3, 3]);
@@ -176,7 +247,10 @@ test('makeEmbedder: the untouched image embeds as embed() does (3-channel and 1-
       const scale = Math.max(...Array.from(want, Math.abs));
       close(got, Array.from(want), 1e-4 * scale, c.model);
       assert.deepEqual(again, got, 'batches of 2 give the same rows');
-      assert.ok(zero.some((v, i) => Math.abs(v - got[i]) > 1e-3 * scale), 'another image embeds differently');
+      assert.ok(
+        zero.some((v, i) => Math.abs(v - got[i]) > 1e-3 * scale),
+        'another image embeds differently',
+      );
     } finally {
       prepared.tensor.dispose();
       model.dispose();

@@ -61,9 +61,15 @@ test('channel weights: a hand-checked case, sign handling and the constant case'
   assert.deepEqual(Array.from(dec.weights), [1, 0]);
   // euclidean: p = −(q − r)²: the dimension that agrees most gets 1
   const e = decompose([0, 0, 0], [[1, 0, 2]], 'euclidean');
-  assert.deepEqual(Array.from(e.contributions, (v) => v || 0), [-1, 0, -4]);
+  assert.deepEqual(
+    Array.from(e.contributions, (v) => v || 0),
+    [-1, 0, -4],
+  );
   assert.deepEqual(Array.from(e.weights), [0.75, 1, 0]);
-  assert.deepEqual(topDimensions(e, 2).map((t) => t.dim), [1, 0]);
+  assert.deepEqual(
+    topDimensions(e, 2).map((t) => t.dim),
+    [1, 0],
+  );
   assert.deepEqual(Array.from(contributionWeights([0.2, 0.2, 0.2], 0.6)), [1, 1, 1]);
   assert.deepEqual(Array.from(contributionWeights([0, 0], 0)), [1, 1]);
 });
@@ -71,15 +77,31 @@ test('channel weights: a hand-checked case, sign handling and the constant case'
 test('targets decide as hand-checked: retrieval top-1, nearest prototype, weighted k-NN', () => {
   const f = (...v: number[]) => Float32Array.from(v);
   const q = f(1, 0);
-  const r = retrievalTarget([{ embedding: f(0, 1), file: 'a' }, { embedding: f(1, 0.1), file: 'b' }, { embedding: f(-1, 0), file: 'c' }], 'cosine').decide(q);
+  const r = retrievalTarget(
+    [
+      { embedding: f(0, 1), file: 'a' },
+      { embedding: f(1, 0.1), file: 'b' },
+      { embedding: f(-1, 0), file: 'c' },
+    ],
+    'cosine',
+  ).decide(q);
   assert.equal(r.label, 'b');
-  assert.deepEqual(r.candidates.map((c) => c.file), ['b', 'a', 'c']);
+  assert.deepEqual(
+    r.candidates.map((c) => c.file),
+    ['b', 'a', 'c'],
+  );
   // prototypes: class x = mean((2,0),(0,0)) = (1,0) → distance 0; class y = (3,3)
-  const p = prototypeTarget([{ label: 'y', embeddings: [f(3, 3)] }, { label: 'x', embeddings: [f(2, 0), f(0, 0)] }]).decide(q);
+  const p = prototypeTarget([
+    { label: 'y', embeddings: [f(3, 3)] },
+    { label: 'x', embeddings: [f(2, 0), f(0, 0)] },
+  ]).decide(q);
   assert.equal(p.label, 'x');
   assert.equal(p.classIndex, 1);
   assert.deepEqual(Array.from(p.references[0].embedding), [1, 0]);
-  assert.deepEqual(p.candidates.map((c) => c.score), [-13, 0]);
+  assert.deepEqual(
+    p.candidates.map((c) => c.score),
+    [-13, 0],
+  );
   // k-NN, k = 3, τ = 1: neighbours (cos) 1.0 'a', 0.8 'b', 0.6 'b' → votes a: e^1 = 2.718, b: e^0.8 + e^0.6 = 4.048 → 'b'
   const bank = {
     embeddings: [f(1, 0), f(0.8, 0.6), f(0.6, 0.8), f(-1, 0)],
@@ -125,7 +147,8 @@ test('the Jacobian step equals PyTorch: G_K = (∂q/∂A_K)ᵀ w through pooling
       const wErr = Math.max(...Array.from(res.similarity.weights, (v, i) => Math.abs(v - w[i])));
       assert.ok(wErr < 1e-5, `weights reproduce w (${wErr})`);
       assert.ok(g, 'G at the trunk end');
-      let diff = 0, scale = 0;
+      let diff = 0,
+        scale = 0;
       wantG.forEach((v, i) => ((diff = Math.max(diff, Math.abs(v - g![i]))), (scale = Math.max(scale, Math.abs(v)))));
       assert.ok(scale > 0 && diff / scale <= 1e-4, `${mode}: G_K rel. error ${diff / scale}`);
       assert.ok(Math.abs(res.decision.score - manifest.S) <= 1e-4 * Math.abs(manifest.S), `S = Σ w_d q_d: ${res.decision.score} vs ${manifest.S}`);
@@ -158,7 +181,10 @@ test('retrieval with Tiny Darknet (paper mode): another reference changes the ma
     const rho = spearman(a.layers[0].map, b.layers[0].map);
     assert.ok(rho < 0.9, `another reference changes the shallowest map (Spearman ${rho.toFixed(3)})`);
     assert.equal(a.similarity.topDimensions.length, 10);
-    assert.notDeepEqual(a.similarity.topDimensions.map((t) => t.dim), b.similarity.topDimensions.map((t) => t.dim));
+    assert.notDeepEqual(
+      a.similarity.topDimensions.map((t) => t.dim),
+      b.similarity.topDimensions.map((t) => t.dim),
+    );
   } finally {
     model.dispose();
   }

@@ -31,7 +31,12 @@ function assertSpecMaps(maps: Array<{ name: string; map: Float32Array }>, what: 
     assert.equal(name, want.name);
     const scale = Math.max(want.max, 1e-30);
     const close = (a: number, b: number, s: number, label: string) => assert.ok(Math.abs(a - b) <= 1e-5 * s, `${what} ${name}: ${label} ${a} vs ${b}`);
-    close(map.reduce((a, v) => a + v, 0), want.sum, Math.abs(want.sum) + scale, 'sum');
+    close(
+      map.reduce((a, v) => a + v, 0),
+      want.sum,
+      Math.abs(want.sum) + scale,
+      'sum',
+    );
     close(Math.max(...map), want.max, scale, 'max');
     for (const [i, v] of want.samples) close(map[i], v, scale, `value ${i}`);
   });
@@ -56,7 +61,10 @@ test('naflow explain --variant spec writes those maps, and flow.json names the c
     assert.equal(r.code, 0, r.stderr);
     const flow = JSON.parse(fs.readFileSync(path.join(out, 'o', 'flow.json'), 'utf8'));
     assert.deepEqual(flow.variant, resolveVariant('spec'));
-    assertSpecMaps(flow.layers.map((l: { name: string; npy: string }) => ({ name: l.name, map: npyToFloat32(readNpy(path.join(out, 'o', l.npy))) })), 'CLI');
+    assertSpecMaps(
+      flow.layers.map((l: { name: string; npy: string }) => ({ name: l.name, map: npyToFloat32(readNpy(path.join(out, 'o', l.npy))) })),
+      'CLI',
+    );
     const bad = await naflow(['explain', '--variant', 'abandon=sometimes', '--no-images', '--out', path.join(out, 'p')]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--variant: abandon must be one of zero, keep, free, got 'sometimes'/);
@@ -68,7 +76,7 @@ test('naflow explain --variant spec writes those maps, and flow.json names the c
   }
 });
 
-test('the default configuration is the study\'s choice: ρ = 1 (damping = σ_max) and at most 4 LSMR iterations per solve, unlike the spec', async () => {
+test("the default configuration is the study's choice: ρ = 1 (damping = σ_max) and at most 4 LSMR iterations per solve, unlike the spec", async () => {
   await initBackend({ backend: 'wasm' });
   const model = await loadModel(DEFAULT_MODEL);
   try {

@@ -99,7 +99,15 @@ test('hand-written graph model: canonical mapping, folding and outputs match tfj
       name: 'conv1',
       op: '_FusedConv2D',
       input: ['x', 'w1', 'b1'],
-      attr: { ...T, strides: ints(1, 2, 2, 1), padding: str('SAME'), data_format: str('NHWC'), dilations: ints(1, 1, 1, 1), fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } }, num_args: { i: '1' } },
+      attr: {
+        ...T,
+        strides: ints(1, 2, 2, 1),
+        padding: str('SAME'),
+        data_format: str('NHWC'),
+        dilations: ints(1, 1, 1, 1),
+        fused_ops: { list: { s: [b64('BiasAdd'), b64('Relu')] } },
+        num_args: { i: '1' },
+      },
     },
     { name: 'six', op: 'Const', attr: { value: { tensor: { dtype: 'DT_FLOAT', tensorShape: {}, floatVal: [6] } } } },
     { name: 'zero', op: 'Const', attr: { value: { tensor: { dtype: 'DT_FLOAT', tensorShape: {}, floatVal: [0] } } } },
@@ -110,7 +118,14 @@ test('hand-written graph model: canonical mapping, folding and outputs match tfj
       name: 'dconv',
       op: 'DepthwiseConv2dNative',
       input: ['max', 'dw', '^x'],
-      attr: { ...T, strides: ints(1, 1, 1, 1), padding: str('EXPLICIT'), explicit_paddings: ints(0, 0, 1, 1, 1, 1, 0, 0), data_format: str('NHWC'), dilations: ints(1, 1, 1, 1) },
+      attr: {
+        ...T,
+        strides: ints(1, 1, 1, 1),
+        padding: str('EXPLICIT'),
+        explicit_paddings: ints(0, 0, 1, 1, 1, 1, 0, 0),
+        data_format: str('NHWC'),
+        dilations: ints(1, 1, 1, 1),
+      },
     },
     constNode('scale_a', [8]),
     { name: 'two', op: 'Const', attr: { value: { tensor: { dtype: 'DT_FLOAT', tensorShape: {}, floatVal: [2] } } } },
@@ -139,7 +154,12 @@ test('hand-written graph model: canonical mapping, folding and outputs match tfj
     },
     { name: 'sm', op: 'Softmax', input: ['fc'], attr: T },
     { name: 'out', op: 'Identity', input: ['sm'], attr: T },
-    { name: 'pool', op: 'MaxPool', input: ['max'], attr: { ...T, ksize: ints(1, 2, 2, 1), strides: ints(1, 2, 2, 1), padding: str('SAME'), data_format: str('NHWC') } },
+    {
+      name: 'pool',
+      op: 'MaxPool',
+      input: ['max'],
+      attr: { ...T, ksize: ints(1, 2, 2, 1), strides: ints(1, 2, 2, 1), padding: str('SAME'), data_format: str('NHWC') },
+    },
     { name: 'unused', op: 'Const', attr: { value: { tensor: { dtype: 'DT_FLOAT', tensorShape: {}, floatVal: [1] } } } },
   ];
   const axesW = { name: 'axes', shape: [2], data: new Float32Array(new Int32Array([1, 2]).buffer) };
@@ -161,7 +181,21 @@ test('hand-written graph model: canonical mapping, folding and outputs match tfj
     assert.deepEqual(g.outputs, ['out', 'pool']);
     assert.deepEqual(
       g.nodes.map((n) => `${n.name}:${n.op}`),
-      ['conv1/conv:Conv', 'max:Clip', 'dconv:Conv', 'mul:Mul', 'badd:Add', 'rs:Reshape', 'gap/gap:GlobalAveragePool', 'gap:Reshape', 'cat:Concat', 'fc:Gemm', 'sm:Softmax', 'out:Identity', 'pool:MaxPool'],
+      [
+        'conv1/conv:Conv',
+        'max:Clip',
+        'dconv:Conv',
+        'mul:Mul',
+        'badd:Add',
+        'rs:Reshape',
+        'gap/gap:GlobalAveragePool',
+        'gap:Reshape',
+        'cat:Concat',
+        'fc:Gemm',
+        'sm:Softmax',
+        'out:Identity',
+        'pool:MaxPool',
+      ],
     );
     const by = new Map(g.nodes.map((n) => [n.name, n]));
     assert.deepEqual(by.get('conv1/conv')!.attrs, { strides: [2, 2], pads: [0, 0, 1, 1], dilations: [1, 1], group: 1 });

@@ -19,12 +19,23 @@ before(async () => {
   await initBackend({ backend: 'cpu' });
 });
 
-
 test('Sequential model without InputLayer, ReLU(max_value) → Clip, activations, BatchNorm without center/scale', async () => {
   const r = rng(3);
   const k = randW('c/kernel', [1, 1, 2, 2], r);
   const layers = [
-    { class_name: 'Conv2D', config: { name: 'c', filters: 2, kernel_size: [1, 1], strides: [1, 1], padding: 'valid', activation: 'swish', use_bias: false, batch_input_shape: [null, 2, 2, 2] } },
+    {
+      class_name: 'Conv2D',
+      config: {
+        name: 'c',
+        filters: 2,
+        kernel_size: [1, 1],
+        strides: [1, 1],
+        padding: 'valid',
+        activation: 'swish',
+        use_bias: false,
+        batch_input_shape: [null, 2, 2, 2],
+      },
+    },
     { class_name: 'ReLU', config: { name: 'r6', max_value: 6, negative_slope: 0, threshold: 0 } },
     { class_name: 'Activation', config: { name: 'hs', activation: 'hard_sigmoid' } },
     { class_name: 'BatchNormalization', config: { name: 'bn0', axis: 3, epsilon: 0.5, center: false, scale: false } },
@@ -95,7 +106,11 @@ test('nested functional model is flattened with prefixed names', async () => {
     );
     const x = tf.tensor4d([1, -2, 3, -4], [1, 2, 2, 1]);
     const y = forward(model, x);
-    assertClose(y.outputs[0].dataSync(), [1, -2, 3, -4].map((v) => Math.max(v * k.data[0], 0)), 'nested');
+    assertClose(
+      y.outputs[0].dataSync(),
+      [1, -2, 3, -4].map((v) => Math.max(v * k.data[0], 0)),
+      'nested',
+    );
     y.dispose();
     x.dispose();
   } finally {
@@ -117,7 +132,18 @@ test('unknown layer class imports as a node; loadModel names the layer and class
   ];
   const k2 = randW('c2/kernel', [1, 1, 1, 1], r);
   const file = writeLayersModel(
-    { class_name: 'Model', config: { name: 'm', layers, input_layers: [['in', 0, 0]], output_layers: [['c2', 0, 0], ['flat', 0, 0]] } },
+    {
+      class_name: 'Model',
+      config: {
+        name: 'm',
+        layers,
+        input_layers: [['in', 0, 0]],
+        output_layers: [
+          ['c2', 0, 0],
+          ['flat', 0, 0],
+        ],
+      },
+    },
     [k, k2],
   );
   const g = importGraph(file);
@@ -148,7 +174,13 @@ test('layer errors: channels_first, ReLU threshold, missing weight; unsupported 
     writeLayersModel({ class_name: 'Model', config: { name: 'm', layers: [inLayer, l], input_layers: [['in', 0, 0]], output_layers: [['x', 0, 0]] } }, weights);
   const k = randW('x/kernel', [1, 1, 1, 1], rng(1));
 
-  const cf = model({ ...conv2d('x', 1, 1, 1, 'valid', 'linear', false, 'in'), config: { ...conv2d('x', 1, 1, 1, 'valid', 'linear', false, 'in').config, data_format: 'channels_first' } }, [k]);
+  const cf = model(
+    {
+      ...conv2d('x', 1, 1, 1, 'valid', 'linear', false, 'in'),
+      config: { ...conv2d('x', 1, 1, 1, 'valid', 'linear', false, 'in').config, data_format: 'channels_first' },
+    },
+    [k],
+  );
   await assert.rejects(loadModel(cf), /layer 'x' \(Conv2D\).*channels_first/);
 
   const thr = model({ name: 'x', class_name: 'ReLU', config: { name: 'x', threshold: 0.5 }, inbound_nodes: inb('in') });
@@ -179,7 +211,18 @@ test('more layers (Keras 3 inbound format): PReLU, Cropping2D, UpSampling2D, Sub
     { name: 'in', class_name: 'InputLayer', config: { name: 'in', batch_shape: [null, 4, 4, 2], dtype: 'float32' }, inbound_nodes: [] },
     { name: 'resc', class_name: 'Rescaling', config: { name: 'resc', scale: 2, offset: -1 }, inbound_nodes: call('in') },
     { name: 'prelu', class_name: 'PReLU', config: { name: 'prelu', shared_axes: [1, 2] }, inbound_nodes: call('resc') },
-    { name: 'crop', class_name: 'Cropping2D', config: { name: 'crop', cropping: [[1, 0], [0, 1]] }, inbound_nodes: call('prelu') },
+    {
+      name: 'crop',
+      class_name: 'Cropping2D',
+      config: {
+        name: 'crop',
+        cropping: [
+          [1, 0],
+          [0, 1],
+        ],
+      },
+      inbound_nodes: call('prelu'),
+    },
     { name: 'up', class_name: 'UpSampling2D', config: { name: 'up', size: [2, 2], interpolation: 'nearest' }, inbound_nodes: call('crop') },
     { name: 'crop2', class_name: 'Cropping2D', config: { name: 'crop2', cropping: 1 }, inbound_nodes: call('up') },
     { name: 'leaky', class_name: 'LeakyReLU', config: { name: 'leaky', negative_slope: 0.2 }, inbound_nodes: call('crop2') },
@@ -193,7 +236,18 @@ test('more layers (Keras 3 inbound format): PReLU, Cropping2D, UpSampling2D, Sub
     { name: 'perm', class_name: 'Permute', config: { name: 'perm', dims: [3, 1, 2] }, inbound_nodes: call('dense4') },
   ];
   const file = writeLayersModel(
-    { class_name: 'Functional', config: { name: 'k3', layers, input_layers: [['in', 0, 0]], output_layers: [['sm', 0, 0], ['perm', 0, 0]] } },
+    {
+      class_name: 'Functional',
+      config: {
+        name: 'k3',
+        layers,
+        input_layers: [['in', 0, 0]],
+        output_layers: [
+          ['sm', 0, 0],
+          ['perm', 0, 0],
+        ],
+      },
+    },
     [alpha, dk, db],
   );
   const model = await loadModel(file);

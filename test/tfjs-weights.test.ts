@@ -99,7 +99,10 @@ test('decodes float32, int32, bool, uint8/uint16 affine and float16 weights acro
       want.forEach((w, i) => assert.ok(Math.abs(got[i] - w) <= 1e-6 * Math.max(1, Math.abs(w)), `${got[i]} vs ${w}`));
     near(get('u8').dataSync(), [-1, -0.5, 126.5, 63]);
     near(get('u16').dataSync(), [2, 2.002, 67.535]);
-    assert.deepEqual(Array.from(get('f16').dataSync()), halfVals.map((v) => (Object.is(v, -0) ? -0 : v)));
+    assert.deepEqual(
+      Array.from(get('f16').dataSync()),
+      halfVals.map((v) => (Object.is(v, -0) ? -0 : v)),
+    );
     assert.equal(get('u8i').dtype, 'int32');
     assert.deepEqual(Array.from(get('u8i').dataSync()), [6, 10]);
   } finally {
@@ -138,10 +141,14 @@ test('a shard shorter than the manifest says is named', () => {
   const dir = tmpdir();
   fs.writeFileSync(path.join(dir, 'a.bin'), new Uint8Array(16));
   fs.writeFileSync(path.join(dir, 'b.bin'), new Uint8Array(4));
-  const file = writeLayersJson(dir, ['a.bin', 'b.bin'], [
-    { name: 'w1', shape: [4], dtype: 'float32' },
-    { name: 'w2', shape: [4], dtype: 'float32' },
-  ]);
+  const file = writeLayersJson(
+    dir,
+    ['a.bin', 'b.bin'],
+    [
+      { name: 'w1', shape: [4], dtype: 'float32' },
+      { name: 'w2', shape: [4], dtype: 'float32' },
+    ],
+  );
   const before = tf.memory().numTensors;
   assert.throws(() => readTfjsArtifacts(file), /weight shard 'b\.bin' is shorter than the manifest says: .*20 bytes but its weights need 32/);
   assert.equal(tf.memory().numTensors, before);
@@ -159,7 +166,10 @@ test('bad JSON and unsupported dtypes name the file', async () => {
   const dir = tmpdir();
   const file = path.join(dir, 'model.json');
   fs.writeFileSync(file, '{"modelTopology": {');
-  assert.throws(() => readTfjsArtifacts(file), (e: Error) => e.message.startsWith(`${file}: not valid JSON`));
+  assert.throws(
+    () => readTfjsArtifacts(file),
+    (e: Error) => e.message.startsWith(`${file}: not valid JSON`),
+  );
   await assert.rejects(loadModel(file), /not valid JSON/);
 
   const dir2 = tmpdir();

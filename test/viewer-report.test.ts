@@ -51,23 +51,62 @@ test('maps round-trip through the viewer encoding (float32 exact, 8-bit within o
 });
 
 test('viewerData quantises to 8 bits only above its budget; the eval section holds plots without namespaces', async () => {
-  const layer = (i: number) => ({ name: `t${i}`, node: `n${i}`, op: 'Conv', shape: [4, 4, 2] as [number, number, number], map: new Float32Array(16).fill(i), kept: 1 });
-  const result = { mode: 'paper' as const, engine: 'per-op' as const, scoreTensor: 's', trunkEnd: 't1', classIndex: 0, score: 1, layers: [layer(0), layer(1)], decision: { classIndex: 0, label: null, id: null, score: 1 }, elapsedMs: 1 };
+  const layer = (i: number) => ({
+    name: `t${i}`,
+    node: `n${i}`,
+    op: 'Conv',
+    shape: [4, 4, 2] as [number, number, number],
+    map: new Float32Array(16).fill(i),
+    kept: 1,
+  });
+  const result = {
+    mode: 'paper' as const,
+    engine: 'per-op' as const,
+    scoreTensor: 's',
+    trunkEnd: 't1',
+    classIndex: 0,
+    score: 1,
+    layers: [layer(0), layer(1)],
+    decision: { classIndex: 0, label: null, id: null, score: 1 },
+    elapsedMs: 1,
+  };
   const exact = await viewerData(result, { compare: [{ method: 'gradcam', layers: [{ name: 't1', shape: [4, 4, 2], map: new Float32Array(16) }] }] });
-  assert.deepEqual(exact.flows.map((f) => [f.method, f.layers.map((l) => l?.enc ?? null)]), [['naflow', ['f32', 'f32']], ['gradcam', [null, 'f32']]]);
+  assert.deepEqual(
+    exact.flows.map((f) => [f.method, f.layers.map((l) => l?.enc ?? null)]),
+    [
+      ['naflow', ['f32', 'f32']],
+      ['gradcam', [null, 'f32']],
+    ],
+  );
   const small = await viewerData(result, { maxMapBytes: 100 });
-  assert.deepEqual(small.flows[0].layers.map((l) => l!.enc), ['u8', 'u8']);
+  assert.deepEqual(
+    small.flows[0].layers.map((l) => l!.enc),
+    ['u8', 'u8'],
+  );
   const ev: EvalResults = {
-    naflow: '0.1.0', model: { file: 'm.onnx', sha256: 'x'.repeat(64) }, data: 'd', images: 3, methods: ['naflow', 'gradcam'], metrics: ['insertion'],
+    naflow: '0.1.0',
+    model: { file: 'm.onnx', sha256: 'x'.repeat(64) },
+    data: 'd',
+    images: 3,
+    methods: ['naflow', 'gradcam'],
+    metrics: ['insertion'],
     settings: { steps: 8, substrate: 'blur', score: 'probability of the ground-truth class', explained: 'ground-truth class' },
-    layers: [{ index: 0, name: 'a', depth: 0 }, { index: 1, name: 'b', depth: 1 }],
-    rows: ['naflow', 'gradcam'].flatMap((m, k) => [0, 1].map((i) => ({ method: m, layer: i ? 'b' : 'a', layerIndex: i, depth: i, n: 3, values: { insertion: 0.1 * (i + k) } }))),
+    layers: [
+      { index: 0, name: 'a', depth: 0 },
+      { index: 1, name: 'b', depth: 1 },
+    ],
+    rows: ['naflow', 'gradcam'].flatMap((m, k) =>
+      [0, 1].map((i) => ({ method: m, layer: i ? 'b' : 'a', layerIndex: i, depth: i, n: 3, values: { insertion: 0.1 * (i + k) } })),
+    ),
     baselines: { centrePointing: null, uniformEnergy: null },
   };
   const sec = evalSection(ev);
   assert.equal(sec.plots.length, 1);
   assert.match(sec.plots[0].svg, /^<svg width=/);
-  assert.deepEqual(sec.tables[0].rows, [['0 a', '0', '0.1'], ['1 b', '0.1', '0.2']]);
+  assert.deepEqual(sec.tables[0].rows, [
+    ['0 a', '0', '0.1'],
+    ['1 b', '0.1', '0.2'],
+  ]);
   const html = renderReport(await viewerData(null, { eval: ev, modelName: 'm.onnx' }));
   assert.doesNotMatch(html, EXTERNAL);
   fs.writeFileSync(evalOnly, html);
@@ -93,16 +132,27 @@ test('naflow explain --html --compare writes a self-contained report.html under 
   assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'/);
   const data = JSON.parse(/<script type="application\/json" id="naflow-data">([^<]*)<\/script>/.exec(html)![1]) as ViewerData;
   assert.equal(data.layers.length, 50);
-  assert.deepEqual(data.flows.map((f) => f.method), ['naflow', 'layercam', 'gradcam']);
-  assert.ok(data.flows.every((f) => f.layers.every((l) => l && l.enc === 'f32')), 'Tiny Darknet maps stay float32');
+  assert.deepEqual(
+    data.flows.map((f) => f.method),
+    ['naflow', 'layercam', 'gradcam'],
+  );
+  assert.ok(
+    data.flows.every((f) => f.layers.every((l) => l && l.enc === 'f32')),
+    'Tiny Darknet maps stay float32',
+  );
   assert.match(data.image!.src, /^data:image\/png;base64,/);
   assert.equal(data.decision!.label, 'Egyptian cat');
   // the raw maps in the report are the .npy maps
   const flow = JSON.parse(fs.readFileSync(path.join(out, 'flow.json'), 'utf8'));
   const npy = fs.readFileSync(path.join(out, flow.layers[10].npy));
-  const fromNpy = new Float32Array(npy.buffer.slice(npy.byteOffset + npy.length - 4 * data.layers[10].shape[0] * data.layers[10].shape[1], npy.byteOffset + npy.length));
+  const fromNpy = new Float32Array(
+    npy.buffer.slice(npy.byteOffset + npy.length - 4 * data.layers[10].shape[0] * data.layers[10].shape[1], npy.byteOffset + npy.length),
+  );
   assert.deepEqual(decodeMap(data.flows[0].layers[10]!), fromNpy);
-  assert.deepEqual(flow.compare.map((c: { method: string }) => c.method), ['layercam', 'gradcam']);
+  assert.deepEqual(
+    flow.compare.map((c: { method: string }) => c.method),
+    ['layercam', 'gradcam'],
+  );
   for (const m of ['layercam', 'gradcam']) assert.equal(fs.readdirSync(path.join(out, 'compare', m)).length, 50);
   assert.equal(flow.compare[0].layers[10].npy, flow.layers[10].npy.replace('maps/', 'compare/layercam/'));
 });
@@ -218,7 +268,11 @@ test('report.html in Chromium: scrubber, keys, normalisation, colour map, opacit
     assert.equal(await layer(), 7);
 
     assert.deepEqual(b.errors, []);
-    assert.deepEqual(b.requests.filter((r) => r !== url && !r.startsWith('data:')), [], 'no request but the file itself');
+    assert.deepEqual(
+      b.requests.filter((r) => r !== url && !r.startsWith('data:')),
+      [],
+      'no request but the file itself',
+    );
 
     // an eval report without a flow: the plots and tables alone
     await page.goto(pathToFileURL(evalOnly).href);

@@ -33,7 +33,7 @@ export const FACES = {
 function npy(data, shape) {
   const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
   const pad = 64 - ((10 + header.length + 1) % 64);
-  const h = Buffer.from(header + ' '.repeat(pad % 64) + '\n', 'latin1');
+  const h = Buffer.from(`${header + ' '.repeat(pad % 64)}\n`, 'latin1');
   const pre = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, h.length & 255, h.length >> 8]);
   return Buffer.concat([pre, h, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
 }
@@ -49,11 +49,16 @@ fs.mkdirSync(out, { recursive: true });
 const descriptors = {};
 for (const [name, f] of Object.entries(FACES)) {
   const [left, top, width, height] = f.box;
-  const { data } = await sharp(path.join(root, f.file)).removeAlpha().extract({ left, top, width, height }).resize(150, 150, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(path.join(root, f.file))
+    .removeAlpha()
+    .extract({ left, top, width, height })
+    .resize(150, 150, { fit: 'fill' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const pixels = Float32Array.from(data);
   fs.writeFileSync(path.join(out, `${name}.npy`), npy(pixels, [150, 150, 3]));
   const d = await net.computeFaceDescriptor(tfjs.tensor3d(pixels, [150, 150, 3]));
   descriptors[name] = { file: f.file, box: f.box, descriptor: Array.from(d) };
 }
-fs.writeFileSync(path.join(out, 'descriptors.json'), JSON.stringify({ faceApi: '1.7.15', descriptors }, null, 1) + '\n');
+fs.writeFileSync(path.join(out, 'descriptors.json'), `${JSON.stringify({ faceApi: '1.7.15', descriptors }, null, 1)}\n`);
 console.log('wrote', out, Object.keys(descriptors));

@@ -15,12 +15,23 @@ import { startServer } from '../src/serve/server.js';
 const docs = path.join(PACKAGE_ROOT, 'docs');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-shots-'));
 const out = path.join(tmp, 'chelsea');
-execFileSync(process.execPath, [path.join(PACKAGE_ROOT, 'bin/naflow.js'), 'explain', '--html', '--compare', 'layercam,gradcam', '--out', out], { stdio: 'inherit' });
+execFileSync(process.execPath, [path.join(PACKAGE_ROOT, 'bin/naflow.js'), 'explain', '--html', '--compare', 'layercam,gradcam', '--out', out], {
+  stdio: 'inherit',
+});
 const context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
   executablePath: process.env.NAFLOW_CHROMIUM ?? '/usr/bin/chromium',
   headless: true,
   viewport: { width: 1180, height: 1010 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 });
 const srv = await startServer({ port: 0, models: [{ id: 'tiny-darknet', name: 'Tiny Darknet (ImageNet)', file: DEFAULT_MODEL, kind: 'bundled' }] });
 try {

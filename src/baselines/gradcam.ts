@@ -8,4 +8,9 @@ export const gradCamMap: CamMethod = (a, g) => {
   return tf.relu(channelSum(tf.mul(a, weights)));
 };
 
-export const gradCam = camMethod({ id: 'gradcam', label: 'Grad-CAM', description: 'Selvaraju et al. 2017: channel weights = the spatial mean of the gradient', map: gradCamMap });
+export const gradCam = camMethod({
+  id: 'gradcam',
+  label: 'Grad-CAM',
+  description: 'Selvaraju et al. 2017: channel weights = the spatial mean of the gradient',
+  map: gradCamMap,
+});

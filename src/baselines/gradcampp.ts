@@ -19,4 +19,9 @@ export const gradCamPlusPlusMap: CamMethod = (a, g) => {
   return tf.relu(channelSum(tf.mul(a, weights)));
 };
 
-export const gradCamPlusPlus = camMethod({ id: 'gradcampp', label: 'Grad-CAM++', description: 'Chattopadhay et al. 2018: channel weights from the positive gradients, α-weighted', map: gradCamPlusPlusMap });
+export const gradCamPlusPlus = camMethod({
+  id: 'gradcampp',
+  label: 'Grad-CAM++',
+  description: 'Chattopadhay et al. 2018: channel weights from the positive gradients, α-weighted',
+  map: gradCamPlusPlusMap,
+});

@@ -54,7 +54,12 @@ function override(method: PixelMethod): (node: AnyNode) => OpRule['vjp'] | undef
 }
 
 /** The input-space attribution of one (preprocessed, NHWC, batch 1) input. Frees what it allocates. */
-export function pixelAttribution(model: Model, input: tf.Tensor, method: PixelMethod, options: { classIndex?: number; target?: Target; scoreTensor?: string } = {}): PixelAttribution {
+export function pixelAttribution(
+  model: Model,
+  input: tf.Tensor,
+  method: PixelMethod,
+  options: { classIndex?: number; target?: Target; scoreTensor?: string } = {},
+): PixelAttribution {
   const graph = model.graph;
   const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
   const inputName = graph.inputs[0].name;
@@ -97,11 +102,21 @@ function pixelMethod(id: PixelMethod, label: string, description: string): Attri
     comparable: false,
     run(model, input, options) {
       const p = pixelAttribution(model, input, id, options);
-      return { scoreTensor: options.scoreTensor ?? findScoreTensor(model.graph), trunkEnd: '', classIndex: p.classIndex, score: p.score, layers: [{ name: 'input', shape: p.shape, map: p.map }] };
+      return {
+        scoreTensor: options.scoreTensor ?? findScoreTensor(model.graph),
+        trunkEnd: '',
+        classIndex: p.classIndex,
+        score: p.score,
+        layers: [{ name: 'input', shape: p.shape, map: p.map }],
+      };
     },
   };
 }
 
 export const inputGradient = pixelMethod('gradient', 'Gradient', 'the gradient of the score at the input pixels (Simonyan et al. 2014)');
-export const guidedBackprop = pixelMethod('guided-backprop', 'Guided Backprop', 'Springenberg et al. 2015: only positive signals, only where the unit was active');
+export const guidedBackprop = pixelMethod(
+  'guided-backprop',
+  'Guided Backprop',
+  'Springenberg et al. 2015: only positive signals, only where the unit was active',
+);
 export const deconvnet = pixelMethod('deconvnet', 'Deconvnet', 'Zeiler & Fergus 2014: only positive signals, the forward mask ignored');

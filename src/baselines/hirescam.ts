@@ -5,4 +5,9 @@ import { camMethod } from './pipeline.js';
 
 export const hiResCamMap: CamMethod = (a, g) => tf.relu(channelSum(tf.mul(g, a)));
 
-export const hiResCam = camMethod({ id: 'hirescam', label: 'HiResCAM', description: 'Draelos & Carin 2020: the gradient times the activation, per position', map: hiResCamMap });
+export const hiResCam = camMethod({
+  id: 'hirescam',
+  label: 'HiResCAM',
+  description: 'Draelos & Carin 2020: the gradient times the activation, per position',
+  map: hiResCamMap,
+});

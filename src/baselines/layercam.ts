@@ -5,4 +5,9 @@ import { camMethod } from './pipeline.js';
 
 export const layerCamMap: CamMethod = (a, g) => tf.relu(channelSum(tf.mul(tf.relu(g), a)));
 
-export const layerCam = camMethod({ id: 'layercam', label: 'LayerCAM', description: 'Jiang et al. 2021: the positive gradient times the activation, per position', map: layerCamMap });
+export const layerCam = camMethod({
+  id: 'layercam',
+  label: 'LayerCAM',
+  description: 'Jiang et al. 2021: the positive gradient times the activation, per position',
+  map: layerCamMap,
+});

@@ -26,7 +26,7 @@ export function scoreCamFlow(model: Model, input: tf.Tensor, options: ScoreCamOp
   const { scoreTensor, trunkEnd, names } = camLayers(model, options);
   // a model exported with a fixed batch size takes the masked inputs that many at a time
   const fixed = graph.inputs[0]?.shape[0];
-  const batch = fixed && fixed > 0 ? fixed : options.batch ?? 16;
+  const batch = fixed && fixed > 0 ? fixed : (options.batch ?? 16);
   const wanted = new Set(names);
   const record = forward(model, input, { record: (t) => wanted.has(t), outputs: [scoreTensor, ...names] });
   try {
@@ -50,7 +50,8 @@ export function scoreCamFlow(model: Model, input: tf.Tensor, options: ScoreCamOp
       // masks [C, H, W, 1]: channel-major so a slice of channels is a batch of masks
       const masks = tf.tidy(() => {
         const up = tf.image.resizeBilinear(a, [H, W], true);
-        const mn = tf.min(up, [1, 2], true), mx = tf.max(up, [1, 2], true);
+        const mn = tf.min(up, [1, 2], true),
+          mx = tf.max(up, [1, 2], true);
         const norm = tf.div(tf.sub(up, mn), tf.add(tf.sub(mx, mn), 1e-8));
         return tf.expandDims(tf.squeeze(tf.transpose(norm, [3, 1, 2, 0]), [3]), 3);
       });

@@ -15,4 +15,9 @@ export const xGradCamMap: CamMethod = (a, g) => {
   return tf.relu(channelSum(tf.mul(a, weights)));
 };
 
-export const xGradCam = camMethod({ id: 'xgradcam', label: 'XGrad-CAM', description: 'Fu et al. 2020: channel weights = Σ G⊙A / Σ A (gradients weighted by the normalised activation)', map: xGradCamMap });
+export const xGradCam = camMethod({
+  id: 'xgradcam',
+  label: 'XGrad-CAM',
+  description: 'Fu et al. 2020: channel weights = Σ G⊙A / Σ A (gradients weighted by the normalised activation)',
+  map: xGradCamMap,
+});

@@ -119,8 +119,7 @@ export function checkModelPath(p: string): void {
       throw new UsageError(`${p}: a directory without model.json (naflow reads ONNX files and TensorFlow.js model.json files)`);
     return;
   }
-  if (looksLikeImageFile(p))
-    throw new UsageError(`${p}: is an image, not a model (naflow reads ONNX files and TensorFlow.js model.json files)`);
+  if (looksLikeImageFile(p)) throw new UsageError(`${p}: is an image, not a model (naflow reads ONNX files and TensorFlow.js model.json files)`);
   if (path.extname(p).toLowerCase() === '.json') return; // detectFormat explains bad JSON
   if (st.size === 0) throw new UsageError(`${p}: not a model file: the file is empty`);
   // ONNX is binary protobuf; a file whose first bytes are all printable text is not one.

@@ -35,8 +35,20 @@ interface EvalOpts extends GlobalOptions {
 
 /** --metrics: registered metric keys, in the order given (validated before any work). */
 function parseMetrics(v: string): string[] {
-  const keys = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
-  if (!keys.length) throw new UsageError(`--metrics: empty list; choose from ${listMetrics().map((m) => m.key).join(', ')}`);
+  const keys = [
+    ...new Set(
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  ];
+  if (!keys.length)
+    throw new UsageError(
+      `--metrics: empty list; choose from ${listMetrics()
+        .map((m) => m.key)
+        .join(', ')}`,
+    );
   for (const k of keys) getMetric(k, '--metrics');
   return keys;
 }
@@ -53,17 +65,35 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
         'Writes results.json, results.csv, results.md and plot-<metric>.svg to --out.',
     )
     .argument('<model>', 'ONNX file or TensorFlow.js model')
-    .requiredOption('--data <dir|json>', 'labels JSON (list of {file, label|wnid, boxes_…}; e.g. imagenet-val1300/labels-boxes.json) or a folder of class sub-folders')
-    .option('--methods <list>', `comma-separated: ${listMethods().map((m) => m.id).join(', ')}; naflow:key=value,… runs paper mode with a cascade variant (docs/faithfulness-study.md)`, 'naflow,naflow-ref,layercam,gradcam')
+    .requiredOption(
+      '--data <dir|json>',
+      'labels JSON (list of {file, label|wnid, boxes_…}; e.g. imagenet-val1300/labels-boxes.json) or a folder of class sub-folders',
+    )
+    .option(
+      '--methods <list>',
+      `comma-separated: ${listMethods()
+        .map((m) => m.id)
+        .join(', ')}; naflow:key=value,… runs paper mode with a cascade variant (docs/faithfulness-study.md)`,
+      'naflow,naflow-ref,layercam,gradcam',
+    )
     .option('--layers <spec>', "'all', 'last', or comma-separated trunk layer indices / tensor names", 'last')
-    .option('--metrics <list>', `comma-separated: ${listMetrics().map((m) => m.key).join(', ')} (sanity explains every image again on each randomised model: opt in)`, 'deletion,insertion,drop,pointing,energy')
+    .option(
+      '--metrics <list>',
+      `comma-separated: ${listMetrics()
+        .map((m) => m.key)
+        .join(', ')} (sanity explains every image again on each randomised model: opt in)`,
+      'deletion,insertion,drop,pointing,energy',
+    )
     .option('--every <k>', 'a systematic sample: every k-th image of the dataset (before --limit)')
     .option('--limit <n>', 'only the first n images')
     .option('--steps <n>', 'deletion/insertion: chunks of pixels', '32')
     .option('--substrate <s>', "deletion/insertion: 'blur' or 'zero'", 'blur')
     .option('--sanity-stages <n>', 'sanity: randomise the top 1/n, 2/n, … n/n of the weight layers (seed 1), one ρ per stage', '4')
     .option('--out <dir>', 'output folder (also the checkpoint)', 'naflow-eval')
-    .option('--html', "also write report.html: the metric-vs-depth plots and tables, and the viewer on the first image (NAFlow beside the evaluated CAM methods at every layer)")
+    .option(
+      '--html',
+      'also write report.html: the metric-vs-depth plots and tables, and the viewer on the first image (NAFlow beside the evaluated CAM methods at every layer)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  naflow eval models/tiny-darknet --data ../shared/data/imagenet-val1300 --methods naflow,layercam --layers all --limit 100 --out eval/darknet\n' +
@@ -86,14 +116,17 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
   const layers = opts.layers === 'all' || opts.layers === 'last' ? opts.layers : opts.layers.split(',').map((s) => s.trim());
   checkModelPath(modelFile);
   await startBackend(opts, Math.min(2, os.cpus().length));
-  let model;
+  let model: Model;
   try {
     model = await loadModel(modelFile, { card: opts.card });
   } catch (e) {
     throw withModelName(e, modelFile);
   }
   const bar = process.stderr.isTTY
-    ? new cliProgress.SingleBar({ stream: process.stderr, format: 'eval [{bar}] {value}/{total} images  ETA {eta_formatted}  {file}', hideCursor: true, etaBuffer: 20 }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar(
+        { stream: process.stderr, format: 'eval [{bar}] {value}/{total} images  ETA {eta_formatted}  {file}', hideCursor: true, etaBuffer: 20 },
+        cliProgress.Presets.shades_classic,
+      )
     : undefined;
   try {
     let items = readDataset(opts.data, model.card);
@@ -105,9 +138,12 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
     let resumedAt: number | undefined;
     const logLine = (done: number, total: number, file: string) => {
       resumedAt ??= done - 1; // images already in the checkpoint when this run started
-      const mine = done - resumedAt, perImage = (Date.now() - started) / 1000 / mine;
+      const mine = done - resumedAt,
+        perImage = (Date.now() - started) / 1000 / mine;
       const eta = Math.round((total - done) * perImage);
-      process.stderr.write(`eval ${done}/${total} images  ${perImage.toFixed(1)} s/image  ETA ${Math.floor(eta / 3600)}h${String(Math.floor((eta % 3600) / 60)).padStart(2, '0')}m  ${path.basename(file)}\n`);
+      process.stderr.write(
+        `eval ${done}/${total} images  ${perImage.toFixed(1)} s/image  ETA ${Math.floor(eta / 3600)}h${String(Math.floor((eta % 3600) / 60)).padStart(2, '0')}m  ${path.basename(file)}\n`,
+      );
     };
     const results = await runEval(model, items, {
       methods,
@@ -152,6 +188,13 @@ async function evalHtml(model: Model, modelFile: string, item: EvalItem, results
       x.dispose();
     }
   }
-  const data = await viewerData(result, { eval: results, compare, modelName: modelDisplayName(modelFile), modelFile, imageFile: path.basename(item.file), title: `naflow eval: ${modelDisplayName(modelFile)}` });
+  const data = await viewerData(result, {
+    eval: results,
+    compare,
+    modelName: modelDisplayName(modelFile),
+    modelFile,
+    imageFile: path.basename(item.file),
+    title: `naflow eval: ${modelDisplayName(modelFile)}`,
+  });
   return renderReport(data);
 }

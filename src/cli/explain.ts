@@ -44,11 +44,25 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
       .argument('[model]', 'ONNX file, TensorFlow.js model.json or folder (default: bundled Tiny Darknet)')
       .argument('[image]', 'JPEG, PNG or WebP (default: the bundled cat photo)')
       .option('--class <n>', 'explain this class index instead of the predicted one')
-      .option('--out <dir>', 'output folder (default: naflow-out/<image name>); an earlier naflow output there is replaced, a folder holding anything else is refused')
+      .option(
+        '--out <dir>',
+        'output folder (default: naflow-out/<image name>); an earlier naflow output there is replaced, a folder holding anything else is refused',
+      )
       .option('--input-tensor <file>', "explain a preprocessed float32 .npy tensor in the model's own input layout instead of an image")
-      .option('--score-tensor <tensor>', "the tensor holding the scores to explain (default: the model's first output, or the input of a final Softmax or Sigmoid)")
-      .option('--html', 'also write report.html: a self-contained viewer (depth scrubber, play, normalisation, colour map, opacity, layer facts) that opens from disk')
-      .option('--compare <methods>', `also compute these baselines at every layer (comma-separated: ${listMethods({ comparable: true }).map((m) => m.id).join(', ')}), written to compare/<method>/*.npy and shown side by side in report.html`)
+      .option(
+        '--score-tensor <tensor>',
+        "the tensor holding the scores to explain (default: the model's first output, or the input of a final Softmax or Sigmoid)",
+      )
+      .option(
+        '--html',
+        'also write report.html: a self-contained viewer (depth scrubber, play, normalisation, colour map, opacity, layer facts) that opens from disk',
+      )
+      .option(
+        '--compare <methods>',
+        `also compute these baselines at every layer (comma-separated: ${listMethods({ comparable: true })
+          .map((m) => m.id)
+          .join(', ')}), written to compare/<method>/*.npy and shown side by side in report.html`,
+      ),
   )
     .addHelpText(
       'after',
@@ -60,7 +74,12 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
         '  naflow explain --html --compare layercam,gradcam   # + report.html, side by side with two baselines',
     )
     .action(async (model: string | undefined, image: string | undefined, _opts: ExplainOpts, cmd: Command) => {
-      await run(() => explainCommand([model, image].filter((a): a is string => a !== undefined), cmd.optsWithGlobals() as ExplainOpts));
+      await run(() =>
+        explainCommand(
+          [model, image].filter((a): a is string => a !== undefined),
+          cmd.optsWithGlobals() as ExplainOpts,
+        ),
+      );
     });
 }
 
@@ -88,7 +107,9 @@ function tensorFromNpy(file: string, model: Model): tf.Tensor {
   if (!ok) {
     const got = nhwc.shape.join(', ');
     nhwc.dispose();
-    throw new UsageError(`${file}: the model expects an input of shape [${want.join(', ')}] (NHWC; the file is read as ${layout}), got [${got}] after conversion`);
+    throw new UsageError(
+      `${file}: the model expects an input of shape [${want.join(', ')}] (NHWC; the file is read as ${layout}), got [${got}] after conversion`,
+    );
   }
   return nhwc;
 }
@@ -108,7 +129,8 @@ async function compareFlows(model: Model, input: string | tf.Tensor, methods: Re
 export async function explainCommand(args: string[], opts: ExplainOpts): Promise<number> {
   const { mode, normalize, colormap, variant, displaySize, layers } = parseFlowOptions(opts);
   const classIndex = opts.class === undefined ? undefined : Number(opts.class);
-  if (classIndex !== undefined && (!Number.isInteger(classIndex) || classIndex < 0)) throw new UsageError(`--class must be a class index (integer ≥ 0), got '${opts.class}'`);
+  if (classIndex !== undefined && (!Number.isInteger(classIndex) || classIndex < 0))
+    throw new UsageError(`--class must be a class index (integer ≥ 0), got '${opts.class}'`);
 
   const compare = parseCompare(opts.compare);
   const split = splitModelAndImages(args);
@@ -133,7 +155,10 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
   }
   const bar =
     process.stderr.isTTY && !opts.json
-      ? new cliProgress.SingleBar({ stream: process.stderr, format: 'explain [{bar}] {value}/{total} layers  {layer}', hideCursor: true }, cliProgress.Presets.shades_classic)
+      ? new cliProgress.SingleBar(
+          { stream: process.stderr, format: 'explain [{bar}] {value}/{total} layers  {layer}', hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
       : undefined;
   let result: ExplainResult;
   let compared: Comparison[] = [];

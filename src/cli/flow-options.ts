@@ -62,7 +62,14 @@ export function parseFlowOptions(o: FlowOptionValues): FlowOptions {
     variant.rho = rho;
   }
   if (o.maxIter !== undefined) variant.maxIter = positiveNumber(o.maxIter, '--max-iter', true);
-  return { mode: o.mode, normalize: o.normalize, colormap: o.colormap as ColormapName, variant, displaySize: parseDisplaySize(o.displaySize), layers: parseLayers(o.layers) };
+  return {
+    mode: o.mode,
+    normalize: o.normalize,
+    colormap: o.colormap as ColormapName,
+    variant,
+    displaySize: parseDisplaySize(o.displaySize),
+    layers: parseLayers(o.layers),
+  };
 }
 
 /** --display-size: a pixel count for the longer side of the drawn overlays. */
@@ -75,7 +82,10 @@ function parseDisplaySize(v: string | undefined): number | undefined {
 
 function parseLayers(spec: string | undefined): FlowOptions['layers'] {
   if (!spec || spec === 'all') return undefined;
-  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return (l, i) =>
     parts.some((p) => {
       const range = /^(\d+)-(\d+)$/.exec(p);

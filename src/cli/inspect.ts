@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { loadModel } from '../node/load.js';
+import type { Model } from '../engine/model.js';
 import { inferShapesLenient, inspectGraph, formatInspect } from '../inspect.js';
 import { looksLikeImageFile } from '../node/decode-image.js';
 import { DEFAULT_MODEL } from '../defaults.js';
@@ -45,7 +46,7 @@ export async function inspectCommand(modelArg: string | undefined, opts: Inspect
     throw new UsageError(`${modelArg}: is an image, not a model; inspect takes a model (ONNX file or TensorFlow.js model.json)`);
   checkModelPath(file);
   await startBackend(opts);
-  let model;
+  let model: Model;
   try {
     // Shapes are inferred leniently so that models with unsupported ops can still be listed.
     model = await loadModel(file, { card: opts.card, skipShapes: true });

@@ -33,7 +33,10 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .description('Import CNNs (ONNX, TensorFlow.js) and run, inspect, explain and evaluate them in Node.')
     .version(VERSION, '-V, --version')
     .option('--backend <name>', "tensor backend: 'wasm' (default) or 'cpu'")
-    .option('--threads <n>', 'wasm threads and native-convolution threads (default: wasm 1, native min(2, cores); without native convolutions explain/eval use 2 wasm threads, which take ~0.2 s to start)')
+    .option(
+      '--threads <n>',
+      'wasm threads and native-convolution threads (default: wasm 1, native min(2, cores); without native convolutions explain/eval use 2 wasm threads, which take ~0.2 s to start)',
+    )
     .option('--card <file>', 'model card to use instead of <model>.naflow.json')
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run naflow --help for usage)')

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadModel } from '../node/load.js';
+import type { Model } from '../engine/model.js';
 import { imageSpecFor, prepareImageForSpec } from '../image/preprocess.js';
 import { predict, type PredictResult } from '../predict.js';
 import { currentBackend, currentThreads } from '../engine/backend.js';
@@ -50,21 +51,19 @@ export function registerPredict(program: Command, run: (fn: () => Promise<number
         '2 internal error.',
     )
     .action(async (model: string | undefined, images: string[], _opts: PredictOpts, cmd: Command) => {
-      await run(() => predictCommand([model, ...images].filter((a): a is string => a !== undefined), cmd.optsWithGlobals() as PredictOpts));
+      await run(() =>
+        predictCommand(
+          [model, ...images].filter((a): a is string => a !== undefined),
+          cmd.optsWithGlobals() as PredictOpts,
+        ),
+      );
     });
 }
 
 function formatText(image: string, r: PredictResult): string {
-  const rows = r.top.map((p, i) => [
-    `${i + 1}.`,
-    p.label ?? `class ${p.index}`,
-    p.id ?? '',
-    `${(p.prob * 100).toFixed(2)}%`,
-  ]);
+  const rows = r.top.map((p, i) => [`${i + 1}.`, p.label ?? `class ${p.index}`, p.id ?? '', `${(p.prob * 100).toFixed(2)}%`]);
   const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => row[c].length)));
-  const lines = rows.map((row) =>
-    `  ${row[0].padStart(w[0])} ${row[1].padEnd(w[1])}  ${row[2].padEnd(w[2])}  ${row[3].padStart(w[3])}`.replace(/\s+$/, ''),
-  );
+  const lines = rows.map((row) => `  ${row[0].padStart(w[0])} ${row[1].padEnd(w[1])}  ${row[2].padEnd(w[2])}  ${row[3].padStart(w[3])}`.replace(/\s+$/, ''));
   return `${image}\n${lines.join('\n')}\n`;
 }
 
@@ -77,7 +76,7 @@ export async function predictCommand(args: string[], opts: PredictOpts): Promise
   const t0 = performance.now();
   await startBackend(opts);
   const tBackend = performance.now();
-  let model;
+  let model: Model;
   try {
     model = await loadModel(split.model, { card: opts.card });
   } catch (e) {
@@ -94,7 +93,10 @@ export async function predictCommand(args: string[], opts: PredictOpts): Promise
     const spec = imageSpecFor(model);
     const bar =
       images.length > 3 && process.stderr.isTTY && opts.json
-        ? new cliProgress.SingleBar({ stream: process.stderr, format: 'predict [{bar}] {value}/{total} images', hideCursor: true }, cliProgress.Presets.shades_classic)
+        ? new cliProgress.SingleBar(
+            { stream: process.stderr, format: 'predict [{bar}] {value}/{total} images', hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          )
         : undefined;
     bar?.start(images.length, 0);
     for (const image of images) {

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_MODEL } from '../defaults.js';
-import { startServer, type ServeModel } from '../serve/server.js';
+import { startServer, type RunningServer, type ServeModel } from '../serve/server.js';
 import { modelDisplayName } from '../viewer/data.js';
 import { EXIT, UsageError, checkModelPath, parseBackendOptions, type GlobalOptions } from './common.js';
 
@@ -30,7 +30,12 @@ export function registerServe(program: Command, run: (fn: () => Promise<number>)
     )
     .option('--port <n>', 'TCP port (0: any free port)', '8080')
     .option('--host <addr>', "address to listen on ('0.0.0.0' exposes the app to the network)", '127.0.0.1')
-    .option('--model <file>', 'also offer this model (repeatable); its card is <model>.naflow.json as for the other commands', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option(
+      '--model <file>',
+      'also offer this model (repeatable); its card is <model>.naflow.json as for the other commands',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('--max-upload <MB>', 'largest accepted upload, MB', '10')
     .option('--concurrency <n>', 'explanations computed at once (each in its own worker thread and memory)', '1')
     .option('--queue <n>', 'explanations allowed to wait; more are refused with 503', '8')
@@ -64,7 +69,7 @@ export async function serveCommand(opts: ServeOpts): Promise<number> {
     checkModelPath(file);
     models.push({ id: `m${i + 1}`, name: modelDisplayName(file), file: path.resolve(file), card: opts.card, kind: 'registered' });
   });
-  let server;
+  let server: RunningServer;
   try {
     server = await startServer({
       port,

@@ -61,14 +61,25 @@ export function registerSimilarity(program: Command, run: Run): void {
       .option('--support <dir>', 'few-shot: a folder with one sub-folder of images per class')
       .option('--bank <file>', 'contrastive classification: a memory bank file (naflow bank build)')
       .option('--metric <name>', `similarity: ${METRICS.join(', ')} (default: the card's, else euclidean for --support and cosine otherwise)`)
-      .option('--weighting <name>', `channel weights from the similarity: ${WEIGHTINGS.join(', ')} (default ${DEFAULT_WEIGHTING}; docs/similarity-weights-study.md)`)
+      .option(
+        '--weighting <name>',
+        `channel weights from the similarity: ${WEIGHTINGS.join(', ')} (default ${DEFAULT_WEIGHTING}; docs/similarity-weights-study.md)`,
+      )
       .option('--embedding-node <tensor>', "the embedding tensor (default: the card's 'embedding', else the only output; a feature map is average-pooled)")
       .option('--k <n>', 'k-NN: neighbours', '20')
       .option('--temperature <t>', 'k-NN: vote temperature τ (votes exp(s/τ))', '0.07')
-      .option('--explain-ref', "retrieval: also explain the reference against the query (written to <out>/reference/)")
-      .option('--compare <methods>', `also compute these baselines at every layer, explaining the same similarity (comma-separated: ${listMethods({ comparable: true }).map((m) => m.id).join(', ')}), written to compare/<method>/*.npy`)
-      .option('--faces', 'face models: detect the face in every image (face-api TinyFaceDetector, needs @vladmandic/face-api) and explain the crop; an image without a face is an error')
-      .option('--out <dir>', 'output folder (default: naflow-out/<query name>-similarity)')
+      .option('--explain-ref', 'retrieval: also explain the reference against the query (written to <out>/reference/)')
+      .option(
+        '--compare <methods>',
+        `also compute these baselines at every layer, explaining the same similarity (comma-separated: ${listMethods({ comparable: true })
+          .map((m) => m.id)
+          .join(', ')}), written to compare/<method>/*.npy`,
+      )
+      .option(
+        '--faces',
+        'face models: detect the face in every image (face-api TinyFaceDetector, needs @vladmandic/face-api) and explain the crop; an image without a face is an error',
+      )
+      .option('--out <dir>', 'output folder (default: naflow-out/<query name>-similarity)'),
   )
     .addHelpText(
       'after',
@@ -83,14 +94,17 @@ export function registerSimilarity(program: Command, run: Run): void {
       await run(() => explainSimilarityCommand(model, cmd.optsWithGlobals() as SimilarityOpts));
     });
 
-  const bank = program.command('bank').summary('memory banks for k-NN explanations').description('Memory banks: the embeddings and labels of a labelled folder, for `explain-similarity --bank`.');
+  const bank = program
+    .command('bank')
+    .summary('memory banks for k-NN explanations')
+    .description('Memory banks: the embeddings and labels of a labelled folder, for `explain-similarity --bank`.');
   bank
     .command('build')
     .description('Embed every image of a labelled folder (one sub-folder per class) and save the bank; it records the model hash.')
     .argument('<model>', 'the embedding model')
     .argument('<labelled-dir>', 'folder with one sub-folder of images per class')
     .requiredOption('-o, --output <file>', 'the bank file to write (JSON)')
-    .option('--embedding-node <tensor>', 'the embedding tensor (default: the card\'s, else the only output)')
+    .option('--embedding-node <tensor>', "the embedding tensor (default: the card's, else the only output)")
     .action(async (model: string, dir: string, _o: unknown, cmd: Command) => {
       await run(() => bankBuildCommand(model, dir, cmd.optsWithGlobals() as GlobalOptions & { output: string; embeddingNode?: string }));
     });
@@ -109,14 +123,18 @@ async function openModel(file: string, g: GlobalOptions): Promise<Model> {
 }
 
 function progress(label: string, enabled: boolean): { tick: (done: number, total: number, what: string) => void; stop: () => void } {
-  const bar = enabled && process.stderr.isTTY
-    ? new cliProgress.SingleBar({ stream: process.stderr, format: `${label} [{bar}] {value}/{total}  {what}  ETA {eta_formatted}`, hideCursor: true }, cliProgress.Presets.shades_classic)
-    : undefined;
+  const bar =
+    enabled && process.stderr.isTTY
+      ? new cliProgress.SingleBar(
+          { stream: process.stderr, format: `${label} [{bar}] {value}/{total}  {what}  ETA {eta_formatted}`, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
   let started = false;
   return {
     tick(done, total, what) {
       if (!bar) return;
-      if (!started) (bar.start(total, 0, { what: '' }), (started = true));
+      if (!started) bar.start(total, 0, { what: '' }), (started = true);
       bar.update(done, { what: what.slice(-40) });
     },
     stop: () => bar?.stop(),
@@ -143,9 +161,12 @@ async function embedFiles(model: Model, files: string[], embeddingNode: string, 
 export async function explainSimilarityCommand(modelFile: string, opts: SimilarityOpts): Promise<number> {
   const sources = (['ref', 'gallery', 'support', 'bank'] as const).filter((s) => opts[s] !== undefined);
   if (sources.length !== 1)
-    throw new UsageError(`give exactly one of --ref, --gallery, --support or --bank${sources.length ? ` (got ${sources.map((s) => `--${s}`).join(' and ')})` : ''}`);
+    throw new UsageError(
+      `give exactly one of --ref, --gallery, --support or --bank${sources.length ? ` (got ${sources.map((s) => `--${s}`).join(' and ')})` : ''}`,
+    );
   const source = sources[0];
-  if (opts.metric !== undefined && !METRICS.includes(opts.metric as Metric)) throw new UsageError(`--metric must be one of ${METRICS.join(', ')}, got '${opts.metric}'`);
+  if (opts.metric !== undefined && !METRICS.includes(opts.metric as Metric))
+    throw new UsageError(`--metric must be one of ${METRICS.join(', ')}, got '${opts.metric}'`);
   if (opts.weighting !== undefined && !WEIGHTINGS.includes(opts.weighting as Weighting))
     throw new UsageError(`--weighting must be one of ${WEIGHTINGS.join(', ')}, got '${opts.weighting}'`);
   const weighting = (opts.weighting ?? DEFAULT_WEIGHTING) as Weighting;
@@ -177,12 +198,24 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
       const files = source === 'ref' ? [opts.ref!] : imageFiles(opts.gallery!);
       if (!files.length) throw new SimilarityError(`gallery ${opts.gallery}: no images (JPEG, PNG or WebP) in the folder`);
       const embs = await embedFiles(model, files, embeddingNode, show && files.length > 1, imageOf);
-      target = retrievalTarget(files.map((file, i): Reference => ({ embedding: embs[i], file })), metric);
+      target = retrievalTarget(
+        files.map((file, i): Reference => ({ embedding: embs[i], file })),
+        metric,
+      );
     } else if (source === 'support') {
       const classes = readLabelledFolder(opts.support!, 'support folder');
-      const all = await embedFiles(model, classes.flatMap((c) => c.files), embeddingNode, show, imageOf);
+      const all = await embedFiles(
+        model,
+        classes.flatMap((c) => c.files),
+        embeddingNode,
+        show,
+        imageOf,
+      );
       let at = 0;
-      target = prototypeTarget(classes.map((c) => ({ label: c.label, embeddings: c.files.map(() => all[at++]) })), metric);
+      target = prototypeTarget(
+        classes.map((c) => ({ label: c.label, embeddings: c.files.map(() => all[at++]) })),
+        metric,
+      );
     } else {
       const bank = loadBank(opts.bank!, { modelFile, embeddingTensor: embeddingNode });
       target = knnTarget(bank, { k, temperature, metric });
@@ -191,7 +224,11 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     let result: SimilarityResult;
     const cascadeOpts = { mode, trunkEnd: opts.trunkEnd, variant, embeddingNode, weighting };
     try {
-      result = await explainSimilarity(model, await imageOf(query), target, { ...cascadeOpts, compare: compare.map((m) => m.id), onLayer: (d, t, n) => bar.tick(d, t, n) });
+      result = await explainSimilarity(model, await imageOf(query), target, {
+        ...cascadeOpts,
+        compare: compare.map((m) => m.id),
+        onLayer: (d, t, n) => bar.tick(d, t, n),
+      });
     } finally {
       bar.stop();
     }
@@ -219,15 +256,25 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
     if (late) throw new UsageError(late);
     const face = (f: string) => (faceBoxes.has(f) ? { face: faceBoxes.get(f) } : {});
     const compareOut = compareOutput(result, result.compare, result.decision.classIndex);
-    const json = await writeFlow(result, out, { ...writeOpts, extra: { similarity: similarityJson(result), ...face(query), ...compareOut.extra } }, async (tmp) => {
-      compareOut.write(tmp);
-      if (refResult)
-        await writeFlow(refResult, path.join(tmp, 'reference'), { ...writeOpts, imageFile: ref0.file!, extra: { similarity: similarityJson(refResult), ...face(ref0.file!) } });
-    });
+    const json = await writeFlow(
+      result,
+      out,
+      { ...writeOpts, extra: { similarity: similarityJson(result), ...face(query), ...compareOut.extra } },
+      async (tmp) => {
+        compareOut.write(tmp);
+        if (refResult)
+          await writeFlow(refResult, path.join(tmp, 'reference'), {
+            ...writeOpts,
+            imageFile: ref0.file!,
+            extra: { similarity: similarityJson(refResult), ...face(ref0.file!) },
+          });
+      },
+    );
     if (opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     else {
       const refs = s.references.length === 1 ? (ref0.file ?? ref0.label ?? 'the reference') : `${s.references.length} references`;
-      const what = s.kind === 'retrieval' ? `most similar: ${refs}` : `${s.kind === 'knn' ? 'k-NN' : 'few-shot'} decision: ${result.decision.label} (vs ${refs})`;
+      const what =
+        s.kind === 'retrieval' ? `most similar: ${refs}` : `${s.kind === 'knn' ? 'k-NN' : 'few-shot'} decision: ${result.decision.label} (vs ${refs})`;
       process.stdout.write(
         `${query}: ${what}; ${s.metric} similarity ${s.similarity.toFixed(4)}\n` +
           `${result.layers.length} layer maps (${mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`,
@@ -264,7 +311,9 @@ export async function bankBuildCommand(modelFile: string, dir: string, opts: Glo
     const bank = await buildBank(model, modelFile, dir, { embeddingNode: opts.embeddingNode, onProgress: (d, t, f) => bar.tick(d, t, path.basename(f)) });
     bar.stop();
     saveBank(bank, opts.output);
-    process.stdout.write(`${opts.output}: ${bank.embeddings.length} images of ${classes.length} classes, ${bank.dim}-D embeddings of '${bank.embeddingTensor}'\n`);
+    process.stdout.write(
+      `${opts.output}: ${bank.embeddings.length} images of ${classes.length} classes, ${bank.dim}-D embeddings of '${bank.embeddingTensor}'\n`,
+    );
   } finally {
     bar.stop();
     model.dispose();

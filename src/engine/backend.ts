@@ -108,10 +108,8 @@ function envThreads(): number | undefined {
 export function resolveBackendOptions(options: BackendOptions = {}): { backend: BackendName; threads: number; explicitThreads: boolean } {
   const backend = envBackend() ?? options.backend ?? 'wasm';
   const requested = envThreads() ?? options.threads;
-  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1))
-    throw new Error(`threads must be a positive integer, got ${requested}`);
-  const threads =
-    backend === 'cpu' ? 1 : Math.min(requested ?? options.defaultThreads ?? DEFAULT_THREADS, MAX_THREADS);
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1)) throw new Error(`threads must be a positive integer, got ${requested}`);
+  const threads = backend === 'cpu' ? 1 : Math.min(requested ?? options.defaultThreads ?? DEFAULT_THREADS, MAX_THREADS);
   return { backend, threads, explicitThreads: requested !== undefined && requested > 1 };
 }
 
@@ -123,8 +121,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
 export async function initBackendInfo(options: BackendOptions = {}): Promise<BackendInfo> {
   const { backend, threads, explicitThreads } = resolveBackendOptions(options);
   const tStart = performance.now();
-  if (state && state.backend === backend && tf.getBackend() === backend && (backend === 'cpu' || wasmThreads === threads))
-    return state;
+  if (state && state.backend === backend && tf.getBackend() === backend && (backend === 'cpu' || wasmThreads === threads)) return state;
   tf.enableProdMode(); // silences the "install tfjs-node" banner; skips debug checks
   if (backend === 'cpu') {
     await setAndReady('cpu');
@@ -229,10 +226,8 @@ async function setAndReady(name: string): Promise<void> {
     if (!ok) throw new Error(`could not initialise the '${name}' tensor backend`);
     await tf.ready();
   } finally {
-    for (const l of process.listeners('uncaughtException'))
-      if (!before.uncaughtException.has(l)) process.removeListener('uncaughtException', l);
-    for (const l of process.listeners('unhandledRejection'))
-      if (!before.unhandledRejection.has(l)) process.removeListener('unhandledRejection', l);
+    for (const l of process.listeners('uncaughtException')) if (!before.uncaughtException.has(l)) process.removeListener('uncaughtException', l);
+    for (const l of process.listeners('unhandledRejection')) if (!before.unhandledRejection.has(l)) process.removeListener('unhandledRejection', l);
   }
 }
 

@@ -51,8 +51,7 @@ export class ForwardRecord {
 
 function normaliseFeeds(graph: Graph, feeds: Feeds): Map<string, tf.Tensor> {
   if (feeds instanceof tf.Tensor) {
-    if (graph.inputs.length !== 1)
-      throw new GraphError(`${graph.source}: the model has ${graph.inputs.length} inputs; pass them by name`);
+    if (graph.inputs.length !== 1) throw new GraphError(`${graph.source}: the model has ${graph.inputs.length} inputs; pass them by name`);
     return new Map([[graph.inputs[0].name, feeds]]);
   }
   return feeds instanceof Map ? new Map(feeds) : new Map(Object.entries(feeds));
@@ -71,11 +70,7 @@ export function nodesBetween(graph: Graph, available: Set<string>, targets: stri
     const p = producer.get(t);
     if (!p) {
       const isInput = graph.inputs.some((i) => i.name === t);
-      throw new GraphError(
-        isInput
-          ? `${graph.source}: graph input '${t}' was not given`
-          : `${graph.source}: no node produces tensor '${t}'`,
-      );
+      throw new GraphError(isInput ? `${graph.source}: graph input '${t}' was not given` : `${graph.source}: no node produces tensor '${t}'`);
     }
     if (!needed.has(p)) {
       needed.add(p);
@@ -90,10 +85,7 @@ function checkFeed(graph: Graph, name: string, t: tf.Tensor): void {
   const info = graph.inputs.find((i) => i.name === name) ?? graph.values.get(name);
   if (!info) throw new GraphError(`${graph.source}: the model has no tensor named '${name}' to feed`);
   const ok = info.shape.length === t.shape.length && info.shape.every((d, i) => d < 0 || d === t.shape[i]);
-  if (!ok)
-    throw new GraphError(
-      `${graph.source}: tensor '${name}' expects shape [${info.shape.join(', ')}] (NHWC), got [${t.shape.join(', ')}]`,
-    );
+  if (!ok) throw new GraphError(`${graph.source}: tensor '${name}' expects shape [${info.shape.join(', ')}] (NHWC), got [${t.shape.join(', ')}]`);
 }
 
 /**
@@ -106,12 +98,7 @@ export function forward(model: Model, feeds: Feeds, options: ForwardOptions = {}
   for (const [name, t] of given) checkFeed(graph, name, t);
   const targets = options.outputs ?? graph.outputs;
   const plan = nodesBetween(graph, new Set(given.keys()), targets);
-  const keep =
-    options.record === true
-      ? () => true
-      : typeof options.record === 'function'
-        ? options.record
-        : () => false;
+  const keep = options.record === true ? () => true : typeof options.record === 'function' ? options.record : () => false;
   const targetSet = new Set(targets);
 
   // Remaining-use counts, so unrecorded intermediates are freed as soon as possible (bounded memory).
@@ -160,9 +147,7 @@ function resolve(graph: Graph, values: Map<string, tf.Tensor>, name: string, nod
 function wrapOpError(graph: Graph, node: AnyNode, e: unknown, inputs: tf.Tensor[]): Error {
   if (e instanceof GraphError) return e;
   const shapes = inputs.map((t) => `[${t.shape.join(',')}]`).join(', ');
-  return new GraphError(
-    `${graph.source}: node '${node.name}' (op ${node.sourceOp ?? node.op}) failed on inputs ${shapes}: ${(e as Error).message}`,
-  );
+  return new GraphError(`${graph.source}: node '${node.name}' (op ${node.sourceOp ?? node.op}) failed on inputs ${shapes}: ${(e as Error).message}`);
 }
 
 export interface BackwardOptions {
@@ -193,9 +178,7 @@ export function backward(
   const toList = Array.isArray(to) ? to : [to];
   const fromValue = record.get(from);
   if (!seed && fromValue.size !== 1)
-    throw new GraphError(
-      `backward: '${from}' has shape [${fromValue.shape.join(', ')}]; give a seed of that shape (e.g. a one-hot of the class)`,
-    );
+    throw new GraphError(`backward: '${from}' has shape [${fromValue.shape.join(', ')}]; give a seed of that shape (e.g. a one-hot of the class)`);
   if (seed && seed.shape.join(',') !== fromValue.shape.join(','))
     throw new GraphError(`backward: seed shape [${seed.shape.join(', ')}] differs from '${from}' shape [${fromValue.shape.join(', ')}]`);
 
@@ -219,8 +202,7 @@ export function backward(
     if (dys.every((d) => d === null)) continue;
     const rule = model.ruleFor(node);
     const vjp = options.vjpOverride?.(node) ?? rule.vjp;
-    if (!vjp)
-      throw new GraphError(`${graph.source}: node '${node.name}' (op ${node.op}) has no gradient rule in naflow`);
+    if (!vjp) throw new GraphError(`${graph.source}: node '${node.name}' (op ${node.op}) has no gradient rule in naflow`);
     const ctx = model.context(node);
     const inputs = node.inputs.map((name) => resolve(graph, record.values, name, node));
     const outputs = node.outputs.map((name) => record.get(name));

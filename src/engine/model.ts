@@ -26,10 +26,7 @@ export class Model {
   /** The rule for a node, or a GraphError naming the node and op. */
   ruleFor(node: AnyNode): OpRule {
     const rule = getOpRule(node.op);
-    if (!rule)
-      throw new GraphError(
-        `${this.graph.source}: node '${node.name}' uses op '${node.sourceOp ?? node.op}', which naflow does not support`,
-      );
+    if (!rule) throw new GraphError(`${this.graph.source}: node '${node.name}' uses op '${node.sourceOp ?? node.op}', which naflow does not support`);
     return rule;
   }
 

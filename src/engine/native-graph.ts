@@ -101,7 +101,12 @@ export class NativeForward {
  * none: native kernels unavailable (checked on every call, never cached: `withoutNative` is temporary)
  * or the reason `build` gave by throwing Unemittable (cached: the graph does not change).
  */
-export function compiledFor<T extends { dispose(): void }>(cache: WeakMap<Model, Map<string, T | string>>, model: Model, key: string, build: () => T): T | string {
+export function compiledFor<T extends { dispose(): void }>(
+  cache: WeakMap<Model, Map<string, T | string>>,
+  model: Model,
+  key: string,
+  build: () => T,
+): T | string {
   if (!nativeAvailable()) return 'native kernels unavailable';
   let perModel = cache.get(model);
   if (!perModel) {

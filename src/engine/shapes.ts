@@ -27,8 +27,13 @@ export function inferShapes(model: Model): void {
         // Dry run with batch 1 where the batch is unknown.
         const batchUnknown = inShapes.some((s) => s[0] === -1);
         outShapes = tf.tidy(() => {
-          const ins = node.inputs.map((n, k) =>
-            g.constants.get(n) ?? tf.zeros(inShapes[k].map((d) => (d < 0 ? 1 : d)), g.values.get(n)?.dtype ?? 'float32'),
+          const ins = node.inputs.map(
+            (n, k) =>
+              g.constants.get(n) ??
+              tf.zeros(
+                inShapes[k].map((d) => (d < 0 ? 1 : d)),
+                g.values.get(n)?.dtype ?? 'float32',
+              ),
           );
           return rule.forward(ins, ctx).map((t) => t.shape.slice());
         });

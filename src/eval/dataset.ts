@@ -69,12 +69,18 @@ export function readDataset(spec: string, card: LoadedCard): EvalItem[] {
 function labelIndex(label: string, card: LoadedCard, where: string): number {
   const k = card.labelList?.indexOf(label) ?? -1;
   if (k < 0)
-    throw new EvalDataError(`${where}: class '${label}' is not among the model card's labels${card.labelList ? '' : ' (the card has no labels list: add "labels" to the model card)'}`);
+    throw new EvalDataError(
+      `${where}: class '${label}' is not among the model card's labels${card.labelList ? '' : ' (the card has no labels list: add "labels" to the model card)'}`,
+    );
   return k;
 }
 
 function fromFolder(dir: string, card: LoadedCard): EvalItem[] {
-  const classes = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const classes = fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
   if (!classes.length) throw new EvalDataError(`--data ${dir}: no class sub-folders and no labels-boxes.json`);
   const items: EvalItem[] = [];
   for (const c of classes) {

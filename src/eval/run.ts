@@ -88,7 +88,13 @@ export interface EvalResults {
   images: number;
   methods: string[];
   metrics: string[];
-  settings: { steps: number; substrate: 'blur' | 'zero'; score: 'probability of the ground-truth class'; explained: 'ground-truth class'; sanity?: SanityStage[] };
+  settings: {
+    steps: number;
+    substrate: 'blur' | 'zero';
+    score: 'probability of the ground-truth class';
+    explained: 'ground-truth class';
+    sanity?: SanityStage[];
+  };
   layers: EvalLayer[];
   rows: EvalRow[];
   baselines: { centrePointing: number | null; uniformEnergy: number | null };
@@ -101,7 +107,8 @@ function chooseLayers(model: Model, spec: EvalOptions['layers']): { all: string[
   if (spec === 'last') return { all, chosen: [all[all.length - 1]] };
   const chosen = spec.map((s) => {
     const name = typeof s === 'number' || /^\d+$/.test(s) ? all[Number(s)] : s;
-    if (!name || !all.includes(name)) throw new InputError(`--layers: '${s}' is not a trunk layer (there are ${all.length}: 0–${all.length - 1} or their tensor names)`);
+    if (!name || !all.includes(name))
+      throw new InputError(`--layers: '${s}' is not a trunk layer (there are ${all.length}: 0–${all.length - 1} or their tensor names)`);
     return name;
   });
   return { all, chosen: all.filter((n) => chosen.includes(n)) };
@@ -120,8 +127,8 @@ function configOf(model: Model, options: EvalOptions, layers: string[]) {
     ...(options.metrics.some((k) => getMetric(k).needs.randomisedModels) ? { sanity: sanityStages(model, options.sanityStages ?? 4) } : {}),
     // paper-mode maps depend on the solver: a run resumed after a change of defaults must not mix them
     ...(options.methods.some((m) => m.split(':')[0] === 'naflow')
-      // (`naflow` is the default configuration, `naflow:…` ids are changes to the spec's)
-      ? { solver: { atol: DEFAULT_SETTINGS.atol, btol: DEFAULT_SETTINGS.btol, spec: { ...SPEC_VARIANT }, default: { ...DEFAULT_VARIANT } } }
+      ? // (`naflow` is the default configuration, `naflow:…` ids are changes to the spec's)
+        { solver: { atol: DEFAULT_SETTINGS.atol, btol: DEFAULT_SETTINGS.btol, spec: { ...SPEC_VARIANT }, default: { ...DEFAULT_VARIANT } } }
       : {}),
   };
 }
@@ -161,7 +168,9 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
   if (fs.existsSync(configFile)) {
     const old = fs.readFileSync(configFile, 'utf8');
     if (old.trim() !== JSON.stringify(config, null, 2).trim())
-      throw new InputError(`${options.out} holds an evaluation with other settings (model, data, methods, metrics, layers, steps or NAFlow's solver settings); choose another --out or delete it`);
+      throw new InputError(
+        `${options.out} holds an evaluation with other settings (model, data, methods, metrics, layers, steps or NAFlow's solver settings); choose another --out or delete it`,
+      );
   } else fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
   const done = readProgress(progressFile);
   const steps = options.steps ?? 32;
@@ -190,7 +199,9 @@ async function evalImages(
     const saved = done.get(i);
     // the checkpoint is by position: a changed dataset (another --every, files added) must not mix in
     if (saved && path.resolve(saved.file) !== path.resolve(item.file))
-      throw new InputError(`${options.out}: image ${i} of the checkpoint is ${saved.file}, but this run's image ${i} is ${item.file}: the dataset or its sampling changed; choose another --out or delete it`);
+      throw new InputError(
+        `${options.out}: image ${i} of the checkpoint is ${saved.file}, but this run's image ${i} is ${item.file}: the dataset or its sampling changed; choose another --out or delete it`,
+      );
     if (saved) continue;
     options.beforeImage?.(i);
     const prepared = await prepareImage(model, item.file);
@@ -210,7 +221,10 @@ async function evalImages(
       for (const method of methods) {
         const perLayer: ImageResult[string] = (results[method.id] = {});
         // sanity: the same method's maps on each randomised model, for the same class
-        const randomMaps = randomised.map((r) => ({ key: r.stage.key, maps: new Map(mapsOf(r.model, prepared.tensor, method, item.classIndex, chosen).map((l) => [l.name, l.map])) }));
+        const randomMaps = randomised.map((r) => ({
+          key: r.stage.key,
+          maps: new Map(mapsOf(r.model, prepared.tensor, method, item.classIndex, chosen).map((l) => [l.name, l.map])),
+        }));
         for (const layer of mapsOf(model, prepared.tensor, method, item.classIndex, chosen)) {
           const input = {
             map: layer.map,
@@ -286,7 +300,13 @@ function aggregate(
     images: n,
     methods: options.methods,
     metrics: options.metrics,
-    settings: { steps: config.steps, substrate: config.substrate, score: 'probability of the ground-truth class', explained: 'ground-truth class', ...(config.sanity ? { sanity: config.sanity } : {}) },
+    settings: {
+      steps: config.steps,
+      substrate: config.substrate,
+      score: 'probability of the ground-truth class',
+      explained: 'ground-truth class',
+      ...(config.sanity ? { sanity: config.sanity } : {}),
+    },
     layers,
     rows,
     baselines: {

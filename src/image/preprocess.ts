@@ -71,9 +71,7 @@ export function imageSpecFor(model: ImageModelLike, overrides: Partial<ImageSpec
   const shapeText = `[${shape.map((d) => (d < 0 ? '?' : d)).join(', ')}]`;
   const where = card.cardPath ? ` (${card.cardPath})` : ` (add it to the model card ${cardHint(name)})`;
   if (shape.length !== 4)
-    throw new ImageError(
-      `${name}: model input '${input.name}' has shape ${shapeText}, not an image input [N, H, W, C]; an image gives [1, H, W, 1 or 3]`,
-    );
+    throw new ImageError(`${name}: model input '${input.name}' has shape ${shapeText}, not an image input [N, H, W, C]; an image gives [1, H, W, 1 or 3]`);
   const declaredC = shape[3];
   let channels = overrides.channels ?? card.channels;
   if (declaredC > 0 && declaredC !== 1 && declaredC !== 3)
@@ -160,8 +158,7 @@ export function normalisePixels(img: RgbImage, channels: 1 | 3, p: PreprocessPre
   }
   const out = new Float32Array(n * 3);
   const d = img.data;
-  for (let i = 0; i < n; i++)
-    for (let c = 0; c < 3; c++) out[3 * i + c] = (d[3 * i + c] * scale - mean[c]) / std[c];
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[3 * i + c] = (d[3 * i + c] * scale - mean[c]) / std[c];
   return out;
 }
 
@@ -199,12 +196,7 @@ export async function prepareImageForSpec(input: ImageInput, spec: ImageSpec, na
 }
 
 /** Decode, resize and normalise an image for a model (spec from its card and input shape). */
-export async function prepareImage(
-  model: ImageModelLike,
-  input: ImageInput,
-  overrides: Partial<ImageSpec> = {},
-  name?: string,
-): Promise<PreparedImage> {
+export async function prepareImage(model: ImageModelLike, input: ImageInput, overrides: Partial<ImageSpec> = {}, name?: string): Promise<PreparedImage> {
   return prepareImageForSpec(input, imageSpecFor(model, overrides), name);
 }
 

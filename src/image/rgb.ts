@@ -60,7 +60,10 @@ export function setImageDecoder(d: ImageDecoder): void {
 
 /** Decode with the installed decoder; an ImageError where the host has none. */
 export function decodeWithHost(input: string | Uint8Array, options: { resize?: ResizeOptions; name?: string } = {}): Promise<DecodedImage> {
-  if (!decoder) throw new ImageError(`${options.name ?? (typeof input === 'string' ? input : '<buffer>')}: no image decoder is installed (pass decoded RGB, or load naflow's Node entry)`);
+  if (!decoder)
+    throw new ImageError(
+      `${options.name ?? (typeof input === 'string' ? input : '<buffer>')}: no image decoder is installed (pass decoded RGB, or load naflow's Node entry)`,
+    );
   return decoder(input, options);
 }
 

@@ -49,7 +49,7 @@ export const FACE_RECOGNITION_CARD: ModelCard = {
   interpolation: 'bilinear',
   layout: 'NHWC',
   metric: 'euclidean',
-  source: '@vladmandic/face-api (MIT), model/face_recognition_model-weights_manifest.json; a port of dlib\'s face recognition ResNet',
+  source: "@vladmandic/face-api (MIT), model/face_recognition_model-weights_manifest.json; a port of dlib's face recognition ResNet",
   licence: 'MIT (face-api); the dlib model is public domain / CC0',
 };
 
@@ -65,8 +65,15 @@ function readWeights(files: ModelFiles, groups: TfjsWeightGroup[]): Map<string, 
       });
       const data = new Uint8Array(parts.reduce((a, b) => a + b.byteLength, 0));
       let o = 0;
-      for (const p of parts) (data.set(p, o), (o += p.byteLength));
-      for (const [k, v] of decodeWeightGroup(group, data, manifestPath, group.paths, parts.map((p) => p.byteLength))) weights.set(k, v);
+      for (const p of parts) data.set(p, o), (o += p.byteLength);
+      for (const [k, v] of decodeWeightGroup(
+        group,
+        data,
+        manifestPath,
+        group.paths,
+        parts.map((p) => p.byteLength),
+      ))
+        weights.set(k, v);
     }
   } catch (e) {
     for (const t of weights.values()) t.dispose();
@@ -122,9 +129,17 @@ export function importFaceRecognitionNet(json: unknown, files: ModelFiles): Grap
       const filt = w(`${prefix}/conv/filters`);
       const [k, , , cout] = b.shapeOf(filt)!;
       const p = valid ? 0 : (k - 1) >> 1;
-      const oh = Math.floor((xs[1] + 2 * p - k) / stride) + 1, ow = Math.floor((xs[2] + 2 * p - k) / stride) + 1;
+      const oh = Math.floor((xs[1] + 2 * p - k) / stride) + 1,
+        ow = Math.floor((xs[2] + 2 * p - k) / stride) + 1;
       const shape: Shape = [xs[0], oh, ow, cout];
-      let y = b.emit(`${prefix}/conv`, 'Conv', [x, filt, w(`${prefix}/conv/bias`)], { strides: [stride, stride], pads: [p, p, p, p], dilations: [1, 1], group: 1 }, shape, 'conv2d');
+      let y = b.emit(
+        `${prefix}/conv`,
+        'Conv',
+        [x, filt, w(`${prefix}/conv/bias`)],
+        { strides: [stride, stride], pads: [p, p, p, p], dilations: [1, 1], group: 1 },
+        shape,
+        'conv2d',
+      );
       const [m, v] = meanVar(cout);
       y = b.emit(`${prefix}/scale`, 'BatchNormalization', [y, w(`${prefix}/scale/weights`), w(`${prefix}/scale/biases`), m, v], { epsilon: 0 }, shape, 'scale');
       return relu ? b.emit(`${prefix}/relu`, 'Relu', [y], {}, shape) : y;
@@ -137,13 +152,50 @@ export function importFaceRecognitionNet(json: unknown, files: ModelFiles): Grap
     const residualDown = (x: string, prefix: string): string => {
       let y = conv(conv(x, `${prefix}/conv1`, 2, true, true), `${prefix}/conv2`, 1, false, false);
       const xs = b.shapeOf(x)!;
-      const ph = Math.floor(xs[1] / 2), pw = Math.floor(xs[2] / 2);
-      let pooled = b.emit(`${prefix}/shortcut_pool`, 'AveragePool', [x], { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], countIncludePad: false }, [xs[0], ph, pw, xs[3]]);
+      const ph = Math.floor(xs[1] / 2),
+        pw = Math.floor(xs[2] / 2);
+      let pooled = b.emit(
+        `${prefix}/shortcut_pool`,
+        'AveragePool',
+        [x],
+        { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], countIncludePad: false },
+        [xs[0], ph, pw, xs[3]],
+      );
       const ys = b.shapeOf(y)!;
       if (ys[1] !== ph || ys[2] !== pw)
-        y = b.emit(`${prefix}/pad_branch`, 'Pad', [y], { pads: [[0, 0], [0, ph - ys[1]], [0, pw - ys[2]], [0, 0]], mode: 'constant', value: 0 }, [ys[0], ph, pw, ys[3]]);
+        y = b.emit(
+          `${prefix}/pad_branch`,
+          'Pad',
+          [y],
+          {
+            pads: [
+              [0, 0],
+              [0, ph - ys[1]],
+              [0, pw - ys[2]],
+              [0, 0],
+            ],
+            mode: 'constant',
+            value: 0,
+          },
+          [ys[0], ph, pw, ys[3]],
+        );
       if (xs[3] !== ys[3])
-        pooled = b.emit(`${prefix}/shortcut_pad`, 'Pad', [pooled], { pads: [[0, 0], [0, 0], [0, 0], [0, ys[3] - xs[3]]], mode: 'constant', value: 0 }, [xs[0], ph, pw, ys[3]]);
+        pooled = b.emit(
+          `${prefix}/shortcut_pad`,
+          'Pad',
+          [pooled],
+          {
+            pads: [
+              [0, 0],
+              [0, 0],
+              [0, 0],
+              [0, ys[3] - xs[3]],
+            ],
+            mode: 'constant',
+            value: 0,
+          },
+          [xs[0], ph, pw, ys[3]],
+        );
       const s = b.emit(`${prefix}/add`, 'Add', [pooled, y], {}, [ys[0], ph, pw, ys[3]]);
       return b.emit(`${prefix}/out`, 'Relu', [s], {}, [ys[0], ph, pw, ys[3]]);
     };
@@ -152,7 +204,12 @@ export function importFaceRecognitionNet(json: unknown, files: ModelFiles): Grap
     x = conv(x, 'conv32_down', 2, true, true);
     const xs = b.shapeOf(x)!;
     const po = Math.floor((xs[1] - 3) / 2) + 1;
-    x = b.emit('maxpool', 'MaxPool', [x], { kernel: [3, 3], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], countIncludePad: false }, [xs[0], po, po, xs[3]]);
+    x = b.emit('maxpool', 'MaxPool', [x], { kernel: [3, 3], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], countIncludePad: false }, [
+      xs[0],
+      po,
+      po,
+      xs[3],
+    ]);
     for (const p of ['conv32_1', 'conv32_2', 'conv32_3']) x = residual(x, p);
     x = residualDown(x, 'conv64_down');
     for (const p of ['conv64_1', 'conv64_2', 'conv64_3']) x = residual(x, p);
@@ -193,27 +250,57 @@ export function importTinyFaceDetector(json: unknown, files: ModelFiles): Graph 
     const pool = (x: string, name: string, stride: number): string => {
       const [n, h, wd, c] = b.shapeOf(x)!;
       // TensorFlow 'same': the extra row/column of padding goes to the bottom/right
-      const oh = Math.ceil(h / stride), ow = Math.ceil(wd / stride);
-      const ph = Math.max(0, (oh - 1) * stride + 2 - h), pw = Math.max(0, (ow - 1) * stride + 2 - wd);
+      const oh = Math.ceil(h / stride),
+        ow = Math.ceil(wd / stride);
+      const ph = Math.max(0, (oh - 1) * stride + 2 - h),
+        pw = Math.max(0, (ow - 1) * stride + 2 - wd);
       const pads = [Math.floor(ph / 2), Math.floor(pw / 2), ph - Math.floor(ph / 2), pw - Math.floor(pw / 2)];
       return b.emit(name, 'MaxPool', [x], { kernel: [2, 2], strides: [stride, stride], pads, dilations: [1, 1], countIncludePad: false }, [n, oh, ow, c]);
     };
     const size = TINY_FACE_DETECTOR.inputSize;
     let x = b.addInput('image', [-1, size, size, 3]);
-    x = b.emit('conv0', 'Conv', [x, w('conv0/filters'), w('conv0/bias')], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [-1, size - 2, size - 2, 16], 'conv2d');
+    x = b.emit(
+      'conv0',
+      'Conv',
+      [x, w('conv0/filters'), w('conv0/bias')],
+      { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 },
+      [-1, size - 2, size - 2, 16],
+      'conv2d',
+    );
     x = leaky(x, 'conv0/leaky');
     for (let i = 1; i <= 5; i++) {
       x = pool(x, `pool${i - 1}`, 2);
       const [n, h, wd, c] = b.shapeOf(x)!;
-      const dw = b.emit(`conv${i}/depthwise`, 'Conv', [x, w(`conv${i}/depthwise_filter`, [3, 3, 1, c])], { strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: c }, [n, h, wd, c], 'depthwiseConv2d');
+      const dw = b.emit(
+        `conv${i}/depthwise`,
+        'Conv',
+        [x, w(`conv${i}/depthwise_filter`, [3, 3, 1, c])],
+        { strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: c },
+        [n, h, wd, c],
+        'depthwiseConv2d',
+      );
       const pf = w(`conv${i}/pointwise_filter`);
       const co = b.shapeOf(pf)![3];
-      x = b.emit(`conv${i}/pointwise`, 'Conv', [dw, pf, w(`conv${i}/bias`)], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [n, h, wd, co], 'conv2d');
+      x = b.emit(
+        `conv${i}/pointwise`,
+        'Conv',
+        [dw, pf, w(`conv${i}/bias`)],
+        { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 },
+        [n, h, wd, co],
+        'conv2d',
+      );
       x = leaky(x, `conv${i}/leaky`);
     }
     x = pool(x, 'pool5', 1);
     const [n, h, wd] = b.shapeOf(x)!;
     const f8 = w('conv8/filters');
-    return b.emit('boxes', 'Conv', [x, f8, w('conv8/bias')], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 }, [n, h, wd, b.shapeOf(f8)![3]], 'conv2d');
+    return b.emit(
+      'boxes',
+      'Conv',
+      [x, f8, w('conv8/bias')],
+      { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 },
+      [n, h, wd, b.shapeOf(f8)![3]],
+      'conv2d',
+    );
   });
 }

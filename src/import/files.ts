@@ -17,7 +17,7 @@ export function modelFilesFromBytes(name: string, main: Uint8Array, siblings: Re
   return {
     name,
     bytes: () => main,
-    sibling: (p) => ({ location: p, bytes: Object.prototype.hasOwnProperty.call(siblings, p) ? siblings[p] : undefined }),
+    sibling: (p) => ({ location: p, bytes: Object.hasOwn(siblings, p) ? siblings[p] : undefined }),
   };
 }
 

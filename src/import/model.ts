@@ -46,9 +46,7 @@ export function importGraphFrom(files: ModelFiles, format: ModelFormat = formatO
       return isTinyFaceDetectorManifest(json) ? importTinyFaceDetector(json, files) : importFaceRecognitionNet(json, files);
     }
     const art = readTfjsArtifacts(files);
-    return format === 'tfjs-graph'
-      ? importTfjsGraph(art.modelJson, art.weights, target)
-      : importTfjsLayers(art.modelJson, art.weights, target);
+    return format === 'tfjs-graph' ? importTfjsGraph(art.modelJson, art.weights, target) : importTfjsLayers(art.modelJson, art.weights, target);
   } catch (e) {
     if (e instanceof GraphError || e instanceof ModelLoadError) throw e;
     throw new ModelLoadError(`${target}: cannot load as ${format}: ${(e as Error).message}`);

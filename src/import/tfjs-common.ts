@@ -2,7 +2,7 @@
  * Shared helpers for the TensorFlow.js importers: a small graph builder that tracks static shapes
  * while nodes are emitted, TF-style SAME/VALID padding resolution, and shape arithmetic.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type AnyNode, type DType, type Graph, type Shape, type ValueInfo } from '../ir/graph.js';
 
 /** A large finite bound used for one-sided Clip nodes (JSON-safe, unlike Infinity). */
@@ -77,7 +77,7 @@ export function resolveReshape(inShape: Shape | undefined, target: number[]): nu
     const batchAt = neg[0];
     const rest = neg.slice(1);
     if (rest.length === 1) {
-      const others = prod(t.filter((d, i) => i !== batchAt && i !== rest[0]));
+      const others = prod(t.filter((_d, i) => i !== batchAt && i !== rest[0]));
       t[rest[0]] = total / others;
     }
     return t;
@@ -156,15 +156,7 @@ export class GraphBuilder {
   }
 
   /** Emit one node whose single output tensor carries the node's name. Returns that name. */
-  emit(
-    base: string,
-    op: string,
-    inputs: string[],
-    attrs: Record<string, unknown>,
-    outShape: Shape | undefined,
-    sourceOp?: string,
-    exact = false,
-  ): string {
+  emit(base: string, op: string, inputs: string[], attrs: Record<string, unknown>, outShape: Shape | undefined, sourceOp?: string, exact = false): string {
     if (exact && this.used.has(base)) throw new GraphError(`${this.source}: duplicate node name '${base}'`);
     const name = exact ? base : this.unique(base);
     this.used.add(name);

@@ -77,8 +77,7 @@ export function decodeWeight(spec: TfjsWeightSpec, bytes: Uint8Array, file: stri
     if (target !== 'float32' && target !== 'int32')
       throw new TfjsWeightsError(`${file}: weight '${spec.name}' is quantized to ${q.dtype} but has dtype '${target}'`);
     if (q.dtype === 'float16') {
-      if (target !== 'float32')
-        throw new TfjsWeightsError(`${file}: weight '${spec.name}' is float16-quantized but has dtype '${target}'`);
+      if (target !== 'float32') throw new TfjsWeightsError(`${file}: weight '${spec.name}' is float16-quantized but has dtype '${target}'`);
       const h = new Uint16Array(buf);
       const table = float16Table();
       const v = new Float32Array(n);
@@ -86,8 +85,7 @@ export function decodeWeight(spec: TfjsWeightSpec, bytes: Uint8Array, file: stri
       return tf.tensor(v, spec.shape, 'float32');
     }
     if (q.dtype === 'uint8' || q.dtype === 'uint16') {
-      if (typeof q.scale !== 'number')
-        throw new TfjsWeightsError(`${file}: weight '${spec.name}' is ${q.dtype}-quantized but has no 'scale'`);
+      if (typeof q.scale !== 'number') throw new TfjsWeightsError(`${file}: weight '${spec.name}' is ${q.dtype}-quantized but has no 'scale'`);
       const scale = q.scale;
       const min = typeof q.min === 'number' ? q.min : 0;
       const raw = q.dtype === 'uint8' ? new Uint8Array(buf) : new Uint16Array(buf);
@@ -100,9 +98,7 @@ export function decodeWeight(spec: TfjsWeightSpec, bytes: Uint8Array, file: stri
       for (let i = 0; i < n; i++) v[i] = raw[i] * scale + min;
       return tf.tensor(v, spec.shape, 'float32');
     }
-    throw new TfjsWeightsError(
-      `${file}: weight '${spec.name}' uses quantization dtype '${q.dtype}' (supported: uint8, uint16, float16)`,
-    );
+    throw new TfjsWeightsError(`${file}: weight '${spec.name}' uses quantization dtype '${q.dtype}' (supported: uint8, uint16, float16)`);
   }
   switch (spec.dtype) {
     case 'float32':
@@ -148,8 +144,7 @@ export function decodeWeightGroup(
             `(weight '${spec.name}' ends at byte ${offset + len})`,
         );
       }
-      if (out.has(spec.name))
-        throw new TfjsWeightsError(`${file}: weight '${spec.name}' appears twice in weightsManifest`);
+      if (out.has(spec.name)) throw new TfjsWeightsError(`${file}: weight '${spec.name}' appears twice in weightsManifest`);
       out.set(spec.name, decodeWeight(spec, data.subarray(offset, offset + len), file));
       offset += len;
     }
@@ -186,8 +181,7 @@ export function readTfjsArtifacts(files: ModelFiles): TfjsArtifacts {
   if (modelJson === null || typeof modelJson !== 'object' || Array.isArray(modelJson))
     throw new TfjsWeightsError(`${modelJsonPath}: JSON but not a TensorFlow.js model (not an object)`);
   const manifest: unknown = (modelJson as Record<string, unknown>).weightsManifest ?? [];
-  if (!Array.isArray(manifest))
-    throw new TfjsWeightsError(`${modelJsonPath}: 'weightsManifest' is not a list`);
+  if (!Array.isArray(manifest)) throw new TfjsWeightsError(`${modelJsonPath}: 'weightsManifest' is not a list`);
   const weights = new Map<string, tf.Tensor>();
   try {
     manifest.forEach((group: TfjsWeightGroup, gi: number) => {
@@ -198,8 +192,7 @@ export function readTfjsArtifacts(files: ModelFiles): TfjsArtifacts {
         if (typeof p !== 'string' || /^[a-z][a-z0-9+.-]*:\/\//i.test(p))
           throw new TfjsWeightsError(`${modelJsonPath}: weight shard '${String(p)}' is not a local file path`);
         const shard = files.sibling(p);
-        if (!shard.bytes)
-          throw new TfjsWeightsError(`${modelJsonPath}: weight shard '${p}' is missing (expected at ${shard.location})`);
+        if (!shard.bytes) throw new TfjsWeightsError(`${modelJsonPath}: weight shard '${p}' is missing (expected at ${shard.location})`);
         parts.push(shard.bytes);
       }
       const total = parts.reduce((a, b) => a + b.byteLength, 0);

@@ -58,11 +58,24 @@ export interface BatchNormAttrs {
   epsilon: number;
   /** inputs: [x, scale, bias, mean, var]; the per-channel constants apply to the LAST axis */
 }
-export interface LeakyReluAttrs { alpha: number }
-export interface ClipAttrs { min: number; max: number }
-export interface HardSigmoidAttrs { alpha: number; beta: number }
-export interface AxisAttrs { axis: number }
-export interface ReduceAttrs { axes: number[]; keepDims: boolean }
+export interface LeakyReluAttrs {
+  alpha: number;
+}
+export interface ClipAttrs {
+  min: number;
+  max: number;
+}
+export interface HardSigmoidAttrs {
+  alpha: number;
+  beta: number;
+}
+export interface AxisAttrs {
+  axis: number;
+}
+export interface ReduceAttrs {
+  axes: number[];
+  keepDims: boolean;
+}
 export interface GemmAttrs {
   /**
    * Dense layer y = alpha·x·W + beta·b with x [N, in]; the weight constant (input 1) is stored
@@ -71,9 +84,18 @@ export interface GemmAttrs {
   alpha: number;
   beta: number;
 }
-export interface ReshapeAttrs { shape: Shape }
-export interface TransposeAttrs { perm: number[] }
-export interface SliceAttrs { starts: number[]; ends: number[]; axes: number[]; steps: number[] }
+export interface ReshapeAttrs {
+  shape: Shape;
+}
+export interface TransposeAttrs {
+  perm: number[];
+}
+export interface SliceAttrs {
+  starts: number[];
+  ends: number[];
+  axes: number[];
+  steps: number[];
+}
 export interface PadAttrs {
   /** per axis [before, after] */
   pads: Array<[number, number]>;
@@ -204,7 +226,12 @@ export function topoSort<N extends { inputs: string[]; outputs: string[] }>(
     }
     if (pending.length === before) {
       const n = pending[0];
-      throw new GraphError(stuck(n, n.inputs.filter((x) => x !== '' && !ready.has(x))));
+      throw new GraphError(
+        stuck(
+          n,
+          n.inputs.filter((x) => x !== '' && !ready.has(x)),
+        ),
+      );
     }
   }
   return out;

@@ -18,7 +18,13 @@ export interface Comparison extends AttributionMaps {
 export type ExplainedAt = Pick<MethodRunOptions, 'classIndex' | 'target' | 'trunkEnd' | 'scoreTensor' | 'layers'>;
 
 /** Run each method on the same preprocessed input; `onMethod(done, total, id)` before each. */
-export function compareAtLayers(model: Model, input: tf.Tensor, methods: readonly ResolvedMethod[], at: ExplainedAt, onMethod?: (done: number, total: number, id: string) => void): Comparison[] {
+export function compareAtLayers(
+  model: Model,
+  input: tf.Tensor,
+  methods: readonly ResolvedMethod[],
+  at: ExplainedAt,
+  onMethod?: (done: number, total: number, id: string) => void,
+): Comparison[] {
   return methods.map((m, k) => {
     onMethod?.(k, methods.length, m.id);
     return { method: m.id, label: m.label, ...m.run(model, input, at) };

@@ -13,7 +13,8 @@ import { scoreCam } from '../baselines/scorecam.js';
 import { deconvnet, guidedBackprop, inputGradient } from '../baselines/guided.js';
 import { registerMethod } from './registry.js';
 
-for (const method of [naflowPaper, naflowReference, gradCam, gradCamPlusPlus, layerCam, hiResCam, xGradCam, scoreCam, inputGradient, guidedBackprop, deconvnet]) registerMethod(method);
+for (const method of [naflowPaper, naflowReference, gradCam, gradCamPlusPlus, layerCam, hiResCam, xGradCam, scoreCam, inputGradient, guidedBackprop, deconvnet])
+  registerMethod(method);
 
 export { registerMethod, listMethods, resolveMethod, parseMethodList, splitMethodIds, runMethod, methodLabel, type ResolvedMethod } from './registry.js';
 export { compareAtLayers, type Comparison, type ExplainedAt } from './compare.js';

@@ -18,7 +18,9 @@ export function registerMethod<O>(method: AttributionMethod<O>): void {
 
 /** The registered methods in registration order, optionally only those of one space or the comparable ones. */
 export function listMethods(filter: { space?: MethodSpace; comparable?: boolean } = {}): AttributionMethod[] {
-  return [...METHODS.values()].filter((m) => (filter.space === undefined || m.space === filter.space) && (filter.comparable === undefined || m.comparable === filter.comparable));
+  return [...METHODS.values()].filter(
+    (m) => (filter.space === undefined || m.space === filter.space) && (filter.comparable === undefined || m.comparable === filter.comparable),
+  );
 }
 
 /** A method id resolved to its method and parsed options: what runs. */

@@ -64,7 +64,8 @@ export function similarity(q: ArrayLike<number>, r: ArrayLike<number>, metric: M
     for (let i = 0; i < q.length; i++) s += q[i] * r[i];
     return s;
   }
-  const a = unit(q), b = unit(r);
+  const a = unit(q),
+    b = unit(r);
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
 }
@@ -96,7 +97,8 @@ export function contributionWeights(p: ArrayLike<number>, s: number, weighting: 
     for (let d = 0; d < p.length; d++) w[d] = (weighting === 'rectified' ? Math.max(0, p[d]) : p[d]) * scale;
     return w;
   }
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (let d = 0; d < p.length; d++) {
     const v = p[d] * scale;
     if (v < lo) lo = v;
@@ -113,7 +115,8 @@ export function contributionWeights(p: ArrayLike<number>, s: number, weighting: 
  * float rounding, not a direction: it is returned as exact zeros, so callers can tell it apart.
  */
 export function similarityGradient(q: ArrayLike<number>, refs: ArrayLike<number>[], metric: Metric): Float64Array {
-  const D = q.length, K = refs.length;
+  const D = q.length,
+    K = refs.length;
   const g = new Float64Array(D);
   let scale = 0;
   if (metric === 'cosine') {

@@ -56,7 +56,7 @@ export function makeScorer(model: Model, rgb: RgbImage, spec: ImageSpec, options
   const out = asProbability && model.card.outputIsProbability ? model.graph.outputs[0] : logits;
   const softmax = asProbability && out === logits;
   const fixed = model.inputs[0]?.shape[0];
-  const batch = fixed && fixed > 0 ? fixed : options.batch ?? 16; // fixed-batch exports: that many at a time
+  const batch = fixed && fixed > 0 ? fixed : (options.batch ?? 16); // fixed-batch exports: that many at a time
   const k = options.classIndex;
   const toInput = (px: Float32Array): Float32Array => {
     const n = height * width;
@@ -129,7 +129,7 @@ function softmaxAt(s: Float32Array, at: number, n: number, k: number): number {
 function concat(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
+  for (const p of parts) out.set(p, o), (o += p.length);
   return out;
 }
 
@@ -211,7 +211,8 @@ export function deletionInsertion(
   const x: number[] = [0];
   const current = Float32Array.from(start);
   for (let s = 1; s <= steps; s++) {
-    const upto = Math.round((s / steps) * n), from = Math.round(((s - 1) / steps) * n);
+    const upto = Math.round((s / steps) * n),
+      from = Math.round(((s - 1) / steps) * n);
     for (let i = from; i < upto; i++) {
       const p = order[i] * 3;
       current[p] = source[p];
@@ -240,7 +241,8 @@ export interface ConfidenceChange {
 export function confidenceChange(scorer: Scorer, map: { map: Float32Array; height: number; width: number }): ConfidenceChange {
   const { height: H, width: W, pixels } = scorer;
   const m = upsample(map.map, map.height, map.width, H, W);
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (const v of m) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
   const masked = new Float32Array(pixels.length);
   for (let i = 0; i < H * W; i++) {
@@ -266,7 +268,9 @@ export const deletionMetric: EvalMetric = {
   description: 'deletion AUC: the class probability as the most salient pixels are removed first (Petsiuk et al. 2018)',
   needs: {},
   values: () => [value('deletion', 'deletion AUC', false)],
-  compute: ({ scorer, map, height, width, steps, substrate }) => ({ deletion: deletionInsertion(scorer, { map, height, width }, 'deletion', { steps, substrate }).auc }),
+  compute: ({ scorer, map, height, width, steps, substrate }) => ({
+    deletion: deletionInsertion(scorer, { map, height, width }, 'deletion', { steps, substrate }).auc,
+  }),
 };
 
 export const insertionMetric: EvalMetric = {
@@ -274,7 +278,9 @@ export const insertionMetric: EvalMetric = {
   description: 'insertion AUC: the class probability as the most salient pixels are restored first',
   needs: {},
   values: () => [value('insertion', 'insertion AUC', true)],
-  compute: ({ scorer, map, height, width, steps, substrate }) => ({ insertion: deletionInsertion(scorer, { map, height, width }, 'insertion', { steps, substrate }).auc }),
+  compute: ({ scorer, map, height, width, steps, substrate }) => ({
+    insertion: deletionInsertion(scorer, { map, height, width }, 'insertion', { steps, substrate }).auc,
+  }),
 };
 
 export const dropMetric: EvalMetric = {
@@ -287,4 +293,3 @@ export const dropMetric: EvalMetric = {
     return { drop: 100 * c.drop, increase: c.increase ? 100 : 0 };
   },
 };
-

@@ -44,11 +44,13 @@ function boxMask(boxes: Box[], width: number, height: number): Uint8Array {
 /** Share of the normalised map's energy inside the boxes (pixel centres inside a box count). */
 export function energyInBoxes(map: Float32Array, mh: number, mw: number, boxes: Box[], width: number, height: number): number {
   const up = upsample(map, mh, mw, height, width);
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (const v of up) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
   if (!(hi > lo)) return boxAreaShare(boxes, width, height);
   const mask = boxMask(boxes, width, height);
-  let inE = 0, all = 0;
+  let inE = 0,
+    all = 0;
   for (let i = 0; i < up.length; i++) {
     const e = (up[i] - lo) / (hi - lo);
     all += e;
@@ -67,7 +69,9 @@ export const pointingMetric: EvalMetric = {
   description: "pointing game: whether the map's maximum falls in a ground-truth box (Zhang et al. 2016)",
   needs: { boxes: true },
   values: () => [value('pointing', 'pointing game %', true)],
-  compute: ({ map, height, width, boxes, imageWidth, imageHeight }) => ({ pointing: boxes ? (pointingHit(map, height, width, boxes, imageWidth, imageHeight) ? 100 : 0) : null }),
+  compute: ({ map, height, width, boxes, imageWidth, imageHeight }) => ({
+    pointing: boxes ? (pointingHit(map, height, width, boxes, imageWidth, imageHeight) ? 100 : 0) : null,
+  }),
 };
 
 export const energyMetric: EvalMetric = {
@@ -75,6 +79,7 @@ export const energyMetric: EvalMetric = {
   description: "energy pointing: the share of the map's mass inside the ground-truth boxes (Wang et al. 2020)",
   needs: { boxes: true },
   values: () => [value('energy', 'energy pointing %', true)],
-  compute: ({ map, height, width, boxes, imageWidth, imageHeight }) => ({ energy: boxes ? 100 * energyInBoxes(map, height, width, boxes, imageWidth, imageHeight) : null }),
+  compute: ({ map, height, width, boxes, imageWidth, imageHeight }) => ({
+    energy: boxes ? 100 * energyInBoxes(map, height, width, boxes, imageWidth, imageHeight) : null,
+  }),
 };
-

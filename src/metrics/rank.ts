@@ -17,13 +17,18 @@ export function ranks(values: ArrayLike<number>): Float64Array {
 /** Spearman's ρ: the Pearson correlation of the ranks (NaN when either input is constant). */
 export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`spearman: lengths differ (${a.length} and ${b.length})`);
-  const ra = ranks(a), rb = ranks(b);
+  const ra = ranks(a),
+    rb = ranks(b);
   const n = ra.length;
-  let ma = 0, mb = 0;
+  let ma = 0,
+    mb = 0;
   for (let i = 0; i < n; i++) (ma += ra[i] / n), (mb += rb[i] / n);
-  let sab = 0, saa = 0, sbb = 0;
+  let sab = 0,
+    saa = 0,
+    sbb = 0;
   for (let i = 0; i < n; i++) {
-    const x = ra[i] - ma, y = rb[i] - mb;
+    const x = ra[i] - ma,
+      y = rb[i] - mb;
     sab += x * y;
     saa += x * x;
     sbb += y * y;

@@ -41,7 +41,7 @@ export function makeEmbedder(model: Model, rgb: RgbImage, spec: ImageSpec, optio
   const C = spec.channels;
   const name = options.embeddingNode;
   const fixed = model.inputs[0]?.shape[0];
-  const batch = fixed && fixed > 0 ? fixed : options.batch ?? 16;
+  const batch = fixed && fixed > 0 ? fixed : (options.batch ?? 16);
   const shape = model.graph.values.get(name)?.shape ?? [];
   const toInput = (px: Float32Array) => normalisePixels({ data: px as unknown as Uint8Array, width, height }, C, spec.preprocess);
   /** one image's embedding from a row-major block of the output (a feature map is pooled: mean over H×W) */
@@ -85,7 +85,7 @@ export function makeEmbedder(model: Model, rgb: RgbImage, spec: ImageSpec, optio
 function concat(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
+  for (const p of parts) out.set(p, o), (o += p.length);
   return out;
 }
 
@@ -135,7 +135,8 @@ export function retrievalSpecificity(
   const x: number[] = [];
   const current = Float32Array.from(pixels);
   for (let s = 1; s <= steps; s++) {
-    const from = Math.round(((s - 1) / steps) * n), upto = Math.round((s / steps) * n);
+    const from = Math.round(((s - 1) / steps) * n),
+      upto = Math.round((s / steps) * n);
     for (let i = from; i < upto; i++) {
       const p = order[i] * 3;
       current[p] = ends.substrate[p];
@@ -155,7 +156,10 @@ export function retrievalSpecificity(
   return { x, explainedDrop, othersDrop, specificity, relativeSpecificity: s0 !== 0 ? specificity / Math.abs(s0) : NaN, explainedSimilarity: s0 };
 }
 
-const cachedEnds = new WeakMap<Embedder, Map<Float32Array | undefined, { substrate: Float32Array; substrateEmbedding: Float32Array; imageEmbedding: Float32Array }>>();
+const cachedEnds = new WeakMap<
+  Embedder,
+  Map<Float32Array | undefined, { substrate: Float32Array; substrateEmbedding: Float32Array; imageEmbedding: Float32Array }>
+>();
 
 /** The untouched image's embedding and the substrate with its embedding, once per embedder and substrate. */
 function endsOf(embedder: Embedder, substrate: Float32Array | undefined) {

@@ -85,7 +85,11 @@ export const sanityMetric: EvalMetric = {
   description: 'model-randomisation sanity check: Spearman ρ between the maps of the trained and of progressively randomised models',
   needs: { randomisedModels: true },
   values: (sanity) =>
-    (sanity ?? []).map((s) => ({ key: s.key, label: `sanity: Spearman ρ with the top ${s.layers} of ${s.of} weight layers randomised (lower is better)`, higherIsBetter: false })),
+    (sanity ?? []).map((s) => ({
+      key: s.key,
+      label: `sanity: Spearman ρ with the top ${s.layers} of ${s.of} weight layers randomised (lower is better)`,
+      higherIsBetter: false,
+    })),
   compute({ map, randomised }) {
     const out: Record<string, number | null> = {};
     for (const [key, other] of randomised) {

@@ -76,7 +76,6 @@ export function validateCard(raw: unknown, where: string): ModelCard {
   if (c.interpolation !== undefined && c.interpolation !== 'bilinear' && c.interpolation !== 'bicubic') throw bad('interpolation', "'bilinear' or 'bicubic'");
   if (c.layout !== undefined && c.layout !== 'NCHW' && c.layout !== 'NHWC') throw bad('layout', "'NCHW' or 'NHWC'");
   if (c.metric !== undefined && c.metric !== 'cosine' && c.metric !== 'dot' && c.metric !== 'euclidean') throw bad('metric', "'cosine', 'dot' or 'euclidean'");
-  for (const f of ['labels', 'ids', 'name', 'source', 'licence', 'embedding'])
-    if (c[f] !== undefined && typeof c[f] !== 'string') throw bad(f, 'a string');
+  for (const f of ['labels', 'ids', 'name', 'source', 'licence', 'embedding']) if (c[f] !== undefined && typeof c[f] !== 'string') throw bad(f, 'a string');
   return c as ModelCard;
 }

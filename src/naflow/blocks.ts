@@ -60,12 +60,12 @@ export interface BlockSolution {
  */
 export function solveBlock(model: Model, record: ForwardRecord, chain: AnyNode[], bTop: tf.Tensor, settings: InverseSettings, fit?: tf.Tensor): BlockSolution {
   const graph = model.graph;
-  const valueOf = (n: string) => record.values.get(n) ?? graph.constants.get(n)!;
+  const tensorOf = (n: string) => record.values.get(n) ?? graph.constants.get(n)!;
   const steps = chain.map((node) => {
     const rule = model.ruleFor(node);
     if (!rule.jvp || !rule.vjp) throw new Error(`op ${node.op} ('${node.name}') has no JVP/VJP for a block inverse`);
     const ctx = model.context(node);
-    const inputs = node.inputs.map(valueOf);
+    const inputs = node.inputs.map(tensorOf);
     const outputs = node.outputs.map((o) => record.get(o));
     return {
       node,
@@ -77,7 +77,7 @@ export function solveBlock(model: Model, record: ForwardRecord, chain: AnyNode[]
     apply: (v) => tf.tidy(() => steps.reduce((t, s) => s.jvp(t), v)),
     applyT: (u) => tf.tidy(() => steps.reduceRight((t, s) => s.vjp(t), u)),
   };
-  const aIn = valueOf(chain[0].inputs[0]);
+  const aIn = tensorOf(chain[0].inputs[0]);
   const aTop = record.get(chain[chain.length - 1].outputs[0]);
   const r = tf.tidy(() => (fit ? tf.mul(tf.sub(bTop, aTop), fit) : tf.sub(bTop, aTop)));
   const rNorm = tensorSpace.norm(r);
@@ -88,7 +88,9 @@ export function solveBlock(model: Model, record: ForwardRecord, chain: AnyNode[]
   const lsmrOptions = (damp: number) => ({ damp, atol: settings.atol, btol: settings.btol, maxIter: settings.maxIter });
   // The pointwise ops above the start op have diagonal Jacobians at the recorded point, so the block's is
   // diag(s)·J_start: where the start op has a fast array form, the solve runs on arrays with that scaling.
-  const startOps = model.ruleFor(chain[0]).arrayOperator?.({ inputs: chain[0].inputs.map(valueOf), outputs: chain[0].outputs.map((o) => record.get(o)) }, model.context(chain[0]), 0);
+  const startOps = model
+    .ruleFor(chain[0])
+    .arrayOperator?.({ inputs: chain[0].inputs.map(tensorOf), outputs: chain[0].outputs.map((o) => record.get(o)) }, model.context(chain[0]), 0);
   let sigma: number;
   let res: { x: tf.Tensor; iterations: number; normR: number; stop: string };
   if (startOps) {
@@ -100,7 +102,12 @@ export function solveBlock(model: Model, record: ForwardRecord, chain: AnyNode[]
     // σ_max depends on the recorded activation slopes: estimated per solve, not cached per node
     sigma = sigmaMaxArrays(scaled, aIn.shape, settings.powerIterations);
     const fitValues = fit?.dataSync() as Float32Array | undefined;
-    const fitted = fitValues ? scaledArrays(startOps, scale.map((v, i) => v * fitValues[i])) : scaled;
+    const fitted = fitValues
+      ? scaledArrays(
+          startOps,
+          scale.map((v, i) => v * fitValues[i]),
+        )
+      : scaled;
     const ra = lsmrArrays(fitted, r.dataSync() as Float32Array, lsmrOptions(settings.rho * sigma));
     res = { ...ra, x: tf.tensor(ra.x, aIn.shape) };
   } else {
@@ -123,4 +130,3 @@ export function solveBlock(model: Model, record: ForwardRecord, chain: AnyNode[]
   res.x.dispose();
   return { input, inner, solver: { method: 'lsmr', iterations: res.iterations, relResidual: res.normR / rNorm, damping, sigmaMax: sigma, stop: res.stop } };
 }
-

@@ -14,7 +14,6 @@ import { DEFAULT_VARIANT, SPEC_VARIANT, type CascadeVariant } from './variant.js
 import { checkClassIndex, findScoreTensor, findTrunkEnd, rank4, trunkTensorOrder, type Target } from '../structure/index.js';
 import type { AttributionMaps, LayerMap } from '../structure/method.js';
 
-
 export type NaflowMode = 'paper' | 'reference';
 
 export interface CascadeOptions {
@@ -85,7 +84,10 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
   if (!rank4(graph, trunkEnd)) throw new GraphError(`trunk end '${trunkEnd}' is not a rank-4 (NHWC) tensor`);
 
   // paper mode: the default configuration, then ρ and the cap where `settings` names them, then `variant`
-  const named = { ...(options.settings?.rho !== undefined ? { rho: options.settings.rho } : {}), ...(options.settings?.maxIter !== undefined ? { maxIter: options.settings.maxIter } : {}) };
+  const named = {
+    ...(options.settings?.rho !== undefined ? { rho: options.settings.rho } : {}),
+    ...(options.settings?.maxIter !== undefined ? { maxIter: options.settings.maxIter } : {}),
+  };
   const variant: CascadeVariant = mode === 'paper' ? { ...DEFAULT_VARIANT, ...named, ...options.variant } : { ...SPEC_VARIANT };
 
   const nativeAllowed = options.engine !== 'per-op' && !options.inspectTensors && !options.target && !options.seedAtTrunkEnd;

@@ -23,7 +23,8 @@ export const naflowPaper: AttributionMethod<CascadeVariant> = {
   id: 'naflow',
   label: 'NAFlow',
   space: 'layer',
-  description: "NAFlow paper mode: feature maps back-propagated through each layer's inverse, neurons of zero importance abandoned (naflow:spec, naflow:rho=0.3,… for a cascade variant)",
+  description:
+    "NAFlow paper mode: feature maps back-propagated through each layer's inverse, neurons of zero importance abandoned (naflow:spec, naflow:rho=0.3,… for a cascade variant)",
   comparable: false,
   parseOptions: (text, where) => resolveVariant(text, where),
   labelFor: (_variant, text) => `NAFlow (${text})`,

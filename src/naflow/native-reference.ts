@@ -14,7 +14,7 @@
  * has no ONNX form (or a configuration its emitter does not cover) simply runs on the per-op path; so
  * does anything needing the tensors themselves (inspectTensors, custom targets, similarity seeds).
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type AnyNode, type Graph } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import { NativeGraphSession } from '../runtime/native.js';

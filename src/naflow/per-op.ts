@@ -101,7 +101,7 @@ class PerOpCascade {
     const to = [...this.trunkTensors];
     if (options.seedAtTrunkEnd) {
       G.set(r.trunkEnd, options.seedAtTrunkEnd.clone());
-      for (const [k, v] of backward(this.model, record, r.trunkEnd, to, options.seedAtTrunkEnd, { keepAll: true })) (G.has(k) ? v.dispose() : G.set(k, v));
+      for (const [k, v] of backward(this.model, record, r.trunkEnd, to, options.seedAtTrunkEnd, { keepAll: true })) G.has(k) ? v.dispose() : G.set(k, v);
       return { classIndex: -1, score: NaN };
     }
     const { seed, classIndex, value } = seedFor(record.get(r.scoreTensor), options);
@@ -127,7 +127,14 @@ class PerOpCascade {
     const g = this.G.get(t);
     const est = this.estimates.get(t) ?? [];
     const [, h, w, c] = a.shape as [number, number, number, number];
-    const layer = { name: t, node: node.name, op: node.op, sourceOp: node.sourceOp, shape: [h, w, c] as [number, number, number], solver: this.solverOf.get(t) };
+    const layer = {
+      name: t,
+      node: node.name,
+      op: node.op,
+      sourceOp: node.sourceOp,
+      shape: [h, w, c] as [number, number, number],
+      solver: this.solverOf.get(t),
+    };
     const needB = r.mode === 'paper' || !!this.options.inspectTensors;
     try {
       if (!needB) {
@@ -182,7 +189,9 @@ class PerOpCascade {
     }
     const rule = this.model.ruleFor(node);
     if (!rule.inverse)
-      throw new GraphError(`${graph.source}: node '${node.name}' (op ${node.sourceOp ?? node.op}) is in the convolutional trunk, and naflow has no inverse rule for it`);
+      throw new GraphError(
+        `${graph.source}: node '${node.name}' (op ${node.sourceOp ?? node.op}) is in the convolutional trunk, and naflow has no inverse rule for it`,
+      );
     const ctx = this.model.context(node);
     const inputs = node.inputs.map((n) => record.values.get(n) ?? graph.constants.get(n)!);
     const outputs = node.outputs.map((n) => record.get(n));
@@ -227,7 +236,7 @@ class PerOpCascade {
 
   dispose(): void {
     for (const t of [...this.B.values(), ...this.fitMasks.values(), ...this.G.values()]) t.dispose();
-    for (const list of this.estimates.values()) for (const e of list) (e.b.dispose(), e.weight?.dispose());
+    for (const list of this.estimates.values()) for (const e of list) e.b.dispose(), e.weight?.dispose();
     this.record.dispose();
   }
 }

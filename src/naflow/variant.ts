@@ -71,7 +71,10 @@ export const DEFAULT_VARIANT: Readonly<CascadeVariant> = Object.freeze({ ...SPEC
  */
 export function parseVariant(text: string, where = 'NAFlow options'): Partial<CascadeVariant> {
   const out: Partial<CascadeVariant> = {};
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (parts.length && !parts[0].includes('=')) {
     const name = parts.shift()!;
     if (!(name in PRESETS)) throw new VariantError(`${where}: '${name}' is neither a preset (${Object.keys(PRESETS).join(', ')}) nor key=value`);
@@ -84,7 +87,10 @@ export function parseVariant(text: string, where = 'NAFlow options'): Partial<Ca
     if (key === 'rho' || key === 'threshold' || key === 'maxIter') {
       const v = Number(value);
       const ok = key === 'maxIter' ? Number.isInteger(v) && v >= 1 && v <= 100000 : Number.isFinite(v) && v >= 0 && (key !== 'threshold' || v < 1);
-      if (!ok) throw new VariantError(`${where}: ${key} must be ${key === 'maxIter' ? 'an integer from 1 to 100000' : key === 'threshold' ? 'a number in [0, 1)' : 'a finite number ≥ 0'}, got '${value}'`);
+      if (!ok)
+        throw new VariantError(
+          `${where}: ${key} must be ${key === 'maxIter' ? 'an integer from 1 to 100000' : key === 'threshold' ? 'a number in [0, 1)' : 'a finite number ≥ 0'}, got '${value}'`,
+        );
       out[key] = v;
     } else if (key in CHOICES) {
       const choices = CHOICES[key as keyof typeof CHOICES];

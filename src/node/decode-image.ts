@@ -22,7 +22,17 @@ import fs from 'node:fs';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { ImageError, setImageDecoder, type DecodedImage, type ResizeOptions } from '../image/rgb.js';
 
-export { ImageError, IMAGE_EXTENSIONS, looksLikeImageFile, luminance, type ResizeMode, type Interpolation, type ResizeOptions, type RgbImage, type DecodedImage } from '../image/rgb.js';
+export {
+  ImageError,
+  IMAGE_EXTENSIONS,
+  looksLikeImageFile,
+  luminance,
+  type ResizeMode,
+  type Interpolation,
+  type ResizeOptions,
+  type RgbImage,
+  type DecodedImage,
+} from '../image/rgb.js';
 
 const WHITE = { r: 255, g: 255, b: 255 };
 
@@ -50,10 +60,7 @@ function readInput(input: string | Uint8Array, source: string): Buffer {
  * Decode an image file (or encoded bytes) to 8-bit sRGB, optionally resized. Throws an ImageError
  * naming the file when it is missing or not an image.
  */
-export async function decodeImage(
-  input: string | Uint8Array,
-  options: { resize?: ResizeOptions; name?: string } = {},
-): Promise<DecodedImage> {
+export async function decodeImage(input: string | Uint8Array, options: { resize?: ResizeOptions; name?: string } = {}): Promise<DecodedImage> {
   const source = sourceName(input, options.name);
   const bytes = readInput(input, source);
   if (bytes.length === 0) throw notDecodable(source, 'the file is empty');
@@ -78,8 +85,7 @@ export async function decodeImage(
   const r = options.resize;
   if (r) {
     const [h, w] = r.size;
-    if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0))
-      throw new ImageError(`${source}: bad target size [${h}, ${w}]`);
+    if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0)) throw new ImageError(`${source}: bad target size [${h}, ${w}]`);
     pipeline = pipeline.resize({
       width: w,
       height: h,

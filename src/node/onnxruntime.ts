@@ -36,8 +36,7 @@ function loadOnnxruntime(): NativeProvider {
   try {
     const require = createRequire(import.meta.url);
     const pkg = require('onnxruntime-node/package.json') as { version: string };
-    if (pkg.version !== NATIVE_ORT_VERSION)
-      return fail(`onnxruntime-node ${pkg.version} is installed; naflow uses only ${NATIVE_ORT_VERSION}`);
+    if (pkg.version !== NATIVE_ORT_VERSION) return fail(`onnxruntime-node ${pkg.version} is installed; naflow uses only ${NATIVE_ORT_VERSION}`);
     Tensor = (require('onnxruntime-node') as { Tensor: OrtTensorCtor }).Tensor;
     const native = require('onnxruntime-node/dist/binding.js') as { binding: Binding; initOrt: () => void };
     native.initOrt();

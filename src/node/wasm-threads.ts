@@ -62,8 +62,7 @@ function bundleFunction(lines: string[], name: string, bundle: string): string {
 /** Everything a stringified part of the bundle needs at the top of a file loaded in a worker. */
 function workerPrelude(): string {
   const pkg = require('@tensorflow/tfjs-backend-wasm/package.json') as { version: string };
-  if (pkg.version !== WASM_SHIM_VERSION)
-    throw new Error(`the thread shim supports @tensorflow/tfjs-backend-wasm ${WASM_SHIM_VERSION}, found ${pkg.version}`);
+  if (pkg.version !== WASM_SHIM_VERSION) throw new Error(`the thread shim supports @tensorflow/tfjs-backend-wasm ${WASM_SHIM_VERSION}, found ${pkg.version}`);
   const bundlePath = require.resolve('@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.node.js');
   const text = fs.readFileSync(bundlePath, 'utf8');
   const lines = text.split(/\r?\n/);
@@ -73,12 +72,9 @@ function workerPrelude(): string {
     if (!lines.includes(`var ${v} = require('${m}');`))
       throw new Error(`${bundlePath} does not define ${v} = require('${m}') (not tfjs-backend-wasm ${WASM_SHIM_VERSION}?)`);
   const helpers = ['__values', '__read', '__spreadArray'].map((n) => bundleFunction(lines, n, bundlePath));
-  return [
-    ...Object.entries(expected).map(([v, m]) => `var ${v} = require(${JSON.stringify(m)});`),
-    'var commonjsGlobal = globalThis;',
-    ...helpers,
-    '',
-  ].join('\n');
+  return [...Object.entries(expected).map(([v, m]) => `var ${v} = require(${JSON.stringify(m)});`), 'var commonjsGlobal = globalThis;', ...helpers, ''].join(
+    '\n',
+  );
 }
 
 /**

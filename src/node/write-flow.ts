@@ -60,7 +60,11 @@ export interface FlowJson {
   [field: string]: unknown;
 }
 
-const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 80) || 'layer';
+const safe = (s: string) =>
+  s
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 80) || 'layer';
 
 /** The model's sha256 as eval and the σ_max cache record it (a tfjs model: model.json and its weights). */
 function sha256(file: string): string | null {
@@ -135,7 +139,11 @@ export function outDirProblem(outDir: string): string | null {
   const foreign = entries.filter((e) => !OUTPUT_ENTRIES.has(e));
   if (entries.includes('flow.json') && !foreign.length) return null;
   const shown = foreign.length ? foreign : entries;
-  const list = shown.slice(0, 3).map((e) => `'${e}'`).join(', ') + (shown.length > 3 ? ', …' : '');
+  const list =
+    shown
+      .slice(0, 3)
+      .map((e) => `'${e}'`)
+      .join(', ') + (shown.length > 3 ? ', …' : '');
   return `${outDir}: exists and is not a naflow output folder (it holds ${list}); naflow replaces only its own earlier output: choose another output folder (--out)`;
 }
 

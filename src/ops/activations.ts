@@ -36,8 +36,7 @@ function leakyInverse(y: tf.Tensor, x: tf.Tensor, slope: tf.Tensor): tf.Tensor {
 }
 
 /** 1 inside the open interval (lo, hi), else 0. */
-const inside = (t: tf.Tensor, lo: number, hi: number) =>
-  tf.cast(tf.logicalAnd(tf.greater(t, lo), tf.less(t, hi)), 'float32');
+const inside = (t: tf.Tensor, lo: number, hi: number) => tf.cast(tf.logicalAnd(tf.greater(t, lo), tf.less(t, hi)), 'float32');
 
 /** ONNX form of a unary op whose VJP is dy where `pass(x)` holds, else `other(dy)` (0 by default). */
 function onnxPiecewise<O extends string>(
@@ -63,7 +62,10 @@ registerUnary('Relu', {
   inverse: 'identity',
   inverseRule: RELU_INVERSE,
   roles: { rectifier: () => ({ negativeSlope: 0 }) },
-  onnx: onnxPiecewise((e, node, { ins }) => [e.op('Relu', [activation(node, ins, 0)])], (e, x) => e.op('Greater', [x, e.float([0], [])])),
+  onnx: onnxPiecewise(
+    (e, node, { ins }) => [e.op('Relu', [activation(node, ins, 0)])],
+    (e, x) => e.op('Greater', [x, e.float([0], [])]),
+  ),
 });
 
 registerUnary('LeakyRelu', {
@@ -104,7 +106,7 @@ registerUnary('Clip', {
   ),
 });
 
-const DIAGONAL = 'damped diagonal rule, j = f\'(x)';
+const DIAGONAL = "damped diagonal rule, j = f'(x)";
 
 registerUnary('Sigmoid', {
   fwd: (x) => tf.sigmoid(x),

@@ -31,8 +31,7 @@ export function toOIHW(hwio: Float32Array, [kH, kW, ig, O]: Ints): Float32Array 
   const out = new Float32Array(hwio.length);
   for (let y = 0; y < kH; y++)
     for (let x = 0; x < kW; x++)
-      for (let i = 0; i < ig; i++)
-        for (let o = 0; o < O; o++) out[((o * ig + i) * kH + y) * kW + x] = hwio[((y * kW + x) * ig + i) * O + o];
+      for (let i = 0; i < ig; i++) for (let o = 0; o < O; o++) out[((o * ig + i) * kH + y) * kW + x] = hwio[((y * kW + x) * ig + i) * O + o];
   return out;
 }
 
@@ -62,15 +61,28 @@ export function convOnnxAttrs(g: ConvGeom): OnnxAttrs {
  * The input gradient of conv(·, w) back to an H×W input as one ONNX op over NCHW data: a Conv with the
  * flipped, in/out-swapped kernel at stride 1, else ConvTranspose with output_padding giving exactly H×W.
  */
-export function convAdjoint(hwio: Float32Array, wShape: Ints, g: ConvGeom, H: number, W: number): { op: 'Conv' | 'ConvTranspose'; weight: Float32Array; wDims: Ints; attrs: OnnxAttrs } {
+export function convAdjoint(
+  hwio: Float32Array,
+  wShape: Ints,
+  g: ConvGeom,
+  H: number,
+  W: number,
+): { op: 'Conv' | 'ConvTranspose'; weight: Float32Array; wDims: Ints; attrs: OnnxAttrs } {
   const [kH, kW, ig, O] = wShape;
-  const eH = (kH - 1) * g.dilations[0] + 1, eW = (kW - 1) * g.dilations[1] + 1;
+  const eH = (kH - 1) * g.dilations[0] + 1,
+    eW = (kW - 1) * g.dilations[1] + 1;
   const [pt, pl, pb, pr] = g.pads;
   const flipPads = [eH - 1 - pt, eW - 1 - pl, eH - 1 - pb, eW - 1 - pr];
   if (g.strides[0] === 1 && g.strides[1] === 1 && flipPads.every((p) => p >= 0))
-    return { op: 'Conv', weight: adjointOIHW(hwio, wShape, g.group), wDims: [ig * g.group, O / g.group, kH, kW], attrs: { pads: { ints: flipPads }, dilations: { ints: g.dilations }, group: { i: g.group } } };
+    return {
+      op: 'Conv',
+      weight: adjointOIHW(hwio, wShape, g.group),
+      wDims: [ig * g.group, O / g.group, kH, kW],
+      attrs: { pads: { ints: flipPads }, dilations: { ints: g.dilations }, group: { i: g.group } },
+    };
   // ConvTranspose's weight is (C_in, C_out/group, kH, kW) = the forward OIHW weight read as is
-  const rh = (H + pt + pb - eH) % g.strides[0], rw = (W + pl + pr - eW) % g.strides[1];
+  const rh = (H + pt + pb - eH) % g.strides[0],
+    rw = (W + pl + pr - eW) % g.strides[1];
   return { op: 'ConvTranspose', weight: toOIHW(hwio, wShape), wDims: [O, ig, kH, kW], attrs: { ...convOnnxAttrs(g), output_padding: { ints: [rh, rw] } } };
 }
 
@@ -78,7 +90,10 @@ export function convAdjoint(hwio: Float32Array, wShape: Ints, g: ConvGeom, H: nu
 export class NativeConv {
   private readonly sessions = new Map<string, NativeSession>();
   private readonly hwio: Float32Array;
-  constructor(weight: tf.Tensor4D, private readonly geom: ConvGeom) {
+  constructor(
+    weight: tf.Tensor4D,
+    private readonly geom: ConvGeom,
+  ) {
     this.hwio = weight.dataSync() as Float32Array;
     this.wShape = weight.shape;
   }
@@ -107,7 +122,7 @@ export class NativeConv {
   }
 
   /** The session of the input gradient (transposed conv) back to inputs of H×W×C. */
-  private gradSession(H: number, W: number, C: number): NativeSession {
+  private gradSession(H: number, W: number, _C: number): NativeSession {
     const [oh, ow] = this.outHW(H, W);
     return this.session(`b${H}x${W}`, () => {
       const a = convAdjoint(this.hwio, this.wShape, this.geom, H, W);
@@ -149,7 +164,7 @@ const byWeight = new WeakMap<tf.Tensor, Map<string, NativeConv>>();
  * the geometry is one they do not take (it never throws for an unusual geometry: tfjs takes over).
  */
 export function nativeConvFor(weight: tf.Tensor | undefined, geom: ConvGeom): NativeConv | undefined {
-  if (!weight || weight.rank !== 4 || weight.isDisposed || !nativeAvailable()) return undefined;
+  if (weight?.rank !== 4 || weight.isDisposed || !nativeAvailable()) return undefined;
   let perGeom = byWeight.get(weight);
   if (!perGeom) {
     byWeight.set(weight, (perGeom = new Map()));

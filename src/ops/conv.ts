@@ -11,7 +11,16 @@ import type { ConvAttrs, ConvTransposeAttrs, Shape } from '../ir/graph.js';
 import { registerOp, type OpContext, type OpRule } from './registry.js';
 import { dampedCorrection } from './least-squares.js';
 import {
-  bwdKernels, canSubPixel, convForward, convInputGrad, flipSwap, fwdKernels, subPixelConv, subPixelKernel, type ConvGeom, type Kernels,
+  bwdKernels,
+  canSubPixel,
+  convForward,
+  convInputGrad,
+  flipSwap,
+  fwdKernels,
+  subPixelConv,
+  subPixelKernel,
+  type ConvGeom,
+  type Kernels,
 } from './conv-core.js';
 import { convAdjoint, convOnnxAttrs, nativeConvFor, toOIHW } from './conv-native.js';
 import { activation, constInput, needRank } from './onnx-emit.js';
@@ -65,7 +74,9 @@ const convRule: OpRule<'Conv'> = {
     if (!dy) return inputs.map(() => null);
     const w = inputs[1] as tf.Tensor4D;
     const native = nativeConvFor(constOf(ctx, 1), a);
-    const dx = native ? native.inputGrad(dy as tf.Tensor4D, inputs[0].shape) : convInputGrad(dy as tf.Tensor4D, inputs[0].shape, w.shape, a, ctx.prepared, 'b', w);
+    const dx = native
+      ? native.inputGrad(dy as tf.Tensor4D, inputs[0].shape)
+      : convInputGrad(dy as tf.Tensor4D, inputs[0].shape, w.shape, a, ctx.prepared, 'b', w);
     return [dx, ...inputs.slice(1).map(() => null)];
   },
   // J v = the convolution of the tangent without bias (plus conv(x, t_w) + t_b should a weight carry one)
@@ -131,7 +142,8 @@ function transposedKernel(w: tf.Tensor4D, group: number): tf.Tensor4D {
 /** ConvTranspose = stride-1 conv of the zero-inserted input with the transposed kernel. */
 function geomT(a: ConvTransposeAttrs, wShape: number[]): { pads: [number, number, number, number]; conv: ConvGeom } {
   const [kH, kW] = wShape;
-  const eH = (kH - 1) * a.dilations[0] + 1, eW = (kW - 1) * a.dilations[1] + 1;
+  const eH = (kH - 1) * a.dilations[0] + 1,
+    eW = (kW - 1) * a.dilations[1] + 1;
   const [pt, pl, pb, pr] = a.pads;
   const [oh, ow] = a.outputPadding;
   // [top, bottom, left, right]

@@ -53,10 +53,7 @@ function binary(op: string, fwd: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, part
       const [a, b] = inputs;
       if (!dy) return [null, null];
       const [da, db] = partials(a, b, outputs[0], dy);
-      return [
-        isConst(ctx, 0) ? null : tf.tidy(() => sumToShape(da(), a.shape)),
-        isConst(ctx, 1) ? null : tf.tidy(() => sumToShape(db(), b.shape)),
-      ];
+      return [isConst(ctx, 0) ? null : tf.tidy(() => sumToShape(da(), a.shape)), isConst(ctx, 1) ? null : tf.tidy(() => sumToShape(db(), b.shape))];
     },
     jvp,
     inverse,
@@ -123,7 +120,13 @@ function addSubInverse(sign1: 1 | -1): Inverse {
     const b: Array<tf.Tensor | null> = inputs.map(() => null);
     if (!bo || !acts.length) return { b };
     const signs = acts.map((i) => (i === 1 ? sign1 : 1));
-    const ds = tf.tidy(() => minNormSplit(tf.sub(bo, outputs[0]), acts.map((i) => inputs[i].shape), signs));
+    const ds = tf.tidy(() =>
+      minNormSplit(
+        tf.sub(bo, outputs[0]),
+        acts.map((i) => inputs[i].shape),
+        signs,
+      ),
+    );
     acts.forEach((i, k) => {
       b[i] = tf.add(inputs[i], ds[k]);
       ds[k].dispose();
@@ -227,14 +230,21 @@ const onnxAdd: OnnxRule = {
     }
     const k = a ? 1 : 0;
     const c = e.constant(node.inputs[k]);
-    if (!c || c.size !== 1 || !ins[1 - k]) throw new Unemittable(`Add '${node.name}': a constant that is not a scalar`);
+    if (c?.size !== 1 || !ins[1 - k]) throw new Unemittable(`Add '${node.name}': a constant that is not a scalar`);
     return [e.op('Add', [ins[1 - k]!, e.float(c.dataSync() as Float32Array, [])])];
   },
   vjp: (_e, _node, { ins, dys }) => ins.map((v) => (v ? dys[0] : undefined)),
 };
 
 const SPLIT = 'minimum-norm split of the correction';
-binary('Add', tf.add, (_a, _b, _y, dy) => [() => dy, () => dy], (args) => sumTerms(args, [(t) => t, (t) => t]), { inverse: addSubInverse(1), inverseRule: SPLIT }, onnxAdd);
+binary(
+  'Add',
+  tf.add,
+  (_a, _b, _y, dy) => [() => dy, () => dy],
+  (args) => sumTerms(args, [(t) => t, (t) => t]),
+  { inverse: addSubInverse(1), inverseRule: SPLIT },
+  onnxAdd,
+);
 binary(
   'Sub',
   tf.sub,

@@ -33,7 +33,12 @@ function sigmaStoreOf(graph: object): SigmaStore {
   return store;
 }
 
-export function linearOperator<O extends string>(rule: OpRule<O>, ctx: OpContext<O>, args: Pick<InverseArgs, 'inputs' | 'outputs'>, inputIndex: number): LinearOperator {
+export function linearOperator<O extends string>(
+  rule: OpRule<O>,
+  ctx: OpContext<O>,
+  args: Pick<InverseArgs, 'inputs' | 'outputs'>,
+  inputIndex: number,
+): LinearOperator {
   if (!rule.jvp || !rule.vjp) throw new Error(`op ${rule.op} has no JVP/VJP for a least-squares inverse`);
   const { inputs, outputs } = args;
   return {

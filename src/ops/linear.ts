@@ -74,7 +74,10 @@ registerOp({
       if (alpha !== 1) y = e.op('Mul', [y, e.float([alpha], [])]);
       if (node.inputs[2] && beta !== 0) {
         const c = constInput(e, node, 2);
-        const cv = e.float(Float32Array.from(c.dataSync(), (v) => v * beta), c.shape);
+        const cv = e.float(
+          Float32Array.from(c.dataSync(), (v) => v * beta),
+          c.shape,
+        );
         y = e.op('Add', [y, cv]);
       }
       return [y];
@@ -87,9 +90,7 @@ registerOp({
     const { alpha, beta } = ctx.node.attrs;
     const [x, w, c] = inputs;
     const scaled = (t: tf.Tensor) => (alpha === 1 ? t : tf.mul(t, alpha));
-    const dx = isConst(ctx, 0)
-      ? null
-      : tf.tidy(() => scaled(ctx.prepared?.wt ? tf.matMul(dy, ctx.prepared.wt) : tf.matMul(dy, w, false, true)));
+    const dx = isConst(ctx, 0) ? null : tf.tidy(() => scaled(ctx.prepared?.wt ? tf.matMul(dy, ctx.prepared.wt) : tf.matMul(dy, w, false, true)));
     const dw = isConst(ctx, 1) ? null : tf.tidy(() => scaled(tf.matMul(x, dy, true, false)));
     const dc = !hasInput(ctx, 2) || isConst(ctx, 2) ? null : tf.tidy(() => sumToShape(tf.mul(dy, beta), c.shape));
     return hasInput(ctx, 2) ? [dx, dw, dc] : [dx, dw];
@@ -144,7 +145,8 @@ registerOp({
   roles: { place: 'head', weightInput: 1 },
   prepare: (ctx) => {
     const out: Record<string, tf.Tensor> = {};
-    const a = constOf(ctx, 0), b = constOf(ctx, 1);
+    const a = constOf(ctx, 0),
+      b = constOf(ctx, 1);
     if (a && a.rank === 2 && a.size <= MAX_TRANSPOSED_COPY) out.at = swapLast(a);
     if (b && b.rank === 2 && b.size <= MAX_TRANSPOSED_COPY) out.bt = swapLast(b);
     return out;
@@ -172,8 +174,12 @@ registerOp({
         const p = ctx.prepared;
         const full =
           i === 0
-            ? b.rank === 2 && p?.bt ? tf.matMul(g, p.bt) : tf.matMul(g, pb, false, true)
-            : a.rank === 2 && p?.at ? tf.matMul(p.at, g) : tf.matMul(pa, g, true, false);
+            ? b.rank === 2 && p?.bt
+              ? tf.matMul(g, p.bt)
+              : tf.matMul(g, pb, false, true)
+            : a.rank === 2 && p?.at
+              ? tf.matMul(p.at, g)
+              : tf.matMul(pa, g, true, false);
         const own = i === 0 ? (a.rank === 1 ? [1, a.shape[0]] : a.shape) : b.rank === 1 ? [b.shape[0], 1] : b.shape;
         return tf.reshape(sumToShape(full, own), (i === 0 ? a : b).shape);
       });

@@ -66,9 +66,7 @@ registerOp({
     const dx = dy ? tf.tidy(() => tf.mul(dy, prepared(inputs, ctx).a)) : null;
     return [dx, null, null, null, null];
   },
-  jvp: ({ inputs, outputs, tangents }, ctx) => [
-    tf.tidy(() => (tangents[0] ? tf.mul(tangents[0], prepared(inputs, ctx).a) : tf.zeros(outputs[0].shape))),
-  ],
+  jvp: ({ inputs, outputs, tangents }, ctx) => [tf.tidy(() => (tangents[0] ? tf.mul(tangents[0], prepared(inputs, ctx).a) : tf.zeros(outputs[0].shape)))],
   // the same affine form (not ONNX BatchNormalization) so both paths round alike
   onnx: {
     forward: (e, node, { ins, inShapes }) => {

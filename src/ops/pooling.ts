@@ -35,10 +35,7 @@ import type { Node } from '../ir/graph.js';
 
 function poolOutShape(xShape: number[], a: PoolAttrs): [number, number] {
   const [pt, pl, pb, pr] = a.pads;
-  return [
-    windowOut(xShape[1], a.kernel[0], a.strides[0], a.dilations[0], pt, pb),
-    windowOut(xShape[2], a.kernel[1], a.strides[1], a.dilations[1], pl, pr),
-  ];
+  return [windowOut(xShape[1], a.kernel[0], a.strides[0], a.dilations[0], pt, pb), windowOut(xShape[2], a.kernel[1], a.strides[1], a.dilations[1], pl, pr)];
 }
 
 const poolShape = (shapes: number[][], a: PoolAttrs) => {
@@ -57,9 +54,12 @@ const iota = (n: number, step: number) => Array.from({ length: n }, (_, i) => i 
 function windowTaps(x: tf.Tensor4D, a: PoolAttrs) {
   const [n, h, w, c] = x.shape;
   const [oh, ow] = poolOutShape(x.shape, a);
-  const [sh, sw] = a.strides, [dh, dw] = a.dilations;
-  const rowsA = Math.floor(((a.kernel[0] - 1) * dh) / sh) + oh, colsB = Math.floor(((a.kernel[1] - 1) * dw) / sw) + ow;
-  const hp = rowsA * sh, wp = colsB * sw;
+  const [sh, sw] = a.strides,
+    [dh, dw] = a.dilations;
+  const rowsA = Math.floor(((a.kernel[0] - 1) * dh) / sh) + oh,
+    colsB = Math.floor(((a.kernel[1] - 1) * dw) / sw) + ow;
+  const hp = rowsA * sh,
+    wp = colsB * sw;
   const pads: [number, number, number, number] = [a.pads[0], hp - h - a.pads[0], a.pads[1], wp - w - a.pads[1]];
   const xp = padOrCrop2d(x, pads, -Infinity);
   // [N, A, B, (rh·sw + rw)·C + c]: element (A·sh + rh, B·sw + rw) of the padded input
@@ -67,7 +67,8 @@ function windowTaps(x: tf.Tensor4D, a: PoolAttrs) {
   const taps: tf.Tensor[] = [];
   for (let i = 0; i < a.kernel[0]; i++)
     for (let j = 0; j < a.kernel[1]; j++) {
-      const r = i * dh, q = j * dw;
+      const r = i * dh,
+        q = j * dw;
       const phase = ((r % sh) * sw + (q % sw)) * c;
       taps.push(tf.slice(s2d, [0, Math.floor(r / sh), Math.floor(q / sw), phase], [n, oh, ow, c]));
     }
@@ -83,7 +84,9 @@ function windowTaps(x: tf.Tensor4D, a: PoolAttrs) {
 function maxPoolSwitches(x: tf.Tensor4D, a: PoolAttrs): tf.Tensor1D {
   const [n, h, w, c] = x.shape;
   const [oh, ow] = poolOutShape(x.shape, a);
-  const [kh, kw] = a.kernel, [sh, sw] = a.strides, [dh, dw] = a.dilations;
+  const [kh, kw] = a.kernel,
+    [sh, sw] = a.strides,
+    [dh, dw] = a.dilations;
   const v = x.dataSync() as Float32Array;
   const out = new Int32Array(n * oh * ow * c);
   const best = new Float32Array(c);
@@ -103,7 +106,7 @@ function maxPoolSwitches(x: tf.Tensor4D, a: PoolAttrs): tf.Tensor1D {
               for (let ch = 0; ch < c; ch++) {
                 out[q + ch] = base + ch;
                 const val = v[base + ch];
-                best[ch] = val > -Infinity ? val : -Infinity;
+                best[ch] = Math.max(val, -Infinity);
               }
               first = false;
               continue;
@@ -174,7 +177,14 @@ registerOp({
     const x = inputs[0] as tf.Tensor4D;
     if (a.dilations[0] === 1 && a.dilations[1] === 1) {
       const p = a.pads;
-      return [tf.maxPool(x, a.kernel, a.strides, [[0, 0], [p[0], p[2]], [p[1], p[3]], [0, 0]])];
+      return [
+        tf.maxPool(x, a.kernel, a.strides, [
+          [0, 0],
+          [p[0], p[2]],
+          [p[1], p[3]],
+          [0, 0],
+        ]),
+      ];
     }
     return [tf.tidy(() => windowTaps(x, a).taps.reduce((m, t) => tf.maximum(m, t)))];
   },
@@ -202,7 +212,12 @@ registerOp({
       needRank(node, inShapes[0], 4);
       const a = node.attrs;
       if (a.dilations[0] !== 1 || a.dilations[1] !== 1) throw new Unemittable(`MaxPool '${node.name}': dilation`);
-      const [y, idx] = e.node('MaxPool', [activation(node, ins, 0)], { kernel_shape: { ints: a.kernel }, strides: { ints: a.strides }, pads: { ints: a.pads } }, 2);
+      const [y, idx] = e.node(
+        'MaxPool',
+        [activation(node, ins, 0)],
+        { kernel_shape: { ints: a.kernel }, strides: { ints: a.strides }, pads: { ints: a.pads } },
+        2,
+      );
       e.shared(`${node.name}/switches`, () => idx);
       return [y];
     },

@@ -19,13 +19,19 @@ import type { ResizeAttrs } from '../ir/graph.js';
 import { registerOp, type OpRule } from './registry.js';
 import { dampedCorrection } from './least-squares.js';
 
-interface AxisTaps { lo: number[]; hi: number[]; frac: number[] }
+interface AxisTaps {
+  lo: number[];
+  hi: number[];
+  frac: number[];
+}
 
 /** Source taps along one axis, mirroring tfjs' resize kernels. */
 export function axisTaps(inSize: number, outSize: number, a: ResizeAttrs): AxisTaps {
   const ac = a.alignCorners && outSize > 1;
   const ratio = (ac ? inSize - 1 : inSize) / (ac ? outSize - 1 : outSize);
-  const lo: number[] = [], hi: number[] = [], frac: number[] = [];
+  const lo: number[] = [],
+    hi: number[] = [],
+    frac: number[] = [];
   for (let r = 0; r < outSize; r++) {
     if (a.mode === 'nearest') {
       const src = a.halfPixelCenters ? ratio * (r + 0.5) : ratio * r;

@@ -24,9 +24,9 @@ const reshapeBack = ({ inputs, dys }: { inputs: tf.Tensor[]; dys: Array<tf.Tenso
 ];
 
 /** JVP of a single-input op that is linear in it: the op's own forward on the tangent. */
-const linearJvp = (fwd: (x: tf.Tensor) => tf.Tensor) => ({ outputs, tangents }: JvpArgs) => [
-  tangents[0] ? fwd(tangents[0]) : tf.zerosLike(outputs[0]),
-];
+const linearJvp =
+  (fwd: (x: tf.Tensor) => tf.Tensor) =>
+  ({ outputs, tangents }: JvpArgs) => [tangents[0] ? fwd(tangents[0]) : tf.zerosLike(outputs[0])];
 
 /** Inverse of a pure reshape: B_out back to the input's shape. */
 const reshapeInverse = ({ inputs, bOut }: InverseArgs): InverseResult => ({
@@ -139,7 +139,12 @@ registerOp({
   inferShape: (shapes, ctx) => [ctx.node.attrs.perm.map((p) => shapes[0][p])],
 });
 
-interface AxisSlice { axis: number; lo: number; count: number; step: number }
+interface AxisSlice {
+  axis: number;
+  lo: number;
+  count: number;
+  step: number;
+}
 
 /**
  * ONNX Slice semantics per axis (negative starts/ends count from the end, clamping differs for negative
@@ -151,7 +156,8 @@ function resolveSlice(a: SliceAttrs, shape: number[]): AxisSlice[] {
     const dim = shape[axis];
     const step = a.steps[i] ?? 1;
     if (step === 0) throw new Error('Slice: step 0');
-    let start = a.starts[i], end = a.ends[i];
+    let start = a.starts[i],
+      end = a.ends[i];
     if (start < 0) start += dim;
     if (end < 0) end += dim;
     let count: number;
@@ -171,31 +177,32 @@ function resolveSlice(a: SliceAttrs, shape: number[]): AxisSlice[] {
 /** The slice of x (positive-step slice from the lowest index, then the negative-step axes reversed). */
 function sliceOf(x: tf.Tensor, sl: AxisSlice[]): tf.Tensor {
   return tf.tidy(() => {
-        const begin = x.shape.map(() => 0), size = x.shape.slice();
-        for (const s of sl) {
-          begin[s.axis] = s.lo;
-          size[s.axis] = Math.abs(s.step) === 1 ? s.count : x.shape[s.axis] - s.lo;
-        }
-        let y = tf.slice(x, begin, size);
-        for (const s of sl) if (Math.abs(s.step) > 1) y = takeEvery(y, s.axis, 0, s.count, Math.abs(s.step));
-        const rev = sl.filter((s) => s.step < 0).map((s) => s.axis);
-        return rev.length ? tf.reverse(y, rev) : y.clone();
+    const begin = x.shape.map(() => 0),
+      size = x.shape.slice();
+    for (const s of sl) {
+      begin[s.axis] = s.lo;
+      size[s.axis] = Math.abs(s.step) === 1 ? s.count : x.shape[s.axis] - s.lo;
+    }
+    let y = tf.slice(x, begin, size);
+    for (const s of sl) if (Math.abs(s.step) > 1) y = takeEvery(y, s.axis, 0, s.count, Math.abs(s.step));
+    const rev = sl.filter((s) => s.step < 0).map((s) => s.axis);
+    return rev.length ? tf.reverse(y, rev) : y.clone();
   });
 }
 
 /** The adjoint of the slice: un-reverse, zero-insert between the picked elements, pad back to x's extent. */
 function sliceAdjoint(dy: tf.Tensor, x: tf.Tensor, sl: AxisSlice[]): tf.Tensor {
   return tf.tidy(() => {
-      if (sl.some((s) => s.count === 0)) return tf.zerosLike(x);
-      const rev = sl.filter((s) => s.step < 0).map((s) => s.axis);
-      let g = rev.length ? tf.reverse(dy, rev) : dy;
-      const pads: Array<[number, number]> = x.shape.map(() => [0, 0]);
-      for (const s of sl) {
-        g = zeroInsertAxis(g, s.axis, Math.abs(s.step));
-        const span = (s.count - 1) * Math.abs(s.step) + 1;
-        pads[s.axis] = [s.lo, x.shape[s.axis] - s.lo - span];
-      }
-      return tf.pad(g, pads);
+    if (sl.some((s) => s.count === 0)) return tf.zerosLike(x);
+    const rev = sl.filter((s) => s.step < 0).map((s) => s.axis);
+    let g = rev.length ? tf.reverse(dy, rev) : dy;
+    const pads: Array<[number, number]> = x.shape.map(() => [0, 0]);
+    for (const s of sl) {
+      g = zeroInsertAxis(g, s.axis, Math.abs(s.step));
+      const span = (s.count - 1) * Math.abs(s.step) + 1;
+      pads[s.axis] = [s.lo, x.shape[s.axis] - s.lo - span];
+    }
+    return tf.pad(g, pads);
   });
 }
 
@@ -288,7 +295,8 @@ registerOp({
 function edgePadAxis(t: tf.Tensor, axis: number, before: number, after: number): tf.Tensor {
   const n = t.shape[axis];
   const sliceAt = (i: number) => {
-    const b = t.shape.map(() => 0), sz = t.shape.slice();
+    const b = t.shape.map(() => 0),
+      sz = t.shape.slice();
     b[axis] = i;
     sz[axis] = 1;
     return tf.slice(t, b, sz);
@@ -304,25 +312,21 @@ function edgePadAxis(t: tf.Tensor, axis: number, before: number, after: number):
 /** Adjoint of reflect/edge padding along one axis: fold the padded parts back onto their sources. */
 function unpadAxis(g: tf.Tensor, axis: number, before: number, after: number, n: number, mode: 'reflect' | 'edge'): tf.Tensor {
   const part = (start: number, len: number) => {
-    const b = g.shape.map(() => 0), sz = g.shape.slice();
+    const b = g.shape.map(() => 0),
+      sz = g.shape.slice();
     b[axis] = start;
     sz[axis] = len;
     return tf.slice(g, b, sz);
   };
-  const padAlong = (t: tf.Tensor, lo: number, hi: number) =>
-    tf.pad(t, t.shape.map((_, i) => (i === axis ? [lo, hi] : [0, 0])) as Array<[number, number]>);
+  const padAlong = (t: tf.Tensor, lo: number, hi: number) => tf.pad(t, t.shape.map((_, i) => (i === axis ? [lo, hi] : [0, 0])) as Array<[number, number]>);
   let dx = part(before, n);
   if (before > 0) {
     const gb = part(0, before);
-    dx = mode === 'edge'
-      ? tf.add(dx, padAlong(tf.sum(gb, axis, true), 0, n - 1))
-      : tf.add(dx, padAlong(tf.reverse(gb, [axis]), 1, n - 1 - before)); // padded i ← source before−i
+    dx = mode === 'edge' ? tf.add(dx, padAlong(tf.sum(gb, axis, true), 0, n - 1)) : tf.add(dx, padAlong(tf.reverse(gb, [axis]), 1, n - 1 - before)); // padded i ← source before−i
   }
   if (after > 0) {
     const ga = part(before + n, after);
-    dx = mode === 'edge'
-      ? tf.add(dx, padAlong(tf.sum(ga, axis, true), n - 1, 0))
-      : tf.add(dx, padAlong(tf.reverse(ga, [axis]), n - 1 - after, 1)); // source n−2−j
+    dx = mode === 'edge' ? tf.add(dx, padAlong(tf.sum(ga, axis, true), n - 1, 0)) : tf.add(dx, padAlong(tf.reverse(ga, [axis]), n - 1 - after, 1)); // source n−2−j
   }
   return dx;
 }
@@ -352,12 +356,21 @@ function padded(x: tf.Tensor, a: PadAttrs, value: number): tf.Tensor {
 /** The adjoint of the padding: dy folded back onto x's cells (zero on the cells a negative pad cropped). */
 function padAdjoint(dy: tf.Tensor, x: tf.Tensor, a: PadAttrs): tf.Tensor {
   return tf.tidy(() => {
-      const { begin, size, pad, cropped } = splitPads(a, x.shape);
-      let g = dy;
-      if (a.mode === 'constant') g = tf.slice(g, pad.map((p) => p[0]), size);
-      else pad.forEach(([b, e], axis) => (g = unpadAxis(g, axis, b, e, size[axis], a.mode as 'reflect' | 'edge')));
-      if (cropped) g = tf.pad(g, begin.map((b, i) => [b, x.shape[i] - b - size[i]] as [number, number]));
-      return g === dy ? g.clone() : g;
+    const { begin, size, pad, cropped } = splitPads(a, x.shape);
+    let g = dy;
+    if (a.mode === 'constant')
+      g = tf.slice(
+        g,
+        pad.map((p) => p[0]),
+        size,
+      );
+    else pad.forEach(([b, e], axis) => (g = unpadAxis(g, axis, b, e, size[axis], a.mode as 'reflect' | 'edge')));
+    if (cropped)
+      g = tf.pad(
+        g,
+        begin.map((b, i) => [b, x.shape[i] - b - size[i]] as [number, number]),
+      );
+    return g === dy ? g.clone() : g;
   });
 }
 
@@ -393,7 +406,12 @@ registerOp({
     b[0] = tf.tidy(() => {
       const { pad, size, cropped } = splitPads(a, x.shape);
       // constant padding without crop: the exact inverse is the crop
-      if (a.mode === 'constant' && !cropped) return tf.slice(bo, pad.map((p) => p[0]), size);
+      if (a.mode === 'constant' && !cropped)
+        return tf.slice(
+          bo,
+          pad.map((p) => p[0]),
+          size,
+        );
       // otherwise the least-squares inverse: mean of the copies' corrections; cropped cells stay
       const count = padAdjoint(tf.onesLike(bo), x, a);
       const d = padAdjoint(tf.sub(bo, outputs[0]), x, a);
@@ -410,7 +428,13 @@ registerOp({
   onnx: {
     forward: (e, node, { ins, inShapes }) => {
       const axis = storedAxis(node.attrs.axis, inShapes[0].length);
-      return [e.op('Concat', ins.map((_, i) => activation(node, ins, i)), { axis: { i: axis } })];
+      return [
+        e.op(
+          'Concat',
+          ins.map((_, i) => activation(node, ins, i)),
+          { axis: { i: axis } },
+        ),
+      ];
     },
     vjp: (e, node, { dys, inShapes }) => {
       const dy = dys[0];
@@ -426,7 +450,11 @@ registerOp({
     const dy = dys[0];
     if (!dy) return inputs.map(() => null);
     const axis = normAxis(ctx.node.attrs.axis, inputs[0].rank);
-    const parts = tf.split(dy, inputs.map((t) => t.shape[axis]), axis);
+    const parts = tf.split(
+      dy,
+      inputs.map((t) => t.shape[axis]),
+      axis,
+    );
     return parts.map((p, i) => {
       if (!isConst(ctx, i)) return p;
       p.dispose();
@@ -435,14 +463,25 @@ registerOp({
   },
   jvp: ({ inputs, tangents }, ctx) => {
     const axis = normAxis(ctx.node.attrs.axis, inputs[0].rank);
-    return [tf.tidy(() => tf.concat(inputs.map((x, i) => tangents[i] ?? tf.zerosLike(x)), axis))];
+    return [
+      tf.tidy(() =>
+        tf.concat(
+          inputs.map((x, i) => tangents[i] ?? tf.zerosLike(x)),
+          axis,
+        ),
+      ),
+    ];
   },
   // exact: split B_out along the axis (constants get none)
   inverse: ({ inputs, bOut }, ctx) => {
     const bo = bOut[0];
     if (!bo) return { b: inputs.map(() => null) };
     const axis = normAxis(ctx.node.attrs.axis, inputs[0].rank);
-    const parts = tf.split(bo, inputs.map((t) => t.shape[axis]), axis);
+    const parts = tf.split(
+      bo,
+      inputs.map((t) => t.shape[axis]),
+      axis,
+    );
     return {
       b: parts.map((p, i) => {
         if (!isConst(ctx, i)) return p;

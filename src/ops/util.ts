@@ -64,7 +64,14 @@ export function zeroInsert2d(t: tf.Tensor4D, s: [number, number]): tf.Tensor4D {
   return tf.tidy((): tf.Tensor4D => {
     const [n, h, w, c] = t.shape;
     const r = tf.reshape(t, [n, h, 1, w, 1, c]);
-    const p = tf.pad(r, [[0, 0], [0, 0], [0, s[0] - 1], [0, 0], [0, s[1] - 1], [0, 0]]);
+    const p = tf.pad(r, [
+      [0, 0],
+      [0, 0],
+      [0, s[0] - 1],
+      [0, 0],
+      [0, s[1] - 1],
+      [0, 0],
+    ]);
     const full = tf.reshape(p, [n, h * s[0], w * s[1], c]);
     return tf.slice(full, [0, 0, 0, 0], [n, (h - 1) * s[0] + 1, (w - 1) * s[1] + 1, c]) as tf.Tensor4D;
   });
@@ -82,7 +89,11 @@ export function zeroInsertAxis(t: tf.Tensor, axis: number, k: number): tf.Tensor
     const full = tf.reshape(tf.pad(r, pads), [...shp.slice(0, axis), n * k, ...shp.slice(axis + 1)]);
     const size = full.shape.slice();
     size[axis] = (n - 1) * k + 1;
-    return tf.slice(full, full.shape.map(() => 0), size);
+    return tf.slice(
+      full,
+      full.shape.map(() => 0),
+      size,
+    );
   });
 }
 
@@ -94,13 +105,34 @@ export function padOrCrop2d(t: tf.Tensor4D, p: [number, number, number, number],
   const [top, bottom, left, right] = p;
   if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) {
     if (top + bottom + left + right === 0) return t.clone();
-    return tf.pad(t, [[0, 0], [top, bottom], [left, right], [0, 0]], value);
+    return tf.pad(
+      t,
+      [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      value,
+    );
   }
   return tf.tidy(() => {
     const [n, h, w, c] = t.shape;
-    const ct = Math.max(0, -top), cb = Math.max(0, -bottom), cl = Math.max(0, -left), cr = Math.max(0, -right);
+    const ct = Math.max(0, -top),
+      cb = Math.max(0, -bottom),
+      cl = Math.max(0, -left),
+      cr = Math.max(0, -right);
     const cropped = tf.slice(t, [0, ct, cl, 0], [n, h - ct - cb, w - cl - cr, c]);
-    return tf.pad(cropped, [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]], value);
+    return tf.pad(
+      cropped,
+      [
+        [0, 0],
+        [Math.max(0, top), Math.max(0, bottom)],
+        [Math.max(0, left), Math.max(0, right)],
+        [0, 0],
+      ],
+      value,
+    );
   });
 }
 
@@ -111,15 +143,22 @@ export function padOrCrop2d(t: tf.Tensor4D, p: [number, number, number, number],
 export function takeEvery(t: tf.Tensor, axis: number, start: number, count: number, k: number): tf.Tensor {
   return tf.tidy(() => {
     const shp = t.shape;
-    const pre = shp.slice(0, axis).reduce((p, d) => p * d, 1), post = shp.slice(axis + 1).reduce((p, d) => p * d, 1);
+    const pre = shp.slice(0, axis).reduce((p, d) => p * d, 1),
+      post = shp.slice(axis + 1).reduce((p, d) => p * d, 1);
     const n = shp[axis];
     const out = [...shp.slice(0, axis), count, ...shp.slice(axis + 1)];
     if (count <= 0) return tf.zeros(out, t.dtype);
     const t3 = tf.reshape(t, [pre, n, post]);
     if (k === 1) return tf.reshape(tf.slice(t3, [0, start, 0], [pre, count, post]), out);
-    const need = count * k, avail = Math.min(need, n - start);
+    const need = count * k,
+      avail = Math.min(need, n - start);
     let region = tf.slice(t3, [0, start, 0], [pre, avail, post]);
-    if (avail < need) region = tf.pad(region, [[0, 0], [0, need - avail], [0, 0]]);
+    if (avail < need)
+      region = tf.pad(region, [
+        [0, 0],
+        [0, need - avail],
+        [0, 0],
+      ]);
     return tf.reshape(tf.slice(tf.reshape(region, [pre, count, k, post]), [0, 0, 0, 0], [pre, count, 1, post]), out);
   });
 }
@@ -129,7 +168,13 @@ export function expandTo(t: tf.Tensor, shape: number[]): tf.Tensor {
   const lead = shape.length - t.rank;
   const own = [...Array(lead).fill(1), ...t.shape];
   if (own.every((d, i) => d === shape[i])) return tf.reshape(t, shape);
-  return tf.add(t, tf.zeros(shape.map((d, i) => (own[i] === 1 ? d : 1)), t.dtype));
+  return tf.add(
+    t,
+    tf.zeros(
+      shape.map((d, i) => (own[i] === 1 ? d : 1)),
+      t.dtype,
+    ),
+  );
 }
 
 /** Output size of a strided, padded, dilated window op along one axis (-1 stays unknown). */

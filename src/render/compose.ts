@@ -134,8 +134,7 @@ async function wantCaptions(opts: CaptionOptions, anyCaption: boolean): Promise<
   if (!ok && !warned) {
     warned = true;
     process.emitWarning(
-      'naflow: no usable font found by fontconfig; images are written without captions ' +
-        '(on Debian/Ubuntu: apt-get install fonts-dejavu-core)',
+      'naflow: no usable font found by fontconfig; images are written without captions ' + '(on Debian/Ubuntu: apt-get install fonts-dejavu-core)',
       { code: 'NAFLOW_NO_FONT' },
     );
   }
@@ -163,7 +162,7 @@ function captionLayout(tiles: Tile[], box: number, opts: CaptionOptions, on: boo
 function fitLine(line: string, width: number, fontSize: number): string {
   const max = Math.max(1, Math.floor((width - 4) / (0.62 * fontSize)));
   const chars = Array.from(line);
-  return chars.length <= max ? line : chars.slice(0, Math.max(1, max - 1)).join('') + '…';
+  return chars.length <= max ? line : `${chars.slice(0, Math.max(1, max - 1)).join('')}…`;
 }
 
 function captionSvg(
@@ -192,11 +191,7 @@ function captionSvg(
 /** Fit a tile into boxW × boxH (aspect kept, padded with the background); raw RGB out. */
 async function fitRaw(t: Tile, boxW: number, boxH: number, background: string): Promise<Buffer> {
   if (t.width === boxW && t.height === boxH) return Buffer.from(t.rgb.buffer, t.rgb.byteOffset, t.rgb.byteLength);
-  return rawInput(t.rgb, t.width, t.height)
-    .resize(boxW, boxH, { fit: 'contain', background })
-    .removeAlpha()
-    .raw()
-    .toBuffer();
+  return rawInput(t.rgb, t.width, t.height).resize(boxW, boxH, { fit: 'contain', background }).removeAlpha().raw().toBuffer();
 }
 
 /**
@@ -210,7 +205,9 @@ async function paint(
   tiles: Array<{ raw: Buffer; w: number; h: number; left: number; top: number }>,
   svg: Buffer | undefined,
 ): Promise<Buffer> {
-  const bg = await sharp({ create: { width: 1, height: 1, channels: 3, background } }).raw().toBuffer();
+  const bg = await sharp({ create: { width: 1, height: 1, channels: 3, background } })
+    .raw()
+    .toBuffer();
   const canvas = Buffer.alloc(width * height * 3);
   for (let i = 0; i < canvas.length; i += 3) {
     canvas[i] = bg[0];
@@ -219,11 +216,14 @@ async function paint(
   }
   for (const t of tiles) {
     const w = Math.min(t.w, width - t.left);
-    for (let y = 0; y < t.h && t.top + y < height; y++)
-      canvas.set(t.raw.subarray(y * t.w * 3, (y * t.w + w) * 3), ((t.top + y) * width + t.left) * 3);
+    for (let y = 0; y < t.h && t.top + y < height; y++) canvas.set(t.raw.subarray(y * t.w * 3, (y * t.w + w) * 3), ((t.top + y) * width + t.left) * 3);
   }
   if (!svg) return canvas;
-  return sharp(canvas, { raw: { width, height, channels: 3 } }).composite([{ input: svg, left: 0, top: 0 }]).removeAlpha().raw().toBuffer();
+  return sharp(canvas, { raw: { width, height, channels: 3 } })
+    .composite([{ input: svg, left: 0, top: 0 }])
+    .removeAlpha()
+    .raw()
+    .toBuffer();
 }
 
 /**
@@ -239,7 +239,10 @@ export async function flowStrip(tiles: Tile[], opts: StripOptions = {}): Promise
   const box = opts.tileSize ?? Math.max(...tiles.map((t) => Math.max(t.width, t.height)));
   const gap = opts.gap ?? 4;
   const background = opts.background ?? '#ffffff';
-  const on = await wantCaptions(opts, tiles.some((t) => !!t.caption));
+  const on = await wantCaptions(
+    opts,
+    tiles.some((t) => !!t.caption),
+  );
   const layout = captionLayout(tiles, box, opts, on);
   const cellH = box + layout.barHeight;
   const width = columns * box + (columns + 1) * gap;
@@ -257,15 +260,15 @@ export async function flowStrip(tiles: Tile[], opts: StripOptions = {}): Promise
     ? captionSvg(
         width,
         height,
-        tiles.flatMap((t, i) =>
-          t.caption ? [{ caption: t.caption, left: placed[i]!.left, top: placed[i]!.top + box + 2, width: box }] : [],
-        ),
+        tiles.flatMap((t, i) => (t.caption ? [{ caption: t.caption, left: placed[i]!.left, top: placed[i]!.top + box + 2, width: box }] : [])),
         layout,
         opts,
       )
     : undefined;
   const raw = await paint(width, height, background, placed, svg);
-  return sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /**
@@ -278,7 +281,10 @@ export async function flowGif(frames: Tile[], opts: GifOptions = {}): Promise<Bu
   const fw = opts.size ?? frames[0]!.width;
   const fh = opts.size ?? frames[0]!.height;
   const background = opts.background ?? '#ffffff';
-  const on = await wantCaptions(opts, frames.some((t) => !!t.caption));
+  const on = await wantCaptions(
+    opts,
+    frames.some((t) => !!t.caption),
+  );
   const layout = captionLayout(frames, Math.min(fw, fh), opts, on);
   const pageH = fh + layout.barHeight;
   const n = frames.length;
@@ -287,9 +293,22 @@ export async function flowGif(frames: Tile[], opts: GifOptions = {}): Promise<Bu
   // instead of one per frame), then each page = its tile's rows + its caption bar's rows.
   const bar = layout.barHeight;
   const captions = on
-    ? await paint(fw, bar * n, background, [], captionSvg(fw, bar * n, frames.flatMap((t, i) => (t.caption ? [{ caption: t.caption, left: 0, top: i * bar + 2, width: fw }] : [])), layout, opts))
+    ? await paint(
+        fw,
+        bar * n,
+        background,
+        [],
+        captionSvg(
+          fw,
+          bar * n,
+          frames.flatMap((t, i) => (t.caption ? [{ caption: t.caption, left: 0, top: i * bar + 2, width: fw }] : [])),
+          layout,
+          opts,
+        ),
+      )
     : undefined;
-  const tileBytes = fw * fh * 3, barBytes = fw * bar * 3;
+  const tileBytes = fw * fh * 3,
+    barBytes = fw * bar * 3;
   const stack = Buffer.alloc((tileBytes + barBytes) * n);
   raws.forEach((raw, i) => {
     stack.set(raw.subarray(0, tileBytes), i * (tileBytes + barBytes));
@@ -336,7 +355,11 @@ function encodeGif(pages: Array<Uint8Array | Buffer>, width: number, height: num
   frames.forEach((f, i) => {
     const index = applyPalette(f, palette, 'rgb444');
     // the palette on the first frame becomes the global colour table; `repeat` 0 = loop forever
-    gif.writeFrame(index, width, height, { palette: i === 0 ? palette : undefined, delay: Math.max(0, Math.round(delayMs[i])), repeat: i === 0 ? loopRepeat(loop) : undefined });
+    gif.writeFrame(index, width, height, {
+      palette: i === 0 ? palette : undefined,
+      delay: Math.max(0, Math.round(delayMs[i])),
+      repeat: i === 0 ? loopRepeat(loop) : undefined,
+    });
   });
   gif.finish();
   return Buffer.from(gif.bytes());
@@ -387,7 +410,9 @@ export async function colorbarPng(
       `<g font-family="${family}" font-size="${fontSize}" fill="${fill}">${text}</g></svg>`,
   );
   const raw = await paint(width, height, background, [{ raw: Buffer.from(bar.data), w: bar.width, h: bar.height, left, top }], svg);
-  return sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** "#index name" and "H×W×C" on two lines, the node name shortened to its last path segment. */
@@ -396,8 +421,8 @@ export function layerCaption(index: number, name: string, shape?: ReadonlyArray<
   let short = seg.length ? seg[seg.length - 1]! : name;
   if (short.length > maxName) {
     const keep = maxName - 1;
-    short = short.slice(0, Math.ceil(keep / 2)) + '…' + short.slice(short.length - Math.floor(keep / 2));
+    short = `${short.slice(0, Math.ceil(keep / 2))}…${short.slice(short.length - Math.floor(keep / 2))}`;
   }
   const head = `#${index} ${short}`;
-  return shape && shape.length ? `${head}\n${shape.join('×')}` : head;
+  return shape?.length ? `${head}\n${shape.join('×')}` : head;
 }

@@ -63,7 +63,7 @@ export function normalizeMap(map: ArrayLike<number>, range: ValueRange = mapRang
     const v = map[i]!;
     if (!Number.isFinite(v)) continue;
     const n = f(f(v - min) / denom);
-    out[i] = n < 0 ? 0 : n > 1 ? 1 : n;
+    out[i] = n < 0 ? 0 : Math.min(n, 1);
   }
   return out;
 }

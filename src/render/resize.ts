@@ -51,13 +51,7 @@ function taps(inSize: number, outSize: number): Taps {
 }
 
 /** Resize a row-major `inH × inW` float map to `outH × outW` (see the module comment). */
-export function resizeBilinear(
-  src: ArrayLike<number>,
-  inH: number,
-  inW: number,
-  outH: number,
-  outW: number,
-): Float32Array {
+export function resizeBilinear(src: ArrayLike<number>, inH: number, inW: number, outH: number, outW: number): Float32Array {
   checkMap({ map: src as Float32Array, height: inH, width: inW }, 'resize input');
   if (!Number.isInteger(outH) || !Number.isInteger(outW) || outH < 1 || outW < 1) {
     throw new RangeError(`resize: output size must be positive integers (got ${outH}×${outW})`);

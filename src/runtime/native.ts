@@ -152,7 +152,10 @@ export class NativeGraphSession {
   }
 
   /** Run with float32 / int64 feeds; returns the requested outputs (their data is owned by the caller). */
-  runMany(feeds: Record<string, { data: Float32Array | BigInt64Array; dims: readonly number[] }>, fetches: string[]): Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> {
+  runMany(
+    feeds: Record<string, { data: Float32Array | BigInt64Array; dims: readonly number[] }>,
+    fetches: string[],
+  ): Record<string, { data: Float32Array | BigInt64Array; dims: number[] }> {
     if (!this.session) throw new Error('native session used after dispose');
     const out = this.session.run(feeds, fetches);
     return Object.fromEntries(fetches.map((f) => [f, { data: out[f].data, dims: [...out[f].dims] }]));
@@ -166,7 +169,11 @@ export class NativeGraphSession {
 
 /** One loaded single-purpose ONNX model: one float32 input, one output. */
 export class NativeSession extends NativeGraphSession {
-  constructor(bytes: Uint8Array, readonly input: string, readonly output: string) {
+  constructor(
+    bytes: Uint8Array,
+    readonly input: string,
+    readonly output: string,
+  ) {
     super(bytes, { memArena: false });
   }
 

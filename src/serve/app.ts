@@ -5,7 +5,8 @@
 import { inlineScript, viewerAsset, viewerPage } from '../viewer/report.js';
 import { listMethods } from '../methods/index.js';
 
-export const APP_CSP = "default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const APP_CSP =
+  "default-src 'none'; img-src data: blob:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 let cached: string | undefined;
 
@@ -14,7 +15,10 @@ const escapeHtml = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 /** One checkbox per baseline the registry offers beside NAFlow. */
 function compareCheckboxes(): string {
   return listMethods({ comparable: true })
-    .map((m) => `    <span><input type="checkbox" id="cmp-${m.id}" value="${m.id}"><label for="cmp-${m.id}" title="${escapeHtml(m.description)}">${escapeHtml(m.label)}</label></span>`)
+    .map(
+      (m) =>
+        `    <span><input type="checkbox" id="cmp-${m.id}" value="${m.id}"><label for="cmp-${m.id}" title="${escapeHtml(m.description)}">${escapeHtml(m.label)}</label></span>`,
+    )
     .join('\n');
 }
 

@@ -56,7 +56,9 @@ export function jobState(j: Job) {
     model: j.model.id,
     progress: j.progress,
     ...(j.message ? { message: j.message } : {}),
-    ...(j.status === 'done' ? { links: { data: `/api/jobs/${j.id}/data.json`, report: `/api/jobs/${j.id}/report.html`, maps: `/api/jobs/${j.id}/maps.zip` } } : {}),
+    ...(j.status === 'done'
+      ? { links: { data: `/api/jobs/${j.id}/data.json`, report: `/api/jobs/${j.id}/report.html`, maps: `/api/jobs/${j.id}/maps.zip` } }
+      : {}),
   };
 }
 

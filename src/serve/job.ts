@@ -62,7 +62,8 @@ export async function runExplainJob(model: Model, modelName: string, req: JobReq
   const stems = new Map(json.layers.map((l) => [l.name, l.npy.slice('maps/'.length)]));
   const files: Record<string, Uint8Array> = {};
   result.layers.forEach((l, i) => (files[json.layers[i].npy] = encodeNpy(l.map, [l.shape[0], l.shape[1]])));
-  for (const c of compared) for (const l of c.layers) files[`compare/${c.method}/${stems.get(l.name) ?? `${l.name}.npy`}`] = encodeNpy(l.map, [l.shape[0], l.shape[1]]);
+  for (const c of compared)
+    for (const l of c.layers) files[`compare/${c.method}/${stems.get(l.name) ?? `${l.name}.npy`}`] = encodeNpy(l.map, [l.shape[0], l.shape[1]]);
   files['flow.json'] = strToU8(`${JSON.stringify({ ...json, compare: compared.map((c) => c.method) }, null, 2)}\n`);
   // float maps hardly compress: level 1 keeps the zip fast
   const zip = zipSync(files, { level: 1 });

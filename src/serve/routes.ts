@@ -33,7 +33,8 @@ export interface RouteContext {
 
 /** What the first bytes say the upload is (PNG, JPEG, WebP) or null. */
 export function sniffImage(b: Uint8Array): 'image/png' | 'image/jpeg' | 'image/webp' | null {
-  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) return 'image/png';
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a)
+    return 'image/png';
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';
   if (b.length >= 12 && String.fromCharCode(...b.subarray(0, 4)) === 'RIFF' && String.fromCharCode(...b.subarray(8, 12)) === 'WEBP') return 'image/webp';
   return null;
@@ -58,12 +59,23 @@ export async function handleRequest(ctx: RouteContext, req: http.IncomingMessage
   if (rawPath === '/' || rawPath === '/index.html') {
     only('GET', 'HEAD');
     const html = appHtml();
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html), 'Content-Security-Policy': APP_CSP, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' });
+    res.writeHead(200, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(html),
+      'Content-Security-Policy': APP_CSP,
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      'Cache-Control': 'no-store',
+    });
     return void res.end(method === 'HEAD' ? undefined : html);
   }
   if (rawPath === '/api/models') {
     only('GET');
-    return sendJson(res, 200, ctx.models.map((m) => ({ id: m.id, name: m.name, kind: m.kind })));
+    return sendJson(
+      res,
+      200,
+      ctx.models.map((m) => ({ id: m.id, name: m.name, kind: m.kind })),
+    );
   }
   if (rawPath === '/api/explain') {
     only('POST');
@@ -97,13 +109,19 @@ export function answerFailure(ctx: RouteContext, req: http.IncomingMessage, res:
   }
 }
 
-function parseExplainQuery(models: ServeModel[], q: URLSearchParams): { model: ServeModel; mode: NaflowMode; compare: string[]; classIndex?: number; name: string } {
+function parseExplainQuery(
+  models: ServeModel[],
+  q: URLSearchParams,
+): { model: ServeModel; mode: NaflowMode; compare: string[]; classIndex?: number; name: string } {
   const modelId = q.get('model') ?? models[0].id;
   const model = models.find((m) => m.id === modelId);
   if (!model) throw new HttpError(400, `unknown model '${modelId}' (known: ${models.map((m) => m.id).join(', ')})`);
   const mode = (q.get('mode') ?? 'paper') as NaflowMode;
   if (!MODES.includes(mode)) throw new HttpError(400, `mode must be 'paper' or 'reference', got '${mode}'`);
-  const compare = (q.get('compare') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const compare = (q.get('compare') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const known = listMethods({ comparable: true }).map((m) => m.id);
   const bad = compare.filter((c) => !known.includes(c));
   if (bad.length) throw new HttpError(400, `unknown compare method ${bad.map((b) => `'${b}'`).join(', ')} (known: ${known.join(', ')})`);
@@ -156,7 +174,9 @@ async function explainRoute(ctx: RouteContext, req: http.IncomingMessage, res: h
     created: Date.now(),
   };
   queue.enqueue(job);
-  ctx.log(`job ${job.id}: ${params.model.id} ${params.mode}${params.compare.length ? ` + ${params.compare.join(',')}` : ''} on ${params.name} (${body.length} bytes)`);
+  ctx.log(
+    `job ${job.id}: ${params.model.id} ${params.mode}${params.compare.length ? ` + ${params.compare.join(',')}` : ''} on ${params.name} (${body.length} bytes)`,
+  );
   // answer before dispatching, so the 202 shows the job queued
   sendJson(res, 202, { ...jobState(job), events: `/api/jobs/${job.id}/events` }, { Location: `/api/jobs/${job.id}` });
   queue.dispatch();
@@ -167,7 +187,12 @@ function jobRoute(ctx: RouteContext, res: http.ServerResponse, id: string, what:
   if (!job) throw new HttpError(404, `no job '${id}' (finished jobs are kept for the last ${ctx.keepJobs} explanations)`);
   if (what === '') return sendJson(res, 200, jobState(job));
   if (what === 'events') {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
     res.write(`retry: 2000\ndata: ${JSON.stringify(jobState(job))}\n\n`);
     if (job.status === 'done' || job.status === 'error') return void res.end();
     job.listeners.add(res);
@@ -182,11 +207,21 @@ function jobRoute(ctx: RouteContext, res: http.ServerResponse, id: string, what:
   }
   if (what === 'report.html') {
     const html = renderReport(JSON.parse(job.data!) as ViewerData);
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(html), 'Content-Disposition': `attachment; filename="${stem}.html"`, 'Cache-Control': 'no-store' });
+    res.writeHead(200, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(html),
+      'Content-Disposition': `attachment; filename="${stem}.html"`,
+      'Cache-Control': 'no-store',
+    });
     return void res.end(html);
   }
   if (what === 'maps.zip') {
-    res.writeHead(200, { 'Content-Type': 'application/zip', 'Content-Length': job.zip!.length, 'Content-Disposition': `attachment; filename="${stem}-maps.zip"`, 'Cache-Control': 'no-store' });
+    res.writeHead(200, {
+      'Content-Type': 'application/zip',
+      'Content-Length': job.zip!.length,
+      'Content-Disposition': `attachment; filename="${stem}-maps.zip"`,
+      'Cache-Control': 'no-store',
+    });
     return void res.end(job.zip);
   }
   throw new HttpError(404, 'not found');

@@ -95,7 +95,11 @@ export function loadBank(file: string, check: { modelFile?: string; embeddingTen
     raw = fs.readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new SimilarityError(code === 'ENOENT' ? `bank ${file}: no such file (build one with: naflow bank build <model> <labelled-dir> -o ${file})` : `bank ${file}: cannot read it (${code})`);
+    throw new SimilarityError(
+      code === 'ENOENT'
+        ? `bank ${file}: no such file (build one with: naflow bank build <model> <labelled-dir> -o ${file})`
+        : `bank ${file}: cannot read it (${code})`,
+    );
   }
   let j: BankJson;
   try {
@@ -106,7 +110,9 @@ export function loadBank(file: string, check: { modelFile?: string; embeddingTen
   if (j?.format !== BANK_FORMAT) throw new SimilarityError(`bank ${file}: not a naflow bank (format '${String(j?.format)}', expected '${BANK_FORMAT}')`);
   const bytes = Buffer.from(j.embeddings, 'base64');
   if (bytes.length !== j.count * j.dim * 4 || j.items.length !== j.count)
-    throw new SimilarityError(`bank ${file}: corrupt (${j.count} items × ${j.dim} dimensions declared, ${bytes.length} bytes of embeddings, ${j.items.length} items)`);
+    throw new SimilarityError(
+      `bank ${file}: corrupt (${j.count} items × ${j.dim} dimensions declared, ${bytes.length} bytes of embeddings, ${j.items.length} items)`,
+    );
   if (check.modelFile) {
     const sha = modelSha256(check.modelFile);
     if (sha !== j.model.sha256)

@@ -25,12 +25,16 @@ export function embeddingTensorOf(model: Model, name?: string): string {
   const want = name ?? model.card.embedding;
   if (want) {
     if (!graph.values.has(want))
-      throw new SimilarityError(`${graph.source}: no tensor named '${want}' (the outputs are ${graph.outputs.map((o) => `'${o}'`).join(', ')}; naflow inspect lists every tensor)`);
+      throw new SimilarityError(
+        `${graph.source}: no tensor named '${want}' (the outputs are ${graph.outputs.map((o) => `'${o}'`).join(', ')}; naflow inspect lists every tensor)`,
+      );
     return want;
   }
   if (graph.outputs.length === 1) return graph.outputs[0];
   const list = graph.outputs.map((o) => `'${o}' [${graph.values.get(o)?.shape.join(', ') ?? '?'}]`).join(', ');
-  throw new SimilarityError(`${graph.source}: the model has ${graph.outputs.length} outputs (${list}); choose the embedding with --embedding-node (or 'embedding' in the model card)`);
+  throw new SimilarityError(
+    `${graph.source}: the model has ${graph.outputs.length} outputs (${list}); choose the embedding with --embedding-node (or 'embedding' in the model card)`,
+  );
 }
 
 /**
@@ -71,7 +75,10 @@ export function imageFiles(dir: string): string[] {
     const code = (e as NodeJS.ErrnoException).code;
     throw new SimilarityError(code === 'ENOTDIR' ? `${dir}: not a folder` : `${dir}: cannot read the folder (${code ?? (e as Error).message})`);
   }
-  return entries.filter((e) => e.isFile() && IMAGE_EXT.test(e.name)).map((e) => path.join(dir, e.name)).sort();
+  return entries
+    .filter((e) => e.isFile() && IMAGE_EXT.test(e.name))
+    .map((e) => path.join(dir, e.name))
+    .sort();
 }
 
 export interface LabelledClass {
@@ -86,7 +93,9 @@ export function readLabelledFolder(dir: string, what = 'labelled folder'): Label
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new SimilarityError(code === 'ENOENT' ? `${what} ${dir}: no such folder` : code === 'ENOTDIR' ? `${what} ${dir}: not a folder` : `${what} ${dir}: cannot read it (${code})`);
+    throw new SimilarityError(
+      code === 'ENOENT' ? `${what} ${dir}: no such folder` : code === 'ENOTDIR' ? `${what} ${dir}: not a folder` : `${what} ${dir}: cannot read it (${code})`,
+    );
   }
   const classes = entries
     .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
@@ -96,6 +105,8 @@ export function readLabelledFolder(dir: string, what = 'labelled folder'): Label
   if (!classes.length) throw new SimilarityError(`${what} ${dir}: no class sub-folders (expected one sub-folder of images per class)`);
   const empty = classes.filter((c) => !c.files.length);
   if (empty.length)
-    throw new SimilarityError(`${what} ${dir}: class${empty.length > 1 ? 'es' : ''} ${empty.map((c) => `'${c.label}'`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no images (JPEG, PNG or WebP)`);
+    throw new SimilarityError(
+      `${what} ${dir}: class${empty.length > 1 ? 'es' : ''} ${empty.map((c) => `'${c.label}'`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no images (JPEG, PNG or WebP)`,
+    );
   return classes;
 }

@@ -20,10 +20,12 @@ export function retrievalPrecisionAt1(embeddings: Float32Array[], labels: string
   const count = new Map<string, number>();
   for (const l of labels) count.set(l, (count.get(l) ?? 0) + 1);
   const perClass = new Map<string, { hit: number; n: number }>();
-  let hits = 0, queries = 0;
+  let hits = 0,
+    queries = 0;
   embeddings.forEach((q, i) => {
     if ((count.get(labels[i]) ?? 0) < 2) return;
-    let best = -1, bestS = -Infinity;
+    let best = -1,
+      bestS = -Infinity;
     embeddings.forEach((r, j) => {
       if (j === i) return;
       const s = similarity(q, r, metric);
@@ -49,7 +51,8 @@ export interface Episode {
 
 /** Share of correctly classified queries over few-shot episodes (nearest prototype). */
 export function fewShotAccuracy(episodes: Episode[], metric: Metric = 'euclidean'): { accuracy: number; perEpisode: number[] } {
-  let hit = 0, n = 0;
+  let hit = 0,
+    n = 0;
   const perEpisode = episodes.map((ep) => {
     const target = prototypeTarget(ep.support, metric);
     let h = 0;

@@ -10,7 +10,7 @@ import type { Model } from '../engine/model.js';
 import { prepareImage, type ImageSpec } from '../image/preprocess.js';
 import type { RgbImage } from '../image/rgb.js';
 import { runCascade, type CascadeOptions } from '../naflow/cascade.js';
-import { type Target } from '../structure/index.js';
+import type { Target } from '../structure/index.js';
 import { compareAtLayers, resolveMethod, type Comparison } from '../methods/index.js';
 import type { ExplainResult } from '../naflow/explain.js';
 import { embed, embeddingTensorOf, SimilarityError } from './embed.js';
@@ -87,7 +87,12 @@ export async function explainSimilarity(
     const q = await embed(model, tensor, { embeddingNode: embeddingTensor });
     const decision = target.decide(q);
     const weighting = options.weighting ?? DEFAULT_WEIGHTING;
-    const dec: Decomposition = decompose(q, decision.references.map((r) => r.embedding), target.metric, weighting);
+    const dec: Decomposition = decompose(
+      q,
+      decision.references.map((r) => r.embedding),
+      target.metric,
+      weighting,
+    );
     if (dec.weights.every((v) => v === 0)) throw new SimilarityError(zeroWeightsMessage(weighting, target.metric));
     const t0 = performance.now();
     const seed = similaritySeed(dec.weights);

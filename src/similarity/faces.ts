@@ -40,15 +40,18 @@ export function findFaceDetector(): string | null {
 }
 
 export async function loadFaceDetector(file = findFaceDetector()): Promise<Model> {
-  if (!file) throw new SimilarityError('face detection needs the npm package @vladmandic/face-api (its TinyFaceDetector weights): npm install @vladmandic/face-api');
+  if (!file)
+    throw new SimilarityError('face detection needs the npm package @vladmandic/face-api (its TinyFaceDetector weights): npm install @vladmandic/face-api');
   return loadModel(file);
 }
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
 function iou(a: FaceBox, b: FaceBox): number {
-  const x0 = Math.max(a.x, b.x), y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.width, b.x + b.width), y1 = Math.min(a.y + a.height, b.y + b.height);
+  const x0 = Math.max(a.x, b.x),
+    y0 = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.width, b.x + b.width),
+    y1 = Math.min(a.y + a.height, b.y + b.height);
   const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
   return inter / (a.width * a.height + b.width * b.height - inter);
 }
@@ -66,8 +69,16 @@ export async function detectFaces(detector: Model, image: string | Uint8Array, o
     height = meta.autoOrient?.height ?? meta.height!;
     const side = Math.max(width, height);
     // like face-api: pad to a square at the bottom/right with black, then resize to 416×416
-    const square = await sharp(image).autoOrient().removeAlpha().extend({ right: side - width, bottom: side - height, background: { r: 0, g: 0, b: 0 } }).raw().toBuffer({ resolveWithObject: true });
-    raw = await sharp(square.data, { raw: { width: side, height: side, channels: 3 } }).resize(size, size, { fit: 'fill', kernel: 'linear' }).raw().toBuffer({ resolveWithObject: true });
+    const square = await sharp(image)
+      .autoOrient()
+      .removeAlpha()
+      .extend({ right: side - width, bottom: side - height, background: { r: 0, g: 0, b: 0 } })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    raw = await sharp(square.data, { raw: { width: side, height: side, channels: 3 } })
+      .resize(size, size, { fit: 'fill', kernel: 'linear' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw new ImageError(`${name}: cannot decode the image (${(e as Error).message})`);
   }
@@ -92,8 +103,10 @@ export async function detectFaces(detector: Model, image: string | Uint8Array, o
         const score = sigmoid(v[o + 4]);
         if (score < minScore) continue;
         // relative to the padded square, then pixels of the original image
-        const cx = ((col + sigmoid(v[o])) / grid) * side, cy = ((row + sigmoid(v[o + 1])) / grid) * side;
-        const w = ((Math.exp(v[o + 2]) * anchors[a][0]) / grid) * side, h = ((Math.exp(v[o + 3]) * anchors[a][1]) / grid) * side;
+        const cx = ((col + sigmoid(v[o])) / grid) * side,
+          cy = ((row + sigmoid(v[o + 1])) / grid) * side;
+        const w = ((Math.exp(v[o + 2]) * anchors[a][0]) / grid) * side,
+          h = ((Math.exp(v[o + 3]) * anchors[a][1]) / grid) * side;
         boxes.push({ x: cx - w / 2, y: cy - h / 2, width: w, height: h, score });
       }
   boxes.sort((p, q) => q.score - p.score);
@@ -103,7 +116,10 @@ export async function detectFaces(detector: Model, image: string | Uint8Array, o
 }
 
 function clampBox(b: FaceBox, width: number, height: number): FaceBox {
-  const x0 = Math.max(0, b.x), y0 = Math.max(0, b.y), x1 = Math.min(width, b.x + b.width), y1 = Math.min(height, b.y + b.height);
+  const x0 = Math.max(0, b.x),
+    y0 = Math.max(0, b.y),
+    x1 = Math.min(width, b.x + b.width),
+    y1 = Math.min(height, b.y + b.height);
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0, score: b.score };
 }
 
@@ -113,9 +129,17 @@ export async function cropBestFace(detector: Model, image: string, margin = 0.15
   if (!faces.length) throw new SimilarityError(`${image}: no face found (face-api TinyFaceDetector, score ≥ 0.5); give a photo with a visible face`);
   const f = faces[0];
   const meta = await sharp(image).metadata();
-  const W = meta.autoOrient?.width ?? meta.width!, H = meta.autoOrient?.height ?? meta.height!;
-  const left = Math.max(0, Math.round(f.x - margin * f.width)), top = Math.max(0, Math.round(f.y - margin * f.height));
-  const right = Math.min(W, Math.round(f.x + f.width * (1 + margin))), bottom = Math.min(H, Math.round(f.y + f.height * (1 + margin)));
-  const png = await sharp(image).autoOrient().removeAlpha().extract({ left, top, width: right - left, height: bottom - top }).png().toBuffer();
+  const W = meta.autoOrient?.width ?? meta.width!,
+    H = meta.autoOrient?.height ?? meta.height!;
+  const left = Math.max(0, Math.round(f.x - margin * f.width)),
+    top = Math.max(0, Math.round(f.y - margin * f.height));
+  const right = Math.min(W, Math.round(f.x + f.width * (1 + margin))),
+    bottom = Math.min(H, Math.round(f.y + f.height * (1 + margin)));
+  const png = await sharp(image)
+    .autoOrient()
+    .removeAlpha()
+    .extract({ left, top, width: right - left, height: bottom - top })
+    .png()
+    .toBuffer();
   return { png: new Uint8Array(png), box: f };
 }

@@ -39,7 +39,9 @@ export interface SimilarityTarget {
 
 function checkDim(query: Float32Array, ref: Float32Array, what: string): void {
   if (query.length !== ref.length)
-    throw new SimilarityError(`the query embedding has ${query.length} dimensions but ${what} has ${ref.length}: were they made by the same model and embedding tensor?`);
+    throw new SimilarityError(
+      `the query embedding has ${query.length} dimensions but ${what} has ${ref.length}: were they made by the same model and embedding tensor?`,
+    );
 }
 
 /** Retrieval / verification: one reference, or the best of a gallery. */
@@ -83,7 +85,10 @@ export function mean(vectors: Float32Array[]): Float32Array {
 export function prototypeTarget(support: SupportClass[], metric: Metric = 'euclidean'): SimilarityTarget {
   if (!support.length) throw new SimilarityError('few-shot classification needs a support set with at least one class');
   const empty = support.filter((c) => !c.embeddings.length);
-  if (empty.length) throw new SimilarityError(`support class${empty.length > 1 ? 'es' : ''} ${empty.map((c) => `'${c.label}'`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no images`);
+  if (empty.length)
+    throw new SimilarityError(
+      `support class${empty.length > 1 ? 'es' : ''} ${empty.map((c) => `'${c.label}'`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no images`,
+    );
   const prototypes = support.map((c) => ({ label: c.label, embedding: mean(c.embeddings) }));
   return {
     kind: 'few-shot',
@@ -149,7 +154,10 @@ export function knnTarget(bank: BankLike, options: KnnOptions = {}): SimilarityT
         label: bank.labels[best],
         classIndex: best,
         references: refs,
-        candidates: bank.labels.map((label, c) => ({ label, score: votes[c] })).filter((c) => c.score > 0).sort((a, b) => b.score - a.score),
+        candidates: bank.labels
+          .map((label, c) => ({ label, score: votes[c] }))
+          .filter((c) => c.score > 0)
+          .sort((a, b) => b.score - a.score),
       };
     },
   };

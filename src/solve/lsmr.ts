@@ -45,13 +45,25 @@ export const tensorSpace: VectorSpace<tf.Tensor> = {
   zerosLike: (x) => tf.zerosLike(x),
   scale: (x, s) => swap(x, tf.mul(x, s)),
   axpbyNorm: (a, x, b, y) => {
-    const r = swap(y, tf.tidy(() => (a === 1 ? tf.add(x, tf.mul(y, b)) : tf.add(tf.mul(x, a), tf.mul(y, b)))));
+    const r = swap(
+      y,
+      tf.tidy(() => (a === 1 ? tf.add(x, tf.mul(y, b)) : tf.add(tf.mul(x, a), tf.mul(y, b)))),
+    );
     return [r, tensorSpace.norm(r)];
   },
   update: (h, hbar, x, v, sv, k1, k2, k3) => {
-    const hbarNew = swap(hbar, tf.tidy(() => tf.sub(h, tf.mul(hbar, k1))));
-    const xNew = swap(x, tf.tidy(() => tf.add(x, tf.mul(hbarNew, k2))));
-    const hNew = swap(h, tf.tidy(() => tf.sub(sv === 1 ? v : tf.mul(v, sv), tf.mul(h, k3))));
+    const hbarNew = swap(
+      hbar,
+      tf.tidy(() => tf.sub(h, tf.mul(hbar, k1))),
+    );
+    const xNew = swap(
+      x,
+      tf.tidy(() => tf.add(x, tf.mul(hbarNew, k2))),
+    );
+    const hNew = swap(
+      h,
+      tf.tidy(() => tf.sub(sv === 1 ? v : tf.mul(v, sv), tf.mul(h, k3))),
+    );
     return { h: hNew, hbar: hbarNew, x: xNew, normX: tensorSpace.norm(xNew) };
   },
   dispose: (x) => x.dispose(),
@@ -244,7 +256,7 @@ export function lsmrIn<V>(S: VectorSpace<V>, A: Operator<V>, b: V, options: Lsmr
   // vectors per iteration.
   const u = S.clone(b);
   const normB = S.norm(u);
-  let beta = normB;
+  const beta = normB;
   let su = 1;
   let v: V;
   let sv = 1;

@@ -38,7 +38,9 @@ export function seedFor(score: tf.Tensor, options: { classIndex?: number; target
         ? tf.onesLike(score)
         : tf.cast(tf.reshape(tf.oneHot(tf.tensor1d([classIndex], 'int32'), values.length), score.shape), 'float32');
     if (!tf.util.arraysEqual(seed.shape, score.shape))
-      throw new GraphError(`the target returned a seed of shape [${seed.shape.join(', ')}] for a score tensor of shape [${score.shape.join(', ')}]: they must be equal`);
+      throw new GraphError(
+        `the target returned a seed of shape [${seed.shape.join(', ')}] for a score tensor of shape [${score.shape.join(', ')}]: they must be equal`,
+      );
     return { seed, classIndex, value: tf.sum(tf.mul(score, seed)).dataSync()[0] };
   });
 }

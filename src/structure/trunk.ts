@@ -21,8 +21,7 @@ export function trunkTensorOrder(graph: Graph, trunkEnd: string): string[] {
   const trunkNodes = nodesBetween(graph, inputNames, [trunkEnd]);
   const order: string[] = [];
   // runCascade visits the nodes deep → shallow, each node's outputs in order, then reverses the list.
-  for (let k = trunkNodes.length - 1; k >= 0; k--)
-    for (const o of trunkNodes[k].outputs) if (o && rank4(graph, o) && !order.includes(o)) order.push(o);
+  for (let k = trunkNodes.length - 1; k >= 0; k--) for (const o of trunkNodes[k].outputs) if (o && rank4(graph, o) && !order.includes(o)) order.push(o);
   return order.reverse();
 }
 
@@ -46,7 +45,5 @@ export function findTrunkEnd(graph: Graph, scoreTensor: string): string {
     t = acts[0];
     if (inputs.has(t)) break;
   }
-  throw new GraphError(
-    `${graph.source}: cannot find where the convolutional trunk ends before '${scoreTensor}'; pass trunkEnd (a rank-4 tensor name)`,
-  );
+  throw new GraphError(`${graph.source}: cannot find where the convolutional trunk ends before '${scoreTensor}'; pass trunkEnd (a rank-4 tensor name)`);
 }

@@ -41,7 +41,8 @@ export function parseNpy(bytes: Uint8Array, what = 'npy data'): NpyArray {
   if (offset + headerLen > bytes.length) throw new Error(`${what}: truncated .npy header`);
   const headerBytes = bytes.subarray(offset, offset + headerLen);
   // latin1 by hand: a TextDecoder's 'latin1' is windows-1252, which differs in 0x80-0x9f
-  const header = major === 3 ? new TextDecoder('utf-8', { ignoreBOM: true }).decode(headerBytes) : Array.from(headerBytes, (b) => String.fromCharCode(b)).join('');
+  const header =
+    major === 3 ? new TextDecoder('utf-8', { ignoreBOM: true }).decode(headerBytes) : Array.from(headerBytes, (b) => String.fromCharCode(b)).join('');
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeStr = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
@@ -59,18 +60,26 @@ export function parseNpy(bytes: Uint8Array, what = 'npy data'): NpyArray {
   const n = shape.reduce((a, b) => a * b, 1);
   const start = offset + headerLen;
   const byteLen = n * info.width;
-  if (start + byteLen > bytes.length)
-    throw new Error(`${what}: truncated data (${bytes.length - start} bytes for ${n} × ${descr})`);
+  if (start + byteLen > bytes.length) throw new Error(`${what}: truncated data (${bytes.length - start} bytes for ${n} × ${descr})`);
   // copy into an aligned buffer
   const buf = new ArrayBuffer(byteLen);
   new Uint8Array(buf).set(bytes.subarray(start, start + byteLen));
   let data: NpyArray['data'];
   switch (info.dtype) {
-    case 'float32': data = new Float32Array(buf); break;
-    case 'float64': data = new Float64Array(buf); break;
-    case 'int64': data = new BigInt64Array(buf); break;
-    case 'int32': data = new Int32Array(buf); break;
-    default: data = new Uint8Array(buf);
+    case 'float32':
+      data = new Float32Array(buf);
+      break;
+    case 'float64':
+      data = new Float64Array(buf);
+      break;
+    case 'int64':
+      data = new BigInt64Array(buf);
+      break;
+    case 'int32':
+      data = new Int32Array(buf);
+      break;
+    default:
+      data = new Uint8Array(buf);
   }
   return { dtype: info.dtype, shape, data };
 }
@@ -90,11 +99,14 @@ export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array {
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeStr}, }`;
   // pad with spaces so that the data starts on a 64-byte boundary; the header ends with '\n'
   const total = 10 + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  header += `${' '.repeat((64 - (total % 64)) % 64)}\n`;
   const out = new Uint8Array(10 + header.length + data.byteLength);
   out.set([...MAGIC, 1, 0], 0);
   new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(Array.from(header, (c) => c.charCodeAt(0) & 0xff), 10);
+  out.set(
+    Array.from(header, (c) => c.charCodeAt(0) & 0xff),
+    10,
+  );
   const le = new Uint8Array(data.byteLength);
   const dv = new DataView(le.buffer);
   for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);

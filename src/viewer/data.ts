@@ -137,7 +137,7 @@ export function decodeMap(m: ViewerMap): Float32Array {
 }
 
 function solverSummary(s: SolverStats[] | undefined | null): ViewerLayer['solver'] {
-  if (!s || !s.length) return null;
+  if (!s?.length) return null;
   return {
     solves: s.length,
     iterations: s.reduce((a, x) => a + x.iterations, 0),
@@ -231,7 +231,10 @@ export async function viewerData(result: ExplainResult | null, options: ViewerDa
     format: 'naflow-viewer/1',
     title,
     naflow: options.version ?? '0.1.0',
-    model: options.modelName || options.modelFile ? { name: options.modelName ?? options.modelFile ?? '', file: options.modelFile ?? null, sha256: options.modelSha256 ?? null } : null,
+    model:
+      options.modelName || options.modelFile
+        ? { name: options.modelName ?? options.modelFile ?? '', file: options.modelFile ?? null, sha256: options.modelSha256 ?? null }
+        : null,
     image,
     decision: d ?? null,
     mode: result?.mode ?? null,

@@ -28,7 +28,10 @@ export const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replac
 
 /** JSON safe inside a <script> element: no `<` (so no `</script>` or `<!--`), U+2028/9 escaped. */
 export function jsonForScript(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** Inline script text: `</script` cannot end the element early. */
@@ -79,6 +82,8 @@ export function renderReport(data: ViewerData, options: ReportOptions = {}): str
 <footer>naflow ${escapeHtml(data.naflow)}${escapeHtml(sizes)}. Keys: ← → move through the layers, Home / End jump to the first / last, space plays and pauses. A self-contained file: it makes no network requests.</footer>
 `,
     data: `<script type="application/json" id="naflow-data">${jsonForScript(data)}</script>\n`,
-    scripts: ["window.naflowViewer = NaflowViewer.mount(document.getElementById('naflow-viewer'), JSON.parse(document.getElementById('naflow-data').textContent));"],
+    scripts: [
+      "window.naflowViewer = NaflowViewer.mount(document.getElementById('naflow-viewer'), JSON.parse(document.getElementById('naflow-data').textContent));",
+    ],
   });
 }

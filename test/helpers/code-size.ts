@@ -27,18 +27,20 @@ export function lineCount(text: string): number {
 
 /** The function's kind and, where it has one, its name (with the class for methods). */
 function describe(node: ts.FunctionLikeDeclaration, src: ts.SourceFile): string {
-  const kind = ts.isFunctionDeclaration(node) || ts.isFunctionExpression(node)
-    ? 'function'
-    : ts.isArrowFunction(node)
-      ? 'arrow'
-      : ts.isConstructorDeclaration(node)
-        ? 'constructor'
-        : ts.isGetAccessor(node) || ts.isSetAccessor(node)
-          ? 'accessor'
-          : 'method';
+  const kind =
+    ts.isFunctionDeclaration(node) || ts.isFunctionExpression(node)
+      ? 'function'
+      : ts.isArrowFunction(node)
+        ? 'arrow'
+        : ts.isConstructorDeclaration(node)
+          ? 'constructor'
+          : ts.isGetAccessor(node) || ts.isSetAccessor(node)
+            ? 'accessor'
+            : 'method';
   let name = node.name?.getText(src);
   // an anonymous function takes the name of the variable or property it is assigned to
-  if (!name && (ts.isVariableDeclaration(node.parent) || ts.isPropertyAssignment(node.parent) || ts.isPropertyDeclaration(node.parent))) name = node.parent.name.getText(src);
+  if (!name && (ts.isVariableDeclaration(node.parent) || ts.isPropertyAssignment(node.parent) || ts.isPropertyDeclaration(node.parent)))
+    name = node.parent.name.getText(src);
   const owner = ts.isClassLike(node.parent) && node.parent.name ? `${node.parent.name.text}.` : '';
   return name ? `${kind} ${owner}${name}` : kind;
 }

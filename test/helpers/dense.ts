@@ -2,7 +2,11 @@
 import assert from 'node:assert/strict';
 
 /** Row-major m×n. */
-export interface Mat { m: number; n: number; a: Float64Array }
+export interface Mat {
+  m: number;
+  n: number;
+  a: Float64Array;
+}
 
 export function transpose(A: Mat): Mat {
   const t = new Float64Array(A.m * A.n);
@@ -72,14 +76,17 @@ export function symEigenvalues(S: Mat): Float64Array {
         if (Math.abs(apq) < 1e-300) continue;
         const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        const c = 1 / Math.sqrt(t * t + 1),
+          s = t * c;
         for (let k = 0; k < n; k++) {
-          const akp = a[k * n + p], akq = a[k * n + q];
+          const akp = a[k * n + p],
+            akq = a[k * n + q];
           a[k * n + p] = c * akp - s * akq;
           a[k * n + q] = s * akp + c * akq;
         }
         for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k], aqk = a[q * n + k];
+          const apk = a[p * n + k],
+            aqk = a[q * n + k];
           a[p * n + k] = c * apk - s * aqk;
           a[q * n + k] = s * apk + c * aqk;
         }
@@ -96,4 +103,3 @@ export const addDiag = (S: Mat, v: number): Mat => {
 
 export const norm2 = (v: ArrayLike<number>) => Math.sqrt(Array.from(v).reduce((s, x) => s + x * x, 0));
 export const sub = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (v, i) => v - b[i]);
-

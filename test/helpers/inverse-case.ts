@@ -13,9 +13,18 @@ import type { Mat } from './dense.js';
 export type P4 = [number, number, number, number];
 export const conv = (strides: [number, number], pads: P4, dilations: [number, number] = [1, 1], group = 1): ConvAttrs => ({ strides, pads, dilations, group });
 export const pool = (kernel: [number, number], strides: [number, number], pads: P4 = [0, 0, 0, 0], countIncludePad = false): PoolAttrs => ({
-  kernel, strides, pads, dilations: [1, 1], countIncludePad,
+  kernel,
+  strides,
+  pads,
+  dilations: [1, 1],
+  countIncludePad,
 });
-export const resize = (size: [number, number], mode: 'nearest' | 'bilinear', halfPixelCenters = true, alignCorners = false): ResizeAttrs => ({ size, mode, alignCorners, halfPixelCenters });
+export const resize = (size: [number, number], mode: 'nearest' | 'bilinear', halfPixelCenters = true, alignCorners = false): ResizeAttrs => ({
+  size,
+  mode,
+  alignCorners,
+  halfPixelCenters,
+});
 
 export const SETTINGS: InverseSettings = { rho: 0.1, atol: 1e-6, btol: 1e-6, maxIter: 100, powerIterations: 8 };
 
@@ -31,7 +40,9 @@ export function makeCase(op: string, attrs: object, inputs: tf.Tensor[], isConst
   const h = makeContext(op, attrs, inputs, isConst);
   const [y] = h.rule.forward(inputs, h.ctx);
   return {
-    h, inputs, y,
+    h,
+    inputs,
+    y,
     dispose: () => {
       y.dispose();
       h.dispose();
@@ -68,7 +79,8 @@ export const disposeAll = (r: InverseResult) => r.b.forEach((b) => b?.dispose())
 /** J of input `idx` assembled from the rule's JVP applied to unit vectors. */
 export function denseJ(c: Case, idx = 0): Mat {
   const x = c.inputs[idx];
-  const n = x.size, m = c.y.size;
+  const n = x.size,
+    m = c.y.size;
   const J = new Float64Array(m * n);
   for (let j = 0; j < n; j++) {
     const e = new Float32Array(n);
@@ -83,13 +95,43 @@ export function denseJ(c: Case, idx = 0): Mat {
   return { m, n, a: J };
 }
 
-export interface OpSpec { name: string; op: string; attrs: object; inputs: () => tf.Tensor[]; isConst?: boolean[] }
+export interface OpSpec {
+  name: string;
+  op: string;
+  attrs: object;
+  inputs: () => tf.Tensor[];
+  isConst?: boolean[];
+}
 
 export const convSpecs: OpSpec[] = [
-  { name: 'conv 3x3 s1 p1', op: 'Conv', attrs: conv([1, 1], [1, 1, 1, 1]), inputs: () => [rand([1, 5, 5, 2], 50), rand([3, 3, 2, 3], 51), rand([3], 52)], isConst: [false, true, true] },
-  { name: 'conv 3x3 s2 p1', op: 'Conv', attrs: conv([2, 2], [1, 1, 1, 1]), inputs: () => [rand([1, 6, 6, 2], 53), rand([3, 3, 2, 3], 54)], isConst: [false, true] },
-  { name: 'depthwise 3x3 s1 p1 x2', op: 'Conv', attrs: conv([1, 1], [1, 1, 1, 1], [1, 1], 3), inputs: () => [rand([1, 5, 5, 3], 55), rand([3, 3, 1, 6], 56)], isConst: [false, true] },
+  {
+    name: 'conv 3x3 s1 p1',
+    op: 'Conv',
+    attrs: conv([1, 1], [1, 1, 1, 1]),
+    inputs: () => [rand([1, 5, 5, 2], 50), rand([3, 3, 2, 3], 51), rand([3], 52)],
+    isConst: [false, true, true],
+  },
+  {
+    name: 'conv 3x3 s2 p1',
+    op: 'Conv',
+    attrs: conv([2, 2], [1, 1, 1, 1]),
+    inputs: () => [rand([1, 6, 6, 2], 53), rand([3, 3, 2, 3], 54)],
+    isConst: [false, true],
+  },
+  {
+    name: 'depthwise 3x3 s1 p1 x2',
+    op: 'Conv',
+    attrs: conv([1, 1], [1, 1, 1, 1], [1, 1], 3),
+    inputs: () => [rand([1, 5, 5, 3], 55), rand([3, 3, 1, 6], 56)],
+    isConst: [false, true],
+  },
   { name: 'avgpool 3x3 s2 p1', op: 'AveragePool', attrs: pool([3, 3], [2, 2], [1, 1, 1, 1]), inputs: () => [rand([1, 7, 7, 2], 57)] },
   { name: 'resize bilinear 4->7', op: 'Resize', attrs: resize([7, 7], 'bilinear'), inputs: () => [rand([1, 4, 4, 2], 58)] },
-  { name: 'convT 3x3 s2', op: 'ConvTranspose', attrs: { strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1, outputPadding: [1, 1] }, inputs: () => [rand([1, 3, 3, 3], 59), rand([3, 3, 2, 3], 60)], isConst: [false, true] },
+  {
+    name: 'convT 3x3 s2',
+    op: 'ConvTranspose',
+    attrs: { strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1, outputPadding: [1, 1] },
+    inputs: () => [rand([1, 3, 3, 3], 59), rand([3, 3, 2, 3], 60)],
+    isConst: [false, true],
+  },
 ];

@@ -29,7 +29,7 @@ export async function load(u, c, next) { return next(u, esm(u) ? { ...c, format:
 let gradientsLoaded = false;
 async function loadTfjsGradients(): Promise<void> {
   if (gradientsLoaded) return;
-  register('data:text/javascript,' + encodeURIComponent(HOOK));
+  register(`data:text/javascript,${encodeURIComponent(HOOK)}`);
   await import('@tensorflow/tfjs-core/dist/register_all_gradients.js' as string);
   gradientsLoaded = true;
 }
@@ -126,7 +126,9 @@ export function runForward(op: string, attrs: object, inputs: Array<tf.Tensor | 
 /** max |a − e| ≤ atol + rtol · max |e| */
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, msg = ''): void {
   assert.equal(actual.length, expected.length, `${msg}: length ${actual.length} vs ${expected.length}`);
-  let scale = 0, worst = 0, at = -1;
+  let scale = 0,
+    worst = 0,
+    at = -1;
   for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
   for (let i = 0; i < expected.length; i++) {
     const d = Math.abs(actual[i] - expected[i]);
@@ -193,12 +195,17 @@ export function checkVjp(c: VjpCheck): { grads: Array<Float64Array | null>; y: F
     for (const i of acts) assert.ok(grads[i], `${c.op}: activation input ${i} got no gradient`);
 
     if (c.ref !== null) {
-      const ref = c.ref ?? ((...a: tf.Tensor[]) => {
-        const all = c.inputs.slice();
-        acts.forEach((k, j) => (all[k] = a[j]));
-        return h.rule.forward(all, h.ctx)[0];
-      });
-      const ad = tf.grads(ref)(acts.map((i) => c.inputs[i]), dyT);
+      const ref =
+        c.ref ??
+        ((...a: tf.Tensor[]) => {
+          const all = c.inputs.slice();
+          acts.forEach((k, j) => (all[k] = a[j]));
+          return h.rule.forward(all, h.ctx)[0];
+        });
+      const ad = tf.grads(ref)(
+        acts.map((i) => c.inputs[i]),
+        dyT,
+      );
       acts.forEach((i, j) => {
         assertClose(grads[i]!, ad[j].dataSync(), c.rtol ?? 1e-4, 1e-6, `${c.op}: input ${i} vs tf.grads`);
         ad[j].dispose();
@@ -206,7 +213,9 @@ export function checkVjp(c: VjpCheck): { grads: Array<Float64Array | null>; y: F
     }
     dyT.dispose();
 
-    const eps = c.fd?.eps ?? 1e-2, tol = c.fd?.tol ?? 1e-2, n = c.fd?.n ?? 6;
+    const eps = c.fd?.eps ?? 1e-2,
+      tol = c.fd?.tol ?? 1e-2,
+      n = c.fd?.n ?? 6;
     const r = rng(seed + 2);
     const loss = (inputs: tf.Tensor[]) => {
       const [out] = h.rule.forward(inputs, h.ctx);

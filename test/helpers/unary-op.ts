@@ -33,7 +33,13 @@ export function checkUnaryOp(c: UnaryCase): void {
     assertClose(y.dataSync(), Array.from(v, c.f), 1e-6, 1e-7, `${c.op} forward`);
 
     const { grads, dy } = checkVjp({ op: c.op, attrs: c.attrs, inputs: [x], ref: c.ref });
-    assertClose(grads[0]!, Array.from(v, (xi, i) => dy[i] * c.df(xi)), 1e-5, 1e-7, `${c.op} vjp vs f'`);
+    assertClose(
+      grads[0]!,
+      Array.from(v, (xi, i) => dy[i] * c.df(xi)),
+      1e-5,
+      1e-7,
+      `${c.op} vjp vs f'`,
+    );
 
     const zero = tf.tensor1d([0, 0]);
     const [yz] = h.rule.forward([zero], h.ctx);
@@ -46,8 +52,15 @@ export function checkUnaryOp(c: UnaryCase): void {
     const res = h.rule.inverse!({ inputs: [x], outputs: [y], bOut: [bOut], settings: { rho, atol: 0, btol: 0, maxIter: 0, powerIterations: 0 } }, h.ctx);
     const j = Array.from(v, c.df);
     const lambda = rho * Math.max(...j.map(Math.abs));
-    const yv = y.dataSync(), bo = bOut.dataSync();
-    assertClose(res.b[0]!.dataSync(), Array.from(v, (xi, i) => xi + (j[i] * (bo[i] - yv[i])) / (j[i] ** 2 + lambda ** 2)), 1e-5, 1e-6, `${c.op} inverse`);
+    const yv = y.dataSync(),
+      bo = bOut.dataSync();
+    assertClose(
+      res.b[0]!.dataSync(),
+      Array.from(v, (xi, i) => xi + (j[i] * (bo[i] - yv[i])) / (j[i] ** 2 + lambda ** 2)),
+      1e-5,
+      1e-6,
+      `${c.op} inverse`,
+    );
     assert.equal(res.solver?.method, 'diagonal');
     const same = h.rule.inverse!({ inputs: [x], outputs: [y], bOut: [y], settings: { rho, atol: 0, btol: 0, maxIter: 0, powerIterations: 0 } }, h.ctx);
     assert.deepEqual(Array.from(same.b[0]!.dataSync()), Array.from(x.dataSync()), `${c.op}: B_out = A_out gives A_in`);

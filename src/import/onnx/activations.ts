@@ -23,9 +23,7 @@ function prelu(im: OnnxImporter, n: OnnxNode): void {
   const s = im.f32(slope);
   const padded = [...new Array(Math.max(0, dims.length - s.dims.length)).fill(1), ...s.dims];
   const ref =
-    dims.length === 4
-      ? im.constRef(n.inputs[1], 'prelu4', () => transposeHost(reshapeHost(s, padded), TO_NHWC))
-      : im.constRef(n.inputs[1], 'raw', () => s);
+    dims.length === 4 ? im.constRef(n.inputs[1], 'prelu4', () => transposeHost(reshapeHost(s, padded), TO_NHWC)) : im.constRef(n.inputs[1], 'raw', () => s);
   im.emit('PRelu', [x.ref, ref], [n.outputs[0]], {});
   im.setAct(n.outputs[0], dims, x.dtype);
 }
@@ -60,9 +58,9 @@ function softmax(im: OnnxImporter, n: OnnxNode): void {
   im.setAct(o, d);
 }
 
-/** ONNX Selu's defaults (the self-normalising constants of Klambauer et al.). */
-const SELU_ALPHA = 1.67326319217681884765625;
-const SELU_GAMMA = 1.05070102214813232421875;
+/** ONNX Selu's defaults: the self-normalising constants of Klambauer et al., rounded to float32 as ONNX stores them. */
+const SELU_ALPHA = Math.fround(1.6732632423543772);
+const SELU_GAMMA = Math.fround(1.0507009873554805);
 
 export const ACTIVATION_HANDLERS: OnnxHandlerTable = {
   Relu: (im, n) => im.unary(n, 'Relu', {}),

@@ -25,14 +25,29 @@ export function readAttrs(node: { attribute?: Array<Record<string, unknown>> | n
     const name = String(a.name ?? '');
     let v: AttrValue;
     switch (attrType(a)) {
-      case 1: v = Number(a.f ?? 0); break;
-      case 2: v = num(a.i); break;
-      case 3: v = utf8.decode((a.s as Uint8Array) ?? new Uint8Array()); break;
-      case 4: v = decodeTensor(a.t as never); break;
-      case 6: v = Array.from((a.floats as number[]) ?? []); break;
-      case 7: v = ((a.ints as unknown[]) ?? []).map(num); break;
-      case 8: v = ((a.strings as Uint8Array[]) ?? []).map((s) => utf8.decode(s)); break;
-      default: v = undefined; // graphs, sparse tensors, type protos: only unmapped ops use them
+      case 1:
+        v = Number(a.f ?? 0);
+        break;
+      case 2:
+        v = num(a.i);
+        break;
+      case 3:
+        v = utf8.decode((a.s as Uint8Array) ?? new Uint8Array());
+        break;
+      case 4:
+        v = decodeTensor(a.t as never);
+        break;
+      case 6:
+        v = Array.from((a.floats as number[]) ?? []);
+        break;
+      case 7:
+        v = ((a.ints as unknown[]) ?? []).map(num);
+        break;
+      case 8:
+        v = ((a.strings as Uint8Array[]) ?? []).map((s) => utf8.decode(s));
+        break;
+      default:
+        v = undefined; // graphs, sparse tensors, type protos: only unmapped ops use them
     }
     out[name] = v;
   }

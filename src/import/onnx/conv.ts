@@ -13,8 +13,7 @@ function conv(im: OnnxImporter, n: OnnxNode): void {
   if (w.dims.length !== 4) im.fail(`weight has rank ${w.dims.length}; naflow supports 2-D convolutions only`);
   const [cout, cinG, kh, kw] = w.dims;
   const group = attrInt(n, 'group', 1);
-  if (cinG * group !== d[1])
-    im.fail(`weight [${w.dims}] with group ${group} does not match ${d[1]} input channels`);
+  if (cinG * group !== d[1]) im.fail(`weight [${w.dims}] with group ${group} does not match ${d[1]} input channels`);
   const ks = attrInts(n, 'kernel_shape');
   if (ks && (ks[0] !== kh || ks[1] !== kw)) im.fail(`kernel_shape [${ks}] differs from the weight's [${kh},${kw}]`);
   const strides = pair(im, n, 'strides', 1);

@@ -13,8 +13,20 @@ import { NeedShape, isBatchDim, type OnnxNode } from './layout.js';
 
 /** Ops computing integers from activations: unmapped, they would be silently wrong, so they are errors. */
 const INT_ONLY_OPS = new Set([
-  'Shape', 'Size', 'ConstantOfShape', 'Range', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And',
-  'Or', 'Xor', 'NonZero',
+  'Shape',
+  'Size',
+  'ConstantOfShape',
+  'Range',
+  'Equal',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'Not',
+  'And',
+  'Or',
+  'Xor',
+  'NonZero',
 ]);
 
 export function convertNode(im: OnnxImporter, n: OnnxNode): void {

@@ -35,9 +35,8 @@ export function importOnnx(bytes: Uint8Array, source: string): Graph {
   } catch (e) {
     throw new GraphError(`${source}: not a valid ONNX model (protobuf decode failed: ${(e as Error).message})`);
   }
-  const looksOnnx = model.graph || num(model.irVersion) > 0 || (model.opsetImport && model.opsetImport.length);
-  if (!looksOnnx || num(model.irVersion) > 100)
-    throw new GraphError(`${source}: not a valid ONNX model (no ir_version, opset_import or graph in the file)`);
+  const looksOnnx = model.graph || num(model.irVersion) > 0 || model.opsetImport?.length;
+  if (!looksOnnx || num(model.irVersion) > 100) throw new GraphError(`${source}: not a valid ONNX model (no ir_version, opset_import or graph in the file)`);
   if (!model.graph) throw new GraphError(`${source}: the ONNX model has no graph`);
   const im = new OnnxImporter(model, source);
   try {
@@ -93,8 +92,7 @@ function readInitializers(im: OnnxImporter, g: OnnxGraph): void {
       throw new GraphError(`${im.source}: initializer ${(e as Error).message.replace(/^tensor /, '')}`);
     }
   }
-  if ((g.sparseInitializer ?? []).length)
-    throw new GraphError(`${im.source}: the model has sparse initializers, which naflow does not support`);
+  if ((g.sparseInitializer ?? []).length) throw new GraphError(`${im.source}: the model has sparse initializers, which naflow does not support`);
 }
 
 /** Graph inputs (those that are not initializers), registered as activations. */

@@ -27,7 +27,7 @@ function operand(im: OnnxImporter, name: string, outDims: number[], outName: str
   return v.ref;
 }
 
-function binary(im: OnnxImporter, n: OnnxNode, op: 'Add' | 'Sub' | 'Mul' | 'Div', a: string, b: string, out: string, suffix?: string): void {
+function binary(im: OnnxImporter, _n: OnnxNode, op: 'Add' | 'Sub' | 'Mul' | 'Div', a: string, b: string, out: string, suffix?: string): void {
   const va = im.val(a);
   const vb = im.val(b);
   const da = va.kind === 'const' ? va.t.dims : im.dimsOf(va);

@@ -79,10 +79,7 @@ export class OnnxImporter {
     const v = this.val(name);
     if (v.kind === 'act') return v;
     const t = v.t;
-    const ref =
-      t.dims.length === 4
-        ? this.constRef(name, 'nhwc', () => transposeHost(t, TO_NHWC))
-        : this.constRef(name, 'raw', () => t);
+    const ref = t.dims.length === 4 ? this.constRef(name, 'nhwc', () => transposeHost(t, TO_NHWC)) : this.constRef(name, 'raw', () => t);
     return { kind: 'act', ref, dims: t.dims, rank: t.dims.length, dtype: t.dtype };
   }
 
@@ -109,13 +106,11 @@ export class OnnxImporter {
     const hit = this.constCache.get(key);
     if (hit) return hit;
     let name = preferred ?? onnxName;
-    if (!name || this.constants.has(name) || (this.tensorNames.has(name) && this.vals.get(name)?.kind === 'act'))
-      name = `${onnxName || 'const'}::${tag}`;
+    if (!name || this.constants.has(name) || (this.tensorNames.has(name) && this.vals.get(name)?.kind === 'act')) name = `${onnxName || 'const'}::${tag}`;
     for (let k = 1; this.constants.has(name); k++) name = `${onnxName || 'const'}::${tag}_${k}`;
     const t = make();
     const floatish = isFloat(t.dtype);
-    if (t.dims.some(isBatchDim))
-      this.fail(`constant '${onnxName}' would depend on the symbolic batch size; re-export the model with a fixed batch`);
+    if (t.dims.some(isBatchDim)) this.fail(`constant '${onnxName}' would depend on the symbolic batch size; re-export the model with a fixed batch`);
     const tensor = floatish
       ? tf.tensor(t.data instanceof Float32Array ? t.data : Float32Array.from(t.data), t.dims, 'float32')
       : tf.tensor(Int32Array.from(t.data), t.dims, 'int32');
@@ -176,8 +171,7 @@ export class OnnxImporter {
     if (inDims.length === 4 && !memNoop(inDims)) from = this.nchw(src);
     const shape = (d: number[]): number[] => {
       const s = d.map(extDim);
-      if (s.filter((x) => x === -1).length > 1)
-        this.fail(`reshape to ${fmtDims(outDims)} mixes the symbolic batch into several dimensions`);
+      if (s.filter((x) => x === -1).length > 1) this.fail(`reshape to ${fmtDims(outDims)} mixes the symbolic batch into several dimensions`);
       return s;
     };
     if (outDims.length === 4 && !memNoop(outDims)) {
@@ -236,8 +230,7 @@ export class OnnxImporter {
   /** The dims of a rank-4 activation; fails for other ranks. */
   need4(a: Act, what: string): number[] {
     const d = this.dimsOf(a);
-    if (d.length !== 4)
-      this.fail(`${what} has rank ${d.length} (shape ${fmtDims(d)}); naflow supports 2-D (rank-4, NCHW) inputs here only`);
+    if (d.length !== 4) this.fail(`${what} has rank ${d.length} (shape ${fmtDims(d)}); naflow supports 2-D (rank-4, NCHW) inputs here only`);
     return d;
   }
 }

@@ -53,5 +53,4 @@ export const extDim = (d: number): number => (isBatchDim(d) ? -1 : d);
 export const nhwc = (d: number[]): number[] => (d.length === 4 ? [d[0], d[2], d[3], d[1]] : d.slice());
 /** NCHW↔NHWC is a no-op on memory order when C is 1 or H·W is 1. */
 export const memNoop = (d: number[]): boolean => d.length === 4 && (d[1] === 1 || d[2] * d[3] === 1);
-export const fmtDims = (d: number[] | undefined): string =>
-  d ? `[${d.map((x) => (isBatchDim(x) ? 'N' : String(x))).join(',')}]` : '[?]';
+export const fmtDims = (d: number[] | undefined): string => (d ? `[${d.map((x) => (isBatchDim(x) ? 'N' : String(x))).join(',')}]` : '[?]');

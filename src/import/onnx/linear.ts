@@ -39,7 +39,13 @@ function gemm(im: OnnxImporter, n: OnnxNode): void {
     }
     if (n.inputs[2]) {
       const ct = im.needConst(n.inputs[2], 'C');
-      const ref = im.constRef(n.inputs[2], `beta${beta}`, () => makeTensor('float32', ct.dims, Array.from(ct.data, (v) => v * beta)));
+      const ref = im.constRef(n.inputs[2], `beta${beta}`, () =>
+        makeTensor(
+          'float32',
+          ct.dims,
+          Array.from(ct.data, (v) => v * beta),
+        ),
+      );
       im.emit('Add', [cur, ref], [n.outputs[0]], {});
     } else im.emit('Identity', [cur], [n.outputs[0]], {});
     im.setAct(n.outputs[0], outDims);
@@ -48,9 +54,7 @@ function gemm(im: OnnxImporter, n: OnnxNode): void {
   if (bConst.dims.length !== 2) im.fail(`B has rank ${bConst.dims.length}`);
   const [k, m] = transB ? [bConst.dims[1], bConst.dims[0]] : bConst.dims;
   if (k !== da[1]) im.fail(`B [${bConst.dims}]${transB ? ' (transposed)' : ''} does not match input ${fmtDims(da)}`);
-  const bRef = transB
-    ? im.constRef(n.inputs[1], 'io', () => transposeHost(im.f32(bConst), [1, 0]))
-    : im.constRef(n.inputs[1], 'raw', () => im.f32(bConst));
+  const bRef = transB ? im.constRef(n.inputs[1], 'io', () => transposeHost(im.f32(bConst), [1, 0])) : im.constRef(n.inputs[1], 'raw', () => im.f32(bConst));
   const refs = [a.ref, bRef];
   if (n.inputs[2]) {
     const ct = im.needConst(n.inputs[2], 'C');

@@ -8,8 +8,7 @@ import type { OnnxNode } from './layout.js';
 function batchNorm(im: OnnxImporter, n: OnnxNode): void {
   const x = im.act(n.inputs[0]);
   const d = im.dimsOf(x);
-  if (d.length !== 4 && d.length !== 2)
-    im.fail(`input has rank ${d.length}; naflow supports BatchNormalization on rank-4 (NCHW) or rank-2 inputs`);
+  if (d.length !== 4 && d.length !== 2) im.fail(`input has rank ${d.length}; naflow supports BatchNormalization on rank-4 (NCHW) or rank-2 inputs`);
   im.onlyFirstOutput(n, 'training-statistics');
   const c = d[1];
   const refs = [x.ref];

@@ -13,7 +13,7 @@ function pool(im: OnnxImporter, n: OnnxNode): void {
   if (isMax) im.onlyFirstOutput(n, 'Indices');
   if (attrInt(n, 'storage_order', 0) === 1) im.fail(`storage_order=1 (column-major indices) is not supported`);
   const ks = attrInts(n, 'kernel_shape');
-  if (!ks || ks.length !== 2) im.fail(`kernel_shape ${ks ? `[${ks}]` : 'missing'}: naflow supports 2-D pools only`);
+  if (ks?.length !== 2) im.fail(`kernel_shape ${ks ? `[${ks}]` : 'missing'}: naflow supports 2-D pools only`);
   const kernel: [number, number] = [ks[0], ks[1]];
   const strides = pair(im, n, 'strides', 1);
   const dil = pair(im, n, 'dilations', 1);
@@ -29,8 +29,7 @@ function pool(im: OnnxImporter, n: OnnxNode): void {
     if (o <= 0) im.fail(`output would be empty for input ${fmtDims(d)}`);
     const needed = (o - 1) * strides[k] + (kernel[k] - 1) * dil[k] + 1 - (d[2 + k] + pads[k] + pads[k + 2]);
     if (needed > 0) {
-      if (countIncludePad)
-        im.fail(`ceil_mode with count_include_pad=1 needs a divisor naflow's AveragePool cannot express (partial last window)`);
+      if (countIncludePad) im.fail(`ceil_mode with count_include_pad=1 needs a divisor naflow's AveragePool cannot express (partial last window)`);
       pads[k + 2] += needed;
     }
     out.push(o);
@@ -79,12 +78,14 @@ function reduceMean(im: OnnxImporter, n: OnnxNode): void {
       // remaining logical axes in storage order vs. in ONNX order
       const rem = LOGICAL.filter((a) => !axes.includes(a));
       const sorted = rem.slice().sort((a, b) => a - b);
-      if (rem.every((a, k) => a === sorted[k]))
-        im.emit('ReduceMean', [x.ref], [n.outputs[0]], { axes: storageAxes, keepDims: false });
+      if (rem.every((a, k) => a === sorted[k])) im.emit('ReduceMean', [x.ref], [n.outputs[0]], { axes: storageAxes, keepDims: false });
       else {
         const tmp = im.freshTensor(`${n.outputs[0]}::nhwc_order`);
         im.emit('ReduceMean', [x.ref], [tmp], { axes: storageAxes, keepDims: false });
-        im.tmpShapes.set(tmp, rem.map((a) => d[a]));
+        im.tmpShapes.set(
+          tmp,
+          rem.map((a) => d[a]),
+        );
         im.emit('Transpose', [tmp], [n.outputs[0]], { perm: sorted.map((a) => rem.indexOf(a)) }, 'order');
       }
     }

@@ -27,8 +27,8 @@ function resizeTarget(im: OnnxImporter, n: OnnxNode, d: number[], isUpsample: bo
   } else {
     const sc = n.inputs[2] ? im.needConst(n.inputs[2], 'scales') : undefined;
     const sz = n.inputs[3] ? im.needConst(n.inputs[3], 'sizes') : undefined;
-    if (sc && sc.data.length) scales = Array.from(sc.data);
-    if (sz && sz.data.length) sizes = Array.from(sz.data);
+    if (sc?.data.length) scales = Array.from(sc.data);
+    if (sz?.data.length) sizes = Array.from(sz.data);
     if (!scales && !sizes) im.fail(`neither scales nor sizes is given`);
   }
   const full = (v: number[], dflt: (k: number) => number): number[] => {
@@ -56,8 +56,7 @@ function linearConvention(im: OnnxImporter, ctm: string, { inHW, outHW, scaleHW 
   const halfPixelCenters = ctm === 'half_pixel' || ctm === 'pytorch_half_pixel';
   for (let k = 0; k < 2; k++) {
     if (alignCorners) continue;
-    if (ctm === 'pytorch_half_pixel' && outHW[k] === 1 && inHW[k] !== 1)
-      im.fail(`pytorch_half_pixel with an output size of 1 is not supported`);
+    if (ctm === 'pytorch_half_pixel' && outHW[k] === 1 && inHW[k] !== 1) im.fail(`pytorch_half_pixel with an output size of 1 is not supported`);
     const ratioOnnx = 1 / scaleHW[k];
     const ratioTf = inHW[k] / outHW[k];
     if (Math.abs(ratioOnnx - ratioTf) > 1e-6 * ratioTf)
@@ -73,19 +72,35 @@ function onnxNearestIndices(k: number, ctm: string, nearestMode: string, { inHW,
   for (let x = 0; x < outHW[k]; x++) {
     let xo: number;
     switch (ctm) {
-      case 'half_pixel': xo = (x + 0.5) / s - 0.5; break;
-      case 'pytorch_half_pixel': xo = outHW[k] > 1 ? (x + 0.5) / s - 0.5 : 0; break;
-      case 'align_corners': xo = outHW[k] === 1 ? 0 : (x * (inHW[k] - 1)) / (outHW[k] - 1); break;
-      case 'tf_half_pixel_for_nn': xo = (x + 0.5) / s; break;
-      default: xo = x / s;
+      case 'half_pixel':
+        xo = (x + 0.5) / s - 0.5;
+        break;
+      case 'pytorch_half_pixel':
+        xo = outHW[k] > 1 ? (x + 0.5) / s - 0.5 : 0;
+        break;
+      case 'align_corners':
+        xo = outHW[k] === 1 ? 0 : (x * (inHW[k] - 1)) / (outHW[k] - 1);
+        break;
+      case 'tf_half_pixel_for_nn':
+        xo = (x + 0.5) / s;
+        break;
+      default:
+        xo = x / s;
     }
     let i: number;
     const fl = Math.floor(xo);
     switch (nearestMode) {
-      case 'floor': i = fl; break;
-      case 'ceil': i = Math.ceil(xo); break;
-      case 'round_prefer_ceil': i = xo - fl >= 0.5 ? fl + 1 : fl; break;
-      default: i = xo - fl > 0.5 ? fl + 1 : fl;
+      case 'floor':
+        i = fl;
+        break;
+      case 'ceil':
+        i = Math.ceil(xo);
+        break;
+      case 'round_prefer_ceil':
+        i = xo - fl >= 0.5 ? fl + 1 : fl;
+        break;
+      default:
+        i = xo - fl > 0.5 ? fl + 1 : fl;
     }
     out.push(Math.min(Math.max(i, 0), inHW[k] - 1));
   }
@@ -115,9 +130,7 @@ function nearestConvention(im: OnnxImporter, ctm: string, nearestMode: string, s
     [false, true],
     [true, false],
   ];
-  const hit = candidates.find(([al, hp]) =>
-    [0, 1].every((k) => tfNearestIndices(k, al, hp, sizes).every((v, i) => v === want[k][i])),
-  );
+  const hit = candidates.find(([al, hp]) => [0, 1].every((k) => tfNearestIndices(k, al, hp, sizes).every((v, i) => v === want[k][i])));
   if (!hit)
     im.fail(
       `nearest resize ${what} with coordinate_transformation_mode '${ctm}' and nearest_mode '${nearestMode}' has no equivalent in naflow's nearest-neighbour resize`,
@@ -140,9 +153,7 @@ function resize(im: OnnxImporter, n: OnnxNode): void {
   const sizes: Sizes = { inHW: [d[2], d[3]], outHW: [outDims[2], outDims[3]], scaleHW };
   if (!KNOWN_CTM.includes(ctm)) im.fail(`coordinate_transformation_mode '${ctm}' is not supported`);
   const [alignCorners, halfPixelCenters] =
-    mode === 'linear'
-      ? linearConvention(im, ctm, sizes)
-      : nearestConvention(im, ctm, nearestMode, sizes, `${fmtDims(d)}→${fmtDims(outDims)}`);
+    mode === 'linear' ? linearConvention(im, ctm, sizes) : nearestConvention(im, ctm, nearestMode, sizes, `${fmtDims(d)}→${fmtDims(outDims)}`);
   im.emit('Resize', [x.ref], [n.outputs[0]], {
     size: [outDims[2], outDims[3]],
     mode: mode === 'linear' ? 'bilinear' : 'nearest',

@@ -116,7 +116,10 @@ function split(im: OnnxImporter, n: OnnxNode): boolean {
     off += sizes[k];
     if (!o) return;
     im.sliceTo(x, ranges, o, k ? `out${k}` : undefined);
-    im.setAct(o, ranges.map((rg) => sliceLength(...rg)));
+    im.setAct(
+      o,
+      ranges.map((rg) => sliceLength(...rg)),
+    );
   });
   return true;
 }
@@ -145,9 +148,7 @@ function cast(im: OnnxImporter, n: OnnxNode): boolean {
     return true;
   }
   if (x.tainted || !x.dims) return false;
-  im.fail(
-    `casts activation '${n.inputs[0]}' from ${x.dtype} to ${to}; naflow computes activations in float32 only (integer ops must fold at load time)`,
-  );
+  im.fail(`casts activation '${n.inputs[0]}' from ${x.dtype} to ${to}; naflow computes activations in float32 only (integer ops must fold at load time)`);
 }
 
 function pad(im: OnnxImporter, n: OnnxNode): void {

@@ -3,7 +3,8 @@ import { attrInts, attrStr } from './attributes.js';
 import type { OnnxImporter } from './importer.js';
 import type { OnnxNode } from './layout.js';
 
-export function spatialPads(im: OnnxImporter, 
+export function spatialPads(
+  im: OnnxImporter,
   n: OnnxNode,
   inHW: [number, number],
   kernel: [number, number],

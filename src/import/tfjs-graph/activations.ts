@@ -19,8 +19,7 @@ export const FUSABLE_ACTIVATIONS = new Set(['Relu', 'Relu6', 'Elu', 'Selu', 'Lea
  */
 export function activation(g: TfGraphImporter, n: TfNode, act: string, x: string, alpha: Val | undefined, last: boolean): string {
   const xs = g.b.shapeOf(x);
-  const emit = (op: string, inputs: string[], attrs: object) =>
-    last ? g.final(n, op, inputs, attrs, xs) : g.step(n, op.toLowerCase(), op, inputs, attrs, xs);
+  const emit = (op: string, inputs: string[], attrs: object) => (last ? g.final(n, op, inputs, attrs, xs) : g.step(n, op.toLowerCase(), op, inputs, attrs, xs));
   switch (act) {
     case 'Relu':
       return emit('Relu', [x], {});

@@ -84,7 +84,11 @@ export function inlineTensor(n: TfNode, source: string): tf.Tensor | undefined {
     if (t.dtype === 'DT_INT32') return tf.tensor(new Int32Array(ab), shape, 'int32');
     if (t.dtype === 'DT_INT64') {
       const big = new BigInt64Array(ab);
-      return tf.tensor(Int32Array.from(big, (v) => Number(v)), shape, 'int32');
+      return tf.tensor(
+        Int32Array.from(big, (v) => Number(v)),
+        shape,
+        'int32',
+      );
     }
     if (t.dtype === 'DT_BOOL') return tf.tensor(new Uint8Array(ab), shape, 'bool');
     throw new GraphError(`${source}: Const '${n.name}' stores ${t.dtype} tensorContent, which naflow cannot read`);

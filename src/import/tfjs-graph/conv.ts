@@ -60,9 +60,7 @@ const conv: TfGraphHandler = (g, n, ins) => {
     const c = g.step(n, 'conv', 'Conv', [x.name, w], attrs, outShape);
     const bnIns = [c, ...args.slice(0, 4).map((v) => g.constRef(v))];
     const eps = attrFloat(n, 'epsilon', 1e-3);
-    y = hasAct
-      ? g.step(n, 'bn', 'BatchNormalization', bnIns, { epsilon: eps }, outShape)
-      : g.final(n, 'BatchNormalization', bnIns, { epsilon: eps }, outShape);
+    y = hasAct ? g.step(n, 'bn', 'BatchNormalization', bnIns, { epsilon: eps }, outShape) : g.final(n, 'BatchNormalization', bnIns, { epsilon: eps }, outShape);
     extra = args[4];
   } else throw new ConvertFallback(`fused_ops ${fused.join(',')}`);
   if (hasAct) activation(g, n, act, y, extra, true);

@@ -23,13 +23,62 @@ import { ConvertFallback, broadcast, splitRef, stripRef, type Val } from './valu
 
 /** Unknown ops whose output has the shape of their (first) input, or the broadcast of two inputs. */
 const UNARY_ELEMENTWISE = new Set([
-  'Abs', 'Neg', 'Exp', 'Log', 'Log1p', 'Sqrt', 'Rsqrt', 'Square', 'Reciprocal', 'Sign', 'Floor', 'Ceil', 'Round',
-  'Elu', 'Selu', 'Softplus', 'Softsign', 'Erf', 'Sin', 'Cos', 'Cast', 'Relu', 'Relu6', 'Sigmoid', 'Tanh', 'LeakyRelu',
-  'Prelu', 'Softmax', 'LogSoftmax', 'Identity', 'ClipByValue', 'IsNan', 'LRN',
+  'Abs',
+  'Neg',
+  'Exp',
+  'Log',
+  'Log1p',
+  'Sqrt',
+  'Rsqrt',
+  'Square',
+  'Reciprocal',
+  'Sign',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Elu',
+  'Selu',
+  'Softplus',
+  'Softsign',
+  'Erf',
+  'Sin',
+  'Cos',
+  'Cast',
+  'Relu',
+  'Relu6',
+  'Sigmoid',
+  'Tanh',
+  'LeakyRelu',
+  'Prelu',
+  'Softmax',
+  'LogSoftmax',
+  'Identity',
+  'ClipByValue',
+  'IsNan',
+  'LRN',
 ]);
 const BINARY_ELEMENTWISE = new Set([
-  'Add', 'AddV2', 'Sub', 'Mul', 'RealDiv', 'Div', 'DivNoNan', 'Maximum', 'Minimum', 'Pow', 'SquaredDifference',
-  'FloorDiv', 'FloorMod', 'Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr',
+  'Add',
+  'AddV2',
+  'Sub',
+  'Mul',
+  'RealDiv',
+  'Div',
+  'DivNoNan',
+  'Maximum',
+  'Minimum',
+  'Pow',
+  'SquaredDifference',
+  'FloorDiv',
+  'FloorMod',
+  'Greater',
+  'GreaterEqual',
+  'Less',
+  'LessEqual',
+  'Equal',
+  'NotEqual',
+  'LogicalAnd',
+  'LogicalOr',
 ]);
 
 /**
@@ -141,7 +190,10 @@ function tryFold(im: TfGraphImporter, n: TfNode, ins: Val[]): boolean {
   let t: tf.Tensor | undefined;
   if (!tainted || BATCH_SAFE_FOLDS.has(n.op)) {
     try {
-      t = foldTfOp(n, ins.map((v) => im.consts.get(v.name)!));
+      t = foldTfOp(
+        n,
+        ins.map((v) => im.consts.get(v.name)!),
+      );
     } catch {
       t = undefined; // keep the node (reported as unsupported) rather than fail the import
     }
@@ -185,7 +237,7 @@ function convert(im: TfGraphImporter, n: TfNode): void {
   if (tryFold(im, n, ins) || tryShapeFold(im, n, ins)) return;
   const handler = tfGraphHandler(n.op);
   try {
-    if (handler && handler(im, n, ins)) return;
+    if (handler?.(im, n, ins)) return;
   } catch (e) {
     if (!(e instanceof ConvertFallback)) throw e;
   }
@@ -204,7 +256,15 @@ function keepUnknown(im: TfGraphImporter, n: TfNode, ins: Val[]): void {
   let shape: Shape | undefined;
   if (count === 1 && UNARY_ELEMENTWISE.has(n.op) && ins.length >= 1) shape = im.shape(ins[0]);
   else if (count === 1 && BINARY_ELEMENTWISE.has(n.op) && ins.length === 2) shape = broadcast(im.shape(ins[0]), im.shape(ins[1]));
-  im.b.emit(n.name, n.op, ins.map((v) => im.constRef(v)), attrs, shape, n.op, true);
+  im.b.emit(
+    n.name,
+    n.op,
+    ins.map((v) => im.constRef(v)),
+    attrs,
+    shape,
+    n.op,
+    true,
+  );
   const node = im.b.nodes[im.b.nodes.length - 1];
   for (let k = 1; k < count; k++) {
     const o = `${n.name}:${k}`;

@@ -89,8 +89,20 @@ const FOLDS: Record<string, TfFold> = {
 };
 
 export const BATCH_SAFE_FOLDS = new Set([
-  'Identity', 'StopGradient', 'Snapshot', 'Cast', 'StridedSlice', 'Slice', 'GatherV2', 'Gather', 'Pack', 'ConcatV2',
-  'Concat', 'Reshape', 'Squeeze', 'ExpandDims',
+  'Identity',
+  'StopGradient',
+  'Snapshot',
+  'Cast',
+  'StridedSlice',
+  'Slice',
+  'GatherV2',
+  'Gather',
+  'Pack',
+  'ConcatV2',
+  'Concat',
+  'Reshape',
+  'Squeeze',
+  'ExpandDims',
 ]);
 
 export function foldable(op: string): boolean {

@@ -3,7 +3,7 @@
  * inputs as constants or activations, adding constants to the graph, and emitting a TF node's final
  * node (named like the TF node) and its intermediate steps (`<node>/<step>`).
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type Shape } from '../../ir/graph.js';
 import { GraphBuilder, samePads } from '../tfjs-common.js';
 import { attrInts, attrStr } from './attrs.js';
@@ -50,7 +50,10 @@ export class TfGraphImporter {
       }
     const sig = model.signature;
     this.inputOrder = (sig?.inputs ?? []).map((o) => stripRef(o.name));
-    let outs = (sig?.outputs ?? []).map((o) => o.name).filter((o) => o && this.byName.has(splitRef(o)[0])).map(normRef);
+    let outs = (sig?.outputs ?? [])
+      .map((o) => o.name)
+      .filter((o) => o && this.byName.has(splitRef(o)[0]))
+      .map(normRef);
     this.fromSignature = outs.length > 0;
     if (outs.length === 0) {
       const consumed = new Set<string>();
@@ -78,7 +81,7 @@ export class TfGraphImporter {
     return v.kind === 'const' ? this.consts.get(v.name) : undefined;
   }
 
-  constInts(v: Val, n: TfNode, what: string): number[] {
+  constInts(v: Val, _n: TfNode, what: string): number[] {
     const t = this.constTensor(v);
     if (!t) throw new ConvertFallback(`${what} is not a constant`);
     return Array.from(t.dataSync() as ArrayLike<number>).map(Number);
@@ -109,7 +112,6 @@ export class TfGraphImporter {
     return v.kind === 'const' ? this.consts.get(v.name)!.shape.slice() : this.b.shapeOf(v.name);
   }
 
-
   /**
    * Emit the nodes for one TF node. `steps` are emitted as `<name>/<step>`, the final one as `<name>`.
    */
@@ -129,17 +131,10 @@ export class TfGraphImporter {
 
   requireNHWC(n: TfNode): void {
     const df = attrStr(n, 'data_format');
-    if (df && df !== 'NHWC')
-      throw new GraphError(`${this.source}: node '${n.name}' (${n.op}) uses data_format ${df}; naflow reads NHWC graphs only`);
+    if (df && df !== 'NHWC') throw new GraphError(`${this.source}: node '${n.name}' (${n.op}) uses data_format ${df}; naflow reads NHWC graphs only`);
   }
 
-  pads(
-    n: TfNode,
-    xs: Shape | undefined,
-    kernel: [number, number],
-    strides: [number, number],
-    dilations: [number, number],
-  ): [number, number, number, number] {
+  pads(n: TfNode, xs: Shape | undefined, kernel: [number, number], strides: [number, number], dilations: [number, number]): [number, number, number, number] {
     const p = (attrStr(n, 'padding') ?? 'VALID').toUpperCase();
     if (p === 'VALID') return [0, 0, 0, 0];
     if (p === 'EXPLICIT') {

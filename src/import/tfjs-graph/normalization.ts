@@ -6,13 +6,7 @@ const batchNorm: TfGraphHandler = (g, n, ins) => {
   const { x, xs } = firstInput(g, ins);
   g.requireNHWC(n);
   const [, scale, offset, mean, variance] = ins;
-  g.final(
-    n,
-    'BatchNormalization',
-    [x.name, ...[scale, offset, mean, variance].map((v) => g.constRef(v))],
-    { epsilon: attrFloat(n, 'epsilon', 1e-3) },
-    xs,
-  );
+  g.final(n, 'BatchNormalization', [x.name, ...[scale, offset, mean, variance].map((v) => g.constRef(v))], { epsilon: attrFloat(n, 'epsilon', 1e-3) }, xs);
   return true;
 };
 

@@ -68,7 +68,13 @@ const concat: TfGraphHandler = (g, n, ins) => {
     out[axis] = shapes.some((s) => s![axis] < 0) ? -1 : shapes.reduce((a, s) => a + s![axis], 0);
     if (out[0] !== -1 && shapes.some((s) => s![0] === -1)) out[0] = -1;
   }
-  g.final(n, 'Concat', parts.map((p) => g.constRef(p)), { axis }, out);
+  g.final(
+    n,
+    'Concat',
+    parts.map((p) => g.constRef(p)),
+    { axis },
+    out,
+  );
   return true;
 };
 

@@ -71,8 +71,7 @@ export const ACTIVATION_HANDLERS: LayerHandlerTable = {
     if (y === x) y = c.emit('relu', 'Relu', [x], {}, xs);
     return y;
   },
-  LeakyReLU: ({ c, cfg, x, xs }) =>
-    c.emit('leaky', 'LeakyRelu', [x], { alpha: cfg.optNum('alpha') ?? cfg.num('negative_slope', 0.3) }, xs),
+  LeakyReLU: ({ c, cfg, x, xs }) => c.emit('leaky', 'LeakyRelu', [x], { alpha: cfg.optNum('alpha') ?? cfg.num('negative_slope', 0.3) }, xs),
   PReLU: ({ im, c, layer, prefix, x, xs }) => c.emit('prelu', 'PRelu', [x, im.weight(layer, prefix, 'alpha', true)], {}, xs),
   Softmax: ({ c, cfg, x, xs, rank }) => {
     const axis = Array.isArray(cfg.get('axis')) ? cfg.numList('axis')[0] : cfg.num('axis', -1);

@@ -48,13 +48,24 @@ export function pair(v: unknown, dflt: [number, number]): [number, number] {
 
 /** Keras 2-D padding/cropping: n, [h, w] or [[top, bottom], [left, right]]. */
 export function padPairs(v: unknown, dflt: number): [[number, number], [number, number]] {
-  if (v === undefined || v === null) return [[dflt, dflt], [dflt, dflt]];
-  if (typeof v === 'number') return [[v, v], [v, v]];
+  if (v === undefined || v === null)
+    return [
+      [dflt, dflt],
+      [dflt, dflt],
+    ];
+  if (typeof v === 'number')
+    return [
+      [v, v],
+      [v, v],
+    ];
   if (Array.isArray(v)) {
     const one = (e: unknown): [number, number] => (Array.isArray(e) ? [Number(e[0]), Number(e[1])] : [Number(e), Number(e)]);
     return [one(v[0]), one(v[1] ?? v[0])];
   }
-  return [[dflt, dflt], [dflt, dflt]];
+  return [
+    [dflt, dflt],
+    [dflt, dflt],
+  ];
 }
 
 /** Broadcast of static shapes (-1: unknown); undefined when any is unknown. */

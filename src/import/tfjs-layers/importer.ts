@@ -101,7 +101,7 @@ export class LayersImporter {
       const inputShape = first.has('input_shape') ? [null, ...first.numList('input_shape')] : undefined;
       const bis = first.get('batch_input_shape') ?? first.get('batch_shape') ?? inputShape;
       if (!bis) throw new GraphError(`${this.source}: Sequential model: the first layer '${fname}' declares no input shape`);
-      x = this.makeInput(prefix + `${fname ?? 'sequential'}_input`, new LayerConfig({ ...first.data, batch_input_shape: bis }, first.at));
+      x = this.makeInput(`${prefix}${fname ?? 'sequential'}_input`, new LayerConfig({ ...first.data, batch_input_shape: bis }, first.at));
     }
     for (const l of rest) {
       const outs = this.importLayer(l, prefix, 0, [x]);
@@ -117,9 +117,7 @@ export class LayersImporter {
     const inputRefs = ioRefs(config.input_layers);
     const outputRefs = ioRefs(config.output_layers);
     if (feeds && feeds.length !== inputRefs.length)
-      throw new GraphError(
-        `${this.source}: nested model '${prefix.replace(/\/$/, '')}' has ${inputRefs.length} inputs but is called with ${feeds.length}`,
-      );
+      throw new GraphError(`${this.source}: nested model '${prefix.replace(/\/$/, '')}' has ${inputRefs.length} inputs but is called with ${feeds.length}`);
     const byName = new Map<string, KerasLayer>();
     for (const l of layers) byName.set(l.name, l);
 
@@ -222,27 +220,9 @@ export class LayersImporter {
    * A layer weight as a graph constant (created once per layer and parameter). `transform` may build
    * a derived tensor (e.g. a reshaped depthwise kernel); the original is then disposed.
    */
-  weight(
-    layer: KerasLayer,
-    prefix: string,
-    param: string,
-    required: true,
-    transform?: (t: tf.Tensor) => tf.Tensor,
-  ): string;
-  weight(
-    layer: KerasLayer,
-    prefix: string,
-    param: string,
-    required: boolean,
-    transform?: (t: tf.Tensor) => tf.Tensor,
-  ): string | undefined;
-  weight(
-    layer: KerasLayer,
-    prefix: string,
-    param: string,
-    required: boolean,
-    transform?: (t: tf.Tensor) => tf.Tensor,
-  ): string | undefined {
+  weight(layer: KerasLayer, prefix: string, param: string, required: true, transform?: (t: tf.Tensor) => tf.Tensor): string;
+  weight(layer: KerasLayer, prefix: string, param: string, required: boolean, transform?: (t: tf.Tensor) => tf.Tensor): string | undefined;
+  weight(layer: KerasLayer, prefix: string, param: string, required: boolean, transform?: (t: tf.Tensor) => tf.Tensor): string | undefined {
     const key = `${prefix}${layer.name}/${param}`;
     const done = this.layerConsts.get(key);
     if (done) return done;
@@ -286,9 +266,7 @@ export class LayersImporter {
       return this.importModel({ class_name: cls, config: cfg.data, at: cfg.at }, `${baseName}/`, inputs);
     }
     if (cfg.get('data_format') === 'channels_first')
-      throw new GraphError(
-        `${this.source}: layer '${baseName}' (${cls}) uses data_format 'channels_first'; naflow reads channels_last (NHWC) models only`,
-      );
+      throw new GraphError(`${this.source}: layer '${baseName}' (${cls}) uses data_format 'channels_first'; naflow reads channels_last (NHWC) models only`);
 
     const chain = new Chain(this.b, baseName, cls);
     let out: string | undefined;
@@ -332,13 +310,7 @@ export class LayersImporter {
     return new GraphError(`${this.source}: layer '${c.base}' (${cls}): ${what} is not supported by naflow`);
   }
 
-  pads(
-    padding: unknown,
-    s: Shape,
-    kernel: [number, number],
-    strides: [number, number],
-    dilations: [number, number],
-  ): [number, number, number, number] {
+  pads(padding: unknown, s: Shape, kernel: [number, number], strides: [number, number], dilations: [number, number]): [number, number, number, number] {
     const p = String(padding ?? 'valid').toLowerCase();
     if (p === 'valid') return [0, 0, 0, 0];
     if (p === 'same') {

@@ -6,8 +6,7 @@ import { broadcastShapes } from './chain.js';
 import type { LayerHandler, LayerHandlerTable } from './handler.js';
 
 const arithmetic: LayerHandler = ({ im, c, cls, inputs, x, xs }) => {
-  if (inputs.length < 2 && cls !== 'Add' && cls !== 'Multiply' && cls !== 'Average')
-    throw im.unsupported(c, cls, `${inputs.length} inputs`);
+  if (inputs.length < 2 && cls !== 'Add' && cls !== 'Multiply' && cls !== 'Average') throw im.unsupported(c, cls, `${inputs.length} inputs`);
   const op = cls === 'Subtract' ? 'Sub' : cls === 'Multiply' ? 'Mul' : 'Add';
   const shapeOut = broadcastShapes(inputs.map((i) => im.shape(i)));
   let y = inputs[0];

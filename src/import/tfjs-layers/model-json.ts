@@ -59,7 +59,11 @@ export class LayerConfig {
     const list = expectList(v, this.at.at(key));
     return list.map((e, k): number => {
       const x = typeof e === 'string' && e.trim() !== '' ? Number(e) : e;
-      if (typeof x !== 'number' || Number.isNaN(x)) return this.at.at(key).at(k).fail(`should be a number, but is ${describe(e)}`);
+      if (typeof x !== 'number' || Number.isNaN(x))
+        return this.at
+          .at(key)
+          .at(k)
+          .fail(`should be a number, but is ${describe(e)}`);
       return x;
     });
   }
@@ -93,10 +97,8 @@ export function layersTopology(modelJson: unknown, source: string): KerasModel {
     if (!isObject(inner)) return at.fail(`should be an object, but is ${describe(inner)}`);
     t = inner;
   }
-  if (typeof t.class_name !== 'string')
-    throw new GraphError(`${source}: modelTopology has no model class (expected Sequential, Model or Functional)`);
-  if (!MODEL_CLASSES.has(t.class_name))
-    throw new GraphError(`${source}: modelTopology class '${t.class_name}' is not a Sequential/Model/Functional model`);
+  if (typeof t.class_name !== 'string') throw new GraphError(`${source}: modelTopology has no model class (expected Sequential, Model or Functional)`);
+  if (!MODEL_CLASSES.has(t.class_name)) throw new GraphError(`${source}: modelTopology class '${t.class_name}' is not a Sequential/Model/Functional model`);
   return { class_name: t.class_name, config: t.config, at: at.at('config') };
 }
 

@@ -18,7 +18,22 @@ export const SHAPE_HANDLERS: LayerHandlerTable = {
   ZeroPadding2D: ({ c, cfg, x, xs }) => {
     const [[t, bt], [l, r]] = padPairs(cfg.get('padding'), 1);
     const out = xs ? [xs[0], xs[1] < 0 ? -1 : xs[1] + t + bt, xs[2] < 0 ? -1 : xs[2] + l + r, xs[3]] : undefined;
-    return c.emit('pad', 'Pad', [x], { pads: [[0, 0], [t, bt], [l, r], [0, 0]], mode: 'constant', value: 0 }, out);
+    return c.emit(
+      'pad',
+      'Pad',
+      [x],
+      {
+        pads: [
+          [0, 0],
+          [t, bt],
+          [l, r],
+          [0, 0],
+        ],
+        mode: 'constant',
+        value: 0,
+      },
+      out,
+    );
   },
   Cropping2D: ({ im, c, cfg, x }) => {
     const s = im.needShape(x);

@@ -14,7 +14,6 @@ export function broadcastDims(a: number[], b: number[]): number[] {
   return out;
 }
 
-
 export function normAxis(a: number, r: number, what = 'axis'): number {
   const x = a < 0 ? a + r : a;
   if (x < 0 || x >= r) throw new FoldError(`${what} ${a} is out of range for rank ${r}`);
@@ -43,7 +42,6 @@ export function sliceRange(dim: number, start: number, end: number, step: number
 export function sliceLength(s: number, e: number, step: number): number {
   return Math.max(0, Math.ceil((e - s) / step));
 }
-
 
 /** Largest host tensor the folder will materialise (guards against batch-dependent constants). */
 export const MAX_FOLD_ELEMENTS = 1 << 28;
@@ -112,12 +110,11 @@ export function sliceRanges(
 ): Array<[number, number, number]> {
   const r = dims.length;
   const ranges: Array<[number, number, number]> = dims.map((d) => [0, d, 1]);
-  const ax = axes && axes.length ? axes : starts.map((_, k) => k);
-  if (starts.length !== ax.length || ends.length !== ax.length)
-    throw new FoldError(`slice starts/ends/axes have different lengths`);
+  const ax = axes?.length ? axes : starts.map((_, k) => k);
+  if (starts.length !== ax.length || ends.length !== ax.length) throw new FoldError(`slice starts/ends/axes have different lengths`);
   ax.forEach((a0, k) => {
     const a = normAxis(a0, r, 'slice axis');
-    ranges[a] = sliceRange(dims[a], starts[k], ends[k], steps && steps.length ? steps[k] : 1);
+    ranges[a] = sliceRange(dims[a], starts[k], ends[k], steps?.length ? steps[k] : 1);
   });
   return ranges;
 }

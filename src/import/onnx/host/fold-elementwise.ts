@@ -24,7 +24,18 @@ export const UNARY: Record<string, (x: number) => number> = {
   Erf: (x) => {
     // Numerical Recipes erfc approximation (relative error < 1.2e-7)
     const t = 1 / (1 + 0.5 * Math.abs(x));
-    const y = 1 - t * Math.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+    const y =
+      1 -
+      t *
+        Math.exp(
+          -x * x -
+            1.26551223 +
+            t *
+              (1.00002368 +
+                t *
+                  (0.37409196 +
+                    t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+        );
     return x >= 0 ? y : -y;
   },
 };
@@ -63,15 +74,10 @@ function foldBinary(x: FoldArgs): HostTensor[] {
   return [acc];
 }
 
-const unaryFolds = Object.fromEntries(
-  Object.entries(UNARY).map(([op, f]): [string, Folder] => [op, (x) => [elementwise([x.need(0)], x.need(0).dtype, f)]]),
-);
+const unaryFolds = Object.fromEntries(Object.entries(UNARY).map(([op, f]): [string, Folder] => [op, (x) => [elementwise([x.need(0)], x.need(0).dtype, f)]]));
 const binaryFolds = Object.fromEntries(Object.keys(BINARY).map((op): [string, Folder] => [op, foldBinary]));
 const compareFolds = Object.fromEntries(
-  Object.entries(COMPARE).map(([op, f]): [string, Folder] => [
-    op,
-    (x) => [elementwise([x.need(0), x.need(1)], 'bool', (a, b) => (f(a, b) ? 1 : 0))],
-  ]),
+  Object.entries(COMPARE).map(([op, f]): [string, Folder] => [op, (x) => [elementwise([x.need(0), x.need(1)], 'bool', (a, b) => (f(a, b) ? 1 : 0))]]),
 );
 
 export const ELEMENTWISE_FOLDS: Record<string, Folder> = {
@@ -90,7 +96,7 @@ export const ELEMENTWISE_FOLDS: Record<string, Folder> = {
       elementwise([x.need(0), x.need(1)], x.need(0).dtype, (a, b) => {
         if (fmod) return a % b;
         const r = a % b;
-        return r !== 0 && (r < 0) !== (b < 0) ? r + b : r;
+        return r !== 0 && r < 0 !== b < 0 ? r + b : r;
       }),
     ];
   },

@@ -9,7 +9,10 @@ import type { Folder, FoldArgs } from './fold-types.js';
 function alongAxis(t: HostTensor, ref: HostTensor, axis: number): HostTensor {
   if (t.dims.length === 0 || t.data.length === 1) return reshapeHost(t, []);
   const ax = normAxis(axis, ref.dims.length);
-  return reshapeHost(t, ref.dims.map((d, k) => (k === ax ? t.data.length : 1)));
+  return reshapeHost(
+    t,
+    ref.dims.map((_d, k) => (k === ax ? t.data.length : 1)),
+  );
 }
 
 function reduce(x: FoldArgs): HostTensor[] {

@@ -29,9 +29,7 @@ export const SHAPE_FOLDS: Record<string, Folder> = {
   Shape: (x) => [shapeTensor(x.need(0).dims, x.attrs)],
   Unsqueeze: (x) => [reshapeHost(x.need(0), unsqueezeDims(x.need(0).dims, squeezeAxes(x)))],
   Squeeze: (x) => [reshapeHost(x.need(0), squeezeDims(x.need(0).dims, squeezeAxes(x)))],
-  Reshape: (x) => [
-    reshapeHost(x.need(0), reshapeDims(x.need(0).dims, toInts(x.need(1)), attrInt(x.attrs, 'allowzero', 0) === 1)),
-  ],
+  Reshape: (x) => [reshapeHost(x.need(0), reshapeDims(x.need(0).dims, toInts(x.need(1)), attrInt(x.attrs, 'allowzero', 0) === 1))],
   Flatten: (x) => [reshapeHost(x.need(0), flattenDims(x.need(0).dims, attrInt(x.attrs, 'axis', 1)))],
   Transpose: (x) => {
     const t = x.need(0);
@@ -65,7 +63,13 @@ export const SHAPE_FOLDS: Record<string, Folder> = {
     const d = x.need(2).data[0];
     const n = Math.max(Math.ceil((l - s) / d), 0);
     checkHostSize([n]);
-    return [makeTensor(x.need(0).dtype, [n], Array.from({ length: n }, (_, i) => s + i * d))];
+    return [
+      makeTensor(
+        x.need(0).dtype,
+        [n],
+        Array.from({ length: n }, (_, i) => s + i * d),
+      ),
+    ];
   },
   Expand: (x) => {
     const t = x.need(0);

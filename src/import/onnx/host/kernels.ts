@@ -41,7 +41,6 @@ export function reshapeHost(t: HostTensor, dims: number[]): HostTensor {
   return { dtype: t.dtype, dims: dims.slice(), data: t.data };
 }
 
-
 /** Index map from an output position to an input (broadcast) position. */
 function broadcastIndexer(inDims: number[], outDims: number[]): (i: number) => number {
   const r = outDims.length;
@@ -59,11 +58,7 @@ function broadcastIndexer(inDims: number[], outDims: number[]): (i: number) => n
   };
 }
 
-export function elementwise(
-  inputs: HostTensor[],
-  outType: HDType,
-  f: (...v: number[]) => number,
-): HostTensor {
+export function elementwise(inputs: HostTensor[], outType: HDType, f: (...v: number[]) => number): HostTensor {
   let dims: number[] = [];
   for (const t of inputs) dims = broadcastDims(dims, t.dims);
   const n = sizeOf(dims);
@@ -77,9 +72,8 @@ export function elementwise(
   return { dtype: outType, dims, data: out };
 }
 
-
 export function sliceHost(t: HostTensor, ranges: Array<[number, number, number]>): HostTensor {
-  const dims = t.dims.map((d, k) => sliceLength(...ranges[k]));
+  const dims = t.dims.map((_d, k) => sliceLength(...ranges[k]));
   const n = sizeOf(dims);
   const out = t.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
   const inStr = stridesOf(t.dims);
@@ -144,11 +138,20 @@ export function reduceHost(t: HostTensor, axes: number[], keep: boolean, kind: s
     const o = idx(i);
     const v = t.data[i];
     switch (kind) {
-      case 'ReduceProd': acc[o] *= v; break;
-      case 'ReduceMax': acc[o] = Math.max(acc[o], v); break;
-      case 'ReduceMin': acc[o] = Math.min(acc[o], v); break;
-      case 'ReduceSumSquare': acc[o] += v * v; break;
-      default: acc[o] += v;
+      case 'ReduceProd':
+        acc[o] *= v;
+        break;
+      case 'ReduceMax':
+        acc[o] = Math.max(acc[o], v);
+        break;
+      case 'ReduceMin':
+        acc[o] = Math.min(acc[o], v);
+        break;
+      case 'ReduceSumSquare':
+        acc[o] += v * v;
+        break;
+      default:
+        acc[o] += v;
     }
   }
   if (kind === 'ReduceMean') {
@@ -173,4 +176,3 @@ export function matmulHost(a: HostTensor, b: HostTensor): HostTensor {
     }
   return makeTensor(a.dtype, [m, n], out);
 }
-

@@ -5,18 +5,7 @@
  */
 
 /** Element types the host evaluator distinguishes (float16/bfloat16 are widened to float32 at read). */
-export type HDType =
-  | 'float32'
-  | 'float64'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'uint16'
-  | 'uint32'
-  | 'uint64'
-  | 'bool';
+export type HDType = 'float32' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'bool';
 
 export interface HostTensor {
   dtype: HDType;
@@ -72,7 +61,6 @@ export function scalar(dtype: HDType, v: number): HostTensor {
   return makeTensor(dtype, [], [v]);
 }
 
-
 /** ONNX Cast of one value (float → int truncates toward zero; narrow types wrap). */
 export function castValue(v: number, dtype: HDType): number {
   switch (dtype) {
@@ -87,11 +75,11 @@ export function castValue(v: number, dtype: HDType): number {
       const t = Math.trunc(v);
       switch (dtype) {
         case 'int8':
-          return ((t << 24) >> 24);
+          return (t << 24) >> 24;
         case 'uint8':
           return t & 0xff;
         case 'int16':
-          return ((t << 16) >> 16);
+          return (t << 16) >> 16;
         case 'uint16':
           return t & 0xffff;
         case 'int32':
@@ -157,7 +145,7 @@ export function decodeTensor(t: TensorProtoLike): HostTensor {
   const info = ONNX_DTYPES[code];
   if (!info) throw new FoldError(`${what} has unknown data type ${code}`);
   if (!info.host) throw new FoldError(`${what} has data type ${info.name}, which naflow does not support`);
-  if (t.dataLocation === 1 || (t.externalData && t.externalData.length)) {
+  if (t.dataLocation === 1 || t.externalData?.length) {
     const loc = t.externalData?.find((e) => e.key === 'location')?.value;
     throw new FoldError(
       `${what} is stored as external data${loc ? ` in '${loc}'` : ''}; naflow reads self-contained .onnx files only (re-save the model with all tensors inside it)`,
@@ -168,14 +156,25 @@ export function decodeTensor(t: TensorProtoLike): HostTensor {
   const dtype = info.host;
   const out = dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
   const raw = t.rawData;
-  if (raw && raw.length) {
+  if (raw?.length) {
     const bytes = Uint8Array.prototype.slice.call(raw);
     if (info.name === 'float32' && LITTLE_ENDIAN && bytes.byteLength === n * 4)
       return { dtype, dims, data: new Float32Array(bytes.buffer, bytes.byteOffset, n) };
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const width: Record<string, number> = {
-      float32: 4, uint8: 1, int8: 1, uint16: 2, int16: 2, int32: 4, int64: 8, bool: 1, float16: 2, float64: 8, uint32: 4,
-      uint64: 8, bfloat16: 2,
+      float32: 4,
+      uint8: 1,
+      int8: 1,
+      uint16: 2,
+      int16: 2,
+      int32: 4,
+      int64: 8,
+      bool: 1,
+      float16: 2,
+      float64: 8,
+      uint32: 4,
+      uint64: 8,
+      bfloat16: 2,
     };
     const w = width[info.name];
     if (bytes.byteLength !== n * w)
@@ -184,18 +183,42 @@ export function decodeTensor(t: TensorProtoLike): HostTensor {
       const o = i * w;
       let v: number;
       switch (info.name) {
-        case 'float32': v = dv.getFloat32(o, true); break;
-        case 'float64': v = dv.getFloat64(o, true); break;
-        case 'float16': v = float16ToFloat32(dv.getUint16(o, true)); break;
-        case 'bfloat16': v = bfloat16ToFloat32(dv.getUint16(o, true)); break;
-        case 'uint8': case 'bool': v = dv.getUint8(o); break;
-        case 'int8': v = dv.getInt8(o); break;
-        case 'uint16': v = dv.getUint16(o, true); break;
-        case 'int16': v = dv.getInt16(o, true); break;
-        case 'int32': v = dv.getInt32(o, true); break;
-        case 'uint32': v = dv.getUint32(o, true); break;
-        case 'int64': v = Number(dv.getBigInt64(o, true)); break;
-        default: v = Number(dv.getBigUint64(o, true));
+        case 'float32':
+          v = dv.getFloat32(o, true);
+          break;
+        case 'float64':
+          v = dv.getFloat64(o, true);
+          break;
+        case 'float16':
+          v = float16ToFloat32(dv.getUint16(o, true));
+          break;
+        case 'bfloat16':
+          v = bfloat16ToFloat32(dv.getUint16(o, true));
+          break;
+        case 'uint8':
+        case 'bool':
+          v = dv.getUint8(o);
+          break;
+        case 'int8':
+          v = dv.getInt8(o);
+          break;
+        case 'uint16':
+          v = dv.getUint16(o, true);
+          break;
+        case 'int16':
+          v = dv.getInt16(o, true);
+          break;
+        case 'int32':
+          v = dv.getInt32(o, true);
+          break;
+        case 'uint32':
+          v = dv.getUint32(o, true);
+          break;
+        case 'int64':
+          v = Number(dv.getBigInt64(o, true));
+          break;
+        default:
+          v = Number(dv.getBigUint64(o, true));
       }
       out[i] = v;
     }
@@ -204,20 +227,34 @@ export function decodeTensor(t: TensorProtoLike): HostTensor {
   let src: ArrayLike<number> | undefined;
   let conv: ((x: number) => number) | undefined;
   switch (info.name) {
-    case 'float32': src = t.floatData ?? []; break;
-    case 'float64': src = t.doubleData ?? []; break;
-    case 'int64': src = (t.int64Data ?? []).map(num); break;
-    case 'uint32': case 'uint64': src = (t.uint64Data ?? []).map(num); break;
-    case 'float16': src = t.int32Data ?? []; conv = float16ToFloat32; break;
-    case 'bfloat16': src = t.int32Data ?? []; conv = bfloat16ToFloat32; break;
-    default: src = t.int32Data ?? [];
+    case 'float32':
+      src = t.floatData ?? [];
+      break;
+    case 'float64':
+      src = t.doubleData ?? [];
+      break;
+    case 'int64':
+      src = (t.int64Data ?? []).map(num);
+      break;
+    case 'uint32':
+    case 'uint64':
+      src = (t.uint64Data ?? []).map(num);
+      break;
+    case 'float16':
+      src = t.int32Data ?? [];
+      conv = float16ToFloat32;
+      break;
+    case 'bfloat16':
+      src = t.int32Data ?? [];
+      conv = bfloat16ToFloat32;
+      break;
+    default:
+      src = t.int32Data ?? [];
   }
-  if (src.length !== n)
-    throw new FoldError(`${what} of shape [${dims.join(',')}] (${info.name}) holds ${src.length} values, expected ${n}`);
+  if (src.length !== n) throw new FoldError(`${what} of shape [${dims.join(',')}] (${info.name}) holds ${src.length} values, expected ${n}`);
   for (let i = 0; i < n; i++) out[i] = conv ? conv(src[i]) : src[i];
   return { dtype, dims, data: out };
 }
-
 
 export type Attrs = Record<string, unknown>;
 
