@@ -4,6 +4,7 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,28 @@ function nodeOnly(spec: string): boolean {
  * build on any it cannot.
  */
 async function nodeImportsOf(entry: string): Promise<string[]> {
+  return (await bundle(entry)).found;
+}
+
+/** Node globals used without a guard: `Buffer`, or `process.` not reached through `globalThis`. */
+const NODE_GLOBAL = /(?<![\w.$])(Buffer\b|process\.)/;
+
+/** naflow's own files in the bundle of `entry` that use a Node global, as "file:line: text". */
+async function nodeGlobalsOf(entry: string): Promise<string[]> {
+  const { inputs } = await bundle(entry);
+  return inputs
+    .filter((f) => f.startsWith('src/'))
+    .flatMap((f) =>
+      fs
+        .readFileSync(path.join(ROOT, f), 'utf8')
+        .split('\n')
+        .map((line, i) => ({ line: line.replace(/\/\/.*$|^\s*(\/\*|\*).*$/, ''), i }))
+        .filter(({ line }) => NODE_GLOBAL.test(line))
+        .map(({ line, i }) => `${f}:${i + 1}: ${line.trim()}`),
+    );
+}
+
+async function bundle(entry: string): Promise<{ found: string[]; inputs: string[] }> {
   const found: string[] = [];
   const result = await esbuild.build({
     entryPoints: [entry],
@@ -35,6 +58,7 @@ async function nodeImportsOf(entry: string): Promise<string[]> {
     platform: 'browser',
     format: 'esm',
     write: false,
+    metafile: true,
     logLevel: 'silent',
     plugins: [
       {
@@ -50,7 +74,7 @@ async function nodeImportsOf(entry: string): Promise<string[]> {
     ],
   });
   assert.deepEqual(result.errors, []);
-  return found;
+  return { found, inputs: Object.keys(result.metafile?.inputs ?? {}) };
 }
 
 test('the core entry bundles for the browser without any Node built-in or Node-only package', async () => {
@@ -67,5 +91,16 @@ test('the check names a Node import and the file that makes it (the Node entry h
   assert.ok(
     found.some((f) => f.startsWith('sharp (imported by src/node/decode-image.ts)')),
     found.join('\n'),
+  );
+});
+
+test('no file of the core bundle uses a Node global (Buffer, process) except through globalThis', async () => {
+  const found = await nodeGlobalsOf(path.join(ROOT, 'src', 'core.ts'));
+  assert.deepEqual(found, [], `Node globals in the core bundle:\n${found.join('\n')}`);
+  // the check itself: the Node adapters use both
+  const adapters = await nodeGlobalsOf(path.join(ROOT, 'src', 'node', 'register.ts'));
+  assert.ok(
+    adapters.some((f) => /Buffer|process\./.test(f)),
+    adapters.join('\n'),
   );
 });

@@ -215,19 +215,19 @@ interface PThreadLike {
  * behaviour.
  */
 async function setAndReady(name: string): Promise<void> {
-  const process = (globalThis as { process?: NodeJS.Process }).process;
-  if (!process?.listeners) return setAndReadyPlain(name);
+  const proc = (globalThis as { process?: NodeJS.Process }).process; // Node only: absent in a browser
+  if (!proc?.listeners) return setAndReadyPlain(name);
   const before = {
-    uncaughtException: new Set(process.listeners('uncaughtException')),
-    unhandledRejection: new Set(process.listeners('unhandledRejection')),
+    uncaughtException: new Set(proc.listeners('uncaughtException')),
+    unhandledRejection: new Set(proc.listeners('unhandledRejection')),
   };
   try {
     const ok = await tf.setBackend(name);
     if (!ok) throw new Error(`could not initialise the '${name}' tensor backend`);
     await tf.ready();
   } finally {
-    for (const l of process.listeners('uncaughtException')) if (!before.uncaughtException.has(l)) process.removeListener('uncaughtException', l);
-    for (const l of process.listeners('unhandledRejection')) if (!before.unhandledRejection.has(l)) process.removeListener('unhandledRejection', l);
+    for (const l of proc.listeners('uncaughtException')) if (!before.uncaughtException.has(l)) proc.removeListener('uncaughtException', l);
+    for (const l of proc.listeners('unhandledRejection')) if (!before.unhandledRejection.has(l)) proc.removeListener('unhandledRejection', l);
   }
 }
 

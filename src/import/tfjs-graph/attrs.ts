@@ -4,8 +4,21 @@ import { GraphError, type DType } from '../../ir/graph.js';
 import { prod } from '../tfjs-common.js';
 import type { TfAttr, TfNode } from './model-json.js';
 
+/** Base64 → bytes without Node's Buffer (atob is in browsers and in Node); bad base64 is the model file's fault. */
+export function base64Bytes(s: string, what = 'a base64 attribute'): Uint8Array {
+  let bin: string;
+  try {
+    bin = atob(s);
+  } catch {
+    throw new GraphError(`${what} is not valid base64`);
+  }
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
 export function b64(s: string): string {
-  return Buffer.from(s, 'base64').toString('utf8');
+  return new TextDecoder().decode(base64Bytes(s));
 }
 
 export function attrInts(n: TfNode, key: string): number[] | undefined {
@@ -78,7 +91,7 @@ export function inlineTensor(n: TfNode, source: string): tf.Tensor | undefined {
   const size = prod(shape);
   if (dtype === undefined) throw new GraphError(`${source}: Const '${n.name}' has dtype ${t.dtype}, which naflow cannot read`);
   if (t.tensorContent) {
-    const bytes = Buffer.from(t.tensorContent, 'base64');
+    const bytes = base64Bytes(t.tensorContent, `${source}: Const '${n.name}'`);
     const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
     if (t.dtype === 'DT_FLOAT') return tf.tensor(new Float32Array(ab), shape, 'float32');
     if (t.dtype === 'DT_INT32') return tf.tensor(new Int32Array(ab), shape, 'int32');
