@@ -126,6 +126,37 @@ async function compareFlows(model: Model, input: string | tf.Tensor, methods: Re
   }
 }
 
+/** A progress bar over the cascade's layers on stderr when `show`, started on the first layer; a no-op otherwise. */
+function layerProgress(show: boolean): { onLayer: (done: number, total: number, name: string) => void; stop: () => void } {
+  const bar = show
+    ? new cliProgress.SingleBar(
+        { stream: process.stderr, format: 'explain [{bar}] {value}/{total} layers  {layer}', hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  let started = false;
+  return {
+    onLayer: (done, total, name) => {
+      if (!bar) return;
+      if (!started) {
+        bar.start(total, 0, { layer: '' });
+        started = true;
+      }
+      bar.update(done, { layer: name.slice(-40) });
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+/** The two-line human summary of an explanation: the decision, then the maps written and where. */
+function explainSummary(source: string, result: ExplainResult, mode: string, out: string): string {
+  const d = result.decision;
+  return (
+    `${source}: class ${d.classIndex}${d.label ? ` (${d.label}${d.id ? `, ${d.id}` : ''})` : ''}, score ${d.score.toFixed(4)}\n` +
+    `${result.layers.length} layer maps (${mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`
+  );
+}
+
 export async function explainCommand(args: string[], opts: ExplainOpts): Promise<number> {
   const { mode, normalize, colormap, variant, displaySize, layers } = parseFlowOptions(opts);
   const classIndex = opts.class === undefined ? undefined : Number(opts.class);
@@ -153,37 +184,23 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
   } catch (e) {
     throw withModelName(e, split.model);
   }
-  const bar =
-    process.stderr.isTTY && !opts.json
-      ? new cliProgress.SingleBar(
-          { stream: process.stderr, format: 'explain [{bar}] {value}/{total} layers  {layer}', hideCursor: true },
-          cliProgress.Presets.shades_classic,
-        )
-      : undefined;
+  const progress = layerProgress(!!process.stderr.isTTY && !opts.json);
   let result: ExplainResult;
   let compared: Comparison[] = [];
   try {
     const input = opts.inputTensor ? tensorFromNpy(opts.inputTensor, model) : image!;
     try {
-      let started = false;
       result = await explain(model, input, {
         mode,
         classIndex,
         trunkEnd: opts.trunkEnd,
         scoreTensor: opts.scoreTensor,
         variant,
-        onLayer: (done, total, name) => {
-          if (!bar) return;
-          if (!started) {
-            bar.start(total, 0, { layer: '' });
-            started = true;
-          }
-          bar.update(done, { layer: name.slice(-40) });
-        },
+        onLayer: progress.onLayer,
       });
       compared = await compareFlows(model, input, compare, result);
     } finally {
-      bar?.stop();
+      progress.stop();
       if (input instanceof tf.Tensor) input.dispose();
     }
     // the baselines' maps are written beside NAFlow's under the same file stems (layers aligned by tensor name)
@@ -216,13 +233,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
       }
     });
     if (opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
-    else {
-      const d = result.decision;
-      process.stdout.write(
-        `${source}: class ${d.classIndex}${d.label ? ` (${d.label}${d.id ? `, ${d.id}` : ''})` : ''}, score ${d.score.toFixed(4)}\n` +
-          `${result.layers.length} layer maps (${mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`,
-      );
-    }
+    else process.stdout.write(explainSummary(source, result, mode, out));
   } finally {
     model.dispose();
   }

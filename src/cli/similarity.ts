@@ -158,6 +158,55 @@ async function embedFiles(model: Model, files: string[], embeddingNode: string, 
   return out;
 }
 
+/** What the query is compared with: the embedded --ref/--gallery images, the --support class prototypes, or the loaded --bank. */
+async function similarityTarget(
+  model: Model,
+  modelFile: string,
+  source: 'ref' | 'gallery' | 'support' | 'bank',
+  opts: SimilarityOpts,
+  ctx: { embeddingNode: string; metric: Metric; show: boolean; imageOf: ImageSource; k: number; temperature: number },
+): Promise<SimilarityTarget> {
+  const { embeddingNode, metric, show, imageOf } = ctx;
+  if (source === 'ref' || source === 'gallery') {
+    const files = source === 'ref' ? [opts.ref!] : imageFiles(opts.gallery!);
+    if (!files.length) throw new SimilarityError(`gallery ${opts.gallery}: no images (JPEG, PNG or WebP) in the folder`);
+    const embs = await embedFiles(model, files, embeddingNode, show && files.length > 1, imageOf);
+    return retrievalTarget(
+      files.map((file, i): Reference => ({ embedding: embs[i], file })),
+      metric,
+    );
+  }
+  if (source === 'support') {
+    const classes = readLabelledFolder(opts.support!, 'support folder');
+    const all = await embedFiles(
+      model,
+      classes.flatMap((c) => c.files),
+      embeddingNode,
+      show,
+      imageOf,
+    );
+    let at = 0;
+    return prototypeTarget(
+      classes.map((c) => ({ label: c.label, embeddings: c.files.map(() => all[at++]) })),
+      metric,
+    );
+  }
+  const bank = loadBank(opts.bank!, { modelFile, embeddingTensor: embeddingNode });
+  return knnTarget(bank, { k: ctx.k, temperature: ctx.temperature, metric });
+}
+
+/** The two-line human summary: the decision (or the most similar reference), then the maps written and where. */
+function similaritySummary(query: string, result: SimilarityResult, mode: string, out: string): string {
+  const s = result.similarity;
+  const ref0 = s.references[0];
+  const refs = s.references.length === 1 ? (ref0.file ?? ref0.label ?? 'the reference') : `${s.references.length} references`;
+  const what = s.kind === 'retrieval' ? `most similar: ${refs}` : `${s.kind === 'knn' ? 'k-NN' : 'few-shot'} decision: ${result.decision.label} (vs ${refs})`;
+  return (
+    `${query}: ${what}; ${s.metric} similarity ${s.similarity.toFixed(4)}\n` +
+    `${result.layers.length} layer maps (${mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`
+  );
+}
+
 export async function explainSimilarityCommand(modelFile: string, opts: SimilarityOpts): Promise<number> {
   const sources = (['ref', 'gallery', 'support', 'bank'] as const).filter((s) => opts[s] !== undefined);
   if (sources.length !== 1)
@@ -193,33 +242,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
   try {
     const embeddingNode = embeddingTensorOf(model, opts.embeddingNode);
     const metric = (opts.metric ?? model.card.metric ?? (source === 'support' ? 'euclidean' : 'cosine')) as Metric;
-    let target: SimilarityTarget;
-    if (source === 'ref' || source === 'gallery') {
-      const files = source === 'ref' ? [opts.ref!] : imageFiles(opts.gallery!);
-      if (!files.length) throw new SimilarityError(`gallery ${opts.gallery}: no images (JPEG, PNG or WebP) in the folder`);
-      const embs = await embedFiles(model, files, embeddingNode, show && files.length > 1, imageOf);
-      target = retrievalTarget(
-        files.map((file, i): Reference => ({ embedding: embs[i], file })),
-        metric,
-      );
-    } else if (source === 'support') {
-      const classes = readLabelledFolder(opts.support!, 'support folder');
-      const all = await embedFiles(
-        model,
-        classes.flatMap((c) => c.files),
-        embeddingNode,
-        show,
-        imageOf,
-      );
-      let at = 0;
-      target = prototypeTarget(
-        classes.map((c) => ({ label: c.label, embeddings: c.files.map(() => all[at++]) })),
-        metric,
-      );
-    } else {
-      const bank = loadBank(opts.bank!, { modelFile, embeddingTensor: embeddingNode });
-      target = knnTarget(bank, { k, temperature, metric });
-    }
+    const target = await similarityTarget(model, modelFile, source, opts, { embeddingNode, metric, show, imageOf, k, temperature });
     const bar = progress('explain', show);
     let result: SimilarityResult;
     const cascadeOpts = { mode, trunkEnd: opts.trunkEnd, variant, embeddingNode, weighting };
@@ -271,15 +294,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
       },
     );
     if (opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
-    else {
-      const refs = s.references.length === 1 ? (ref0.file ?? ref0.label ?? 'the reference') : `${s.references.length} references`;
-      const what =
-        s.kind === 'retrieval' ? `most similar: ${refs}` : `${s.kind === 'knn' ? 'k-NN' : 'few-shot'} decision: ${result.decision.label} (vs ${refs})`;
-      process.stdout.write(
-        `${query}: ${what}; ${s.metric} similarity ${s.similarity.toFixed(4)}\n` +
-          `${result.layers.length} layer maps (${mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`,
-      );
-    }
+    else process.stdout.write(similaritySummary(query, result, mode, out));
   } finally {
     model.dispose();
     detector?.dispose();

@@ -115,91 +115,99 @@ function buildFromManifest(json: unknown, files: ModelFiles, kind: string, build
   }
 }
 
+/**
+ * FaceRecognitionNet's building blocks over the builder `b` and its weights `w`: conv + scale (+ ReLU),
+ * the residual block, and the down-sampling residual block (its shortcut average-pooled and zero-padded).
+ */
+function faceRecognitionBlocks(b: GraphBuilder, w: TakeWeight) {
+  const zeroOne = new Map<number, [string, string]>();
+  const meanVar = (c: number): [string, string] => {
+    // mean-0 / variance-1 constants, shared per channel count
+    let mv = zeroOne.get(c);
+    if (!mv) zeroOne.set(c, (mv = [b.addConst(`scale_mean_${c}`, tf.zeros([c])), b.addConst(`scale_var_${c}`, tf.ones([c]))]));
+    return mv;
+  };
+  const conv = (x: string, prefix: string, stride: number, relu: boolean, valid: boolean): string => {
+    const xs = b.shapeOf(x)!;
+    const filt = w(`${prefix}/conv/filters`);
+    const [k, , , cout] = b.shapeOf(filt)!;
+    const p = valid ? 0 : (k - 1) >> 1;
+    const oh = Math.floor((xs[1] + 2 * p - k) / stride) + 1,
+      ow = Math.floor((xs[2] + 2 * p - k) / stride) + 1;
+    const shape: Shape = [xs[0], oh, ow, cout];
+    let y = b.emit(
+      `${prefix}/conv`,
+      'Conv',
+      [x, filt, w(`${prefix}/conv/bias`)],
+      { strides: [stride, stride], pads: [p, p, p, p], dilations: [1, 1], group: 1 },
+      shape,
+      'conv2d',
+    );
+    const [m, v] = meanVar(cout);
+    y = b.emit(`${prefix}/scale`, 'BatchNormalization', [y, w(`${prefix}/scale/weights`), w(`${prefix}/scale/biases`), m, v], { epsilon: 0 }, shape, 'scale');
+    return relu ? b.emit(`${prefix}/relu`, 'Relu', [y], {}, shape) : y;
+  };
+  const residual = (x: string, prefix: string): string => {
+    const y = conv(conv(x, `${prefix}/conv1`, 1, true, false), `${prefix}/conv2`, 1, false, false);
+    const s = b.emit(`${prefix}/add`, 'Add', [y, x], {}, b.shapeOf(x));
+    return b.emit(`${prefix}/out`, 'Relu', [s], {}, b.shapeOf(x));
+  };
+  const residualDown = (x: string, prefix: string): string => {
+    let y = conv(conv(x, `${prefix}/conv1`, 2, true, true), `${prefix}/conv2`, 1, false, false);
+    const xs = b.shapeOf(x)!;
+    const ph = Math.floor(xs[1] / 2),
+      pw = Math.floor(xs[2] / 2);
+    let pooled = b.emit(
+      `${prefix}/shortcut_pool`,
+      'AveragePool',
+      [x],
+      { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], countIncludePad: false },
+      [xs[0], ph, pw, xs[3]],
+    );
+    const ys = b.shapeOf(y)!;
+    if (ys[1] !== ph || ys[2] !== pw)
+      y = b.emit(
+        `${prefix}/pad_branch`,
+        'Pad',
+        [y],
+        {
+          pads: [
+            [0, 0],
+            [0, ph - ys[1]],
+            [0, pw - ys[2]],
+            [0, 0],
+          ],
+          mode: 'constant',
+          value: 0,
+        },
+        [ys[0], ph, pw, ys[3]],
+      );
+    if (xs[3] !== ys[3])
+      pooled = b.emit(
+        `${prefix}/shortcut_pad`,
+        'Pad',
+        [pooled],
+        {
+          pads: [
+            [0, 0],
+            [0, 0],
+            [0, 0],
+            [0, ys[3] - xs[3]],
+          ],
+          mode: 'constant',
+          value: 0,
+        },
+        [xs[0], ph, pw, ys[3]],
+      );
+    const s = b.emit(`${prefix}/add`, 'Add', [pooled, y], {}, [ys[0], ph, pw, ys[3]]);
+    return b.emit(`${prefix}/out`, 'Relu', [s], {}, [ys[0], ph, pw, ys[3]]);
+  };
+  return { conv, residual, residualDown };
+}
+
 export function importFaceRecognitionNet(json: unknown, files: ModelFiles): Graph {
   return buildFromManifest(json, files, 'FaceRecognitionNet', (b, w) => {
-    const zeroOne = new Map<number, [string, string]>();
-    const meanVar = (c: number): [string, string] => {
-      // mean-0 / variance-1 constants, shared per channel count
-      let mv = zeroOne.get(c);
-      if (!mv) zeroOne.set(c, (mv = [b.addConst(`scale_mean_${c}`, tf.zeros([c])), b.addConst(`scale_var_${c}`, tf.ones([c]))]));
-      return mv;
-    };
-    const conv = (x: string, prefix: string, stride: number, relu: boolean, valid: boolean): string => {
-      const xs = b.shapeOf(x)!;
-      const filt = w(`${prefix}/conv/filters`);
-      const [k, , , cout] = b.shapeOf(filt)!;
-      const p = valid ? 0 : (k - 1) >> 1;
-      const oh = Math.floor((xs[1] + 2 * p - k) / stride) + 1,
-        ow = Math.floor((xs[2] + 2 * p - k) / stride) + 1;
-      const shape: Shape = [xs[0], oh, ow, cout];
-      let y = b.emit(
-        `${prefix}/conv`,
-        'Conv',
-        [x, filt, w(`${prefix}/conv/bias`)],
-        { strides: [stride, stride], pads: [p, p, p, p], dilations: [1, 1], group: 1 },
-        shape,
-        'conv2d',
-      );
-      const [m, v] = meanVar(cout);
-      y = b.emit(`${prefix}/scale`, 'BatchNormalization', [y, w(`${prefix}/scale/weights`), w(`${prefix}/scale/biases`), m, v], { epsilon: 0 }, shape, 'scale');
-      return relu ? b.emit(`${prefix}/relu`, 'Relu', [y], {}, shape) : y;
-    };
-    const residual = (x: string, prefix: string): string => {
-      const y = conv(conv(x, `${prefix}/conv1`, 1, true, false), `${prefix}/conv2`, 1, false, false);
-      const s = b.emit(`${prefix}/add`, 'Add', [y, x], {}, b.shapeOf(x));
-      return b.emit(`${prefix}/out`, 'Relu', [s], {}, b.shapeOf(x));
-    };
-    const residualDown = (x: string, prefix: string): string => {
-      let y = conv(conv(x, `${prefix}/conv1`, 2, true, true), `${prefix}/conv2`, 1, false, false);
-      const xs = b.shapeOf(x)!;
-      const ph = Math.floor(xs[1] / 2),
-        pw = Math.floor(xs[2] / 2);
-      let pooled = b.emit(
-        `${prefix}/shortcut_pool`,
-        'AveragePool',
-        [x],
-        { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], countIncludePad: false },
-        [xs[0], ph, pw, xs[3]],
-      );
-      const ys = b.shapeOf(y)!;
-      if (ys[1] !== ph || ys[2] !== pw)
-        y = b.emit(
-          `${prefix}/pad_branch`,
-          'Pad',
-          [y],
-          {
-            pads: [
-              [0, 0],
-              [0, ph - ys[1]],
-              [0, pw - ys[2]],
-              [0, 0],
-            ],
-            mode: 'constant',
-            value: 0,
-          },
-          [ys[0], ph, pw, ys[3]],
-        );
-      if (xs[3] !== ys[3])
-        pooled = b.emit(
-          `${prefix}/shortcut_pad`,
-          'Pad',
-          [pooled],
-          {
-            pads: [
-              [0, 0],
-              [0, 0],
-              [0, 0],
-              [0, ys[3] - xs[3]],
-            ],
-            mode: 'constant',
-            value: 0,
-          },
-          [xs[0], ph, pw, ys[3]],
-        );
-      const s = b.emit(`${prefix}/add`, 'Add', [pooled, y], {}, [ys[0], ph, pw, ys[3]]);
-      return b.emit(`${prefix}/out`, 'Relu', [s], {}, [ys[0], ph, pw, ys[3]]);
-    };
-
+    const { conv, residual, residualDown } = faceRecognitionBlocks(b, w);
     let x = b.addInput('image', [-1, 150, 150, 3]);
     x = conv(x, 'conv32_down', 2, true, true);
     const xs = b.shapeOf(x)!;

@@ -6,6 +6,7 @@ import './elementwise.js';
 import './pooling.js';
 import './linear.js';
 import './shape.js';
+import './slice-pad.js';
 import './resize.js';
 import './elu.js';
 import './softplus.js';

@@ -1,5 +1,5 @@
 /**
- * The shared fixtures of the inverse-rule and JVP tests (inverse.test.ts, op-jvp.test.ts): op attribute
+ * The shared fixtures of the inverse-rule and JVP tests (inverse.test.ts, inverse-exact.test.ts, op-jvp.test.ts): op attribute
  * builders, one op instance with its forward output, the inverse call with the ownership/leak checks every
  * inverse must pass, and J assembled densely from the JVP.
  */

@@ -154,106 +154,94 @@ export function decodeTensor(t: TensorProtoLike): HostTensor {
   if (t.segment) throw new FoldError(`${what} is segmented; naflow does not support segmented tensors`);
   const n = sizeOf(dims);
   const dtype = info.host;
-  const out = dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
-  const raw = t.rawData;
-  if (raw?.length) {
-    const bytes = Uint8Array.prototype.slice.call(raw);
-    if (info.name === 'float32' && LITTLE_ENDIAN && bytes.byteLength === n * 4)
-      return { dtype, dims, data: new Float32Array(bytes.buffer, bytes.byteOffset, n) };
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const width: Record<string, number> = {
-      float32: 4,
-      uint8: 1,
-      int8: 1,
-      uint16: 2,
-      int16: 2,
-      int32: 4,
-      int64: 8,
-      bool: 1,
-      float16: 2,
-      float64: 8,
-      uint32: 4,
-      uint64: 8,
-      bfloat16: 2,
-    };
-    const w = width[info.name];
-    if (bytes.byteLength !== n * w)
-      throw new FoldError(`${what} of shape [${dims.join(',')}] (${info.name}) has ${bytes.byteLength} bytes of raw data, expected ${n * w}`);
-    for (let i = 0; i < n; i++) {
-      const o = i * w;
-      let v: number;
-      switch (info.name) {
-        case 'float32':
-          v = dv.getFloat32(o, true);
-          break;
-        case 'float64':
-          v = dv.getFloat64(o, true);
-          break;
-        case 'float16':
-          v = float16ToFloat32(dv.getUint16(o, true));
-          break;
-        case 'bfloat16':
-          v = bfloat16ToFloat32(dv.getUint16(o, true));
-          break;
-        case 'uint8':
-        case 'bool':
-          v = dv.getUint8(o);
-          break;
-        case 'int8':
-          v = dv.getInt8(o);
-          break;
-        case 'uint16':
-          v = dv.getUint16(o, true);
-          break;
-        case 'int16':
-          v = dv.getInt16(o, true);
-          break;
-        case 'int32':
-          v = dv.getInt32(o, true);
-          break;
-        case 'uint32':
-          v = dv.getUint32(o, true);
-          break;
-        case 'int64':
-          v = Number(dv.getBigInt64(o, true));
-          break;
-        default:
-          v = Number(dv.getBigUint64(o, true));
-      }
-      out[i] = v;
-    }
-    return { dtype, dims, data: out };
-  }
-  let src: ArrayLike<number> | undefined;
-  let conv: ((x: number) => number) | undefined;
-  switch (info.name) {
-    case 'float32':
-      src = t.floatData ?? [];
-      break;
-    case 'float64':
-      src = t.doubleData ?? [];
-      break;
-    case 'int64':
-      src = (t.int64Data ?? []).map(num);
-      break;
-    case 'uint32':
-    case 'uint64':
-      src = (t.uint64Data ?? []).map(num);
-      break;
-    case 'float16':
-      src = t.int32Data ?? [];
-      conv = float16ToFloat32;
-      break;
-    case 'bfloat16':
-      src = t.int32Data ?? [];
-      conv = bfloat16ToFloat32;
-      break;
-    default:
-      src = t.int32Data ?? [];
-  }
+  if (t.rawData?.length) return decodeRawData(t.rawData, info.name, dtype, dims, n, what);
+  const { src, conv } = typedFieldValues(t, info.name);
   if (src.length !== n) throw new FoldError(`${what} of shape [${dims.join(',')}] (${info.name}) holds ${src.length} values, expected ${n}`);
+  const out = dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = conv ? conv(src[i]) : src[i];
   return { dtype, dims, data: out };
+}
+
+/** Bytes per element of rawData, by ONNX data type name. */
+const RAW_WIDTH: Record<string, number> = {
+  float32: 4,
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  int32: 4,
+  int64: 8,
+  bool: 1,
+  float16: 2,
+  float64: 8,
+  uint32: 4,
+  uint64: 8,
+  bfloat16: 2,
+};
+
+/** A tensor's rawData (little-endian, as ONNX stores it), `n` elements of type `typeName`; float32 on a little-endian host is a view, not a copy. */
+function decodeRawData(raw: Uint8Array, typeName: string, dtype: HostTensor['dtype'], dims: number[], n: number, what: string): HostTensor {
+  const bytes = Uint8Array.prototype.slice.call(raw);
+  if (typeName === 'float32' && LITTLE_ENDIAN && bytes.byteLength === n * 4) return { dtype, dims, data: new Float32Array(bytes.buffer, bytes.byteOffset, n) };
+  const out = dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const w = RAW_WIDTH[typeName];
+  if (bytes.byteLength !== n * w)
+    throw new FoldError(`${what} of shape [${dims.join(',')}] (${typeName}) has ${bytes.byteLength} bytes of raw data, expected ${n * w}`);
+  for (let i = 0; i < n; i++) out[i] = readRawValue(dv, i * w, typeName);
+  return { dtype, dims, data: out };
+}
+
+/** One little-endian element of type `typeName` at byte offset `o`. */
+function readRawValue(dv: DataView, o: number, typeName: string): number {
+  switch (typeName) {
+    case 'float32':
+      return dv.getFloat32(o, true);
+    case 'float64':
+      return dv.getFloat64(o, true);
+    case 'float16':
+      return float16ToFloat32(dv.getUint16(o, true));
+    case 'bfloat16':
+      return bfloat16ToFloat32(dv.getUint16(o, true));
+    case 'uint8':
+    case 'bool':
+      return dv.getUint8(o);
+    case 'int8':
+      return dv.getInt8(o);
+    case 'uint16':
+      return dv.getUint16(o, true);
+    case 'int16':
+      return dv.getInt16(o, true);
+    case 'int32':
+      return dv.getInt32(o, true);
+    case 'uint32':
+      return dv.getUint32(o, true);
+    case 'int64':
+      return Number(dv.getBigInt64(o, true));
+    default:
+      return Number(dv.getBigUint64(o, true));
+  }
+}
+
+/** The typed field holding a tensor's values when it has no rawData, and the conversion its elements need (16-bit floats ride in int32Data). */
+function typedFieldValues(t: TensorProtoLike, typeName: string): { src: ArrayLike<number>; conv?: (x: number) => number } {
+  switch (typeName) {
+    case 'float32':
+      return { src: t.floatData ?? [] };
+    case 'float64':
+      return { src: t.doubleData ?? [] };
+    case 'int64':
+      return { src: (t.int64Data ?? []).map(num) };
+    case 'uint32':
+    case 'uint64':
+      return { src: (t.uint64Data ?? []).map(num) };
+    case 'float16':
+      return { src: t.int32Data ?? [], conv: float16ToFloat32 };
+    case 'bfloat16':
+      return { src: t.int32Data ?? [], conv: bfloat16ToFloat32 };
+    default:
+      return { src: t.int32Data ?? [] };
+  }
 }
 
 export type Attrs = Record<string, unknown>;
