@@ -12,6 +12,20 @@ export type { RgbImage } from './core.js'; // render/ has a structurally equal o
 export { loadModel, importGraph, detectFormat, type LoadOptions } from './node/load.js';
 export { loadCard, cardPathFor } from './node/card-file.js';
 export * from './render/index.js';
+export {
+  encodePng,
+  writePng,
+  flowStrip,
+  flowGif,
+  colorbarPng,
+  captionSupport,
+  layerCaption,
+  DEFAULT_FONT_FAMILY,
+  type Tile,
+  type StripOptions,
+  type GifOptions,
+  type CaptionOptions,
+} from './node/compose.js';
 export { decodeImage } from './node/decode-image.js';
 export { DEFAULT_MODEL, DEFAULT_IMAGE } from './defaults.js';
 export { readNpy, writeNpy } from './node/npy-file.js';

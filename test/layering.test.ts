@@ -23,7 +23,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['ops'], // op rules (and their shared least-squares inverses)
   ['engine'], // Model, forward/backward, shapes, the tensor backend, whole-graph native runs
   ['import', 'image'], // importers from bytes; image specs and normalisation
-  ['render'], // maps to pixels (compose.ts: sharp)
+  ['render'], // maps to pixels (pure; encoding them with sharp is node/compose.ts)
   ['structure'], // score tensor, trunk end and order, targets
   ['naflow', 'baselines'], // the NAFlow cascade; CAM and pixel-space methods
   ['metrics', 'inspect', 'predict'],

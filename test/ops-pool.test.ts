@@ -143,6 +143,14 @@ test('MaxPool ties: each window sends its gradient to its first maximum (scan or
   tf.dispose([x, dy, x2, x3]);
 });
 
+test('MaxPool switches: a NaN first cell never wins against a later real value (NaN counts as −∞)', () => {
+  const a = pool([2, 2], [2, 2], [0, 0, 0, 0]);
+  const x = tf.tensor4d([Number.NaN, 1, 2, 0], [1, 2, 2, 1]);
+  // the window's maximum real value is 2, at flat index 2: its gradient goes there, not to the NaN
+  assert.deepEqual(Array.from(vjpOnce('MaxPool', a, x, tf.tensor4d([3], [1, 1, 1, 1]))), [0, 0, 3, 0]);
+  x.dispose();
+});
+
 test('MaxPool with padding on all-negative input: padded cells never win', () => {
   const a = pool([3, 3], [2, 2], [1, 1, 1, 1]);
   const x = tf.tensor4d([-5, -3, -4, -2], [1, 2, 2, 1]);

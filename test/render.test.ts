@@ -15,16 +15,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import {
-  captionSupport,
   colorAt,
   colorbar,
   colorize,
   colormapLut,
-  flowGif,
-  flowStrip,
   globalRange,
   heatmap,
-  layerCaption,
   lutIndex,
   mapRange,
   normalizeMap,
@@ -33,10 +29,9 @@ import {
   renderFlow,
   renderLayer,
   resizeBilinear,
-  writePng,
   type RawMap,
-  type Tile,
 } from '../src/render/index.js';
+import { captionSupport, flowGif, flowStrip, layerCaption, writePng, type Tile } from '../src/node/compose.js';
 
 const close = (actual: ArrayLike<number>, expected: number[], tol: number, what: string) => {
   assert.equal(actual.length, expected.length, `${what}: length`);
@@ -369,7 +364,7 @@ test('without fonts, captions fall back to none (and warn once)', async () => {
       conf,
       `<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig><dir>${dir}/none</dir><cachedir>${dir}/cache</cachedir></fontconfig>`,
     );
-    const compose = new URL('../src/render/compose.js', import.meta.url).href;
+    const compose = new URL('../src/node/compose.js', import.meta.url).href;
     const script = `
       const c = await import(${JSON.stringify(compose)});
       const tile = { rgb: new Uint8Array(8 * 8 * 3), width: 8, height: 8, caption: 'conv' };

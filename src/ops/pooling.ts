@@ -106,7 +106,7 @@ function maxPoolSwitches(x: tf.Tensor4D, a: PoolAttrs): tf.Tensor1D {
               for (let ch = 0; ch < c; ch++) {
                 out[q + ch] = base + ch;
                 const val = v[base + ch];
-                best[ch] = Math.max(val, -Infinity);
+                best[ch] = val > -Infinity ? val : -Infinity; // NaN → −∞, as the padding (Math.max would keep NaN)
               }
               first = false;
               continue;

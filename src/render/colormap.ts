@@ -140,7 +140,7 @@ export function colormapLut(name: ColormapName): Uint8Array {
 /** The table index of a value in [0, 1]: floor(float32(255·t)), clamped; NaN → 0. */
 export function lutIndex(t: number): number {
   const v = Math.floor(Math.fround(t * 255));
-  return v > 255 ? 255 : Math.max(v, 0);
+  return v > 255 ? 255 : v >= 0 ? v : 0; // NaN → 0 (Math.max would keep NaN)
 }
 
 /** The colour of one value in [0, 1]. */

@@ -4,7 +4,8 @@
  *   renderLayer(map, image)                      one layer, the paper's per-layer normalisation
  *   renderFlow(maps, image, { normalize: 'global' })  all layers on one shared scale
  *
- * Everything here except compose.ts (sharp) is pure TypeScript over typed arrays.
+ * Pure TypeScript over typed arrays (no Node, no sharp): encoding PNGs, strips and GIFs is the Node
+ * adapter src/node/compose.ts.
  */
 import { colorize, type ColormapName } from './colormap.js';
 import { mapRange, normalizeMap, globalRange, type NormalizeMode } from './normalize.js';
@@ -17,20 +18,6 @@ export { mapRange, globalRange, normalizeMap, normalizeMaps, NORMALIZE_EPS, type
 export { resizeBilinear, resizeMap } from './resize.js';
 export { COLORMAPS, colormapLut, colorAt, colorize, colorbar, lutIndex, type ColormapName } from './colormap.js';
 export { overlay, DEFAULT_ALPHA, DEFAULT_BETA, type BlendOptions } from './overlay.js';
-export {
-  encodePng,
-  writePng,
-  flowStrip,
-  flowGif,
-  colorbarPng,
-  captionSupport,
-  layerCaption,
-  DEFAULT_FONT_FAMILY,
-  type Tile,
-  type StripOptions,
-  type GifOptions,
-  type CaptionOptions,
-} from './compose.js';
 
 export interface RenderOptions extends BlendOptions {
   /**

@@ -1,6 +1,6 @@
 /**
  * Plain data types of the rendering module. No tfjs: every function in src/render works on typed
- * arrays, so it runs the same in Node and in a browser bundle (compose.ts, which needs sharp, aside).
+ * arrays, so it runs the same in Node and in a browser bundle (PNG/GIF encoding with sharp is src/node/compose.ts).
  */
 
 /** One layer's raw attention map, row-major, `height × width`. */

@@ -1,5 +1,5 @@
 /**
- * Writing and composing rendered maps with sharp: PNG files, a captioned grid of all layers
+ * The Node adapter for rendered maps (sharp, files): PNG files, PNG bytes, PNG files, a captioned grid of all layers
  * (shallow → deep, row by row), an animated GIF that steps through the layers, and a colour bar.
  *
  * Captions are SVG <text> composited by sharp (librsvg + pango + fontconfig, bundled with sharp's
@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import gifenc from 'gifenc';
 
 const { GIFEncoder, quantize, applyPalette } = gifenc;
-import { colorbar as colorbarImage, type ColormapName } from './colormap.js';
+import { colorbar as colorbarImage, type ColormapName } from '../render/colormap.js';
 
 /** One tile or frame: an RGB image with an optional caption ('\n' separates lines). */
 export interface Tile {
