@@ -82,3 +82,18 @@ test('no .ts file over 500 lines, no function over 100 lines (src, bench, tools)
   // every exemption must still name a file of the tree
   for (const key of ALLOWED.keys()) assert.ok(fs.existsSync(path.join(PACKAGE_ROOT, key.replace(/:\d+$/, ''))), `stale ALLOWED entry ${key}`);
 });
+
+test('no JavaScript file over 500 lines (the viewer scripts, bin, tools)', () => {
+  const files = ['assets/viewer', 'bin', 'tools'].flatMap((dir) =>
+    fs
+      .readdirSync(path.join(PACKAGE_ROOT, dir))
+      .filter((f) => f.endsWith('.js') || f.endsWith('.mjs'))
+      .map((f) => `${dir}/${f}`),
+  );
+  assert.ok(files.includes('assets/viewer/viewer.js'), files.join(', '));
+  const long = files.map((f) => ({ f, n: lineCount(fs.readFileSync(path.join(PACKAGE_ROOT, f), 'utf8')) })).filter(({ n }) => n > 500);
+  assert.deepEqual(
+    long.map(({ f, n }) => `${f}: ${n} lines (limit 500)`),
+    [],
+  );
+});

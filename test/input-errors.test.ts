@@ -42,6 +42,8 @@ function tinyCopy(
 interface Case {
   what: string;
   args: () => string[];
+  /** NAFLOW_* variables for this run (the helper clears the caller's) */
+  env?: Record<string, string>;
   /** the message must name this (a file, an option, a node) */
   names: RegExp;
 }
@@ -140,6 +142,22 @@ const cases: Case[] = [
     names: /x\.npy/,
   },
   {
+    what: 'an unknown NAFLOW_BACKEND',
+    args: () => ['predict'],
+    env: { NAFLOW_BACKEND: 'gpu' },
+    names: /NAFLOW_BACKEND must be 'wasm' or 'cpu', got 'gpu'/,
+  },
+  {
+    what: 'a similarity bank with its fields missing',
+    args: () => {
+      const bank = path.join(tmp, 'hollow-bank.json');
+      fs.writeFileSync(bank, JSON.stringify({ format: 'naflow-bank/1' }));
+      const model = path.join(PACKAGE_ROOT, 'models', 'simclr-cifar10', 'simclr-cifar10.onnx');
+      return ['explain-similarity', model, '--query', DEFAULT_IMAGE, '--bank', bank, '--out', path.join(tmp, 'out-bank')];
+    },
+    names: /hollow-bank\.json: corrupt \(field 'embeddings'/,
+  },
+  {
     what: 'an eval data folder with no images',
     args: () => {
       const dir = path.join(tmp, 'empty-data');
@@ -167,7 +185,7 @@ const cases: Case[] = [
 
 for (const c of cases) {
   test(`input error: ${c.what} → exit 1, names it, no stack`, async () => {
-    const r = await naflow(c.args());
+    const r = await naflow(c.args(), c.env);
     assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
     assert.match(r.stderr, /^naflow: /m);
     assert.doesNotMatch(r.stderr, /internal error/);

@@ -5,36 +5,20 @@
  */
 (function () {
   'use strict';
-  var $ = function (id) {
-    return document.getElementById(id);
-  };
-  var form = $('app-form'),
-    file = $('app-file'),
-    drop = $('app-drop'),
-    thumb = $('app-thumb');
-  var model = $('app-model'),
-    mode = $('app-mode'),
-    go = $('app-go'),
-    status = $('app-status');
-  var downloads = $('app-downloads'),
-    viewerRoot = $('naflow-viewer');
-  var chosen = null,
-    viewer = null,
-    events = null,
-    busy = false;
+  var $ = function (id) { return document.getElementById(id); };
+  var form = $('app-form'), file = $('app-file'), drop = $('app-drop'), thumb = $('app-thumb');
+  var model = $('app-model'), mode = $('app-mode'), go = $('app-go'), status = $('app-status');
+  var downloads = $('app-downloads'), viewerRoot = $('naflow-viewer');
+  var chosen = null, viewer = null, events = null, busy = false;
 
   function say(text, error) {
     status.textContent = text;
     status.classList.toggle('error', !!error);
   }
-  function refresh() {
-    go.disabled = !chosen || busy || !model.value;
-  }
+  function refresh() { go.disabled = !chosen || busy || !model.value; }
 
   fetch('/api/models')
-    .then(function (r) {
-      return r.json();
-    })
+    .then(function (r) { return r.json(); })
     .then(function (list) {
       list.forEach(function (m) {
         var o = document.createElement('option');
@@ -44,9 +28,7 @@
       });
       refresh();
     })
-    .catch(function (e) {
-      say('cannot list the models: ' + e.message, true);
-    });
+    .catch(function (e) { say('cannot list the models: ' + e.message, true); });
 
   function choose(f) {
     if (!f) return;
@@ -58,29 +40,18 @@
     say(f.name + ' (' + Math.round(f.size / 1024) + ' KB): press Explain.');
     refresh();
   }
-  file.addEventListener('change', function () {
-    choose(file.files[0]);
-  });
+  file.addEventListener('change', function () { choose(file.files[0]); });
   ['dragenter', 'dragover'].forEach(function (ev) {
-    drop.addEventListener(ev, function (e) {
-      e.preventDefault();
-      drop.classList.add('over');
-    });
+    drop.addEventListener(ev, function (e) { e.preventDefault(); drop.classList.add('over'); });
   });
   ['dragleave', 'drop'].forEach(function (ev) {
-    drop.addEventListener(ev, function (e) {
-      e.preventDefault();
-      drop.classList.remove('over');
-    });
+    drop.addEventListener(ev, function (e) { e.preventDefault(); drop.classList.remove('over'); });
   });
   drop.addEventListener('drop', function (e) {
     if (e.dataTransfer && e.dataTransfer.files.length) choose(e.dataTransfer.files[0]);
   });
   drop.addEventListener('keydown', function (e) {
-    if (e.key === 'Enter' || e.key === ' ') {
-      e.preventDefault();
-      file.click();
-    }
+    if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); file.click(); }
   });
   drop.tabIndex = 0;
   model.addEventListener('change', refresh);
@@ -100,22 +71,8 @@
     downloads.hidden = true;
     if (viewer) viewer.destroy();
     viewer = null;
-    var compare = Array.prototype.filter
-      .call(form.querySelectorAll('#app-compare input:checked'), function () {
-        return true;
-      })
-      .map(function (c) {
-        return c.value;
-      });
-    var q =
-      'model=' +
-      encodeURIComponent(model.value) +
-      '&mode=' +
-      encodeURIComponent(mode.value) +
-      '&compare=' +
-      encodeURIComponent(compare.join(',')) +
-      '&name=' +
-      encodeURIComponent(chosen.name);
+    var compare = Array.prototype.filter.call(form.querySelectorAll('#app-compare input:checked'), function () { return true; }).map(function (c) { return c.value; });
+    var q = 'model=' + encodeURIComponent(model.value) + '&mode=' + encodeURIComponent(mode.value) + '&compare=' + encodeURIComponent(compare.join(',')) + '&name=' + encodeURIComponent(chosen.name);
     say('uploading ' + chosen.name + '…');
     fetch('/api/explain?' + q, { method: 'POST', headers: { 'Content-Type': chosen.type || 'application/octet-stream' }, body: chosen })
       .then(function (r) {
@@ -124,9 +81,7 @@
           return body;
         });
       })
-      .then(function (job) {
-        follow(job);
-      })
+      .then(function (job) { follow(job); })
       .catch(function (err) {
         say('refused: ' + err.message, true);
         done();
@@ -149,12 +104,7 @@
         else {
           bar.max = p.total || 1;
           bar.value = p.done;
-          var what =
-            p.stage === 'naflow'
-              ? 'NAFlow: layer ' + p.done + ' of ' + p.total + (p.layer ? ' (' + p.layer + ')' : '')
-              : p.stage === 'compare'
-                ? 'baseline ' + (p.done + 1) + ' of ' + p.total + ': ' + p.layer
-                : 'writing the report…';
+          var what = p.stage === 'naflow' ? 'NAFlow: layer ' + p.done + ' of ' + p.total + (p.layer ? ' (' + p.layer + ')' : '') : p.stage === 'compare' ? 'baseline ' + (p.done + 1) + ' of ' + p.total + ': ' + p.layer : 'writing the report…';
           status.appendChild(bar);
           status.appendChild(document.createTextNode(' ' + what));
         }
@@ -165,9 +115,7 @@
         done();
         say('loading the flow…');
         fetch(s.links.data)
-          .then(function (r) {
-            return r.json();
-          })
+          .then(function (r) { return r.json(); })
           .then(function (data) {
             viewer = NaflowViewer.mount(viewerRoot, data);
             return viewer.ready;
@@ -180,9 +128,7 @@
             say('done: ' + (d ? d.textContent : '') + ' — move the slider or press ← →.');
             viewerRoot.setAttribute('data-job', s.id);
           })
-          .catch(function (err) {
-            say('cannot show the result: ' + err.message, true);
-          });
+          .catch(function (err) { say('cannot show the result: ' + err.message, true); });
       }
     };
     events.onerror = function () {

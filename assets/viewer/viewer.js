@@ -58,21 +58,13 @@
   /** Half-pixel-centre bilinear taps (OpenCV INTER_LINEAR, clamped at the edges). */
   function taps(inSize, outSize) {
     var scale = inSize / outSize;
-    var i0 = new Int32Array(outSize),
-      i1 = new Int32Array(outSize),
-      w1 = new Float32Array(outSize);
+    var i0 = new Int32Array(outSize), i1 = new Int32Array(outSize), w1 = new Float32Array(outSize);
     for (var d = 0; d < outSize; d++) {
       var fx = (d + 0.5) * scale - 0.5;
       var sx = Math.floor(fx);
       fx -= sx;
-      if (sx < 0) {
-        fx = 0;
-        sx = 0;
-      }
-      if (sx >= inSize - 1) {
-        fx = 0;
-        sx = inSize - 1;
-      }
+      if (sx < 0) { fx = 0; sx = 0; }
+      if (sx >= inSize - 1) { fx = 0; sx = inSize - 1; }
       i0[d] = sx;
       i1[d] = Math.min(sx + 1, inSize - 1);
       w1[d] = fx;
@@ -85,27 +77,21 @@
    * `lut` (768 bytes) and blended onto `base` (RGBA pixels of the image at w×h, or null: the map alone).
    */
   function paint(out, w, h, base, values, lh, lw, range, lut, opacity) {
-    var min = range.min,
-      denom = range.max - range.min + EPS;
+    var min = range.min, denom = range.max - range.min + EPS;
     var n = new Float32Array(values.length);
     for (var i = 0; i < values.length; i++) {
       var v = values[i];
       var t = isFinite(v) ? (v - min) / denom : 0;
       n[i] = t < 0 ? 0 : t > 1 ? 1 : t;
     }
-    var tx = taps(lw, w),
-      ty = taps(lh, h);
+    var tx = taps(lw, w), ty = taps(lh, h);
     var alpha = base ? opacity : 1;
-    var beta = base ? Math.min(1, ((1 - opacity) * 4) / 3) : 0;
+    var beta = base ? Math.min(1, (1 - opacity) * 4 / 3) : 0;
     var px = out.data;
     for (var y = 0; y < h; y++) {
-      var r0 = ty.i0[y] * lw,
-        r1 = ty.i1[y] * lw,
-        fy = ty.w1[y];
+      var r0 = ty.i0[y] * lw, r1 = ty.i1[y] * lw, fy = ty.w1[y];
       for (var x = 0; x < w; x++) {
-        var a0 = tx.i0[x],
-          a1 = tx.i1[x],
-          fx = tx.w1[x];
+        var a0 = tx.i0[x], a1 = tx.i1[x], fx = tx.w1[x];
         var top = n[r0 + a0] * (1 - fx) + n[r0 + a1] * fx;
         var bot = n[r1 + a0] * (1 - fx) + n[r1 + a1] * fx;
         var val = top * (1 - fy) + bot * fy;
@@ -128,8 +114,7 @@
   }
 
   function rangeOf(values) {
-    var min = Infinity,
-      max = -Infinity;
+    var min = Infinity, max = -Infinity;
     for (var i = 0; i < values.length; i++) {
       var v = values[i];
       if (!isFinite(v)) continue;
@@ -150,9 +135,7 @@
 
   function mount(root, data) {
     uid++;
-    var id = function (s) {
-      return 'nv' + uid + '-' + s;
-    };
+    var id = function (s) { return 'nv' + uid + '-' + s; };
     root.classList.add('nv-root');
     root.textContent = '';
     var listeners = [];
@@ -165,9 +148,7 @@
     var flows = data.flows || [];
     var n = meta.length;
     var luts = {};
-    Object.keys(data.colormaps || {}).forEach(function (k) {
-      luts[k] = b64bytes(data.colormaps[k]);
-    });
+    Object.keys(data.colormaps || {}).forEach(function (k) { luts[k] = b64bytes(data.colormaps[k]); });
     var cmapNames = Object.keys(luts);
     var defaults = data.defaults || {};
     var state = {
@@ -186,14 +167,8 @@
     var d = data.decision;
     var header = el('section', { class: 'nv-header', 'aria-label': 'Input and decision' });
     if (data.image) {
-      var inImg = el('img', {
-        class: 'nv-input',
-        src: data.image.src,
-        alt: 'input image' + (data.image.file ? ' ' + data.image.file : ''),
-        width: String(data.image.width),
-        height: String(data.image.height),
-      });
-      header.appendChild(el('figure', { class: 'nv-input-fig' }, [inImg, el('figcaption', { text: 'input ' + data.image.width + '×' + data.image.height })]));
+      var inImg = el('img', { class: 'nv-input', src: data.image.src, alt: 'input image' + (data.image.file ? ' ' + data.image.file : ''), width: String(data.image.width), height: String(data.image.height) });
+      header.appendChild(el('figure', { class: 'nv-input-fig' }, [inImg, el('figcaption', { text: 'input ' + data.image.width + '×' + data.image.height }) ]));
     }
     var facts = el('dl', { class: 'nv-facts' });
     function fact(k, v, vid) {
@@ -220,36 +195,18 @@
 
     // ---- controls ----
     var controls = el('section', { class: 'nv-controls', 'aria-label': 'Viewer controls' });
-    var slider = el('input', {
-      type: 'range',
-      id: id('layer'),
-      class: 'nv-layer',
-      min: '0',
-      max: String(n - 1),
-      step: '1',
-      value: String(state.layer),
-      'aria-describedby': id('layer-out'),
-    });
+    var slider = el('input', { type: 'range', id: id('layer'), class: 'nv-layer', min: '0', max: String(n - 1), step: '1', value: String(state.layer), 'aria-describedby': id('layer-out') });
     var sliderOut = el('output', { id: id('layer-out'), for: id('layer'), class: 'nv-layer-out', 'aria-live': 'polite' });
     var prev = el('button', { type: 'button', class: 'nv-prev', 'aria-label': 'previous layer (←)', title: 'previous layer (←)', text: '◀' });
     var play = el('button', { type: 'button', class: 'nv-play', 'aria-pressed': 'false', title: 'play / pause (space)', text: '▶ play' });
     var next = el('button', { type: 'button', class: 'nv-next', 'aria-label': 'next layer (→)', title: 'next layer (→)', text: '▶' });
-    controls.appendChild(
-      el('div', { class: 'nv-scrub' }, [el('label', { for: id('layer'), text: 'Layer (shallow → deep)' }), prev, slider, next, play, sliderOut]),
-    );
+    controls.appendChild(el('div', { class: 'nv-scrub' }, [el('label', { for: id('layer'), text: 'Layer (shallow → deep)' }), prev, slider, next, play, sliderOut]));
 
     var speed = el('select', { id: id('speed'), class: 'nv-speed' });
-    [1, 2, 4, 8, 16].forEach(function (f) {
-      speed.appendChild(
-        el('option', f === state.fps ? { value: String(f), text: f + ' layers/s', selected: '' } : { value: String(f), text: f + ' layers/s' }),
-      );
-    });
+    [1, 2, 4, 8, 16].forEach(function (f) { speed.appendChild(el('option', f === state.fps ? { value: String(f), text: f + ' layers/s', selected: '' } : { value: String(f), text: f + ' layers/s' })); });
 
     var normGroup = el('fieldset', { class: 'nv-norm' }, [el('legend', { text: 'Normalisation' })]);
-    [
-      ['layer', 'per layer'],
-      ['global', 'shared by all layers'],
-    ].forEach(function (o) {
+    [['layer', 'per layer'], ['global', 'shared by all layers']].forEach(function (o) {
       var rid = id('norm-' + o[0]);
       var input = el('input', { type: 'radio', name: id('norm'), id: rid, value: o[0] });
       if (state.normalize === o[0]) input.checked = true;
@@ -257,18 +214,8 @@
     });
 
     var cmap = el('select', { id: id('cmap'), class: 'nv-cmap' });
-    cmapNames.forEach(function (c) {
-      cmap.appendChild(el('option', c === state.colormap ? { value: c, text: c, selected: '' } : { value: c, text: c }));
-    });
-    var opacity = el('input', {
-      type: 'range',
-      id: id('opacity'),
-      class: 'nv-opacity',
-      min: '0',
-      max: '100',
-      step: '1',
-      value: String(Math.round(state.opacity * 100)),
-    });
+    cmapNames.forEach(function (c) { cmap.appendChild(el('option', c === state.colormap ? { value: c, text: c, selected: '' } : { value: c, text: c })); });
+    var opacity = el('input', { type: 'range', id: id('opacity'), class: 'nv-opacity', min: '0', max: '100', step: '1', value: String(Math.round(state.opacity * 100)) });
     var opacityOut = el('output', { for: id('opacity'), text: Math.round(state.opacity * 100) + ' %' });
     var row2 = el('div', { class: 'nv-row' }, [
       el('span', {}, [el('label', { for: id('speed'), text: 'Speed' }), speed]),
@@ -280,27 +227,15 @@
     if (flows.length > 1) {
       compare = el('select', { id: id('compare'), class: 'nv-compare' });
       compare.appendChild(el('option', { value: '', text: 'none' }));
-      flows.slice(1).forEach(function (f) {
-        compare.appendChild(
-          el(
-            'option',
-            f.method === state.compare ? { value: f.method, text: f.label || f.method, selected: '' } : { value: f.method, text: f.label || f.method },
-          ),
-        );
-      });
+      flows.slice(1).forEach(function (f) { compare.appendChild(el('option', f.method === state.compare ? { value: f.method, text: f.label || f.method, selected: '' } : { value: f.method, text: f.label || f.method })); });
       row2.appendChild(el('span', {}, [el('label', { for: id('compare'), text: 'Side by side with' }), compare]));
     }
     controls.appendChild(row2);
     root.appendChild(controls);
 
     // ---- canvases and layer facts ----
-    var W = data.image ? data.image.width : 0,
-      H = data.image ? data.image.height : 0;
-    if (!data.image)
-      meta.forEach(function (m) {
-        W = Math.max(W, m.shape[1]);
-        H = Math.max(H, m.shape[0]);
-      });
+    var W = data.image ? data.image.width : 0, H = data.image ? data.image.height : 0;
+    if (!data.image) meta.forEach(function (m) { W = Math.max(W, m.shape[1]); H = Math.max(H, m.shape[0]); });
     var scaleUp = Math.max(1, Math.floor(448 / Math.max(W, H)));
     function panel(cls, title) {
       var cv = el('canvas', { class: 'nv-canvas ' + cls, width: String(W), height: String(H), role: 'img' });
@@ -320,34 +255,18 @@
       infoRows[k] = dd;
       info.appendChild(dd);
     });
-    var stage = el('section', { class: 'nv-stage', 'aria-label': 'Attention map at the chosen layer' }, [
-      el('div', { class: 'nv-panels' }, [mainPanel.fig, sidePanel.fig]),
-      info,
-    ]);
+    var stage = el('section', { class: 'nv-stage', 'aria-label': 'Attention map at the chosen layer' }, [el('div', { class: 'nv-panels' }, [mainPanel.fig, sidePanel.fig]), info]);
     root.appendChild(stage);
     var colorbar = el('canvas', { class: 'nv-colorbar', width: '256', height: '10', role: 'img', 'aria-label': 'colour scale, low to high' });
     root.appendChild(el('div', { class: 'nv-colorbar-row' }, [el('span', { text: 'low' }), colorbar, el('span', { text: 'high' })]));
 
     // ---- film strip ----
     var strip = el('section', { class: 'nv-strip', 'aria-label': 'All layers, shallow → deep (click to choose)' });
-    var TH = 64,
-      TW = Math.max(16, Math.round((TH * W) / H));
+    var TH = 64, TW = Math.max(16, Math.round((TH * W) / H));
     var thumbs = meta.map(function (m, i) {
       var cv = el('canvas', { width: String(TW), height: String(TH) });
-      var b = el(
-        'button',
-        {
-          type: 'button',
-          class: 'nv-thumb',
-          'aria-label': 'layer ' + i + ' ' + m.op + ' ' + m.shape.join('×'),
-          title: i + ' ' + m.name + ' (' + m.op + ', ' + m.shape.join('×') + ')',
-        },
-        [cv, el('span', { text: String(i) })],
-      );
-      b.addEventListener('click', function () {
-        stop();
-        setLayer(i);
-      });
+      var b = el('button', { type: 'button', class: 'nv-thumb', 'aria-label': 'layer ' + i + ' ' + m.op + ' ' + m.shape.join('×'), title: i + ' ' + m.name + ' (' + m.op + ', ' + m.shape.join('×') + ')' }, [cv, el('span', { text: String(i) })]);
+      b.addEventListener('click', function () { stop(); setLayer(i); });
       strip.appendChild(b);
       return { button: b, ctx: cv.getContext('2d') };
     });
@@ -355,8 +274,7 @@
     appendEval(root, data);
 
     // ---- image pixels at the two sizes ----
-    var basePixels = null,
-      thumbPixels = null;
+    var basePixels = null, thumbPixels = null;
     function pixelsOf(img, w, h) {
       var c = document.createElement('canvas');
       c.width = w;
@@ -369,8 +287,7 @@
     var globalRanges = {};
     function flowRange(f) {
       if (!globalRanges[f.method]) {
-        var min = Infinity,
-          max = -Infinity;
+        var min = Infinity, max = -Infinity;
         f.layers.forEach(function (l) {
           if (!l) return;
           var r = rangeOf(decodeMap(l));
@@ -425,22 +342,11 @@
       infoRows.shape.textContent = m.shape.join(' × ') + ' (H × W × C)';
       infoRows.kept.textContent = fmt(m.kept * 100, 1) + ' %';
       infoRows.solver.textContent = m.solver
-        ? fmt(m.solver.residual, 4) +
-          ' (max of ' +
-          m.solver.solves +
-          ' solve' +
-          (m.solver.solves === 1 ? '' : 's') +
-          ', ' +
-          m.solver.iterations +
-          ' iterations' +
-          (m.solver.method ? ', ' + m.solver.method : '') +
-          ')'
+        ? fmt(m.solver.residual, 4) + ' (max of ' + m.solver.solves + ' solve' + (m.solver.solves === 1 ? '' : 's') + ', ' + m.solver.iterations + ' iterations' + (m.solver.method ? ', ' + m.solver.method : '') + ')'
         : 'no solve at this layer';
       var l0 = flows[0].layers[i];
       var r = l0 ? rangeFor(flows[0], l0) : null;
-      infoRows.range.textContent = l0
-        ? fmt(l0.min) + ' / ' + fmt(l0.max) + (state.normalize === 'global' ? ' (shown on the shared scale ' + fmt(r.min) + ' … ' + fmt(r.max) + ')' : '')
-        : '–';
+      infoRows.range.textContent = l0 ? fmt(l0.min) + ' / ' + fmt(l0.max) + (state.normalize === 'global' ? ' (shown on the shared scale ' + fmt(r.min) + ' … ' + fmt(r.max) + ')' : '') : '–';
       thumbs.forEach(function (t, k) {
         t.button.classList.toggle('nv-current', k === i);
         if (k === i) t.button.setAttribute('aria-current', 'true');
@@ -448,9 +354,7 @@
       });
     }
     function renderThumbs() {
-      thumbs.forEach(function (t, k) {
-        draw(t, flows[0], k, TW, TH, thumbPixels);
-      });
+      thumbs.forEach(function (t, k) { draw(t, flows[0], k, TW, TH, thumbPixels); });
       var lut = luts[state.colormap];
       var g = colorbar.getContext('2d');
       var cb = g.createImageData(256, 10);
@@ -503,44 +407,22 @@
       else start();
     }
 
-    on(slider, 'input', function () {
-      stop();
-      setLayer(slider.value);
-    });
-    on(prev, 'click', function () {
-      stop();
-      setLayer(state.layer - 1);
-    });
-    on(next, 'click', function () {
-      stop();
-      setLayer(state.layer + 1);
-    });
+    on(slider, 'input', function () { stop(); setLayer(slider.value); });
+    on(prev, 'click', function () { stop(); setLayer(state.layer - 1); });
+    on(next, 'click', function () { stop(); setLayer(state.layer + 1); });
     on(play, 'click', toggle);
     on(speed, 'change', function () {
       state.fps = Number(speed.value);
-      if (state.playing) {
-        stop();
-        start();
-      }
+      if (state.playing) { stop(); start(); }
     });
-    on(normGroup, 'change', function (e) {
-      state.normalize = e.target.value;
-      renderAll();
-    });
-    on(cmap, 'change', function () {
-      state.colormap = cmap.value;
-      renderAll();
-    });
+    on(normGroup, 'change', function (e) { state.normalize = e.target.value; renderAll(); });
+    on(cmap, 'change', function () { state.colormap = cmap.value; renderAll(); });
     on(opacity, 'input', function () {
       state.opacity = Number(opacity.value) / 100;
       opacityOut.textContent = opacity.value + ' %';
       renderAll();
     });
-    if (compare)
-      on(compare, 'change', function () {
-        state.compare = compare.value;
-        render();
-      });
+    if (compare) on(compare, 'change', function () { state.compare = compare.value; render(); });
     on(document, 'keydown', function (e) {
       if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
       var t = e.target;
@@ -549,33 +431,16 @@
       if (typing) return;
       if (t === slider && e.key !== ' ') return; // the slider moves itself (input event)
       if (tag === 'INPUT' && t !== slider) return; // other sliders and the radios keep their keys
-      if (e.key === 'ArrowRight' || e.key === 'ArrowUp') {
-        stop();
-        setLayer(state.layer + 1);
-        e.preventDefault();
-      } else if (e.key === 'ArrowLeft' || e.key === 'ArrowDown') {
-        stop();
-        setLayer(state.layer - 1);
-        e.preventDefault();
-      } else if (e.key === 'Home') {
-        stop();
-        setLayer(0);
-        e.preventDefault();
-      } else if (e.key === 'End') {
-        stop();
-        setLayer(n - 1);
-        e.preventDefault();
-      } else if (e.key === ' ' && tag !== 'BUTTON') {
-        toggle();
-        e.preventDefault();
-      }
+      if (e.key === 'ArrowRight' || e.key === 'ArrowUp') { stop(); setLayer(state.layer + 1); e.preventDefault(); }
+      else if (e.key === 'ArrowLeft' || e.key === 'ArrowDown') { stop(); setLayer(state.layer - 1); e.preventDefault(); }
+      else if (e.key === 'Home') { stop(); setLayer(0); e.preventDefault(); }
+      else if (e.key === 'End') { stop(); setLayer(n - 1); e.preventDefault(); }
+      else if (e.key === ' ' && tag !== 'BUTTON') { toggle(); e.preventDefault(); }
     });
 
     function destroy() {
       stop();
-      listeners.forEach(function (x) {
-        x[0].removeEventListener(x[1], x[2]);
-      });
+      listeners.forEach(function (x) { x[0].removeEventListener(x[1], x[2]); });
       listeners = [];
       root.textContent = '';
     }
@@ -585,13 +450,7 @@
       if (!data.image) return Promise.resolve();
       var img = new Image();
       img.src = data.image.src;
-      return (
-        img.decode
-          ? img.decode()
-          : new Promise(function (r) {
-              img.onload = r;
-            })
-      ).then(function () {
+      return (img.decode ? img.decode() : new Promise(function (r) { img.onload = r; })).then(function () {
         basePixels = pixelsOf(img, W, H);
         thumbPixels = pixelsOf(img, TW, TH);
       });
@@ -621,26 +480,10 @@
     sec.appendChild(plots);
     (ev.tables || []).forEach(function (t) {
       var table = el('table', { class: 'nv-table' }, [el('caption', { text: t.label })]);
-      var thead = el(
-        'tr',
-        {},
-        t.columns.map(function (c) {
-          return el('th', { scope: 'col', text: c });
-        }),
-      );
+      var thead = el('tr', {}, t.columns.map(function (c) { return el('th', { scope: 'col', text: c }); }));
       table.appendChild(el('thead', {}, [thead]));
       var body = el('tbody');
-      t.rows.forEach(function (r) {
-        body.appendChild(
-          el(
-            'tr',
-            {},
-            r.map(function (c, k) {
-              return el(k === 0 ? 'th' : 'td', k === 0 ? { scope: 'row', text: c } : { text: c });
-            }),
-          ),
-        );
-      });
+      t.rows.forEach(function (r) { body.appendChild(el('tr', {}, r.map(function (c, k) { return el(k === 0 ? 'th' : 'td', k === 0 ? { scope: 'row', text: c } : { text: c }); }))); });
       table.appendChild(body);
       sec.appendChild(table);
     });

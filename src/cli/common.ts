@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackendInfo, type BackendInfo, type BackendName } from '../engine/backend.js';
-import { nativeAvailable, setNativeThreads } from '../runtime/native.js';
+import { setNativeThreads } from '../runtime/native.js';
 import { looksLikeImageFile } from '../node/decode-image.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../defaults.js';
 import { CommanderError } from 'commander';
@@ -63,21 +63,19 @@ export function parseBackendOptions(g: GlobalOptions): { backend?: BackendName; 
   return { backend, threads };
 }
 
-export async function startBackend(g: GlobalOptions, defaultThreads?: number): Promise<BackendInfo> {
+/**
+ * Start the tensor backend. Wasm runs on 1 thread unless --threads / NAFLOW_THREADS ask for more: 2+
+ * wasm threads under Node need the wasm-threads shim (src/node/wasm-threads.ts, docs/runtime.md), an
+ * explicit opt-in, never the default path.
+ */
+export async function startBackend(g: GlobalOptions): Promise<BackendInfo> {
   const parsed = parseBackendOptions(g);
   // --threads / NAFLOW_THREADS also size the native kernels' pool (else they take min(2, cores))
   const envThreads = Number(process.env.NAFLOW_THREADS);
   setNativeThreads(Number.isInteger(envThreads) && envThreads >= 1 ? envThreads : parsed.threads);
-  // With native convolutions the wasm backend has little left that its threads speed up (elementwise
-  // kernels run on one thread), and starting them costs ~0.3 s: a command's own default is then 1.
-  const opts = { ...parsed, defaultThreads: nativeAvailable() ? undefined : defaultThreads };
-  try {
-    return await initBackendInfo(opts);
-  } catch (e) {
-    // bad NAFLOW_BACKEND / NAFLOW_THREADS values are usage errors
-    if (/^NAFLOW_(BACKEND|THREADS)/.test((e as Error).message)) throw new UsageError((e as Error).message);
-    throw e;
-  }
+  const opts = { ...parsed };
+  // bad NAFLOW_BACKEND / NAFLOW_THREADS values throw UsageError themselves
+  return await initBackendInfo(opts);
 }
 
 const MODEL_EXTENSIONS = new Set(['.onnx', '.json']);

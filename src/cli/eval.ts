@@ -1,5 +1,4 @@
 /** `naflow eval`: NAFlow and the baselines over a dataset, scored with faithfulness metrics. */
-import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -115,7 +114,7 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
   const every = opts.every === undefined ? 1 : positiveNumber(opts.every, '--every', true);
   const layers = opts.layers === 'all' || opts.layers === 'last' ? opts.layers : opts.layers.split(',').map((s) => s.trim());
   checkModelPath(modelFile);
-  await startBackend(opts, Math.min(2, os.cpus().length));
+  await startBackend(opts);
   let model: Model;
   try {
     model = await loadModel(modelFile, { card: opts.card });

@@ -3,7 +3,6 @@
  * (overlays, flow strip, GIF, raw .npy maps, flow.json).
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -175,9 +174,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
   const outProblem = outDirProblem(out);
   if (outProblem) throw new UsageError(outProblem);
   checkModelPath(split.model);
-  // An explanation is seconds of work: worth the worker threads' ~0.2 s start-up (the backend's
-  // self-check falls back to 1 thread when the second core is busy). --threads / NAFLOW_THREADS win.
-  await startBackend(opts, Math.min(2, os.cpus().length));
+  await startBackend(opts);
   let model: Model;
   try {
     model = await loadModel(split.model, { card: opts.card });

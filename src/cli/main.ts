@@ -35,7 +35,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
     .option('--backend <name>', "tensor backend: 'wasm' (default) or 'cpu'")
     .option(
       '--threads <n>',
-      'wasm threads and native-convolution threads (default: wasm 1, native min(2, cores); without native convolutions explain/eval use 2 wasm threads, which take ~0.2 s to start)',
+      'wasm threads and native-convolution threads (default: wasm 1, native min(2, cores)); 2+ wasm threads are an opt-in that starts the wasm-threads shim (~0.2 s)',
     )
     .option('--card <file>', 'model card to use instead of <model>.naflow.json')
     .configureHelp({ showGlobalOptions: true })

@@ -2,7 +2,6 @@
  * `naflow explain-similarity` (NAFlow for embedding models: retrieval, few-shot prototypes, k-NN over
  * a memory bank) and `naflow bank build` (the memory bank of a labelled folder).
  */
-import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -114,7 +113,7 @@ export function registerSimilarity(program: Command, run: Run): void {
 
 async function openModel(file: string, g: GlobalOptions): Promise<Model> {
   checkModelPath(file);
-  await startBackend(g, Math.min(2, os.cpus().length));
+  await startBackend(g);
   try {
     return await loadModel(file, { card: g.card });
   } catch (e) {

@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { envVar, writeStderr } from '../util/env.js';
+import { UsageError } from '../util/errors.js';
 
 export type BackendName = 'wasm' | 'cpu';
 
@@ -92,7 +93,7 @@ function debug(msg: string): void {
 function envBackend(): BackendName | undefined {
   const v = envVar('NAFLOW_BACKEND');
   if (v === undefined || v === '') return undefined;
-  if (v !== 'wasm' && v !== 'cpu') throw new Error(`NAFLOW_BACKEND must be 'wasm' or 'cpu', got '${v}'`);
+  if (v !== 'wasm' && v !== 'cpu') throw new UsageError(`NAFLOW_BACKEND must be 'wasm' or 'cpu', got '${v}'`);
   return v;
 }
 
@@ -100,7 +101,7 @@ function envThreads(): number | undefined {
   const v = envVar('NAFLOW_THREADS');
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`NAFLOW_THREADS must be a positive integer, got '${v}'`);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`NAFLOW_THREADS must be a positive integer, got '${v}'`);
   return n;
 }
 

@@ -108,6 +108,20 @@ export function loadBank(file: string, check: { modelFile?: string; embeddingTen
     throw new SimilarityError(`bank ${file}: not a naflow bank (not JSON)`);
   }
   if (j?.format !== BANK_FORMAT) throw new SimilarityError(`bank ${file}: not a naflow bank (format '${String(j?.format)}', expected '${BANK_FORMAT}')`);
+  const fieldProblem =
+    typeof j.embeddings !== 'string'
+      ? 'embeddings'
+      : !Array.isArray(j.items)
+        ? 'items'
+        : !Array.isArray(j.labels)
+          ? 'labels'
+          : !Number.isInteger(j.count) || !Number.isInteger(j.dim)
+            ? 'count/dim'
+            : typeof j.model?.sha256 !== 'string'
+              ? 'model.sha256'
+              : undefined;
+  if (fieldProblem)
+    throw new SimilarityError(`bank ${file}: corrupt (field '${fieldProblem}' missing or of the wrong type); build it again with naflow bank build`);
   const bytes = Buffer.from(j.embeddings, 'base64');
   if (bytes.length !== j.count * j.dim * 4 || j.items.length !== j.count)
     throw new SimilarityError(
