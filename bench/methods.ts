@@ -30,10 +30,10 @@ const last = trunkTensorOrder(model.graph, findTrunkEnd(model.graph, findScoreTe
 
 type Map1 = { map: Float32Array; height: number; width: number };
 const asMap1 = (l: { map: Float32Array; shape: [number, number, number] }): Map1 => ({ map: l.map, height: l.shape[0], width: l.shape[1] });
-// every registered method; Score-CAM (~1000 forward passes per image at the last layer) on its last layer only
+// every registered method; slow ones (Score-CAM: ~1000 forward passes per image at the last layer) on the last layer only
 const METHODS: Array<[string, (i: number, layers: 'all' | 'last') => Map1[]]> = listMethods().map((m) => {
   const method = resolveMethod(m.id);
-  const lastOnly = m.id === 'scorecam';
+  const lastOnly = m.slow === true;
   const run = (i: number, layers: 'all' | 'last') =>
     method.run(model, prepared[i].tensor, layers === 'last' || lastOnly ? { layers: [last] } : {}).layers.map(asMap1);
   return [lastOnly ? `${m.id} (last layer)` : m.id, run];
@@ -50,7 +50,7 @@ function rate(fn: (i: number) => void, images = photos.length, passes = 2, warm 
 const rows: string[] = [];
 for (const [name, fn] of METHODS) {
   // Score-CAM: ~1000 forward passes per image at Tiny Darknet's last layer: 2 photos, 1 pass, no warm-up
-  const [n, passes, warm] = name.startsWith('scorecam') ? [2, 1, false] : [photos.length, 2, true];
+  const [n, passes, warm] = name.endsWith('(last layer)') ? [2, 1, false] : [photos.length, 2, true];
   const maps = rate((i) => void fn(i, 'all'), n, passes, warm);
   const scored = rate(
     (i) => {

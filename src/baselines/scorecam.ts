@@ -102,5 +102,6 @@ export const scoreCam: AttributionMethod = {
   description: 'Wang et al. 2020: channel weights from the scores of the input masked by each channel (forward passes only; slow on every layer)',
   // one forward pass per channel per layer: too slow to offer beside every explanation
   comparable: false,
+  slow: true,
   run: (model, input, options) => scoreCamFlow(model, input, options),
 };

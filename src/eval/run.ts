@@ -10,7 +10,6 @@ import sharp from 'sharp';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
 import { prepareImage } from '../image/preprocess.js';
-import { DEFAULT_SETTINGS } from '../naflow/cascade.js';
 import { findScoreTensor, findTrunkEnd, trunkTensorOrder } from '../structure/index.js';
 import { resolveMethod, type ResolvedMethod } from '../methods/index.js';
 import type { LayerMap } from '../structure/method.js';
@@ -21,7 +20,6 @@ import { getMetric, metricValues } from '../metrics/index.js';
 import { modelSha256 } from '../node/hash.js';
 import type { EvalItem } from './dataset.js';
 import { InputError } from '../util/errors.js';
-import { DEFAULT_VARIANT, SPEC_VARIANT } from '../naflow/variant.js';
 
 export interface EvalOptions {
   /**
@@ -114,8 +112,14 @@ function chooseLayers(model: Model, spec: EvalOptions['layers']): { all: string[
   return { all, chosen: all.filter((n) => chosen.includes(n)) };
 }
 
+/** What the methods' maps depend on besides their ids (NAFlow's solver defaults), once per method kind. */
+function methodSettings(methods: readonly ResolvedMethod[]): Record<string, unknown> {
+  const kinds = [...new Set(methods.map((m) => m.method))];
+  return Object.assign({}, ...kinds.map((m) => m.settings?.() ?? {})) as Record<string, unknown>;
+}
+
 /** The run's identity: a checkpoint is only resumed by a run with the same settings. */
-function configOf(model: Model, options: EvalOptions, layers: string[]) {
+function configOf(model: Model, options: EvalOptions, layers: string[], methods: readonly ResolvedMethod[]) {
   return {
     model: { file: path.resolve(options.modelFile), sha256: modelSha256(options.modelFile) },
     data: path.resolve(options.data),
@@ -125,11 +129,8 @@ function configOf(model: Model, options: EvalOptions, layers: string[]) {
     steps: options.steps ?? 32,
     substrate: options.substrate ?? 'blur',
     ...(options.metrics.some((k) => getMetric(k).needs.randomisedModels) ? { sanity: sanityStages(model, options.sanityStages ?? 4) } : {}),
-    // paper-mode maps depend on the solver: a run resumed after a change of defaults must not mix them
-    ...(options.methods.some((m) => m.split(':')[0] === 'naflow')
-      ? // (`naflow` is the default configuration, `naflow:…` ids are changes to the spec's)
-        { solver: { atol: DEFAULT_SETTINGS.atol, btol: DEFAULT_SETTINGS.btol, spec: { ...SPEC_VARIANT }, default: { ...DEFAULT_VARIANT } } }
-      : {}),
+    // what else the methods' maps depend on (NAFlow's solver defaults), once per method kind
+    ...methodSettings(methods),
   };
 }
 
@@ -162,7 +163,7 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
   for (const key of options.metrics) getMetric(key, 'metrics');
   const { all, chosen } = chooseLayers(model, options.layers);
   fs.mkdirSync(options.out, { recursive: true });
-  const config = configOf(model, options, chosen);
+  const config = configOf(model, options, chosen, methods);
   const configFile = path.join(options.out, 'eval-config.json');
   const progressFile = path.join(options.out, 'progress.jsonl');
   if (fs.existsSync(configFile)) {

@@ -4,8 +4,8 @@
  * or a preset: `naflow:spec`), and `naflow-ref` (reference mode).
  */
 import type { AttributionMaps, AttributionMethod, MethodRunOptions } from '../structure/method.js';
-import { runCascade, type AttentionFlow, type CascadeOptions } from './cascade.js';
-import { resolveVariant, type CascadeVariant } from './variant.js';
+import { DEFAULT_SETTINGS, runCascade, type AttentionFlow, type CascadeOptions } from './cascade.js';
+import { DEFAULT_VARIANT, SPEC_VARIANT, resolveVariant, type CascadeVariant } from './variant.js';
 
 /** A cascade's result as the registry's result: the requested layers only, in order. */
 function asMaps(flow: AttentionFlow, layers: string[] | undefined): AttributionMaps {
@@ -26,6 +26,8 @@ export const naflowPaper: AttributionMethod<CascadeVariant> = {
   description:
     "NAFlow paper mode: feature maps back-propagated through each layer's inverse, neurons of zero importance abandoned (naflow:spec, naflow:rho=0.3,… for a cascade variant)",
   comparable: false,
+  // paper-mode maps depend on the solver: `naflow` is the default configuration, `naflow:…` ids are changes to the spec's
+  settings: () => ({ solver: { atol: DEFAULT_SETTINGS.atol, btol: DEFAULT_SETTINGS.btol, spec: { ...SPEC_VARIANT }, default: { ...DEFAULT_VARIANT } } }),
   parseOptions: (text, where) => resolveVariant(text, where),
   labelFor: (_variant, text) => `NAFlow (${text})`,
   run: (model, input, options, variant) => asMaps(runCascade(model, input, { ...cascadeOptions(options), mode: 'paper', variant }), options.layers),

@@ -71,6 +71,16 @@ export interface AttributionMethod<O = unknown> {
   description: string;
   /** a baseline offered beside NAFlow (`explain --compare`, the server's form): one backward pass, every layer */
   comparable: boolean;
+  /**
+   * One forward pass per channel per layer (Score-CAM): benchmarks and previews run it on the last layer
+   * only; `eval` runs it where asked.
+   */
+  slow?: boolean;
+  /**
+   * What else its maps depend on besides the model, input and options (e.g. solver defaults), recorded
+   * in a run's identity so that `eval` never resumes a checkpoint across a change of them.
+   */
+  settings?(): Record<string, unknown>;
   parseOptions?: (text: string, where: string) => O;
   /** the label of an id with options (default: `label (options)`) */
   labelFor?(options: O, text: string): string;
