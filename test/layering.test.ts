@@ -15,7 +15,7 @@ import ts from 'typescript';
  * from its own layer (without cycles) and from any layer below it.
  */
 export const LAYERS: readonly (readonly string[])[] = [
-  ['util', 'types', 'errors'], // pure helpers, ambient types, the base error classes
+  ['util', 'types'], // pure helpers (the error hierarchy: util/errors.ts), ambient types
   ['ir'], // the graph
   ['model'], // the model card (validation; reading it is node/'s)
   ['solve'], // LSMR over a vector space
