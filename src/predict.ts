@@ -44,17 +44,21 @@ export function softmax(scores: ArrayLike<number>): Float64Array {
   return out;
 }
 
-/** Indices of the k largest values, largest first (ties: lower index first). */
-export function topK(values: ArrayLike<number>, k: number): number[] {
+/**
+ * Indices of the k largest values, largest first. Ties are broken by `tieBreak` (larger first: the
+ * logits, where probabilities saturate to equal values), then by the lower index.
+ */
+export function topK(values: ArrayLike<number>, k: number, tieBreak?: ArrayLike<number>): number[] {
   const idx = Array.from({ length: values.length }, (_, i) => i);
-  idx.sort((a, b) => values[b] - values[a] || a - b);
+  idx.sort((a, b) => values[b] - values[a] || (tieBreak ? tieBreak[b] - tieBreak[a] : 0) || a - b);
   return idx.slice(0, Math.max(0, Math.min(k, values.length)));
 }
 
 /** Turn one row of class scores into the top-k predictions for a model's card. */
 export function topPredictions(model: Pick<Model, 'card'>, scores: ArrayLike<number>, k = 5): Prediction[] {
   const probs = model.card.outputIsProbability ? Float64Array.from(scores as ArrayLike<number>) : softmax(scores);
-  return topK(probs, k).map((index) => ({
+  // probabilities that underflow or saturate to the same value are ordered by their logits
+  return topK(probs, k, model.card.outputIsProbability ? undefined : scores).map((index) => ({
     index,
     label: model.card.labelList?.[index] ?? null,
     prob: probs[index],

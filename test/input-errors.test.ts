@@ -142,6 +142,16 @@ const cases: Case[] = [
     names: /x\.npy/,
   },
   {
+    what: 'explain --layers naming no layer',
+    args: () => ['explain', '--layers', '3,99,foo', '--out', path.join(tmp, 'out-layers')],
+    names: /--layers: no layer '99', 'foo': this explanation has 50 layers, 0–49 .*naflow inspect --json/,
+  },
+  {
+    what: 'explain --trunk-end naming no tensor',
+    args: () => ['explain', '--trunk-end', 'no_such_tensor', '--out', path.join(tmp, 'out-trunk')],
+    names: /no tensor named 'no_such_tensor' \(the trunk end\); see naflow inspect --json/,
+  },
+  {
     what: 'an unknown NAFLOW_BACKEND',
     args: () => ['predict'],
     env: { NAFLOW_BACKEND: 'gpu' },
@@ -191,6 +201,8 @@ for (const c of cases) {
     assert.doesNotMatch(r.stderr, /internal error/);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     assert.match(r.stderr, c.names);
+    // nothing was written for a mistake caught before the output
+    for (const arg of c.args().filter((a) => a.includes('out-'))) assert.equal(fs.existsSync(arg), false, `${arg} was written`);
   });
 }
 

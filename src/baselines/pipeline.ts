@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GraphError } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import { backward, forward } from '../engine/execute.js';
-import { findScoreTensor, findTrunkEnd, rank4, seedFor, trunkTensorOrder } from '../structure/index.js';
+import { checkNamedTensor, findScoreTensor, findTrunkEnd, seedFor, trunkTensorOrder } from '../structure/index.js';
 import type { AttributionMaps, AttributionMethod, LayerMap, MethodRunOptions } from '../structure/method.js';
 import type { CamMethod } from './core.js';
 
@@ -18,9 +18,10 @@ import type { CamMethod } from './core.js';
  */
 export function camLayers(model: Model, options: MethodRunOptions): { scoreTensor: string; trunkEnd: string; names: string[] } {
   const graph = model.graph;
+  if (options.scoreTensor !== undefined) checkNamedTensor(graph, options.scoreTensor, 'score tensor');
   const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
   const trunkEnd = options.trunkEnd ?? findTrunkEnd(graph, scoreTensor);
-  if (!rank4(graph, trunkEnd)) throw new GraphError(`trunk end '${trunkEnd}' is not a rank-4 (NHWC) tensor`);
+  checkNamedTensor(graph, trunkEnd, 'trunk end');
   const all = trunkTensorOrder(graph, trunkEnd);
   if (!options.layers) return { scoreTensor, trunkEnd, names: all };
   const known = new Set(all);

@@ -16,9 +16,10 @@ import { compareAtLayers, listMethods, type Comparison, type ResolvedMethod } fr
 import { modelDisplayName, viewerData } from '../viewer/data.js';
 import { renderReport } from '../viewer/report.js';
 import type { Model } from '../engine/model.js';
-import { addFlowOptions, parseFlowOptions, type FlowOptionValues } from './flow-options.js';
+import { addFlowOptions, parseFlowOptions, type FlowOptionValues, checkLayerSelection } from './flow-options.js';
 import { compareOutput, parseCompare } from './compare-out.js';
 import { EXIT, UsageError, checkModelPath, defaultImages, splitModelAndImages, startBackend, withModelName, type GlobalOptions } from './common.js';
+import { formatSignificant } from '../util/format.js';
 
 interface ExplainOpts extends GlobalOptions, FlowOptionValues {
   class?: string;
@@ -151,7 +152,7 @@ function layerProgress(show: boolean): { onLayer: (done: number, total: number, 
 function explainSummary(source: string, result: ExplainResult, mode: string, out: string): string {
   const d = result.decision;
   return (
-    `${source}: class ${d.classIndex}${d.label ? ` (${d.label}${d.id ? `, ${d.id}` : ''})` : ''}, score ${d.score.toFixed(4)}\n` +
+    `${source}: class ${d.classIndex}${d.label ? ` (${d.label}${d.id ? `, ${d.id}` : ''})` : ''}, score ${formatSignificant(d.score)}\n` +
     `${result.layers.length} layer maps (${mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`
   );
 }
@@ -200,6 +201,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
       progress.stop();
       if (input instanceof tf.Tensor) input.dispose();
     }
+    checkLayerSelection(opts.layers, result.layers);
     // the baselines' maps are written beside NAFlow's under the same file stems (layers aligned by tensor name)
     const compareOut = compareOutput(result, compared, result.decision.classIndex);
     const writeOpts = {

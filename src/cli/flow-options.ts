@@ -94,3 +94,28 @@ function parseLayers(spec: string | undefined): FlowOptions['layers'] {
       return p === l.node || p === l.name;
     });
 }
+
+/**
+ * --layers entries that name no layer of the explanation: an index past the end, a range outside it,
+ * or a name that is neither a node nor a tensor. Checked before anything is written (a typo used to
+ * give an output with no layer images).
+ */
+export function checkLayerSelection(spec: string | undefined, layers: ReadonlyArray<{ node: string; name: string }>): void {
+  if (!spec || spec === 'all') return;
+  const names = new Set(layers.flatMap((l) => [l.node, l.name]));
+  const n = layers.length;
+  const unknown = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .filter((p) => {
+      const range = /^(\d+)-(\d+)$/.exec(p);
+      if (range) return Number(range[1]) > Number(range[2]) || Number(range[2]) >= n;
+      if (/^\d+$/.test(p)) return Number(p) >= n;
+      return !names.has(p);
+    });
+  if (unknown.length)
+    throw new UsageError(
+      `--layers: no layer ${unknown.map((u) => `'${u}'`).join(', ')}: this explanation has ${n} layers, 0–${n - 1} (or their node and tensor names; see naflow inspect --json)`,
+    );
+}

@@ -20,6 +20,7 @@ import {
   withModelName,
   type GlobalOptions,
 } from './common.js';
+import { formatPercent } from '../util/format.js';
 
 interface PredictOpts extends GlobalOptions {
   top: string;
@@ -61,7 +62,7 @@ export function registerPredict(program: Command, run: (fn: () => Promise<number
 }
 
 function formatText(image: string, r: PredictResult): string {
-  const rows = r.top.map((p, i) => [`${i + 1}.`, p.label ?? `class ${p.index}`, p.id ?? '', `${(p.prob * 100).toFixed(2)}%`]);
+  const rows = r.top.map((p, i) => [`${i + 1}.`, p.label ?? `class ${p.index}`, p.id ?? '', formatPercent(p.prob)]);
   const w = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => row[c].length)));
   const lines = rows.map((row) => `  ${row[0].padStart(w[0])} ${row[1].padEnd(w[1])}  ${row[2].padEnd(w[2])}  ${row[3].padStart(w[3])}`.replace(/\s+$/, ''));
   return `${image}\n${lines.join('\n')}\n`;

@@ -15,10 +15,11 @@ import { knnTarget, prototypeTarget, retrievalTarget, type Reference, type Simil
 import { buildBank, loadBank, saveBank } from '../similarity/bank.js';
 import { explainSimilarity, type SimilarityResult } from '../similarity/explain-similarity.js';
 import { cropBestFace, loadFaceDetector, type FaceBox } from '../similarity/faces.js';
-import { addFlowOptions, parseFlowOptions, type FlowOptionValues } from './flow-options.js';
+import { addFlowOptions, parseFlowOptions, type FlowOptionValues, checkLayerSelection } from './flow-options.js';
 import { compareOutput, parseCompare } from './compare-out.js';
 import { listMethods } from '../methods/index.js';
 import { EXIT, UsageError, checkModelPath, positiveNumber, startBackend, withModelName, type GlobalOptions } from './common.js';
+import { formatSignificant } from '../util/format.js';
 
 interface SimilarityOpts extends GlobalOptions, FlowOptionValues {
   query?: string;
@@ -201,7 +202,7 @@ function similaritySummary(query: string, result: SimilarityResult, mode: string
   const refs = s.references.length === 1 ? (ref0.file ?? ref0.label ?? 'the reference') : `${s.references.length} references`;
   const what = s.kind === 'retrieval' ? `most similar: ${refs}` : `${s.kind === 'knn' ? 'k-NN' : 'few-shot'} decision: ${result.decision.label} (vs ${refs})`;
   return (
-    `${query}: ${what}; ${s.metric} similarity ${s.similarity.toFixed(4)}\n` +
+    `${query}: ${what}; ${s.metric} similarity ${formatSignificant(s.similarity)}\n` +
     `${result.layers.length} layer maps (${mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`
   );
 }
@@ -274,6 +275,7 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
       if (result.image) result.image = await displayImage(await imageOf(query), spec, displaySize);
       if (refResult?.image) refResult.image = await displayImage(await imageOf(ref0.file!), spec, displaySize);
     }
+    checkLayerSelection(opts.layers, result.layers);
     const late = outDirProblem(out);
     if (late) throw new UsageError(late);
     const face = (f: string) => (faceBoxes.has(f) ? { face: faceBoxes.get(f) } : {});

@@ -5,13 +5,13 @@
  * everything else op by op (./per-op.ts); the cascade's open choices are a `CascadeVariant`.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { GraphError, type Graph } from '../ir/graph.js';
+import type { Graph } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import type { InverseSettings } from '../ops/registry.js';
 import { nativeReferenceFor, type NativeReferenceResult } from './native-reference.js';
 import { runPerOp } from './per-op.js';
 import { DEFAULT_VARIANT, SPEC_VARIANT, type CascadeVariant } from './variant.js';
-import { checkClassIndex, findScoreTensor, findTrunkEnd, rank4, trunkTensorOrder, type Target } from '../structure/index.js';
+import { checkClassIndex, checkNamedTensor, findScoreTensor, findTrunkEnd, trunkTensorOrder, type Target } from '../structure/index.js';
 import type { AttributionMaps, LayerMap } from '../structure/method.js';
 
 export type NaflowMode = 'paper' | 'reference';
@@ -79,9 +79,10 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
   const graph = model.graph;
   const mode = options.mode ?? 'paper';
   const settings: InverseSettings = { ...DEFAULT_SETTINGS, ...options.settings };
+  if (options.scoreTensor !== undefined) checkNamedTensor(graph, options.scoreTensor, 'score tensor');
   const scoreTensor = options.scoreTensor ?? findScoreTensor(graph);
   const trunkEnd = options.trunkEnd ?? findTrunkEnd(graph, scoreTensor);
-  if (!rank4(graph, trunkEnd)) throw new GraphError(`trunk end '${trunkEnd}' is not a rank-4 (NHWC) tensor`);
+  checkNamedTensor(graph, trunkEnd, 'trunk end');
 
   // paper mode: the default configuration, then ρ and the cap where `settings` names them, then `variant`
   const named = {

@@ -47,3 +47,12 @@ export function findTrunkEnd(graph: Graph, scoreTensor: string): string {
   }
   throw new GraphError(`${graph.source}: cannot find where the convolutional trunk ends before '${scoreTensor}'; pass trunkEnd (a rank-4 tensor name)`);
 }
+
+/**
+ * A tensor the user named (the trunk end, the score tensor): it must exist, and a trunk end must be
+ * rank 4 (NHWC). The message says where to find the names.
+ */
+export function checkNamedTensor(graph: Graph, name: string, what: 'trunk end' | 'score tensor'): void {
+  if (!graph.values.has(name)) throw new GraphError(`${graph.source}: no tensor named '${name}' (the ${what}); see naflow inspect --json for the tensor names`);
+  if (what === 'trunk end' && !rank4(graph, name)) throw new GraphError(`trunk end '${name}' is not a rank-4 (NHWC) tensor`);
+}
