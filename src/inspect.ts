@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { paramCount, type AnyNode, type Graph, type Shape, type ValueInfo } from './ir/graph.js';
 import { getOpRule } from './ops/registry.js';
 import type { Model } from './engine/model.js';
+import { describeUnsupported, unsupportedOps, type UnsupportedOp } from './engine/support.js';
 
 export interface InspectRow {
   name: string;
@@ -22,10 +23,7 @@ export interface InspectRow {
   supported: boolean;
 }
 
-export interface UnsupportedOp {
-  op: string;
-  nodes: string[];
-}
+export type { UnsupportedOp } from './engine/support.js';
 
 export interface InspectReport {
   model: string;
@@ -50,19 +48,11 @@ export function inspectGraph(graph: Graph): InspectReport {
     params: paramCount(graph, n),
     supported: getOpRule(n.op) !== undefined,
   }));
-  const byOp = new Map<string, string[]>();
-  for (const r of rows)
-    if (!r.supported) {
-      const list = byOp.get(r.op);
-      if (list) list.push(r.name);
-      else byOp.set(r.op, [r.name]);
-    }
-  const unsupported = [...byOp].map(([op, nodes]) => ({ op, nodes }));
+  const unsupported = unsupportedOps(graph);
   const allSupported = unsupported.length === 0;
   const verdict = allSupported
     ? `Verdict: all ${rows.length} node${rows.length === 1 ? '' : 's'} supported`
-    : `Verdict: ${unsupported.length} unsupported op${unsupported.length === 1 ? '' : 's'}: ` +
-      unsupported.map((u) => `${u.op} (node ${u.nodes.join(', ')})`).join(', ');
+    : `Verdict: ${unsupported.length} unsupported op type${unsupported.length === 1 ? '' : 's'}: ${describeUnsupported(unsupported)}`;
   return {
     model: graph.source,
     format: graph.format,
@@ -114,7 +104,13 @@ export function formatInspect(report: InspectReport): string {
   out.push(line(widths.map((w) => '-'.repeat(w))));
   for (const row of body) out.push(line(row));
   out.push('');
-  if (!report.allSupported) for (const u of report.unsupported) out.push(`Unsupported: ${u.op}: ${u.nodes.join(', ')}`);
+  // every node in --json; here the first few per op type
+  const SHOWN = 8;
+  if (!report.allSupported)
+    for (const u of report.unsupported)
+      out.push(
+        `Unsupported: ${u.op}: ${u.nodes.slice(0, SHOWN).join(', ')}${u.nodes.length > SHOWN ? `, … (${u.nodes.length - SHOWN} more; --json lists all)` : ''}`,
+      );
   out.push(report.verdict);
   return out.join('\n');
 }

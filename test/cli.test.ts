@@ -102,13 +102,18 @@ test('inspect on a model with an unsupported op: lists it by op and node, exit 3
   const r = await naflow(['inspect', bad]);
   assert.equal(r.code, 3, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
-  assert.equal(lines[lines.length - 1], 'Verdict: 1 unsupported op: Einsum (node unsupported_einsum_node)');
+  assert.equal(lines[lines.length - 1], 'Verdict: 1 unsupported op type: Einsum (1 node: unsupported_einsum_node)');
   assert.match(r.stdout, /unsupported_einsum_node\s+Einsum\s+.*NO/);
-  // predict refuses it, naming node and op
-  const p = await naflow(['predict', bad]);
-  assert.equal(p.code, 1);
-  assert.match(p.stderr, /^naflow: .*unknown-op\.onnx: node 'unsupported_einsum_node' uses op 'Einsum'/);
-  assertNoStack(p);
+  // predict and explain refuse it, naming the op type, its count and first node, and inspect
+  for (const cmd of ['predict', 'explain']) {
+    const p = await naflow([cmd, bad, DEFAULT_IMAGE, ...(cmd === 'explain' ? ['--out', path.join(tmp, 'unknown-op-out')] : [])]);
+    assert.equal(p.code, 1);
+    assert.match(
+      p.stderr,
+      /^naflow: .*unknown-op\.onnx: naflow does not support this op: Einsum \(1 node: unsupported_einsum_node\); naflow inspect .*unknown-op\.onnx lists every node$/m,
+    );
+    assertNoStack(p);
+  }
 });
 
 test('error: truncated ONNX file', async () => {
@@ -287,7 +292,7 @@ test('inspectGraph verdict and table on a hand-built graph with unsupported ops'
     values: new Map([['r', { name: 'r', shape: [1, 4, 4, 3], dtype: 'float32' as const }]]),
   };
   const rep = inspectGraph(graph);
-  assert.equal(rep.verdict, 'Verdict: 2 unsupported ops: LRN (node lrn1), Einsum (node e1, e2)');
+  assert.equal(rep.verdict, 'Verdict: 2 unsupported op types: LRN (1 node: lrn1), Einsum (2 nodes, first: e1)');
   assert.deepEqual(rep.unsupported, [
     { op: 'LRN', nodes: ['lrn1'] },
     { op: 'Einsum', nodes: ['e1', 'e2'] },

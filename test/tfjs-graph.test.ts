@@ -249,7 +249,7 @@ test('unknown ops are kept (named by the TF op); loadModel reports node and op',
     ['erf:Erf', 'y:Relu'],
   );
   assert.deepEqual(g.outputs, ['y']);
-  await assert.rejects(loadModel(file), /node 'erf' uses op 'Erf', which naflow does not support/);
+  await assert.rejects(loadModel(file), /naflow does not support this op: Erf \(1 node: erf\); naflow inspect .* lists every node/);
 });
 
 test('NCHW graphs are refused with a clear error', async () => {

@@ -14,6 +14,7 @@ import { utf8, type ModelFiles } from './files.js';
 import { FACE_RECOGNITION_CARD, importFaceRecognitionNet, importTinyFaceDetector, isFaceRecognitionManifest, isTinyFaceDetectorManifest } from './face-api.js';
 import '../ops/index.js';
 import { InputError } from '../util/errors.js';
+import { describeUnsupported, unsupportedOps } from '../engine/support.js';
 
 export class ModelLoadError extends InputError {}
 
@@ -57,6 +58,14 @@ export function importGraphFrom(files: ModelFiles, format: ModelFormat = formatO
 export function modelOf(graph: Graph, card: LoadedCard = {}, { skipShapes = false }: { skipShapes?: boolean } = {}): Model {
   // face-api ships weights only: without a card of the user's, use face-api's own preprocessing
   if (graph.format === 'face-api' && !card.cardPath && graph.outputs[0] === 'descriptor') card = { ...FACE_RECOGNITION_CARD };
+  // every op type naflow cannot run, at once (not the first node shape inference stumbles on)
+  const unsupported = skipShapes ? [] : unsupportedOps(graph);
+  if (unsupported.length) {
+    for (const t of graph.constants.values()) t.dispose();
+    throw new GraphError(
+      `${graph.source}: naflow does not support ${unsupported.length === 1 ? 'this op' : `these ${unsupported.length} op types`}: ${describeUnsupported(unsupported)}; naflow inspect ${graph.source} lists every node`,
+    );
+  }
   const model = new Model(graph, card);
   try {
     if (!skipShapes) inferShapes(model);
