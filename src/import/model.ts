@@ -38,10 +38,10 @@ export function formatOf(files: ModelFiles): ModelFormat {
 }
 
 /** Import a model's files into a graph (no card, no shapes). Tensors are created on the current backend. */
-export function importGraphFrom(files: ModelFiles, format: ModelFormat = formatOf(files)): Graph {
+export function importGraphFrom(files: ModelFiles, format: ModelFormat = formatOf(files), options: { inputSize?: [number, number] } = {}): Graph {
   const target = files.name;
   try {
-    if (format === 'onnx') return importOnnx(files.bytes(), target);
+    if (format === 'onnx') return importOnnx(files.bytes(), target, { inputSize: options.inputSize });
     if (format === 'face-api') {
       const json = JSON.parse(utf8(files.bytes()));
       return isTinyFaceDetectorManifest(json) ? importTinyFaceDetector(json, files) : importFaceRecognitionNet(json, files);
@@ -78,5 +78,5 @@ export function modelOf(graph: Graph, card: LoadedCard = {}, { skipShapes = fals
 
 /** Import a model from its files' bytes (the core's counterpart of the Node entry's `loadModel(path)`). */
 export function importModel(files: ModelFiles, options: { card?: LoadedCard; skipShapes?: boolean } = {}): Model {
-  return modelOf(importGraphFrom(files), options.card, options);
+  return modelOf(importGraphFrom(files, formatOf(files), { inputSize: options.card?.inputSize }), options.card, options);
 }

@@ -63,8 +63,11 @@ export function importGraph(file: string): Graph {
 }
 
 export async function loadModel(file: string, options: LoadOptions = {}): Promise<Model> {
-  const graph = importGraph(file);
-  const model = modelOf(graph, loadCard(modelFileOf(file), options.card), options);
+  const format = detectFormat(file);
+  // the card first: its inputSize fixes an ONNX input's symbolic height and width
+  const card = loadCard(modelFileOf(file), options.card);
+  const graph = importGraphFrom(modelFilesAt(modelFileOf(file)), format, { inputSize: card.inputSize });
+  const model = modelOf(graph, card, options);
   if (options.sigmaCache !== false) persistSigma(model, file);
   return model;
 }

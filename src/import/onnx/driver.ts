@@ -27,7 +27,12 @@ const { onnx } = onnxProto;
 type OnnxGraph = NonNullable<OnnxModel['graph']>;
 type ValueInfoProto = NonNullable<OnnxGraph['input']>[number];
 
-export function importOnnx(bytes: Uint8Array, source: string): Graph {
+export interface OnnxImportOptions {
+  /** [height, width] for an image input whose spatial dimensions are symbolic (the model card's inputSize) */
+  inputSize?: [number, number];
+}
+
+export function importOnnx(bytes: Uint8Array, source: string, options: OnnxImportOptions = {}): Graph {
   if (bytes.length === 0) throw new GraphError(`${source}: not a valid ONNX model (the file is empty)`);
   let model: OnnxModel;
   try {
@@ -40,7 +45,7 @@ export function importOnnx(bytes: Uint8Array, source: string): Graph {
   if (!model.graph) throw new GraphError(`${source}: the ONNX model has no graph`);
   const im = new OnnxImporter(model, source);
   try {
-    return run(im, model.graph);
+    return run(im, model.graph, options);
   } catch (e) {
     im.disposeAll();
     if (e instanceof GraphError) throw e;
@@ -49,7 +54,7 @@ export function importOnnx(bytes: Uint8Array, source: string): Graph {
   }
 }
 
-function run(im: OnnxImporter, g: OnnxGraph): Graph {
+function run(im: OnnxImporter, g: OnnxGraph, options: OnnxImportOptions): Graph {
   im.opset = readOpset(im);
   if (!g.node || g.node.length === 0) throw new GraphError(`${im.source}: the ONNX graph has no nodes`);
   readInitializers(im, g);
@@ -58,7 +63,7 @@ function run(im: OnnxImporter, g: OnnxGraph): Graph {
     const h = typeInfo(vi);
     if (h) im.hints.set(vi.name ?? '', h);
   }
-  const inputs = readInputs(im, g);
+  const inputs = readInputs(im, g, options.inputSize);
   convertNodes(im, g);
   const outputs = readOutputs(im, g);
   return {
@@ -96,7 +101,7 @@ function readInitializers(im: OnnxImporter, g: OnnxGraph): void {
 }
 
 /** Graph inputs (those that are not initializers), registered as activations. */
-function readInputs(im: OnnxImporter, g: OnnxGraph): ValueInfo[] {
+function readInputs(im: OnnxImporter, g: OnnxGraph, inputSize: [number, number] | undefined): ValueInfo[] {
   const src = im.source;
   const inputs: ValueInfo[] = [];
   for (const vi of g.input ?? []) {
@@ -111,8 +116,10 @@ function readInputs(im: OnnxImporter, g: OnnxGraph): ValueInfo[] {
       const v = d.dimValue !== undefined && d.dimValue !== null ? num(d.dimValue) : 0;
       if (v > 0) return v;
       if (k === 0) return BATCH;
+      // an image input (NCHW) with symbolic height/width: the card's inputSize fixes them
+      if (inputSize && dimsProto.length === 4 && (k === 2 || k === 3)) return inputSize[k - 2];
       throw new GraphError(
-        `${src}: graph input '${name}' has a symbolic dimension ${k} ('${d.dimParam ?? '?'}'); naflow needs a static input shape except for the batch (re-export with a fixed input size)`,
+        `${src}: graph input '${name}' has a symbolic dimension ${k} ('${d.dimParam ?? '?'}'); naflow needs a static input shape except for the batch: give the model card's inputSize [height, width] (see docs/models.md), or re-export with a fixed input size`,
       );
     });
     im.vals.set(name, { kind: 'act', ref: name, dims, rank: dims.length, dtype });
