@@ -208,7 +208,7 @@ test('error: an image given to a model whose input has 4 channels', async () => 
   assert.equal(r.code, 1, r.stderr);
   assert.match(
     r.stderr,
-    /^naflow: .*model\.json: model input 'rgba_in' has 4 channels \(shape \[\?, 8, 8, 4\], NHWC\); an image gives 1 \(grayscale\) or 3 \(RGB\) channels/,
+    /^naflow: .*model\.json: model input 'rgba_in' has 4 channels \(shape \[\?, 8, 8, 4\], NHWC\); an image gives 1 \(grayscale\) or 3 \(RGB\) channels/m,
   );
   assertNoStack(r);
 });

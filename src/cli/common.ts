@@ -10,6 +10,9 @@ import { looksLikeImageFile } from '../node/decode-image.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../defaults.js';
 import { CommanderError } from 'commander';
 import { UsageError, isInputError } from '../util/errors.js';
+import { loadModel } from '../node/load.js';
+import type { Model } from '../engine/model.js';
+import type { ModelCard } from '../model/card.js';
 
 export { UsageError } from '../util/errors.js';
 
@@ -50,6 +53,49 @@ export interface GlobalOptions {
   backend?: string;
   threads?: string;
   card?: string;
+  preprocess?: string;
+  inputSize?: string;
+  layout?: string;
+}
+
+/**
+ * --preprocess, --input-size, --layout: card fields for a model without a card (or over its card),
+ * validated with the card's own rules when the model is loaded.
+ */
+export function cardFieldsOf(g: GlobalOptions): Partial<ModelCard> {
+  const fields: Partial<ModelCard> = {};
+  if (g.preprocess !== undefined) {
+    if (!['imagenet', 'unit', 'raw255'].includes(g.preprocess))
+      throw new UsageError(`--preprocess must be imagenet, unit or raw255, got '${g.preprocess}' (a custom {scale, mean, std} goes in the model card)`);
+    fields.preprocess = g.preprocess as ModelCard['preprocess'];
+  }
+  if (g.layout !== undefined) {
+    const layout = g.layout.toUpperCase();
+    if (layout !== 'NCHW' && layout !== 'NHWC') throw new UsageError(`--layout must be NCHW or NHWC, got '${g.layout}'`);
+    fields.layout = layout;
+  }
+  if (g.inputSize !== undefined) {
+    const m = /^(\d+)(?:[x×,](\d+))?$/.exec(g.inputSize.trim());
+    if (!m) throw new UsageError(`--input-size must be N or HxW (e.g. 224 or 224x224), got '${g.inputSize}'`);
+    fields.inputSize = [Number(m[1]), Number(m[2] ?? m[1])];
+  }
+  return fields;
+}
+
+/**
+ * Load a model for a command, with the command line's card fields. A model without a card gets the
+ * defaults (x/255, the model's own input size): say so, naming where the card was looked for, unless
+ * --preprocess chose the normalisation.
+ */
+export async function loadModelForCli(file: string, g: GlobalOptions, options: { skipShapes?: boolean; warnDefaults?: boolean } = {}): Promise<Model> {
+  const model = await loadModel(file, { card: g.card, cardFields: cardFieldsOf(g), skipShapes: options.skipShapes });
+  const card = model.card;
+  if ((options.warnDefaults ?? true) && !card.cardPath && card.preprocess === undefined)
+    process.stderr.write(
+      `naflow: warning: ${file} has no model card (looked for ${(card.searched ?? []).join(' and ')}): images are scaled to [0, 1] (x/255) and resized to the model's input size. ` +
+        'A torchvision model wants --preprocess imagenet; write a card to say it once (docs/models.md)\n',
+    );
+  return model;
 }
 
 export function parseBackendOptions(g: GlobalOptions): { backend?: BackendName; threads?: number } {

@@ -2,7 +2,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { loadModel } from '../node/load.js';
 import { readDataset } from '../eval/dataset.js';
 import { runEval } from '../eval/run.js';
 import { writeReport } from '../eval/report.js';
@@ -16,7 +15,7 @@ import { renderReport } from '../viewer/report.js';
 import type { Model } from '../engine/model.js';
 import type { EvalItem } from '../eval/dataset.js';
 import type { EvalResults } from '../eval/run.js';
-import { EXIT, UsageError, checkModelPath, positiveNumber, startBackend, withModelName, type GlobalOptions } from './common.js';
+import { EXIT, UsageError, checkModelPath, positiveNumber, startBackend, withModelName, type GlobalOptions, loadModelForCli } from './common.js';
 
 interface EvalOpts extends GlobalOptions {
   data: string;
@@ -117,7 +116,7 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
   await startBackend(opts);
   let model: Model;
   try {
-    model = await loadModel(modelFile, { card: opts.card });
+    model = await loadModelForCli(modelFile, opts);
   } catch (e) {
     throw withModelName(e, modelFile);
   }

@@ -7,7 +7,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadModel } from '../node/load.js';
 import { explain, type ExplainResult } from '../naflow/explain.js';
 import { outDirProblem, writeFlow } from '../node/write-flow.js';
 import { displayImage, imageSpecFor, prepareImage } from '../image/preprocess.js';
@@ -18,7 +17,17 @@ import { renderReport } from '../viewer/report.js';
 import type { Model } from '../engine/model.js';
 import { addFlowOptions, parseFlowOptions, type FlowOptionValues, checkLayerSelection } from './flow-options.js';
 import { compareOutput, parseCompare } from './compare-out.js';
-import { EXIT, UsageError, checkModelPath, defaultImages, splitModelAndImages, startBackend, withModelName, type GlobalOptions } from './common.js';
+import {
+  EXIT,
+  UsageError,
+  checkModelPath,
+  defaultImages,
+  splitModelAndImages,
+  startBackend,
+  withModelName,
+  type GlobalOptions,
+  loadModelForCli,
+} from './common.js';
 import { formatSignificant } from '../util/format.js';
 
 interface ExplainOpts extends GlobalOptions, FlowOptionValues {
@@ -178,7 +187,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
   await startBackend(opts);
   let model: Model;
   try {
-    model = await loadModel(split.model, { card: opts.card });
+    model = await loadModelForCli(split.model, opts, { warnDefaults: !opts.inputTensor });
   } catch (e) {
     throw withModelName(e, split.model);
   }

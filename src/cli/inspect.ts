@@ -3,12 +3,11 @@
  * supports it, then a verdict line.
  */
 import type { Command } from 'commander';
-import { loadModel } from '../node/load.js';
 import type { Model } from '../engine/model.js';
 import { inferShapesLenient, inspectGraph, formatInspect } from '../inspect.js';
 import { looksLikeImageFile } from '../node/decode-image.js';
 import { DEFAULT_MODEL } from '../defaults.js';
-import { EXIT, UsageError, checkModelPath, looksLikeModelPath, startBackend, withModelName, type GlobalOptions } from './common.js';
+import { EXIT, UsageError, checkModelPath, looksLikeModelPath, startBackend, withModelName, type GlobalOptions, loadModelForCli } from './common.js';
 
 interface InspectOpts extends GlobalOptions {
   json?: boolean;
@@ -49,7 +48,7 @@ export async function inspectCommand(modelArg: string | undefined, opts: Inspect
   let model: Model;
   try {
     // Shapes are inferred leniently so that models with unsupported ops can still be listed.
-    model = await loadModel(file, { card: opts.card, skipShapes: true });
+    model = await loadModelForCli(file, opts, { skipShapes: true, warnDefaults: false });
   } catch (e) {
     throw withModelName(e, file);
   }

@@ -37,7 +37,13 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
       '--threads <n>',
       'wasm threads and native-convolution threads (default: wasm 1, native min(2, cores)); 2+ wasm threads are an opt-in that starts the wasm-threads shim (~0.2 s)',
     )
-    .option('--card <file>', 'model card to use instead of <model>.naflow.json')
+    .option('--card <file>', 'model card to use instead of <model>.naflow.json (or <model>.onnx.naflow.json)')
+    .option(
+      '--preprocess <p>',
+      "pixel normalisation, over the card's: imagenet ((x/255 − mean)/std, torchvision's), unit (x/255, the default without a card) or raw255 (x)",
+    )
+    .option('--input-size <HxW>', "the image size the model takes, over the card's (e.g. 224 or 224x224; fixes an ONNX input's symbolic height and width)")
+    .option('--layout <l>', "the layout of the model's own input for --input-tensor files: NCHW (ONNX's default) or NHWC")
     .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run naflow --help for usage)')
     .exitOverride()

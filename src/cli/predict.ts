@@ -4,7 +4,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { loadModel } from '../node/load.js';
 import type { Model } from '../engine/model.js';
 import { imageSpecFor, prepareImageForSpec } from '../image/preprocess.js';
 import { predict, type PredictResult } from '../predict.js';
@@ -19,6 +18,7 @@ import {
   startBackend,
   withModelName,
   type GlobalOptions,
+  loadModelForCli,
 } from './common.js';
 import { formatPercent } from '../util/format.js';
 
@@ -79,7 +79,7 @@ export async function predictCommand(args: string[], opts: PredictOpts): Promise
   const tBackend = performance.now();
   let model: Model;
   try {
-    model = await loadModel(split.model, { card: opts.card });
+    model = await loadModelForCli(split.model, opts);
   } catch (e) {
     throw withModelName(e, split.model);
   }

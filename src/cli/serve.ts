@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { DEFAULT_MODEL } from '../defaults.js';
 import { startServer, type RunningServer, type ServeModel } from '../serve/server.js';
 import { modelDisplayName } from '../viewer/data.js';
-import { EXIT, UsageError, checkModelPath, parseBackendOptions, type GlobalOptions } from './common.js';
+import { EXIT, UsageError, cardFieldsOf, checkModelPath, parseBackendOptions, type GlobalOptions } from './common.js';
 
 interface ServeOpts extends GlobalOptions {
   port: string;
@@ -67,7 +67,14 @@ export async function serveCommand(opts: ServeOpts): Promise<number> {
   const models: ServeModel[] = [{ id: 'tiny-darknet', name: 'Tiny Darknet (ImageNet)', file: DEFAULT_MODEL, kind: 'bundled' }];
   opts.model.forEach((file, i) => {
     checkModelPath(file);
-    models.push({ id: `m${i + 1}`, name: modelDisplayName(file), file: path.resolve(file), card: opts.card, kind: 'registered' });
+    models.push({
+      id: `m${i + 1}`,
+      name: modelDisplayName(file),
+      file: path.resolve(file),
+      card: opts.card,
+      cardFields: cardFieldsOf(opts),
+      kind: 'registered',
+    });
   });
   let server: RunningServer;
   try {

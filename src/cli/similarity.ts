@@ -5,7 +5,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { loadModel } from '../node/load.js';
 import { displayImage, imageSpecFor } from '../image/preprocess.js';
 import { outDirProblem, writeFlow } from '../node/write-flow.js';
 import type { Model } from '../engine/model.js';
@@ -18,7 +17,7 @@ import { cropBestFace, loadFaceDetector, type FaceBox } from '../similarity/face
 import { addFlowOptions, parseFlowOptions, type FlowOptionValues, checkLayerSelection } from './flow-options.js';
 import { compareOutput, parseCompare } from './compare-out.js';
 import { listMethods } from '../methods/index.js';
-import { EXIT, UsageError, checkModelPath, positiveNumber, startBackend, withModelName, type GlobalOptions } from './common.js';
+import { EXIT, UsageError, checkModelPath, positiveNumber, startBackend, withModelName, type GlobalOptions, loadModelForCli } from './common.js';
 import { formatSignificant } from '../util/format.js';
 
 interface SimilarityOpts extends GlobalOptions, FlowOptionValues {
@@ -116,7 +115,7 @@ async function openModel(file: string, g: GlobalOptions): Promise<Model> {
   checkModelPath(file);
   await startBackend(g);
   try {
-    return await loadModel(file, { card: g.card });
+    return await loadModelForCli(file, g);
   } catch (e) {
     throw withModelName(e, file);
   }

@@ -48,6 +48,10 @@ export interface LoadedCard extends ModelCard {
   idList?: string[];
   /** the card file it came from, if any */
   cardPath?: string;
+  /** where a card was looked for when none was found (for the warning that the defaults apply) */
+  searched?: string[];
+  /** fields given on the command line (--preprocess, --input-size, --layout), over the card's */
+  overridden?: string[];
 }
 
 export class CardError extends InputError {}

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../engine/model.js';
 import type { ModelFiles } from '../import/files.js';
+import type { ModelCard } from '../model/card.js';
 import { ModelLoadError, formatOf, importGraphFrom, modelOf, type ModelFormat } from '../import/model.js';
 import { readTfjsArtifacts as tfjsArtifactsOf, type TfjsArtifacts } from '../import/tfjs-weights.js';
 import { loadCard } from './card-file.js';
@@ -18,6 +19,8 @@ export { ModelLoadError, type ModelFormat } from '../import/model.js';
 export interface LoadOptions {
   /** explicit model card path (default: `<model>.naflow.json` beside the model) */
   card?: string;
+  /** card fields given on the command line (--preprocess, --input-size, --layout), over the card's */
+  cardFields?: Partial<ModelCard>;
   /** skip shape inference (only for inspecting graphs with unsupported ops) */
   skipShapes?: boolean;
   /** keep σ_max of the model's operators in the cache file (src/node/sigma-cache.ts; default true) */
@@ -65,7 +68,7 @@ export function importGraph(file: string): Graph {
 export async function loadModel(file: string, options: LoadOptions = {}): Promise<Model> {
   const format = detectFormat(file);
   // the card first: its inputSize fixes an ONNX input's symbolic height and width
-  const card = loadCard(modelFileOf(file), options.card);
+  const card = loadCard(modelFileOf(file), options.card, options.cardFields);
   const graph = importGraphFrom(modelFilesAt(modelFileOf(file)), format, { inputSize: card.inputSize });
   const model = modelOf(graph, card, options);
   if (options.sigmaCache !== false) persistSigma(model, file);

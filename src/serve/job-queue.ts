@@ -103,7 +103,15 @@ export class JobQueue {
       job.status = 'running';
       job.position = 0;
       slot.job = job;
-      const msg: ToWorker = { type: 'job', id: job.id, modelFile: job.model.file, modelName: job.model.name, card: job.model.card, request: job.request };
+      const msg: ToWorker = {
+        type: 'job',
+        id: job.id,
+        modelFile: job.model.file,
+        modelName: job.model.name,
+        card: job.model.card,
+        cardFields: job.model.cardFields,
+        request: job.request,
+      };
       slot.worker.postMessage(msg);
       this.broadcast(job);
     }

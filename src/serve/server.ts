@@ -23,6 +23,7 @@ import http from 'node:http';
 import type { BackendName } from '../engine/backend.js';
 import { JobQueue } from './job-queue.js';
 import { LOOPBACK_HOSTS, answerFailure, handleRequest, type RouteContext } from './routes.js';
+import type { ModelCard } from '../model/card.js';
 
 export { badPath } from './http-util.js';
 export { sniffImage } from './routes.js';
@@ -33,6 +34,8 @@ export interface ServeModel {
   name: string;
   file: string;
   card?: string;
+  /** card fields given on the command line (--preprocess, --input-size, --layout) */
+  cardFields?: Partial<ModelCard>;
   kind: 'bundled' | 'registered';
 }
 

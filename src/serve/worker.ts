@@ -11,13 +11,14 @@ import { loadModel } from '../node/load.js';
 import type { Model } from '../engine/model.js';
 import { isInputError } from '../util/errors.js';
 import { runExplainJob, liveTensors, type JobRequest } from './job.js';
+import type { ModelCard } from '../model/card.js';
 
 export interface WorkerInit {
   backend?: BackendName;
   threads?: number;
 }
 
-export type ToWorker = { type: 'job'; id: string; modelFile: string; modelName: string; card?: string; request: JobRequest };
+export type ToWorker = { type: 'job'; id: string; modelFile: string; modelName: string; card?: string; cardFields?: Partial<ModelCard>; request: JobRequest };
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'progress'; id: string; stage: string; done: number; total: number; layer?: string }
@@ -37,7 +38,7 @@ port.on('message', async (m: ToWorker) => {
     await ready;
     let model = models.get(m.modelFile);
     if (!model) {
-      model = loadModel(m.modelFile, m.card ? { card: m.card } : {});
+      model = loadModel(m.modelFile, { card: m.card, cardFields: m.cardFields });
       models.set(m.modelFile, model);
       model.catch(() => models.delete(m.modelFile));
     }
