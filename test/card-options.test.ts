@@ -62,3 +62,62 @@ test('--input-size fixes a symbolic input size; bad values name the option', asy
     assert.match(e.stderr, message);
   }
 });
+
+test('naflow card init writes a commented card that loads, never overwrites, and asks for a symbolic size', async () => {
+  const dir = path.join(tmp, 'init');
+  fs.mkdirSync(dir);
+  fs.copyFileSync(DYNAMIC, path.join(dir, 'fcn.onnx'));
+  fs.copyFileSync(RESNET, path.join(dir, 'r18.onnx'));
+  fs.writeFileSync(path.join(dir, 'labels.txt'), 'a\nb\nc\nd\n');
+  const open = await naflow(['card', 'init', path.join(dir, 'fcn.onnx')]);
+  assert.equal(open.code, 1);
+  assert.match(open.stderr, /fcn\.onnx: its input height and width are symbolic: give --input-size HxW/);
+  const made = await naflow([
+    'card',
+    'init',
+    path.join(dir, 'fcn.onnx'),
+    '--input-size',
+    '20x24',
+    '--preprocess',
+    'imagenet',
+    '--labels',
+    path.join(dir, 'labels.txt'),
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  const cardFile = path.join(dir, 'fcn.naflow.json');
+  const card = JSON.parse(fs.readFileSync(cardFile, 'utf8'));
+  assert.deepEqual(Object.fromEntries(Object.entries(card).filter(([k]) => !k.startsWith('//'))), {
+    inputSize: [20, 24],
+    channels: 3,
+    preprocess: 'imagenet',
+    resize: 'squash',
+    layout: 'NCHW',
+    labels: 'labels.txt',
+  });
+  assert.ok(Object.keys(card).filter((k) => k.startsWith('//')).length >= 4, 'the choices are commented');
+  // the card is found and used: labels from it, no warning, the size fixed
+  const p = await naflow(['predict', path.join(dir, 'fcn.onnx'), DEFAULT_IMAGE, '--json', '--top', '1']);
+  assert.equal(p.code, 0, p.stderr);
+  assert.equal(p.stderr, '');
+  assert.ok(['a', 'b', 'c', 'd'].includes(JSON.parse(p.stdout).top[0].label));
+  // never overwritten
+  const before = fs.readFileSync(cardFile, 'utf8');
+  const again = await naflow(['card', 'init', path.join(dir, 'fcn.onnx'), '--input-size', '8x8']);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /fcn\.naflow\.json exists: naflow card init never overwrites a file/);
+  assert.equal(fs.readFileSync(cardFile, 'utf8'), before);
+  // a static model: the size read off it, and the default preprocessing flagged for checking
+  const r18 = await naflow(['card', 'init', path.join(dir, 'r18.onnx')]);
+  assert.match(r18.stdout, /r18\.naflow\.json: written \(preprocess 'unit', x\/255: check it — a torchvision model wants imagenet\)/);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'r18.naflow.json'), 'utf8')).inputSize, [64, 64]);
+});
+
+test('a misspelt card field is an error naming it (not silently ignored); // keys are comments', async () => {
+  const dir = path.join(tmp, 'typo');
+  fs.mkdirSync(dir);
+  fs.copyFileSync(RESNET, path.join(dir, 'm.onnx'));
+  fs.writeFileSync(path.join(dir, 'm.naflow.json'), JSON.stringify({ '//': 'my notes', preprocesss: 'imagenet' }));
+  const r = await naflow(['predict', path.join(dir, 'm.onnx'), DEFAULT_IMAGE]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /m\.naflow\.json: unknown field 'preprocesss' \(fields: name, inputSize, channels, preprocess/);
+});

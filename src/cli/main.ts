@@ -16,6 +16,7 @@ import { registerExplain } from './explain.js';
 import { registerSimilarity } from './similarity.js';
 import { registerEval } from './eval.js';
 import { registerServe } from './serve.js';
+import { registerCard } from './card.js';
 
 const VERSION = '0.1.0';
 
@@ -73,6 +74,7 @@ export function buildProgram(onExitCode: (code: number) => void): Command {
   registerSimilarity(program, run);
   registerEval(program, run);
   registerServe(program, run);
+  registerCard(program, run);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -58,11 +58,35 @@ export class CardError extends InputError {}
 
 const PRESETS = new Set(['imagenet', 'unit', 'raw255']);
 
+/** Every field a card may have; a key starting with '//' is a comment. */
+export const CARD_FIELDS: readonly (keyof ModelCard)[] = [
+  'name',
+  'inputSize',
+  'channels',
+  'preprocess',
+  'resize',
+  'interpolation',
+  'labels',
+  'ids',
+  'layout',
+  'outputIsProbability',
+  'embedding',
+  'metric',
+  'source',
+  'licence',
+];
+
 /** Validate a parsed card, naming the file and the field that is wrong. */
 export function validateCard(raw: unknown, where: string): ModelCard {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CardError(`${where}: a model card must be a JSON object`);
   const c = raw as Record<string, unknown>;
   const bad = (field: string, want: string) => new CardError(`${where}: field '${field}' must be ${want}, got ${JSON.stringify(c[field])}`);
+  // a misspelt field would otherwise be ignored and its default used without a word
+  const unknown = Object.keys(c).filter((k) => !k.startsWith('//') && !(CARD_FIELDS as readonly string[]).includes(k));
+  if (unknown.length)
+    throw new CardError(
+      `${where}: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (fields: ${CARD_FIELDS.join(', ')}; keys starting with // are comments)`,
+    );
   if (c.inputSize !== undefined) {
     const s = c.inputSize;
     if (!Array.isArray(s) || s.length !== 2 || !s.every((v) => Number.isInteger(v) && v > 0)) throw bad('inputSize', '[height, width] of positive integers');
@@ -81,5 +105,6 @@ export function validateCard(raw: unknown, where: string): ModelCard {
   if (c.layout !== undefined && c.layout !== 'NCHW' && c.layout !== 'NHWC') throw bad('layout', "'NCHW' or 'NHWC'");
   if (c.metric !== undefined && c.metric !== 'cosine' && c.metric !== 'dot' && c.metric !== 'euclidean') throw bad('metric', "'cosine', 'dot' or 'euclidean'");
   for (const f of ['labels', 'ids', 'name', 'source', 'licence', 'embedding']) if (c[f] !== undefined && typeof c[f] !== 'string') throw bad(f, 'a string');
-  return c as ModelCard;
+  if (c.outputIsProbability !== undefined && typeof c.outputIsProbability !== 'boolean') throw bad('outputIsProbability', 'true or false');
+  return Object.fromEntries(Object.entries(c).filter(([k]) => !k.startsWith('//'))) as ModelCard;
 }
