@@ -5,6 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from './engine/model.js';
 import { forward } from './engine/execute.js';
 import { prepareImage, type ImageSpec } from './image/preprocess.js';
+import { NON_FINITE_SCORE } from './structure/target.js';
+import { GraphError } from './ir/graph.js';
 
 export interface Prediction {
   /** class index in the model's output order */
@@ -56,6 +58,8 @@ export function topK(values: ArrayLike<number>, k: number, tieBreak?: ArrayLike<
 
 /** Turn one row of class scores into the top-k predictions for a model's card. */
 export function topPredictions(model: Pick<Model, 'card'>, scores: ArrayLike<number>, k = 5): Prediction[] {
+  const bad = Array.prototype.find.call(scores, (v: number) => !Number.isFinite(v)) as number | undefined;
+  if (bad !== undefined) throw new GraphError(NON_FINITE_SCORE(bad));
   const probs = model.card.outputIsProbability ? Float64Array.from(scores as ArrayLike<number>) : softmax(scores);
   // probabilities that underflow or saturate to the same value are ordered by their logits
   return topK(probs, k, model.card.outputIsProbability ? undefined : scores).map((index) => ({

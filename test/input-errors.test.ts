@@ -20,6 +20,7 @@ import { EvalDataError } from '../src/eval/dataset.js';
 import { VariantError } from '../src/naflow/variant.js';
 import { SimilarityError } from '../src/similarity/embed.js';
 import { naflow } from './helpers/run-cli.js';
+import { encodeNpy } from '../src/util/npy.js';
 
 const TINY = path.join(PACKAGE_ROOT, 'models', 'tiny-darknet');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-input-errors-'));
@@ -53,6 +54,56 @@ const cases: Case[] = [
     what: 'a tfjs weight with a dtype naflow cannot read (float64)',
     args: () => ['predict', tinyCopy('float64', (j) => void (j.weightsManifest[0].weights[0].dtype = 'float64'))],
     names: /float64[\\/]model\.json: weight '.+' has dtype 'float64'/,
+  },
+  {
+    what: 'a weightsManifest path leaving the model folder (../../etc/passwd)',
+    args: () => ['predict', tinyCopy('escape', (j) => void (j.weightsManifest[0].paths = ['../../etc/passwd']))],
+    names: /escape[\\/]model\.json: the weight file '\.\.\/\.\.\/etc\/passwd' is outside the model's folder/,
+  },
+  {
+    what: 'an absolute weightsManifest path (/etc/passwd)',
+    args: () => ['predict', tinyCopy('absolute', (j) => void (j.weightsManifest[0].paths = ['/etc/passwd']))],
+    names: /the weight file '\/etc\/passwd' is outside the model's folder/,
+  },
+  {
+    what: 'a weight shard longer than its manifest says',
+    args: () => {
+      const file = tinyCopy('long-shard', () => undefined);
+      const shard = path.join(path.dirname(file), 'group2-shard1of1');
+      fs.appendFileSync(shard, new Uint8Array(64));
+      return ['predict', file];
+    },
+    names: /long-shard[\\/]model\.json: weight shards \[group2-shard1of1\] are longer than the manifest says/,
+  },
+  {
+    what: 'a device given as the image (/dev/zero)',
+    args: () => ['predict', path.join(TINY, 'model.json'), '/dev/zero'],
+    names: /\/dev\/zero: not a regular file/,
+  },
+  {
+    what: 'a device given as the model (/dev/zero)',
+    args: () => ['inspect', '/dev/zero'],
+    names: /\/dev\/zero: not a regular file \(a device or pipe\); give a model file/,
+  },
+  {
+    what: 'weights holding NaN (a score that is not a number)',
+    args: () => {
+      const file = tinyCopy('nan-weights', () => undefined);
+      const shard = path.join(path.dirname(file), 'group1-shard1of1');
+      fs.writeFileSync(shard, new Uint8Array(fs.statSync(shard).size).fill(0xff)); // 0xffffffff is a float32 NaN
+      return ['predict', file];
+    },
+    names: /the model's score is NaN: its weights or its input hold non-finite values/,
+  },
+  {
+    what: 'an input tensor holding Infinity',
+    args: () => {
+      const file = path.join(tmp, 'inf.npy');
+      const x = new Float32Array(224 * 224 * 3).fill(Number.POSITIVE_INFINITY);
+      fs.writeFileSync(file, encodeNpy(x, [1, 224, 224, 3]));
+      return ['explain', '--input-tensor', file, '--out', path.join(tmp, 'out-inf')];
+    },
+    names: /the model's score is (NaN|-?Infinity): its weights or its input hold non-finite values/,
   },
   {
     what: 'a missing weight shard',

@@ -165,6 +165,7 @@ export function checkModelPath(p: string): void {
   }
   if (looksLikeImageFile(p)) throw new UsageError(`${p}: is an image, not a model (naflow reads ONNX files and TensorFlow.js model.json files)`);
   if (path.extname(p).toLowerCase() === '.json') return; // detectFormat explains bad JSON
+  if (!st.isFile()) throw new UsageError(`${p}: not a regular file (a device or pipe); give a model file`);
   if (st.size === 0) throw new UsageError(`${p}: not a model file: the file is empty`);
   // ONNX is binary protobuf; a file whose first bytes are all printable text is not one.
   const fd = fs.openSync(p, 'r');

@@ -148,6 +148,11 @@ export function decodeWeightGroup(
       out.set(spec.name, decodeWeight(spec, data.subarray(offset, offset + len), file));
       offset += len;
     }
+    // bytes no weight uses: the shards belong to another model (or another version of this one)
+    if (offset !== data.byteLength)
+      throw new TfjsWeightsError(
+        `${file}: weight shards [${shardNames.join(', ')}] are longer than the manifest says: ${data.byteLength} bytes, its weights use ${offset}; are they this model's weights?`,
+      );
   } catch (e) {
     for (const t of out.values()) t.dispose();
     throw e;

@@ -44,6 +44,9 @@ function notDecodable(source: string, reason: string): ImageError {
   return new ImageError(`${source}: not a decodable image (JPEG, PNG or WebP): ${reason}`);
 }
 
+/** The largest image file naflow reads (a 100-megapixel PNG is ~300 MB). */
+const MAX_IMAGE_BYTES = 512 * 2 ** 20;
+
 function readInput(input: string | Uint8Array, source: string): Buffer {
   if (typeof input !== 'string') return Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   let st: fs.Stats;
@@ -53,6 +56,10 @@ function readInput(input: string | Uint8Array, source: string): Buffer {
     throw new ImageError(`${source}: no such file`);
   }
   if (st.isDirectory()) throw new ImageError(`${source}: is a directory, not an image file`);
+  // a device or pipe (/dev/zero) would be read without end
+  if (!st.isFile()) throw new ImageError(`${source}: not a regular file (a device or pipe); give an image file`);
+  if (st.size > MAX_IMAGE_BYTES)
+    throw new ImageError(`${source}: ${(st.size / 2 ** 20).toFixed(0)} MB is over the ${MAX_IMAGE_BYTES / 2 ** 20} MB naflow reads for an image`);
   return fs.readFileSync(input);
 }
 

@@ -27,14 +27,28 @@ export interface LoadOptions {
   sigmaCache?: boolean;
 }
 
-/** A model's files on disk: the main file and the files beside it (resolved relative to it). */
+/** Read a model's file: a regular file only (a device such as /dev/zero would be read without end). */
+function readModelFile(location: string, what: string): Uint8Array {
+  const st = fs.statSync(location);
+  if (!st.isFile()) throw new ModelLoadError(`${what}: not a regular file (a directory, device or pipe)`);
+  return new Uint8Array(fs.readFileSync(location));
+}
+
+/**
+ * A model's files on disk: the main file and the files beside it (resolved relative to it). A manifest
+ * is untrusted: the files it names must lie inside the model's folder.
+ */
 export function modelFilesAt(file: string): ModelFiles {
+  const dir = path.resolve(path.dirname(file));
   return {
     name: file,
-    bytes: () => new Uint8Array(fs.readFileSync(file)),
+    bytes: () => readModelFile(file, file),
     sibling: (p) => {
-      const location = path.resolve(path.dirname(file), p);
-      return { location, bytes: fs.existsSync(location) ? new Uint8Array(fs.readFileSync(location)) : undefined };
+      const location = path.resolve(dir, p);
+      const rel = path.relative(dir, location);
+      if (path.isAbsolute(p) || rel.startsWith('..') || path.isAbsolute(rel))
+        throw new ModelLoadError(`${file}: the weight file '${p}' is outside the model's folder (${dir}); a manifest may name only files beside it`);
+      return { location, bytes: fs.existsSync(location) ? readModelFile(location, `${file}: weight file '${p}'`) : undefined };
     },
   };
 }

@@ -13,6 +13,10 @@ import { GraphError } from '../ir/graph.js';
  */
 export type Target = (score: tf.Tensor) => tf.Tensor;
 
+/** The message for a score that is not a number: what to check. */
+export const NON_FINITE_SCORE = (v: number) =>
+  `the model's score is ${v}: its weights or its input hold non-finite values (NaN or Infinity), so every map would be too; check the model file and the input`;
+
 /** A class index the model scores, or a GraphError saying how many it scores. */
 export function checkClassIndex(classIndex: number, classes: number): void {
   if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes)
@@ -41,6 +45,9 @@ export function seedFor(score: tf.Tensor, options: { classIndex?: number; target
       throw new GraphError(
         `the target returned a seed of shape [${seed.shape.join(', ')}] for a score tensor of shape [${score.shape.join(', ')}]: they must be equal`,
       );
-    return { seed, classIndex, value: tf.sum(tf.mul(score, seed)).dataSync()[0] };
+    const value = tf.sum(tf.mul(score, seed)).dataSync()[0];
+    // a NaN or infinite score gives NaN maps that look like an explanation: refuse it
+    if (!Number.isFinite(value)) throw new GraphError(NON_FINITE_SCORE(value));
+    return { seed, classIndex, value };
   });
 }
