@@ -228,6 +228,17 @@ const cases: Case[] = [
     names: /empty-data/,
   },
   {
+    what: 'eval --steps beyond what the curves can hold',
+    args: () => {
+      const dir = path.join(tmp, 'steps-data', 'Egyptian cat');
+      fs.mkdirSync(dir, { recursive: true });
+      fs.copyFileSync(DEFAULT_IMAGE, path.join(dir, 'chelsea.png'));
+      return ['eval', path.join(TINY, 'model.json'), '--data', path.dirname(dir), '--steps', '100000000', '--out', path.join(tmp, 'out-eval-steps')];
+    },
+    // 224×224×3 float32 = 602,112 bytes per step: 1 GiB holds 1783 of them
+    names: /--steps 100000000 is more than this model's 224×224 input allows: at most 1783/,
+  },
+  {
     what: 'an eval data folder that does not exist',
     args: () => ['eval', path.join(TINY, 'model.json'), '--data', path.join(tmp, 'no-such-data'), '--out', path.join(tmp, 'out-eval-missing')],
     names: /no-such-data/,

@@ -112,6 +112,23 @@ function chooseLayers(model: Model, spec: EvalOptions['layers']): { all: string[
   return { all, chosen: all.filter((n) => chosen.includes(n)) };
 }
 
+/** Memory the deletion/insertion curves may hold: they keep one perturbed float image per step. */
+const CURVE_BYTES = 2 ** 30;
+
+/**
+ * --steps within what the curves can hold (one float copy of the input per step) and no more than the
+ * input's pixels (a step removes at least one): an unbounded value grew to tens of GB.
+ */
+function checkSteps(model: Model, steps: number): void {
+  const [, h, w, c] = model.inputs[0]?.shape ?? [];
+  if (!(h > 0 && w > 0)) return;
+  const max = Math.max(1, Math.min(h * w, Math.floor(CURVE_BYTES / (h * w * (c > 0 ? c : 3) * 4))));
+  if (steps > max)
+    throw new InputError(
+      `--steps ${steps} is more than this model's ${h}×${w} input allows: at most ${max} (each step keeps one copy of the image; a step removes at least one pixel)`,
+    );
+}
+
 /** What the methods' maps depend on besides their ids (NAFlow's solver defaults), once per method kind. */
 function methodSettings(methods: readonly ResolvedMethod[]): Record<string, unknown> {
   const kinds = [...new Set(methods.map((m) => m.method))];
@@ -161,6 +178,7 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
   // unknown methods or metrics are refused before any work
   const methods = options.methods.map((id) => resolveMethod(id, 'methods'));
   for (const key of options.metrics) getMetric(key, 'metrics');
+  checkSteps(model, options.steps ?? 32);
   const { all, chosen } = chooseLayers(model, options.layers);
   fs.mkdirSync(options.out, { recursive: true });
   const config = configOf(model, options, chosen, methods);
