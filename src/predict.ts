@@ -21,6 +21,8 @@ export interface Prediction {
 
 export interface PredictResult {
   top: Prediction[];
+  /** every output value of the image (the first batch row), before softmax: to compare with another framework */
+  logits: number[];
 }
 
 export interface PredictOptions {
@@ -99,7 +101,8 @@ export async function predict(model: Model, imageOrTensor: string | Uint8Array |
     }
     // one image: the first batch row, all remaining dimensions flattened
     const perRow = scores.length / Math.max(1, batch);
-    return { top: topPredictions(model, scores.subarray(0, perRow), k) };
+    const row = scores.subarray(0, perRow);
+    return { top: topPredictions(model, row, k), logits: Array.from(row) };
   } finally {
     owned?.dispose();
   }

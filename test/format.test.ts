@@ -40,3 +40,18 @@ test('topK breaks ties by the tie-break values, then by index', () => {
     [2, 1, 0, 3],
   );
 });
+
+test('predict --json --logits: every output value, whose softmax is the reported probabilities', async () => {
+  const { naflow } = await import('./helpers/run-cli.js');
+  const r = await naflow(['predict', '--json', '--logits', '--top', '3']);
+  assert.equal(r.code, 0, r.stderr);
+  const line = JSON.parse(r.stdout.trim());
+  assert.equal(line.logits.length, 1000, 'all 1000 ImageNet scores of the bundled model');
+  const max = Math.max(...line.logits);
+  const z = line.logits.reduce((s: number, v: number) => s + Math.exp(v - max), 0);
+  for (const t of line.top) assert.ok(Math.abs(Math.exp(line.logits[t.index] - max) / z - t.prob) < 1e-6, `class ${t.index}`);
+  assert.equal(line.logits.indexOf(max), line.top[0].index);
+  const bad = await naflow(['predict', '--logits']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--logits goes with --json/);
+});

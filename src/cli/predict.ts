@@ -10,6 +10,7 @@ import { predict, type PredictResult } from '../predict.js';
 import { currentBackend, currentThreads } from '../engine/backend.js';
 import {
   EXIT,
+  UsageError,
   checkModelPath,
   defaultImages,
   positiveNumber,
@@ -25,6 +26,7 @@ import { formatPercent } from '../util/format.js';
 interface PredictOpts extends GlobalOptions {
   top: string;
   json?: boolean;
+  logits?: boolean;
 }
 
 export function registerPredict(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
@@ -41,6 +43,7 @@ export function registerPredict(program: Command, run: (fn: () => Promise<number
     .argument('[images...]', 'JPEG, PNG or WebP files (default: the bundled cat photo)')
     .option('--top <k>', 'number of classes to show per image', '5')
     .option('--json', 'one JSON object per line per image: {"image","top":[{"index","label","prob","id"}]}')
+    .option('--logits', 'with --json: also every output value before softmax ("logits"), to compare with another framework')
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -70,6 +73,7 @@ function formatText(image: string, r: PredictResult): string {
 
 export async function predictCommand(args: string[], opts: PredictOpts): Promise<number> {
   const top = positiveNumber(opts.top, '--top', true);
+  if (opts.logits && !opts.json) throw new UsageError('--logits goes with --json (the logits are a field of each JSON line)');
   const split = splitModelAndImages(args);
   const images = defaultImages(split.images);
   checkModelPath(split.model);
@@ -111,7 +115,7 @@ export async function predictCommand(args: string[], opts: PredictOpts): Promise
           prepared.tensor.dispose();
         }
         if (debug) process.stderr.write(`naflow: ${image}: ${(performance.now() - t1).toFixed(0)} ms\n`);
-        if (opts.json) process.stdout.write(`${JSON.stringify({ image, top: result.top })}\n`);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ image, top: result.top, ...(opts.logits ? { logits: result.logits } : {}) })}\n`);
         else process.stdout.write(formatText(image, result));
       } catch (e) {
         // one bad image does not stop the others; the exit code reports it
