@@ -6,8 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { detectFormat, modelFileOf, modelFilesAt } from '../node/load.js';
-import { importGraphFrom } from '../import/model.js';
+import { importGraph, modelFileOf } from '../node/load.js';
 import { cardPathFor } from '../node/card-file.js';
 import { validateCard, type ModelCard } from '../model/card.js';
 import { GraphError, type Graph } from '../ir/graph.js';
@@ -77,7 +76,7 @@ export async function cardInitCommand(modelArg: string, opts: CardInitOpts): Pro
   await startBackend(opts);
   let graph: Graph;
   try {
-    graph = importGraphFrom(modelFilesAt(file), detectFormat(modelArg), { inputSize: given.inputSize });
+    graph = importGraph(modelArg, { inputSize: given.inputSize });
   } catch (e) {
     if (e instanceof GraphError && /symbolic dimension/.test(e.message))
       throw new UsageError(`${modelArg}: its input height and width are symbolic: give --input-size HxW`);

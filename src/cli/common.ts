@@ -12,7 +12,7 @@ import { CommanderError } from 'commander';
 import { UsageError, isInputError } from '../util/errors.js';
 import { loadModel } from '../node/load.js';
 import type { Model } from '../engine/model.js';
-import type { ModelCard } from '../model/card.js';
+import { PREPROCESS_PRESETS, type ModelCard } from '../model/card.js';
 
 export { UsageError } from '../util/errors.js';
 
@@ -65,7 +65,7 @@ export interface GlobalOptions {
 export function cardFieldsOf(g: GlobalOptions): Partial<ModelCard> {
   const fields: Partial<ModelCard> = {};
   if (g.preprocess !== undefined) {
-    if (!['imagenet', 'unit', 'raw255'].includes(g.preprocess))
+    if (!(PREPROCESS_PRESETS as readonly string[]).includes(g.preprocess))
       throw new UsageError(`--preprocess must be imagenet, unit or raw255, got '${g.preprocess}' (a custom {scale, mean, std} goes in the model card)`);
     fields.preprocess = g.preprocess as ModelCard['preprocess'];
   }

@@ -80,19 +80,27 @@ function parseDisplaySize(v: string | undefined): number | undefined {
   return n;
 }
 
-function parseLayers(spec: string | undefined): FlowOptions['layers'] {
+/** One --layers entry: an index range (3-7), an index (3), or a node or tensor name. */
+type LayerEntry = { text: string; from: number; to: number } | { text: string; name: string };
+
+function layerEntries(spec: string | undefined): LayerEntry[] | undefined {
   if (!spec || spec === 'all') return undefined;
-  const parts = spec
+  return spec
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean);
-  return (l, i) =>
-    parts.some((p) => {
-      const range = /^(\d+)-(\d+)$/.exec(p);
-      if (range) return i >= Number(range[1]) && i <= Number(range[2]);
-      if (/^\d+$/.test(p)) return i === Number(p);
-      return p === l.node || p === l.name;
+    .filter(Boolean)
+    .map((text) => {
+      const range = /^(\d+)-(\d+)$/.exec(text);
+      if (range) return { text, from: Number(range[1]), to: Number(range[2]) };
+      if (/^\d+$/.test(text)) return { text, from: Number(text), to: Number(text) };
+      return { text, name: text };
     });
+}
+
+function parseLayers(spec: string | undefined): FlowOptions['layers'] {
+  const entries = layerEntries(spec);
+  if (!entries) return undefined;
+  return (l, i) => entries.some((e) => ('name' in e ? e.name === l.node || e.name === l.name : i >= e.from && i <= e.to));
 }
 
 /**
@@ -101,19 +109,11 @@ function parseLayers(spec: string | undefined): FlowOptions['layers'] {
  * give an output with no layer images).
  */
 export function checkLayerSelection(spec: string | undefined, layers: ReadonlyArray<{ node: string; name: string }>): void {
-  if (!spec || spec === 'all') return;
+  const entries = layerEntries(spec);
+  if (!entries) return;
   const names = new Set(layers.flatMap((l) => [l.node, l.name]));
   const n = layers.length;
-  const unknown = spec
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .filter((p) => {
-      const range = /^(\d+)-(\d+)$/.exec(p);
-      if (range) return Number(range[1]) > Number(range[2]) || Number(range[2]) >= n;
-      if (/^\d+$/.test(p)) return Number(p) >= n;
-      return !names.has(p);
-    });
+  const unknown = entries.filter((e) => ('name' in e ? !names.has(e.name) : e.from > e.to || e.to >= n)).map((e) => e.text);
   if (unknown.length)
     throw new UsageError(
       `--layers: no layer ${unknown.map((u) => `'${u}'`).join(', ')}: this explanation has ${n} layers, 0–${n - 1} (or their node and tensor names; see naflow inspect --json)`,

@@ -201,7 +201,7 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
   } finally {
     for (const r of randomised) r.model.dispose();
   }
-  return aggregate(config, options, items.length, all, chosen, done);
+  return aggregate(config, options, methods, items.length, all, chosen, done);
 }
 
 async function evalImages(
@@ -284,6 +284,7 @@ export function valueKeys(metrics: readonly string[], sanity: readonly SanitySta
 function aggregate(
   config: ReturnType<typeof configOf>,
   options: EvalOptions,
+  methods: readonly ResolvedMethod[],
   n: number,
   all: string[],
   chosen: string[],
@@ -294,8 +295,8 @@ function aggregate(
   const layers: EvalLayer[] = chosen.map((name) => ({ index: all.indexOf(name), name, depth: all.length > 1 ? all.indexOf(name) / (all.length - 1) : 1 }));
   const rows: EvalRow[] = [];
   const keys = valueKeys(options.metrics, config.sanity);
-  for (const method of options.methods) {
-    const names = resolveMethod(method).method.space === 'pixel' ? ['input'] : chosen;
+  for (const { id: method, method: kind } of methods) {
+    const names = kind.space === 'pixel' ? ['input'] : chosen;
     for (const name of names) {
       const values: EvalRow['values'] = {};
       let count = 0;

@@ -56,7 +56,9 @@ export interface LoadedCard extends ModelCard {
 
 export class CardError extends InputError {}
 
-const PRESETS = new Set(['imagenet', 'unit', 'raw255']);
+/** The named normalisations (src/image/preprocess.ts defines them). */
+export const PREPROCESS_PRESETS: readonly PreprocessPreset[] = ['imagenet', 'unit', 'raw255'];
+const PRESETS: ReadonlySet<string> = new Set(PREPROCESS_PRESETS);
 
 /** Every field a card may have; a key starting with '//' is a comment. */
 export const CARD_FIELDS: readonly (keyof ModelCard)[] = [

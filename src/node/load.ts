@@ -74,16 +74,15 @@ export function modelFileOf(file: string): string {
 }
 
 /** Import a model file into a graph (no card, no shapes). Tensors are created on the current backend. */
-export function importGraph(file: string): Graph {
+export function importGraph(file: string, options: { inputSize?: [number, number] } = {}): Graph {
   const format = detectFormat(file);
-  return importGraphFrom(modelFilesAt(modelFileOf(file)), format);
+  return importGraphFrom(modelFilesAt(modelFileOf(file)), format, options);
 }
 
 export async function loadModel(file: string, options: LoadOptions = {}): Promise<Model> {
-  const format = detectFormat(file);
   // the card first: its inputSize fixes an ONNX input's symbolic height and width
   const card = loadCard(modelFileOf(file), options.card, options.cardFields);
-  const graph = importGraphFrom(modelFilesAt(modelFileOf(file)), format, { inputSize: card.inputSize });
+  const graph = importGraph(file, { inputSize: card.inputSize });
   const model = modelOf(graph, card, options);
   if (options.sigmaCache !== false) persistSigma(model, file);
   return model;
