@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { explain, type ExplainResult } from '../naflow/explain.js';
 import { outDirProblem, writeFlow } from '../node/write-flow.js';
 import { displayImage, imageSpecFor, prepareImage } from '../image/preprocess.js';
-import { readNpy, npyToFloat32 } from '../node/npy-file.js';
+import { tensorFromNpy } from './input-tensor.js';
 import { compareAtLayers, listMethods, type Comparison, type ResolvedMethod } from '../methods/index.js';
 import { modelDisplayName, viewerData } from '../viewer/data.js';
 import { renderReport } from '../viewer/report.js';
@@ -90,37 +90,6 @@ export function registerExplain(program: Command, run: (fn: () => Promise<number
         ),
       );
     });
-}
-
-/** A preprocessed tensor from .npy, converted to NHWC when the model's own layout is NCHW. */
-function tensorFromNpy(file: string, model: Model): tf.Tensor {
-  let arr: ReturnType<typeof readNpy>;
-  try {
-    arr = readNpy(file);
-  } catch (e) {
-    // a missing, unreadable or malformed .npy is bad input (exit 1), not an internal error
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UsageError(`${file}: no such file`);
-    throw new UsageError(code ? `${file}: cannot read it (${code})` : (e as Error).message);
-  }
-  const data = npyToFloat32(arr);
-  const layout = model.card.layout ?? (model.graph.format === 'onnx' ? 'NCHW' : 'NHWC');
-  const want = model.inputs[0].shape;
-  let shape = arr.shape.slice();
-  if (shape.length === 3) shape = [1, ...shape];
-  if (shape.length !== 4) throw new UsageError(`${file}: expected a rank-3 or rank-4 tensor, got shape [${arr.shape.join(', ')}]`);
-  const t = tf.tensor4d(data, shape as [number, number, number, number]);
-  const nhwc = layout === 'NCHW' ? tf.transpose(t, [0, 2, 3, 1]) : t;
-  if (nhwc !== t) t.dispose();
-  const ok = want.every((d, i) => d < 0 || d === nhwc.shape[i]);
-  if (!ok) {
-    const got = nhwc.shape.join(', ');
-    nhwc.dispose();
-    throw new UsageError(
-      `${file}: the model expects an input of shape [${want.join(', ')}] (NHWC; the file is read as ${layout}), got [${got}] after conversion`,
-    );
-  }
-  return nhwc;
 }
 
 /** The baselines' maps at every trunk layer, for the class NAFlow explained (the same input tensor). */

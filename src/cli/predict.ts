@@ -22,11 +22,13 @@ import {
   loadModelForCli,
 } from './common.js';
 import { formatPercent } from '../util/format.js';
+import { tensorFromNpy } from './input-tensor.js';
 
 interface PredictOpts extends GlobalOptions {
   top: string;
   json?: boolean;
   logits?: boolean;
+  inputTensor?: string;
 }
 
 export function registerPredict(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
@@ -44,6 +46,7 @@ export function registerPredict(program: Command, run: (fn: () => Promise<number
     .option('--top <k>', 'number of classes to show per image', '5')
     .option('--json', 'one JSON object per line per image: {"image","top":[{"index","label","prob","id"}]}')
     .option('--logits', 'with --json: also every output value before softmax ("logits"), to compare with another framework')
+    .option('--input-tensor <file>', "classify a preprocessed float32 .npy tensor in the model's own input layout instead of an image")
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -51,6 +54,7 @@ export function registerPredict(program: Command, run: (fn: () => Promise<number
         '  naflow predict photo.jpg other.png          # bundled model on your images\n' +
         '  naflow predict resnet.onnx photo.jpg --top 3\n' +
         '  naflow predict model/model.json *.jpg --json > predictions.jsonl\n' +
+        '  naflow predict model.onnx --input-tensor x.npy --json --logits   # the same numbers as your framework\n' +
         '\nExit codes: 0 ok, 1 bad input (missing file, not a model, not an image, unsupported model),\n' +
         '2 internal error.',
     )
@@ -75,7 +79,9 @@ export async function predictCommand(args: string[], opts: PredictOpts): Promise
   const top = positiveNumber(opts.top, '--top', true);
   if (opts.logits && !opts.json) throw new UsageError('--logits goes with --json (the logits are a field of each JSON line)');
   const split = splitModelAndImages(args);
-  const images = defaultImages(split.images);
+  if (opts.inputTensor && split.images.length)
+    throw new UsageError(`give either images or --input-tensor, not both (got ${split.images.join(', ')} and --input-tensor ${opts.inputTensor})`);
+  const images = opts.inputTensor ? [opts.inputTensor] : defaultImages(split.images);
   checkModelPath(split.model);
   const debug = process.env.NAFLOW_DEBUG === '1';
   const t0 = performance.now();
@@ -83,7 +89,7 @@ export async function predictCommand(args: string[], opts: PredictOpts): Promise
   const tBackend = performance.now();
   let model: Model;
   try {
-    model = await loadModelForCli(split.model, opts);
+    model = await loadModelForCli(split.model, opts, { warnDefaults: !opts.inputTensor });
   } catch (e) {
     throw withModelName(e, split.model);
   }
@@ -95,7 +101,7 @@ export async function predictCommand(args: string[], opts: PredictOpts): Promise
   let exit: number = EXIT.ok;
   try {
     // Checked once, before any image: input size, channel count, preprocessing.
-    const spec = imageSpecFor(model);
+    const spec = opts.inputTensor ? undefined : imageSpecFor(model);
     const bar =
       images.length > 3 && process.stderr.isTTY && opts.json
         ? new cliProgress.SingleBar(
@@ -107,12 +113,12 @@ export async function predictCommand(args: string[], opts: PredictOpts): Promise
     for (const image of images) {
       try {
         const t1 = performance.now();
-        const prepared = await prepareImageForSpec(image, spec);
+        const tensor = spec ? (await prepareImageForSpec(image, spec)).tensor : tensorFromNpy(image, model);
         let result: PredictResult;
         try {
-          result = await predict(model, prepared.tensor, { top });
+          result = await predict(model, tensor, { top });
         } finally {
-          prepared.tensor.dispose();
+          tensor.dispose();
         }
         if (debug) process.stderr.write(`naflow: ${image}: ${(performance.now() - t1).toFixed(0)} ms\n`);
         if (opts.json) process.stdout.write(`${JSON.stringify({ image, top: result.top, ...(opts.logits ? { logits: result.logits } : {}) })}\n`);

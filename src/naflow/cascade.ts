@@ -64,6 +64,8 @@ export interface AttentionFlow extends AttributionMaps {
   engine: 'native-graph' | 'per-op';
   /** paper mode: the cascade variant that ran */
   variant?: CascadeVariant;
+  /** every value of the score tensor (one batch row; a classifier's logits); absent when seeded at the trunk end */
+  scores?: Float32Array;
 }
 
 /**
@@ -106,8 +108,8 @@ export function runCascade(model: Model, input: tf.Tensor, options: CascadeOptio
   }
 
   const run = { mode, variant, settings: { ...settings, rho: variant.rho, maxIter: variant.maxIter }, scoreTensor, trunkEnd };
-  const { classIndex, score, layers } = runPerOp(model, input, run, options);
-  return { mode, scoreTensor, trunkEnd, classIndex, score, layers, engine: 'per-op', ...(mode === 'paper' ? { variant } : {}) };
+  const { classIndex, score, scores, layers } = runPerOp(model, input, run, options);
+  return { mode, scoreTensor, trunkEnd, classIndex, score, ...(scores ? { scores } : {}), layers, engine: 'per-op', ...(mode === 'paper' ? { variant } : {}) };
 }
 
 /**
@@ -130,5 +132,5 @@ function nativeFlow(graph: Graph, r: NativeReferenceResult, scoreTensor: string,
     return { name: l.name, node: l.node.name, op: l.node.op, sourceOp: l.node.sourceOp, shape: [h, w, c], map: l.map ?? new Float32Array(h * w), kept: l.kept };
   });
   if (options.onLayer) for (let k = layers.length - 1; k >= 0; k--) options.onLayer(layers.length - k, layers.length, layers[k].name);
-  return { mode: 'reference', scoreTensor, trunkEnd, classIndex: r.classIndex, score: r.score, layers, engine: 'native-graph' };
+  return { mode: 'reference', scoreTensor, trunkEnd, classIndex: r.classIndex, score: r.score, scores: r.scores, layers, engine: 'native-graph' };
 }

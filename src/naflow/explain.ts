@@ -14,6 +14,8 @@ export interface Decision {
   id: string | null;
   /** the explained score S (the class logit, before softmax) */
   score: number;
+  /** every value of the score tensor, before softmax (a classifier's logits): to check against another framework */
+  logits?: number[];
 }
 
 export interface ExplainResult extends AttentionFlow {
@@ -53,6 +55,7 @@ export async function explain(model: Model, input: ImageInput | tf.Tensor, optio
       label: model.card.labelList?.[flow.classIndex] ?? null,
       id: model.card.idList?.[flow.classIndex] ?? null,
       score: flow.score,
+      ...(flow.scores ? { logits: Array.from(flow.scores) } : {}),
     };
     return { ...flow, decision, image, elapsedMs };
   } finally {

@@ -32,6 +32,8 @@ export interface NativeReferenceLayer {
 export interface NativeReferenceResult {
   classIndex: number;
   score: number;
+  /** every value of the score tensor (one batch row): a classifier's logits */
+  scores: Float32Array;
   /** in the order of `trunkTensors` given to the compiler */
   layers: NativeReferenceLayer[];
 }
@@ -52,7 +54,7 @@ export class NativeReference {
     readonly classes: number,
     private readonly inputShape: number[],
     private readonly source: string,
-    private readonly outputs: { classIndex: string; score: string },
+    private readonly outputs: { classIndex: string; score: string; scores: string },
   ) {}
 
   /**
@@ -71,7 +73,7 @@ export class NativeReference {
   run(input: tf.Tensor, classIndex?: number): NativeReferenceResult {
     if (input.shape.join() !== this.inputShape.join())
       throw new GraphError(`${this.source}: input shape [${input.shape.join(', ')}] differs from the compiled [${this.inputShape.join(', ')}]`);
-    const fetches = [this.outputs.score, this.outputs.classIndex, ...this.layers.flatMap((l) => (l.map ? [l.map, l.zeros!] : []))];
+    const fetches = [this.outputs.score, this.outputs.scores, this.outputs.classIndex, ...this.layers.flatMap((l) => (l.map ? [l.map, l.zeros!] : []))];
     const out = this.session.runMany(
       {
         x: { data: input.dataSync() as Float32Array, dims: this.inputShape },
@@ -82,6 +84,7 @@ export class NativeReference {
     return {
       classIndex: Number((out[this.outputs.classIndex].data as BigInt64Array)[0]),
       score: (out[this.outputs.score].data as Float32Array)[0],
+      scores: (out[this.outputs.scores].data as Float32Array).slice(),
       layers: this.layers.map((l) => ({
         name: l.name,
         node: l.node,
@@ -113,6 +116,7 @@ function compileGraph(graph: Graph, scoreTensor: string, trunkTensors: string[],
   const scoreValue = b.op('Gather', [flatScore, cls], { axis: { i: 0 } }, 'score_value');
   b.output(cls, 'int64');
   b.output(scoreValue);
+  b.output(flatScore);
   const oneHot = classes === 1 ? b.float([1], [1]) : b.op('OneHot', [cls, b.int64([classes], []), b.float([0, 1], [2])], { axis: { i: -1 } });
   const seed = e.fromIR(b.op('Reshape', [oneHot, b.int64(scoreShape)]), scoreShape.length);
 
@@ -172,7 +176,7 @@ function compileGraph(graph: Graph, scoreTensor: string, trunkTensors: string[],
     b.output(zeros);
     layers.push({ name: t, node, map, zeros });
   }
-  return { bytes: b.encode('naflow_reference'), layers, classes, outputs: { classIndex: cls, score: scoreValue } };
+  return { bytes: b.encode('naflow_reference'), layers, classes, outputs: { classIndex: cls, score: scoreValue, scores: flatScore } };
 }
 
 const compiled = new WeakMap<Model, Map<string, NativeReference | string>>();

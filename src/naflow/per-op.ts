@@ -29,7 +29,15 @@ interface Estimate {
   weight?: tf.Tensor;
 }
 
-export function runPerOp(model: Model, input: tf.Tensor, run: PerOpRun, options: CascadeOptions): { classIndex: number; score: number; layers: LayerFlow[] } {
+/** What the per-op cascade found: the decision (scores: every value of the score tensor, none when seeded at the trunk end) and the maps. */
+interface PerOpResult {
+  classIndex: number;
+  score: number;
+  scores?: Float32Array;
+  layers: LayerFlow[];
+}
+
+export function runPerOp(model: Model, input: tf.Tensor, run: PerOpRun, options: CascadeOptions): PerOpResult {
   const c = new PerOpCascade(model, input, run, options);
   try {
     return c.run();
@@ -71,8 +79,8 @@ class PerOpCascade {
     this.record = forward(model, input, { record: true, outputs: [r.scoreTensor, ...this.graph.outputs] });
   }
 
-  run(): { classIndex: number; score: number; layers: LayerFlow[] } {
-    const { classIndex, score } = this.importance();
+  run(): PerOpResult {
+    const { classIndex, score, scores } = this.importance();
     const layers: LayerFlow[] = [];
     const total = this.trunkTensors.size;
     const trunkIndex = new Map(this.trunkNodes.map((n, k) => [n, k]));
@@ -92,11 +100,11 @@ class PerOpCascade {
         if (!still) this.drop(o);
       }
     }
-    return { classIndex, score, layers: layers.reverse() };
+    return { classIndex, score, ...(scores ? { scores } : {}), layers: layers.reverse() };
   }
 
   /** G of every trunk tensor, from the seed (or the given trunk-end importance). */
-  private importance(): { classIndex: number; score: number } {
+  private importance(): { classIndex: number; score: number; scores?: Float32Array } {
     const { record, G, options, r } = this;
     const to = [...this.trunkTensors];
     if (options.seedAtTrunkEnd) {
@@ -104,11 +112,11 @@ class PerOpCascade {
       for (const [k, v] of backward(this.model, record, r.trunkEnd, to, options.seedAtTrunkEnd, { keepAll: true })) G.has(k) ? v.dispose() : G.set(k, v);
       return { classIndex: -1, score: NaN };
     }
-    const { seed, classIndex, value } = seedFor(record.get(r.scoreTensor), options);
+    const { seed, classIndex, value, scores } = seedFor(record.get(r.scoreTensor), options);
     const grads = backward(this.model, record, r.scoreTensor, to, seed, { keepAll: true });
     seed.dispose();
     for (const [k, v] of grads) G.set(k, v);
-    return { classIndex, score: value };
+    return { classIndex, score: value, scores };
   }
 
   /** The abandonment mask of G: |G| > ε·max|G| (ε = 0: G ≠ 0, as step(|G|): tfjs-wasm's NotEqual + Cast is slow). */

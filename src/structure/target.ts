@@ -28,7 +28,10 @@ export function checkClassIndex(classIndex: number, classes: number): void {
  * all ones for a single score, or a custom target's) and the explained value Σ score ⊙ seed (the class
  * score for a one-hot). Shared by the cascade and the baselines.
  */
-export function seedFor(score: tf.Tensor, options: { classIndex?: number; target?: Target }): { seed: tf.Tensor; classIndex: number; value: number } {
+export function seedFor(
+  score: tf.Tensor,
+  options: { classIndex?: number; target?: Target },
+): { seed: tf.Tensor; classIndex: number; value: number; scores: Float32Array } {
   return tf.tidy(() => {
     const flat = tf.reshape(score, [-1]);
     const values = flat.dataSync();
@@ -48,6 +51,6 @@ export function seedFor(score: tf.Tensor, options: { classIndex?: number; target
     const value = tf.sum(tf.mul(score, seed)).dataSync()[0];
     // a NaN or infinite score gives NaN maps that look like an explanation: refuse it
     if (!Number.isFinite(value)) throw new GraphError(NON_FINITE_SCORE(value));
-    return { seed, classIndex, value };
+    return { seed, classIndex, value, scores: Float32Array.from(values) };
   });
 }

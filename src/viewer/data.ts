@@ -237,7 +237,8 @@ export async function viewerData(result: ExplainResult | null, options: ViewerDa
         ? { name: options.modelName ?? options.modelFile ?? '', file: options.modelFile ?? null, sha256: options.modelSha256 ?? null }
         : null,
     image,
-    decision: d ?? null,
+    // the decision without its logits (a thousand numbers the viewer does not show)
+    decision: d ? { classIndex: d.classIndex, label: d.label, id: d.id, score: d.score } : null,
     mode: result?.mode ?? null,
     elapsedMs: result ? Math.round(result.elapsedMs) : null,
     layers: meta,
