@@ -147,6 +147,8 @@
     var meta = data.layers || [];
     var flows = data.flows || [];
     var n = meta.length;
+    // a layer's own index (its maps/ file number): 1×1 layers may be left out, so positions can skip
+    function layerIndex(i) { return meta[i] && typeof meta[i].index === 'number' ? meta[i].index : i; }
     var luts = {};
     Object.keys(data.colormaps || {}).forEach(function (k) { luts[k] = b64bytes(data.colormaps[k]); });
     var cmapNames = Object.keys(luts);
@@ -265,7 +267,8 @@
     var TH = 64, TW = Math.max(16, Math.round((TH * W) / H));
     var thumbs = meta.map(function (m, i) {
       var cv = el('canvas', { width: String(TW), height: String(TH) });
-      var b = el('button', { type: 'button', class: 'nv-thumb', 'aria-label': 'layer ' + i + ' ' + m.op + ' ' + m.shape.join('×'), title: i + ' ' + m.name + ' (' + m.op + ', ' + m.shape.join('×') + ')' }, [cv, el('span', { text: String(i) })]);
+      var k = layerIndex(i);
+      var b = el('button', { type: 'button', class: 'nv-thumb', 'aria-label': 'layer ' + k + ' ' + m.op + ' ' + m.shape.join('×'), title: k + ' ' + m.name + ' (' + m.op + ', ' + m.shape.join('×') + ')' }, [cv, el('span', { text: String(k) })]);
       b.addEventListener('click', function () { stop(); setLayer(i); });
       strip.appendChild(b);
       return { button: b, ctx: cv.getContext('2d') };
@@ -324,9 +327,9 @@
       var m = meta[i];
       root.setAttribute('data-layer', String(i));
       slider.value = String(i);
-      sliderOut.textContent = i + ' / ' + (n - 1) + ' · ' + m.op + ' ' + m.shape.join('×');
+      sliderOut.textContent = layerIndex(i) + ' / ' + layerIndex(n - 1) + ' · ' + m.op + ' ' + m.shape.join('×');
       draw(mainPanel, flows[0], i, W, H, basePixels);
-      mainPanel.canvas.setAttribute('aria-label', (flows[0].label || flows[0].method) + ' map at layer ' + i + ' (' + m.name + ')');
+      mainPanel.canvas.setAttribute('aria-label', (flows[0].label || flows[0].method) + ' map at layer ' + layerIndex(i) + ' (' + m.name + ')');
       var other = state.compare ? flowByMethod(state.compare) : null;
       sidePanel.fig.hidden = !other;
       root.classList.toggle('nv-compare-on', !!other);

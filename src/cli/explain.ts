@@ -29,6 +29,7 @@ import {
   loadModelForCli,
 } from './common.js';
 import { formatSignificant } from '../util/format.js';
+import { carriesPicture } from '../render/index.js';
 
 interface ExplainOpts extends GlobalOptions, FlowOptionValues {
   class?: string;
@@ -126,17 +127,24 @@ function layerProgress(show: boolean): { onLayer: (done: number, total: number, 
   };
 }
 
-/** The two-line human summary of an explanation: the decision, then the maps written and where. */
-function explainSummary(source: string, result: ExplainResult, mode: string, out: string): string {
+/** The human summary of an explanation: the decision, the maps written and where, then what to know about them. */
+function explainSummary(source: string, result: ExplainResult, mode: string, out: string, notes: { drawnAll: boolean }): string {
   const d = result.decision;
+  const flat = result.layers.filter((l) => !carriesPicture(l.shape)).length;
   return (
     `${source}: class ${d.classIndex}${d.label ? ` (${d.label}${d.id ? `, ${d.id}` : ''})` : ''}, score ${formatSignificant(d.score)}\n` +
-    `${result.layers.length} layer maps (${mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n`
+    `${result.layers.length} layer maps (${mode} mode) in ${(result.elapsedMs / 1000).toFixed(2)} s → ${out}/\n` +
+    (flat && !notes.drawnAll ? `${flat} of them 1×1 (no picture: squeeze-excitation gates, pools): in maps/ only; --include-1x1 draws them\n` : '') +
+    (result.nothingAbandoned ? `${NOTHING_ABANDONED}\n` : '')
   );
 }
 
+/** What to say when paper mode abandoned no neuron (users would otherwise compare identical pictures). */
+const NOTHING_ABANDONED =
+  "note: paper mode abandoned no neuron in any layer (no importance is zero, as with smooth activations such as SiLU, GELU, ELU), so its maps are reference mode's";
+
 export async function explainCommand(args: string[], opts: ExplainOpts): Promise<number> {
-  const { mode, normalize, colormap, variant, displaySize, layers } = parseFlowOptions(opts);
+  const { mode, normalize, colormap, variant, displaySize, layers, include1x1 } = parseFlowOptions(opts);
   const classIndex = opts.class === undefined ? undefined : Number(opts.class);
   if (classIndex !== undefined && (!Number.isInteger(classIndex) || classIndex < 0))
     throw new UsageError(`--class must be a class index (integer ≥ 0), got '${opts.class}'`);
@@ -205,12 +213,13 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
           compare: compared,
           colormap,
           normalize,
+          include1x1,
         });
         fs.writeFileSync(path.join(tmp, 'report.html'), renderReport(data));
       }
     });
     if (opts.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
-    else process.stdout.write(explainSummary(source, result, mode, out));
+    else process.stdout.write(explainSummary(source, result, mode, out, { drawnAll: include1x1 || opts.layers !== undefined }));
   } finally {
     model.dispose();
   }

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { NaflowMode } from '../naflow/cascade.js';
 import { DEFAULT_VARIANT, SPEC_VARIANT, resolveVariant, type CascadeVariant } from '../naflow/variant.js';
-import { COLORMAPS, type ColormapName } from '../render/index.js';
+import { COLORMAPS, carriesPicture, type ColormapName } from '../render/index.js';
 import { UsageError, positiveNumber } from './common.js';
 
 export interface FlowOptionValues {
@@ -20,6 +20,7 @@ export interface FlowOptionValues {
   trunkEnd?: string;
   images: boolean;
   displaySize?: string;
+  include1x1?: boolean;
 }
 
 export interface FlowOptions {
@@ -29,7 +30,10 @@ export interface FlowOptions {
   /** paper mode's configuration: the --variant (default: the default preset) with --rho / --max-iter applied */
   variant: CascadeVariant;
   displaySize?: number;
-  layers?: (l: { node: string; name: string }, i: number) => boolean;
+  /** which layers get images: --layers, else every layer that carries a picture (all with --include-1x1) */
+  layers?: (l: { node: string; name: string; shape: readonly number[] }, i: number) => boolean;
+  /** draw 1×1 layers too (in the images and the viewer) */
+  include1x1: boolean;
 }
 
 export function addFlowOptions(cmd: Command): Command {
@@ -48,6 +52,7 @@ export function addFlowOptions(cmd: Command): Command {
     .option('--max-iter <n>', `LSMR iteration cap per solve (default: the variant's, ${DEFAULT_VARIANT.maxIter}; 300 converges)`)
     .option('--trunk-end <tensor>', 'override the last trunk tensor (default: found automatically)')
     .option('--no-images', 'write only flow.json and the .npy maps')
+    .option('--include-1x1', 'also draw the layers whose maps are 1×1 (squeeze-excitation gates, global pools): left out of the strip, GIF and viewer by default; their maps are always written')
     .option('--display-size <px>', "draw the overlays on the image at this size (longer side) instead of the model's input size, e.g. 256 for 32×32 models");
 }
 
@@ -68,7 +73,8 @@ export function parseFlowOptions(o: FlowOptionValues): FlowOptions {
     colormap: o.colormap as ColormapName,
     variant,
     displaySize: parseDisplaySize(o.displaySize),
-    layers: parseLayers(o.layers),
+    layers: parseLayers(o.layers) ?? (o.include1x1 ? undefined : (l) => carriesPicture(l.shape)),
+    include1x1: !!o.include1x1,
   };
 }
 

@@ -24,6 +24,12 @@ export interface ExplainResult extends AttentionFlow {
   image?: RgbImage;
   /** wall time of the cascade, ms */
   elapsedMs: number;
+  /**
+   * true: paper mode abandoned no neuron in any layer (every importance G ≠ 0, as with smooth
+   * activations: SiLU, GELU, ELU), so every B is A and, with the spec's map formula, every map is
+   * reference mode's. Absent otherwise.
+   */
+  nothingAbandoned?: true;
 }
 
 export interface ExplainOptions extends CascadeOptions {
@@ -57,8 +63,17 @@ export async function explain(model: Model, input: ImageInput | tf.Tensor, optio
       score: flow.score,
       ...(flow.scores ? { logits: Array.from(flow.scores) } : {}),
     };
-    return { ...flow, decision, image, elapsedMs };
+    return { ...flow, decision, image, elapsedMs, ...nothingAbandoned(flow) };
   } finally {
     owned?.dispose();
   }
+}
+
+/**
+ * Paper mode where no neuron was abandoned: nothing is corrected (each inverse starts from A and its
+ * residual is zero), so the maps are reference mode's — users would otherwise compare identical pictures.
+ */
+function nothingAbandoned(flow: AttentionFlow): Pick<ExplainResult, 'nothingAbandoned'> {
+  const same = flow.mode === 'paper' && flow.variant?.map === 'relu-bg' && flow.layers.length > 0 && flow.layers.every((l) => l.kept === 1);
+  return same ? { nothingAbandoned: true } : {};
 }

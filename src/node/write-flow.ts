@@ -51,6 +51,8 @@ export interface FlowJson {
   mode: string;
   /** paper mode: the cascade's configuration (src/naflow/variant.ts) */
   variant?: CascadeVariant;
+  /** paper mode that abandoned no neuron: its maps are reference mode's */
+  nothingAbandoned?: ExplainResult['nothingAbandoned'];
   /** 'native-graph' (reference mode in one onnxruntime graph) or 'per-op' */
   engine: string;
   decision: ExplainResult['decision'];
@@ -86,6 +88,7 @@ export function flowJson(result: ExplainResult, options: WriteFlowOptions = {}, 
     preprocessing: options.preprocessing ?? null,
     mode: result.mode,
     ...(result.variant ? { variant: result.variant } : {}),
+    ...(result.nothingAbandoned ? { nothingAbandoned: result.nothingAbandoned } : {}),
     engine: result.engine,
     decision: result.decision,
     scoreTensor: result.scoreTensor,

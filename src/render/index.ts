@@ -18,6 +18,7 @@ export { mapRange, globalRange, normalizeMap, normalizeMaps, NORMALIZE_EPS, type
 export { resizeBilinear, resizeMap } from './resize.js';
 export { COLORMAPS, colormapLut, colorAt, colorize, colorbar, lutIndex, type ColormapName } from './colormap.js';
 export { overlay, DEFAULT_ALPHA, DEFAULT_BETA, type BlendOptions } from './overlay.js';
+export { carriesPicture } from './layers.js';
 
 export interface RenderOptions extends BlendOptions {
   /**

@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { ExplainResult } from '../naflow/explain.js';
 import type { LayerMeta } from '../node/write-flow.js';
 import type { SolverStats } from '../ops/registry.js';
-import { COLORMAPS, colormapLut, type ColormapName } from '../render/index.js';
+import { COLORMAPS, carriesPicture, colormapLut, type ColormapName } from '../render/index.js';
 import { encodePng } from '../node/compose.js';
 import type { EvalResults } from '../eval/run.js';
 import { metricKeys, metricLabel, plotSvg } from '../eval/report.js';
@@ -88,6 +88,8 @@ export interface ViewerDataOptions {
   maxMapBytes?: number;
   eval?: EvalResults;
   version?: string;
+  /** show the 1×1 layers too (left out by default: a map of one value is a flat colour) */
+  include1x1?: boolean;
 }
 
 /** A model's short name: the file name, or the folder's for a TensorFlow.js model.json. */
@@ -181,12 +183,14 @@ export function evalSection(r: EvalResults): ViewerEval {
 
 /** Everything the viewer needs from one explanation (and its compared baselines). */
 export async function viewerData(result: ExplainResult | null, options: ViewerDataOptions = {}): Promise<ViewerData> {
-  const layers = result?.layers ?? [];
+  const all = result?.layers ?? [];
+  const pictured = all.filter((l) => carriesPicture(l.shape));
+  const layers = options.include1x1 || !pictured.length ? all : pictured;
   const compare = options.compare ?? [];
   const floats = layers.reduce((a, l) => a + l.map.length, 0) + compare.reduce((a, f) => a + f.layers.reduce((b, l) => b + l.map.length, 0), 0);
   const enc: 'f32' | 'u8' = floats * 4 > (options.maxMapBytes ?? 6 * 1024 * 1024) ? 'u8' : 'f32';
-  const meta: ViewerLayer[] = layers.map((l, i) => ({
-    index: i,
+  const meta: ViewerLayer[] = layers.map((l) => ({
+    index: all.indexOf(l),
     name: l.name,
     node: l.node,
     op: l.op,
