@@ -28,7 +28,9 @@ interface Flow {
 }
 const readFlow = (out: string) => JSON.parse(fs.readFileSync(path.join(out, 'flow.json'), 'utf8')) as Flow;
 const viewerOf = (out: string) =>
-  JSON.parse(/<script type="application\/json" id="naflow-data">([^<]*)<\/script>/.exec(fs.readFileSync(path.join(out, 'report.html'), 'utf8'))![1]) as ViewerData;
+  JSON.parse(
+    /<script type="application\/json" id="naflow-data">([^<]*)<\/script>/.exec(fs.readFileSync(path.join(out, 'report.html'), 'utf8'))![1],
+  ) as ViewerData;
 const gifFrames = async (out: string) => (await sharp(path.join(out, 'flow.gif'), { animated: true }).metadata()).pages;
 
 test('1×1 layers: maps written, left out of the PNGs, GIF and viewer by default; --include-1x1 and --layers bring them back', async () => {
@@ -89,7 +91,15 @@ test("paper mode that abandons nothing says its maps are reference mode's, and t
     assert.deepEqual(p, q, `layer ${l.index}`);
   }
   // the SE network's ReLUs abandon neurons: no note
-  const se = await naflow(['explain', SE, '--input-tensor', path.join(PACKAGE_ROOT, 'test', 'fixtures', 'se-block', 'input.npy'), '--no-images', '--out', path.join(tmp, 'se-paper')]);
+  const se = await naflow([
+    'explain',
+    SE,
+    '--input-tensor',
+    path.join(PACKAGE_ROOT, 'test', 'fixtures', 'se-block', 'input.npy'),
+    '--no-images',
+    '--out',
+    path.join(tmp, 'se-paper'),
+  ]);
   assert.equal(se.code, 0, se.stderr);
   assert.doesNotMatch(se.stdout, /abandoned/);
   assert.equal(readFlow(path.join(tmp, 'se-paper')).nothingAbandoned, undefined);

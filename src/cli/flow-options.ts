@@ -52,7 +52,10 @@ export function addFlowOptions(cmd: Command): Command {
     .option('--max-iter <n>', `LSMR iteration cap per solve (default: the variant's, ${DEFAULT_VARIANT.maxIter}; 300 converges)`)
     .option('--trunk-end <tensor>', 'override the last trunk tensor (default: found automatically)')
     .option('--no-images', 'write only flow.json and the .npy maps')
-    .option('--include-1x1', 'also draw the layers whose maps are 1×1 (squeeze-excitation gates, global pools): left out of the strip, GIF and viewer by default; their maps are always written')
+    .option(
+      '--include-1x1',
+      'also draw the layers whose maps are 1×1 (squeeze-excitation gates, global pools): left out of the strip, GIF and viewer by default; their maps are always written',
+    )
     .option('--display-size <px>', "draw the overlays on the image at this size (longer side) instead of the model's input size, e.g. 256 for 32×32 models");
 }
 
