@@ -105,11 +105,12 @@ export function checkToken(auth: TokenCheck, req: http.IncomingMessage, rawPath:
 export const tokenCookie = (auth: TokenCheck): string => `${auth.cookie}=${auth.token}; Path=/; HttpOnly; SameSite=Strict`;
 
 /**
- * A message with every absolute path (POSIX, Windows or file://) replaced by its file name, so that
- * errors sent to a client do not show the server's folders. The full message goes to the server's log.
+ * A message with every absolute path (POSIX, Windows or file://; not a URL's path) replaced by its file
+ * name, so that errors sent to a client do not show the server's folders. The full message goes to the
+ * server's log.
  */
 export function redactPaths(message: string): string {
-  const absolute = /(?<![\w.~/\\-])(?:file:\/\/)?(?:\/|[A-Za-z]:\\)[^\s'"`:,;()[\]<>|*?]+/g;
+  const absolute = /(?<![\w.~/\\:-])(?:file:\/\/)?(?:\/|[A-Za-z]:\\)[^\s'"`:,;()[\]<>|*?]+/g;
   return message.replace(absolute, (p) => {
     const trailing = /[.]+$/.exec(p)?.[0] ?? '';
     const bare = p.slice(0, p.length - trailing.length);
