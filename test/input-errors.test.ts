@@ -209,6 +209,17 @@ const cases: Case[] = [
     names: /NAFLOW_BACKEND must be 'wasm' or 'cpu', got 'gpu'/,
   },
   {
+    what: 'a serve token too short to be a secret (NAFLOW_TOKEN)',
+    args: () => ['serve', '--port', '0'],
+    env: { NAFLOW_TOKEN: 'secret' },
+    names: /NAFLOW_TOKEN must be 16 to 256 characters/,
+  },
+  {
+    what: 'serve --allow-host with a port',
+    args: () => ['serve', '--port', '0', '--allow-host', 'example.org:8080'],
+    names: /--allow-host takes a host name or address without a port, got 'example\.org:8080'/,
+  },
+  {
     what: 'a similarity bank with its fields missing',
     args: () => {
       const bank = path.join(tmp, 'hollow-bank.json');

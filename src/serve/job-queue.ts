@@ -10,6 +10,9 @@ import type { ViewerData } from '../viewer/data.js';
 import type { JobRequest } from './job.js';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.js';
 import type { ServeModel } from './server.js';
+import { redactPaths } from './access.js';
+
+const NO_BYTES = new Uint8Array(0);
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'error';
 
@@ -79,6 +82,13 @@ export class JobQueue {
     return this.jobs.get(id);
   }
 
+  /** Uploaded bytes the server holds: only waiting jobs keep theirs (dropped once a worker has them). */
+  uploadBytesHeld(): number {
+    let n = 0;
+    for (const j of this.jobs.values()) n += j.request.image.length;
+    return n;
+  }
+
   /** Jobs waiting for a worker. */
   get waitingCount(): number {
     return this.waiting.length;
@@ -113,6 +123,8 @@ export class JobQueue {
         request: job.request,
       };
       slot.worker.postMessage(msg);
+      // the worker has its copy: the upload is not kept here (finished jobs keep only their results)
+      job.request = { ...job.request, image: NO_BYTES };
       this.broadcast(job);
     }
     this.waiting.forEach((j, i) => {
@@ -201,7 +213,9 @@ export class JobQueue {
   private finish(job: Job, status: 'done' | 'error', message?: string): void {
     job.status = status;
     job.position = 0;
-    if (message) job.message = message;
+    job.request = { ...job.request, image: NO_BYTES };
+    // the client sees no server path (a model's folder, a temp file); the log keeps the full message
+    if (message) job.message = redactPaths(message);
     this.options.log(`job ${job.id}: ${status}${message ? ` (${message})` : ''}`);
     this.broadcast(job);
     for (const res of job.listeners) res.end();

@@ -15,9 +15,9 @@ import { appHtml, APP_CSP } from './app.js';
 import { HttpError, badPath, readBody, sendError, sendJson } from './http-util.js';
 import { jobState, type Job, type JobQueue } from './job-queue.js';
 import type { ServeModel } from './server.js';
+import { checkHost, checkToken, redactPaths, tokenCookie, type TokenCheck } from './access.js';
 
 const MODES: readonly NaflowMode[] = ['paper', 'reference'];
-export const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 /** What the routes need from the running server. */
 export interface RouteContext {
@@ -25,8 +25,10 @@ export interface RouteContext {
   maxUpload: number;
   maxPixels: number;
   keepJobs: number;
-  /** bound to a loopback address: refuse requests for other Host names (DNS rebinding) */
-  loopback: boolean;
+  /** the Host names answered (./access.ts); requests for any other are refused (DNS rebinding) */
+  allowedHosts: ReadonlySet<string>;
+  /** when set, every request must carry this token */
+  auth?: TokenCheck;
   queue: JobQueue;
   log: (line: string) => void;
 }
@@ -47,12 +49,14 @@ export async function handleRequest(ctx: RouteContext, req: http.IncomingMessage
   const rawPath = q < 0 ? raw : raw.slice(0, q);
   const problem = badPath(rawPath);
   if (problem) throw new HttpError(400, problem);
-  if (ctx.loopback) {
-    const h = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-    if (!LOOPBACK_HOSTS.has(h)) throw new HttpError(403, `this server answers only requests for the loopback host (Host: ${req.headers.host ?? 'none'})`);
-  }
+  checkHost(ctx.allowedHosts, req.headers.host);
   const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
   const method = req.method ?? 'GET';
+  if (ctx.auth && checkToken(ctx.auth, req, rawPath, query)) {
+    // the page opened with its token: keep it in a cookie and drop it from the address bar
+    res.writeHead(303, { Location: '/', 'Set-Cookie': tokenCookie(ctx.auth), 'Cache-Control': 'no-store', 'Content-Length': 0 });
+    return void res.end();
+  }
   const only = (...m: string[]) => {
     if (!m.includes(method)) throw new HttpError(405, `${method} is not allowed here`, { Allow: m.join(', ') });
   };
@@ -93,7 +97,8 @@ export async function handleRequest(ctx: RouteContext, req: http.IncomingMessage
 export function answerFailure(ctx: RouteContext, req: http.IncomingMessage, res: http.ServerResponse, e: unknown): void {
   // the status follows from the error: a refused request, the user's input (400) or a naflow bug (500)
   const status = e instanceof HttpError ? e.status : isInputError(e) ? 400 : 500;
-  const message = status === 500 ? `internal error: ${(e as Error).message}` : (e as Error).message;
+  // the client sees no server path (the log keeps the full message)
+  const message = redactPaths(status === 500 ? `internal error: ${(e as Error).message}` : (e as Error).message);
   if (status === 500) ctx.log(`error on ${req.method} ${req.url}: ${(e as Error).stack ?? e}`);
   if (res.headersSent) return void res.end();
   // a refused upload: answer, then stop reading it (drain a little so the client sees the answer)
@@ -135,15 +140,36 @@ function parseExplainQuery(
   return { model, mode, compare: [...new Set(compare)], classIndex, name };
 }
 
-/** Refuse an image over `maxPixels` (413) or one that does not decode (415). */
+/**
+ * Refuse an image whose header does not parse (415), one over `maxPixels` (413, read from the header
+ * before any decoding) or one whose pixels do not decode, e.g. a truncated file (400). The pixels are
+ * decoded here, at upload, with the job's strictness (failOn 'error'), shrunk on the fly so that the check
+ * holds no full-size copy.
+ */
 async function checkDecodes(body: Uint8Array, kind: string, maxPixels: number): Promise<void> {
+  const format = kind.slice(6).toUpperCase();
+  let width: number | undefined;
+  let height: number | undefined;
   try {
-    const meta = await sharp(body, { limitInputPixels: maxPixels }).metadata();
-    if (!meta.width || !meta.height) throw new Error('no size');
-    if (meta.width * meta.height > maxPixels) throw new HttpError(413, `the image has ${meta.width}×${meta.height} pixels, over the limit of ${maxPixels}`);
+    ({ width, height } = await sharp(body, { failOn: 'error', limitInputPixels: false }).metadata());
   } catch (e) {
-    if (e instanceof HttpError) throw e;
-    throw new HttpError(415, `cannot decode the ${kind.slice(6).toUpperCase()} image: ${(e as Error).message}`);
+    throw new HttpError(415, `cannot decode the ${format} image: ${(e as Error).message}`);
+  }
+  if (!width || !height) throw new HttpError(415, `cannot decode the ${format} image: it gives no size`);
+  if (width * height > maxPixels) throw new HttpError(413, `the image has ${width}×${height} pixels, over the limit of ${maxPixels}`);
+  try {
+    await sharp(body, { failOn: 'error', limitInputPixels: maxPixels }).resize(16, 16, { fit: 'fill' }).raw().toBuffer();
+  } catch (e) {
+    throw new HttpError(400, `the ${format} image is truncated or damaged (${(e as Error).message.split('\n')[0]}): send the whole file`);
+  }
+}
+
+/** The host[:port] of an Origin header, or null when it is not a URL (refused like a foreign origin). */
+function originHost(origin: string): string | null {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null;
   }
 }
 
@@ -151,7 +177,8 @@ async function explainRoute(ctx: RouteContext, req: http.IncomingMessage, res: h
   // another site's page may post here (a "simple" cross-origin request) only with a form or text type,
   // or none: all refused. The image types need a CORS preflight, which this server never grants.
   const origin = req.headers.origin;
-  if (origin && origin !== 'null' && new URL(origin).host !== req.headers.host) throw new HttpError(403, `cross-origin upload from ${origin} refused`);
+  if (origin && origin !== 'null' && originHost(origin) !== req.headers.host)
+    throw new HttpError(403, `cross-origin upload from ${origin.slice(0, 100)} refused`);
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (!['image/png', 'image/jpeg', 'image/webp', 'application/octet-stream'].includes(type))
     throw new HttpError(415, `uploads must be PNG, JPEG or WebP images sent with their Content-Type (${type ? `${type} refused` : 'none given'})`);

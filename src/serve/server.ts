@@ -14,15 +14,18 @@
  *   GET  /api/jobs/:id/report.html   the self-contained report (download)
  *   GET  /api/jobs/:id/maps.zip      flow.json and the raw .npy maps (download)
  *
- * Limits: uploads over `maxUploadBytes` → 413; a body that is not a PNG, JPEG or WebP (by its magic bytes,
- * and decodable) → 415; more than `maxQueue` waiting jobs → 503. Explanations run in `concurrency` worker
- * threads (default 1), the others wait in a FIFO queue and see their position. Bound to loopback, requests
- * whose Host header is not a loopback name are refused (403: DNS rebinding).
+ * Limits: uploads over `maxUploadBytes` or `maxPixels` → 413; a body that is not a PNG, JPEG or WebP (by its
+ * magic bytes and header) → 415, one whose pixels do not decode (truncated) → 400; more than `maxQueue`
+ * waiting jobs → 503. Explanations run in `concurrency` worker
+ * threads (default 1), the others wait in a FIFO queue and see their position. Requests whose Host header
+ * is not on the allow-list are refused (403: DNS rebinding), and with a token set, requests without it
+ * (401); see ./access.ts.
  */
 import http from 'node:http';
 import type { BackendName } from '../engine/backend.js';
 import { JobQueue } from './job-queue.js';
-import { LOOPBACK_HOSTS, answerFailure, handleRequest, type RouteContext } from './routes.js';
+import { answerFailure, handleRequest, type RouteContext } from './routes.js';
+import { TOKEN_PATTERN, hostAllowList } from './access.js';
 import type { ModelCard } from '../model/card.js';
 
 export { badPath } from './http-util.js';
@@ -55,6 +58,10 @@ export interface ServeOptions {
   keepJobs?: number;
   backend?: BackendName;
   threads?: number;
+  /** Host names answered beside the loopback names and the bound address (./access.ts) */
+  allowHosts?: string[];
+  /** require this token on every request (the CLI sets one whenever it listens off loopback) */
+  token?: string;
   /** log lines (default: none) */
   log?: (line: string) => void;
 }
@@ -67,6 +74,8 @@ export interface RunningServer {
   close(): Promise<void>;
   /** live tensors in each worker after its last job (for leak checks) */
   workerTensors(): number[];
+  /** uploaded bytes held: waiting jobs' images only (for the memory checks) */
+  uploadBytesHeld(): number;
 }
 
 /** Start the server; resolves once it listens. */
@@ -75,6 +84,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const keepJobs = Math.max(1, options.keepJobs ?? 32);
   const log = options.log ?? (() => {});
   if (!options.models.length) throw new Error('naflow serve: no model to serve');
+  if (options.token !== undefined && !TOKEN_PATTERN.test(options.token)) throw new Error('naflow serve: the token must be 16 to 256 of A-Z a-z 0-9 . _ ~ -');
 
   const concurrency = Math.max(1, options.concurrency ?? 1);
   const maxQueue = Math.max(0, options.maxQueue ?? 8);
@@ -84,7 +94,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxUpload: options.maxUploadBytes ?? 10 * 1024 * 1024,
     maxPixels: options.maxPixels ?? 40_000_000,
     keepJobs,
-    loopback: LOOPBACK_HOSTS.has(host),
+    allowedHosts: hostAllowList(host, options.allowHosts),
+    auth: options.token === undefined ? undefined : { token: options.token, cookie: 'naflow-token' },
     queue,
     log,
   };
@@ -105,12 +116,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
   });
   const addr = server.address() as import('node:net').AddressInfo;
-  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  // the cookie is named by port once it is known: a browser shares a host's cookies between its ports
+  if (ctx.auth) ctx.auth = { ...ctx.auth, cookie: `naflow-token-${addr.port}` };
+  const urlHost = host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   return {
     url: `http://${urlHost}:${addr.port}/`,
     port: addr.port,
     server,
     workerTensors: () => queue.workerTensors(),
+    uploadBytesHeld: () => queue.uploadBytesHeld(),
     close: async () => {
       queue.stop();
       const closed = new Promise<void>((r) => server.close(() => r()));
