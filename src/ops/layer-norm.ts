@@ -8,6 +8,8 @@
  * VJP (γ, β are constants): with g = dy·γ, dx = (g − mean(g) − x̂·mean(g·x̂))/s. The Jacobian is
  * symmetric in x, so the JVP is the same formula applied to the tangent, then scaled by γ.
  *
+ * Its place is 'head' (see the rule's roles); inside the trunk it is inverted as any layer.
+ *
  * NAFlow inverse (docs/spec.md §5, as BatchNorm's): exact given the recorded per-position μ and s —
  * the layer is then a per-position affine map, inverted as B_in = A_in + (B_out − A_out)·s/γ
  * (= (B_out − β)/γ·s + μ, written as a correction so that B_out = A_out gives A_in bit for bit); an
@@ -57,6 +59,9 @@ const scaleOf = (inputs: tf.Tensor[], ctx: OpContext<'LayerNormalization'>) => (
 registerOp({
   op: 'LayerNormalization',
   inverseRule: 'exact per-position affine inverse (recorded mean and deviation)',
+  // ConvNeXt's classifier normalises the pooled 1×1 features before the Linear: the trunk-end search
+  // walks back through it, as through the pooling (inside the trunk it is inverted like any trunk op)
+  roles: { place: 'head' },
   activationInputs: () => [0],
   forward: (inputs, ctx) => [
     tf.tidy(() => {
