@@ -103,3 +103,39 @@ test('ConvNeXt: the decomposed (opset 13) and fused (opset 17) exports give the 
     });
   }
 });
+
+test("the import patterns' other forms: tanh GELU, LayerNorm without γ/β, a channels-last view flattened, a lone Erf", async () => {
+  await initBackend({ backend: 'cpu' });
+  const p = manifest.patterns;
+  const model = await loadModel(path.join(dir, p.model));
+  const [n, c, h, w] = p.input.shape;
+  const x = tf.tidy(() => tf.transpose(tf.tensor4d(npy(p.input.file), [n, c, h, w]), [0, 2, 3, 1]));
+  try {
+    assert.ok(inspectGraph(model.graph).allSupported);
+    const nodes = model.graph.nodes;
+    assert.deepEqual(
+      nodes.filter((nd) => ['Gelu', 'LayerNormalization', 'Erf'].includes(nd.op)).map((nd) => [nd.op, nd.inputs.length, nd.attrs]),
+      [
+        ['Gelu', 1, { approximate: 'tanh' }],
+        ['LayerNormalization', 1, { axis: 3, epsilon: Math.fround(1e-5) }],
+        ['Erf', 1, {}],
+      ],
+    );
+    assert.ok(!nodes.some((nd) => ['Tanh', 'Pow', 'Sqrt'].includes(nd.op)), 'no arithmetic left of the fused patterns');
+    const out = model.graph.outputs[0];
+    const record = forward(model, x, { record: true, outputs: [out] });
+    const logits = record.get(out).dataSync();
+    assert.ok(maxRelErr(logits, npy(p.logits)) <= 1e-5, `logits: rel. error ${maxRelErr(logits, npy(p.logits))}`);
+    const seed = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d([p.topClass], 'int32'), logits.length), 'float32'));
+    const inputName = model.graph.inputs[0].name;
+    const grads = backward(model, record, out, [inputName], seed);
+    const g = tf.tidy(() => tf.transpose(grads.get(inputName)!, [0, 3, 1, 2]).dataSync());
+    assert.ok(maxRelErr(g, npy(p.grad)) <= 1e-4, `input gradient: rel. error ${maxRelErr(g, npy(p.grad))}`);
+    seed.dispose();
+    for (const t of grads.values()) t.dispose();
+    record.dispose();
+  } finally {
+    x.dispose();
+    model.dispose();
+  }
+});

@@ -55,6 +55,42 @@ def build():
     return model.eval()
 
 
+class Patterns(nn.Module):
+    """The import patterns' other forms: tanh GELU, a LayerNorm without γ/β on a channels-last view, a
+    Linear on that view, a channels-last view flattened (read in the standard layout), a lone Erf."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.norm = nn.LayerNorm(8, elementwise_affine=False)
+        self.linear = nn.Linear(8, 8)
+        self.fc = nn.Linear(8 * 4 * 4 + 8, 5)
+
+    def forward(self, x):
+        y = self.conv(x)
+        a = nn.functional.gelu(y, approximate="tanh")
+        b = self.linear(self.norm(a.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
+        c = nn.functional.max_pool2d(b, 2).permute(0, 2, 3, 1).flatten(1)
+        e = torch.erf(y).mean(dim=(2, 3))
+        return self.fc(torch.cat([c, e], dim=1))
+
+
+def patterns():
+    torch.manual_seed(17)
+    model = Patterns().eval()
+    x = torch.randn(1, 3, 16, 16)
+    xg = x.clone().requires_grad_(True)
+    logits = model(xg)
+    top = int(logits[0].argmax())
+    logits[0, top].backward()
+    torch.onnx.export(model, x, str(OUT / "patterns.onnx"), opset_version=13, input_names=["input"], output_names=["logits"])
+    np.save(OUT / "patterns-input.npy", x.numpy().astype(np.float32))
+    np.save(OUT / "patterns-logits.npy", logits.detach().numpy().astype(np.float32))
+    np.save(OUT / "patterns-grad.npy", xg.grad.numpy().astype(np.float32))
+    return {"model": "patterns.onnx", "input": {"shape": [1, 3, 16, 16], "file": "patterns-input.npy"}, "logits": "patterns-logits.npy",
+            "topClass": top, "grad": "patterns-grad.npy"}
+
+
 def main():
     model = build()
     x = torch.randn(1, 3, SIZE, SIZE)
@@ -93,6 +129,7 @@ def main():
         "logits": {"file": "logits.npy"},
         "topClass": top,
         "grad": {"file": "grad.npy", "what": "d logits[0, topClass] / d input (NCHW)"},
+        "patterns": patterns(),
         "referenceMaps": {"what": "sum over channels of relu(A * dS/dA), S = logits[0, topClass]", "maps": maps},
     }, indent=2) + "\n")
     print("top", top, "logits", logits.detach().numpy())
