@@ -30,7 +30,10 @@ test('a tiny ViT: PyTorch logits; inspect and explain say it is not a CNN trunk'
     const report = inspectGraph(model.graph);
     assert.ok(report.allSupported);
     const verdict = formatInspect(report).split('\n').at(-1)!;
-    assert.match(verdict, /^Verdict: all \d+ nodes supported, but naflow cannot explain it: not a CNN trunk: after the last spatial \(rank-4\) tensor, '\/conv_proj\/Conv' \(Conv\)/);
+    assert.match(
+      verdict,
+      /^Verdict: all \d+ nodes supported, but naflow cannot explain it: not a CNN trunk: after the last spatial \(rank-4\) tensor, '\/conv_proj\/Conv' \(Conv\)/,
+    );
     assert.match(verdict, /MatMul ×10.*Softmax ×2/);
     assert.ok(report.notExplainable?.startsWith('not a CNN trunk'));
 
