@@ -7,6 +7,7 @@ import { paramCount, type AnyNode, type Graph, type Shape, type ValueInfo } from
 import { getOpRule } from './ops/registry.js';
 import type { Model } from './engine/model.js';
 import { describeUnsupported, unsupportedOps, type UnsupportedOp } from './engine/support.js';
+import { trunkProblem } from './structure/trunk.js';
 
 export interface InspectRow {
   name: string;
@@ -34,6 +35,11 @@ export interface InspectReport {
   totalParams: number;
   unsupported: UnsupportedOp[];
   allSupported: boolean;
+  /**
+   * Why NAFlow cannot explain this model although every op is supported (no convolutional trunk of
+   * spatial feature maps reaches the scores, as in a vision transformer); undefined when it can.
+   */
+  notExplainable?: string;
   /** the last line of the text report */
   verdict: string;
 }
@@ -50,8 +56,9 @@ export function inspectGraph(graph: Graph): InspectReport {
   }));
   const unsupported = unsupportedOps(graph);
   const allSupported = unsupported.length === 0;
+  const notExplainable = allSupported && graph.outputs.length ? trunkProblem(graph) : undefined;
   const verdict = allSupported
-    ? `Verdict: all ${rows.length} node${rows.length === 1 ? '' : 's'} supported`
+    ? `Verdict: all ${rows.length} node${rows.length === 1 ? '' : 's'} supported${notExplainable ? `, but naflow cannot explain it: ${notExplainable}; predict works` : ''}`
     : `Verdict: ${unsupported.length} unsupported op type${unsupported.length === 1 ? '' : 's'}: ${describeUnsupported(unsupported)}`;
   return {
     model: graph.source,
@@ -62,6 +69,7 @@ export function inspectGraph(graph: Graph): InspectReport {
     totalParams: rows.reduce((s, r) => s + r.params, 0),
     unsupported,
     allSupported,
+    ...(notExplainable ? { notExplainable } : {}),
     verdict,
   };
 }

@@ -278,3 +278,103 @@ test('the ONNX constant folder covers the same ops as before its split into fami
   ];
   assert.deepEqual(foldableOps().sort(), before.sort());
 });
+
+const scalarInit = (name: string, v: number) => onnx.TensorProto.create({ name, dataType: 1, dims: [], floatData: [v] });
+const strAttr = (name: string, s: string) =>
+  onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(s) });
+
+test('ONNX Erf, Gelu and LayerNormalization become naflow nodes; a GELU chain is fused only when nothing else reads its steps', () => {
+  const direct = (lnAxis: number) =>
+    onnxModel([
+      onnx.NodeProto.create({ name: 'erf', opType: 'Erf', input: ['x'], output: ['a'] }),
+      onnx.NodeProto.create({ name: 'gt', opType: 'Gelu', input: ['a'], output: ['b'], attribute: [strAttr('approximate', 'tanh')] }),
+      onnx.NodeProto.create({
+        name: 'ln',
+        opType: 'LayerNormalization',
+        input: ['b'],
+        output: ['y'],
+        attribute: [floatAttr('epsilon', 1e-3), onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: lnAxis })],
+      }),
+    ]);
+  const g = importOnnx(direct(1), 'direct.onnx');
+  try {
+    // over C, H, W of an NCHW tensor: storage axes 1..3 of naflow's NHWC
+    assert.deepEqual(nodeSummary(g), [
+      ['erf', 'Erf', {}],
+      ['gt', 'Gelu', { approximate: 'tanh' }],
+      ['ln', 'LayerNormalization', { axis: 1, epsilon: Math.fround(1e-3) }],
+    ]);
+  } finally {
+    dispose(g);
+  }
+  // over W alone: no trailing storage axes
+  assert.throws(() => importOnnx(direct(-1), 'direct.onnx'), /node 'ln' \(LayerNormalization\): normalises NCHW axes 3\.\.3 \(not channels\)/);
+  const gelu = (alsoRead: boolean) => {
+    const m = onnx.ModelProto.decode(
+      onnxModel([
+        onnx.NodeProto.create({ name: '/act/Div', opType: 'Div', input: ['x', 'sqrt2'], output: ['d'] }),
+        onnx.NodeProto.create({ name: '/act/Erf', opType: 'Erf', input: ['d'], output: ['e'] }),
+        onnx.NodeProto.create({ name: '/act/Add', opType: 'Add', input: ['e', 'one'], output: ['p'] }),
+        onnx.NodeProto.create({ name: '/act/Mul', opType: 'Mul', input: ['x', 'p'], output: ['q'] }),
+        onnx.NodeProto.create({ name: '/act/Mul_1', opType: 'Mul', input: ['q', 'half'], output: alsoRead ? ['r'] : ['y'] }),
+        ...(alsoRead ? [onnx.NodeProto.create({ name: '/other/Add', opType: 'Add', input: ['r', 'e'], output: ['y'] })] : []),
+      ]),
+    );
+    m.graph!.initializer = [scalarInit('sqrt2', Math.SQRT2), scalarInit('one', 1), scalarInit('half', 0.5)];
+    return importOnnx(onnx.ModelProto.encode(m).finish(), 'gelu.onnx');
+  };
+  const fused = gelu(false);
+  const kept = gelu(true);
+  try {
+    assert.deepEqual(nodeSummary(fused), [['/act/Gelu', 'Gelu', { approximate: 'none' }]]);
+    assert.deepEqual(
+      kept.nodes.map((n) => n.op),
+      ['Div', 'Erf', 'Add', 'Mul', 'Mul', 'Add'],
+    );
+  } finally {
+    dispose(fused);
+    dispose(kept);
+  }
+});
+
+test('tfjs graph Erf and tfjs layers gelu, gelu_new and LayerNormalization become naflow nodes', () => {
+  const tfGraph = importGraph(
+    graphModel([
+      { name: 'x', op: 'Placeholder', attr: { shape: shapeAttr([-1, 4]), dtype: { type: 'DT_FLOAT' } } },
+      { name: 'erf', op: 'Erf', input: ['x'], attr: T },
+    ]),
+  );
+  const act = (name: string, a: string) => ({ class_name: 'Activation', config: { name, activation: a } });
+  const layers = importGraph(
+    writeModelJson({
+      format: 'layers-model',
+      modelTopology: {
+        class_name: 'Sequential',
+        config: {
+          name: 'seq',
+          layers: [
+            { class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, 3, 3, 4] } },
+            act('g1', 'gelu'),
+            act('g2', 'gelu_new'),
+            { class_name: 'LayerNormalization', config: { name: 'ln', axis: -1, epsilon: 1e-6, center: false, scale: false } },
+          ],
+        },
+      },
+      weightsManifest: [],
+    }),
+  );
+  try {
+    assert.deepEqual(nodeSummary(tfGraph), [['erf', 'Erf', {}]]);
+    assert.deepEqual(
+      nodeSummary(layers).map(([, op, attrs]) => [op, attrs]),
+      [
+        ['Gelu', { approximate: 'none' }],
+        ['Gelu', { approximate: 'tanh' }],
+        ['LayerNormalization', { axis: 3, epsilon: 1e-6 }],
+      ],
+    );
+  } finally {
+    dispose(tfGraph);
+    dispose(layers);
+  }
+});

@@ -41,6 +41,9 @@ const ALL: Record<OpType, true> = {
   Elu: true,
   Softplus: true,
   Selu: true,
+  Gelu: true,
+  Erf: true,
+  LayerNormalization: true,
 };
 
 test('all IR ops are registered with forward, vjp and inferShape', () => {

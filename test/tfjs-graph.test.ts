@@ -239,17 +239,17 @@ test('hand-written graph model: canonical mapping, folding and outputs match tfj
 test('unknown ops are kept (named by the TF op); loadModel reports node and op', async () => {
   const nodes = [
     { name: 'x', op: 'Placeholder', attr: { shape: { shape: dims([-1, 4]) }, dtype: { type: 'DT_FLOAT' } } },
-    { name: 'erf', op: 'Erf', input: ['x'], attr: T },
-    { name: 'y', op: 'Relu', input: ['erf'], attr: T },
+    { name: 'atan', op: 'Atan', input: ['x'], attr: T },
+    { name: 'y', op: 'Relu', input: ['atan'], attr: T },
   ];
   const file = writeGraphModel(nodes, []);
   const g = importGraph(file);
   assert.deepEqual(
     g.nodes.map((n) => `${n.name}:${n.op}`),
-    ['erf:Erf', 'y:Relu'],
+    ['atan:Atan', 'y:Relu'],
   );
   assert.deepEqual(g.outputs, ['y']);
-  await assert.rejects(loadModel(file), /naflow does not support this op: Erf \(1 node: erf\); naflow inspect .* lists every node/);
+  await assert.rejects(loadModel(file), /naflow does not support this op: Atan \(1 node: atan\); naflow inspect .* lists every node/);
 });
 
 test('NCHW graphs are refused with a clear error', async () => {

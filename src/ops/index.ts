@@ -11,5 +11,7 @@ import './resize.js';
 import './elu.js';
 import './softplus.js';
 import './selu.js';
+import './gelu.js';
+import './layer-norm.js';
 
 export { getOpRule, supportedOps } from './registry.js';

@@ -45,7 +45,36 @@ export function findTrunkEnd(graph: Graph, scoreTensor: string): string {
     t = acts[0];
     if (inputs.has(t)) break;
   }
-  throw new GraphError(`${graph.source}: cannot find where the convolutional trunk ends before '${scoreTensor}'; pass trunkEnd (a rank-4 tensor name)`);
+  throw new GraphError(
+    `${graph.source}: cannot find where the convolutional trunk ends before '${scoreTensor}' (${noTrunkReason(graph)}); pass trunkEnd (a rank-4 tensor name)`,
+  );
+}
+
+/**
+ * Why NAFlow cannot explain a model whose ops are all supported (a vision transformer: no spatial
+ * feature map reaches the scores), in one line; undefined when the trunk-end search succeeds.
+ */
+export function trunkProblem(graph: Graph): string | undefined {
+  try {
+    findTrunkEnd(graph, findScoreTensor(graph));
+    return undefined;
+  } catch {
+    return noTrunkReason(graph);
+  }
+}
+
+/** The last spatial (rank-4) tensor and the op types (with counts) on other tensors after it. */
+function noTrunkReason(graph: Graph): string {
+  let index = -1;
+  graph.nodes.forEach((n, k) => {
+    if (placeOf(n.op) !== 'layout' && n.outputs.some((o) => o && rank4(graph, o))) index = k;
+  });
+  if (index < 0) return 'not a CNN: no node produces a spatial (rank-4) feature map';
+  const last = graph.nodes[index];
+  const counts = new Map<string, number>();
+  for (const n of graph.nodes.slice(index + 1)) if (placeOf(n.op) !== 'layout') counts.set(n.op, (counts.get(n.op) ?? 0) + 1);
+  const ops = [...counts].sort((a, b) => b[1] - a[1]).map(([op, k]) => `${op} ×${k}`);
+  return `not a CNN trunk: after the last spatial (rank-4) tensor, '${last.name}' (${last.op}), the scores come through ops on token or vector tensors (${ops.join(', ')}), which have no feature maps to draw`;
 }
 
 /**

@@ -1,5 +1,5 @@
 /** ONNX activations → naflow activation ops (attributes with ONNX's defaults), Clip, PRelu and Softmax. */
-import { attrFloat, attrInt } from './attributes.js';
+import { attrFloat, attrInt, attrStr } from './attributes.js';
 import { flattenDims } from './host/dims.js';
 import { reshapeHost, transposeHost } from './host/kernels.js';
 import type { OnnxHandlerTable } from './handler.js';
@@ -72,6 +72,13 @@ export const ACTIVATION_HANDLERS: OnnxHandlerTable = {
   Elu: (im, n) => im.unary(n, 'Elu', { alpha: attrFloat(n, 'alpha', 1) }),
   Selu: (im, n) => im.unary(n, 'Selu', { alpha: attrFloat(n, 'alpha', SELU_ALPHA), gamma: attrFloat(n, 'gamma', SELU_GAMMA) }),
   Softplus: (im, n) => im.unary(n, 'Softplus', {}),
+  Erf: (im, n) => im.unary(n, 'Erf', {}),
+  // ONNX Gelu (opset 20), and the node the importer fuses from PyTorch's GELU pattern (patterns.ts)
+  Gelu: (im, n) => {
+    const approximate = attrStr(n, 'approximate', 'none');
+    if (approximate !== 'none' && approximate !== 'tanh') im.fail(`approximate='${approximate}' is not a GELU form (none or tanh)`);
+    im.unary(n, 'Gelu', { approximate });
+  },
   Clip: clip,
   PRelu: prelu,
   Softmax: softmax,

@@ -106,8 +106,8 @@ function fold(im: OnnxImporter, n: OnnxNode): void {
 function unmapped(im: OnnxImporter, n: OnnxNode): void {
   const inputs = n.inputs.map((i) => {
     if (!i) return '';
-    const v = im.vals.get(i);
-    if (!v) return i;
+    if (!im.vals.has(i)) return i;
+    const v = im.val(i);
     if (v.kind === 'act') return v.ref;
     return im.constRef(i, 'raw', () => v.t);
   });

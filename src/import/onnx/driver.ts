@@ -20,6 +20,7 @@ import { GraphError, topoSort, type Graph, type ValueInfo } from '../../ir/graph
 import { FoldError, ONNX_DTYPES, decodeTensor, isFloat, num, type HDType } from './host/tensor.js';
 import { readAttrs } from './attributes.js';
 import { convertNode } from './convert.js';
+import { fusePatterns } from './patterns.js';
 import { OnnxImporter, type OnnxModel } from './importer.js';
 import { BATCH, MAX_OPSET, MIN_OPSET, extDim, nhwc, type OnnxNode } from './layout.js';
 
@@ -132,7 +133,7 @@ function readInputs(im: OnnxImporter, g: OnnxGraph, inputSize: [number, number] 
 
 function convertNodes(im: OnnxImporter, g: OnnxGraph): void {
   const protos = g.node ?? [];
-  const raw: OnnxNode[] = protos.map((n, index) => ({
+  const decoded: OnnxNode[] = protos.map((n, index) => ({
     name: n.name || `${n.opType}_${index}`,
     opType: n.opType ?? '',
     domain: n.domain ?? '',
@@ -141,6 +142,12 @@ function convertNodes(im: OnnxImporter, g: OnnxGraph): void {
     attrs: {},
     index,
   }));
+  const raw = fusePatterns({
+    nodes: decoded,
+    protos,
+    initializer: (name) => im.constOf(im.vals.has(name) ? name : undefined),
+    graphOutputs: new Set((g.output ?? []).map((o) => o.name ?? '')),
+  });
   for (const n of raw) for (const o of n.outputs) if (o) im.tensorNames.add(o);
   for (const n of raw) for (const i of n.inputs) if (i) im.consumers.set(i, (im.consumers.get(i) ?? 0) + 1);
   for (const o of g.output ?? []) {
@@ -162,7 +169,8 @@ function convertNodes(im: OnnxImporter, g: OnnxGraph): void {
     im.reserveName(name);
     im.cur = n;
     try {
-      n.attrs = readAttrs(protos[n.index] as never);
+      // a node fused from a pattern (index -1) carries its attributes already
+      if (n.index >= 0) n.attrs = readAttrs(protos[n.index] as never);
     } catch (e) {
       im.fail(`bad attribute: ${(e as Error).message}`);
     }
@@ -194,7 +202,7 @@ function valueShapes(im: OnnxImporter): Map<string, ValueInfo> {
     if (v.kind === 'act' && v.dims && v.ref === name)
       values.set(name, {
         name,
-        shape: (v.dims.length === 4 ? nhwc(v.dims) : v.dims).map(extDim),
+        shape: (v.dims.length === 4 && !v.channelsLast ? nhwc(v.dims) : v.dims).map(extDim),
         dtype: isFloat(v.dtype) ? 'float32' : 'int32',
       });
   for (const n of im.nodes)

@@ -27,7 +27,35 @@ function operand(im: OnnxImporter, name: string, outDims: number[], outName: str
   return v.ref;
 }
 
+/**
+ * Whether the operands are channels-last views (Act.channelsLast) and constants only, with a rank-4
+ * result: the arithmetic then runs on the views as stored, constants broadcast in logical order.
+ */
+function onChannelsLast(im: OnnxImporter, names: string[]): boolean {
+  const vs = names.map((x) => im.valAnyLayout(x));
+  const acts = vs.filter((v): v is Act => v.kind === 'act');
+  return acts.some((v) => v.channelsLast) && acts.every((v) => v.channelsLast) && vs.every((v) => (v.kind === 'const' ? v.t.dims.length : 4) <= 4);
+}
+
+function binaryChannelsLast(im: OnnxImporter, op: 'Add' | 'Sub' | 'Mul' | 'Div', a: string, b: string, out: string, suffix?: string): void {
+  const operands = [a, b].map((x) => {
+    const v = im.valAnyLayout(x);
+    if (v.kind === 'act') return { ref: v.ref, dims: im.dimsOf(v) };
+    const t = im.f32(v.t);
+    return { ref: im.constRef(x, 'bcast4cl', () => reshapeHost(t, [...new Array(4 - t.dims.length).fill(1), ...t.dims])), dims: t.dims };
+  });
+  let dims: number[];
+  try {
+    dims = broadcastDims(operands[0].dims, operands[1].dims);
+  } catch (e) {
+    im.fail((e as Error).message);
+  }
+  im.emit(op, [operands[0].ref, operands[1].ref], [out], {}, suffix);
+  im.setAct(out, dims, 'float32', false, 4, true);
+}
+
 function binary(im: OnnxImporter, _n: OnnxNode, op: 'Add' | 'Sub' | 'Mul' | 'Div', a: string, b: string, out: string, suffix?: string): void {
+  if (onChannelsLast(im, [a, b])) return binaryChannelsLast(im, op, a, b, out, suffix);
   const va = im.val(a);
   const vb = im.val(b);
   const da = va.kind === 'const' ? va.t.dims : im.dimsOf(va);

@@ -55,10 +55,46 @@ export class OnnxImporter {
 
   // ---------------------------------------------------------------- values
 
+  /** An input as a handler that does not know channels-last views reads it (see Act.channelsLast). */
   val(name: string): Val {
+    const v = this.valAnyLayout(name);
+    return v.kind === 'act' && v.channelsLast ? this.standardLayout(v) : v;
+  }
+
+  /** An input as stored, a channels-last view included: for the handlers that read that layout. */
+  valAnyLayout(name: string): Val {
     const v = this.vals.get(name);
     if (!v) this.fail(`input '${name}' is not available`);
     return v;
+  }
+
+  readonly standardCache = new Map<string, string>();
+
+  /** A channels-last view copied into the standard (permuted NHWC) storage: one Transpose per tensor, shared. */
+  standardLayout(a: Act): Act {
+    const dims = this.dimsOf(a);
+    let out = this.standardCache.get(a.ref);
+    if (!out) {
+      out = this.freshTensor(`${a.ref}::standard`);
+      const saved = this.cur;
+      this.cur = { ...saved, name: a.ref };
+      this.emit('Transpose', [a.ref], [out], { perm: TO_NHWC }, 'standard');
+      this.cur = saved;
+      this.tmpShapes.set(out, nhwc(dims));
+      this.standardCache.set(a.ref, out);
+    }
+    return { kind: 'act', ref: out, dims, rank: 4, dtype: a.dtype, tainted: a.tainted };
+  }
+
+  /** Record `name` as the same stored tensor as `a` read with other logical dims (a Transpose that moves no memory). */
+  alias(name: string, a: Act, dims: number[], channelsLast: boolean): void {
+    if (this.graphOutputs.has(name)) {
+      this.emit('Identity', [a.ref], [name], {});
+      this.vals.set(name, { kind: 'act', ref: name, dims, rank: dims.length, dtype: a.dtype, tainted: a.tainted, channelsLast });
+      if (channelsLast) this.tmpShapes.set(name, dims.slice());
+      return;
+    }
+    this.vals.set(name, { kind: 'act', ref: a.ref, dims, rank: dims.length, dtype: a.dtype, tainted: a.tainted, channelsLast });
   }
 
   constOf(name: string | undefined): HostTensor | undefined {
@@ -88,9 +124,9 @@ export class OnnxImporter {
     return a.dims;
   }
 
-  setAct(name: string, dims: number[] | undefined, dtype: HDType = 'float32', tainted = false, rank?: number): void {
+  setAct(name: string, dims: number[] | undefined, dtype: HDType = 'float32', tainted = false, rank?: number, channelsLast?: boolean): void {
     if (!name) return;
-    this.vals.set(name, { kind: 'act', ref: name, dims, rank: dims ? dims.length : rank, dtype, tainted });
+    this.vals.set(name, { kind: 'act', ref: name, dims, rank: dims ? dims.length : rank, dtype, tainted, ...(channelsLast ? { channelsLast } : {}) });
   }
 
   tainted(n: OnnxNode): boolean {
@@ -222,9 +258,11 @@ export class OnnxImporter {
 
   /** A one-input op whose output has the input's shape (activations, Identity, Dropout, …). */
   unary(n: OnnxNode, op: string, attrs: Record<string, unknown>): void {
-    const x = this.act(n.inputs[0]);
+    // elementwise: a channels-last view stays one
+    const v = this.valAnyLayout(n.inputs[0]);
+    const x = v.kind === 'act' ? v : this.act(n.inputs[0]);
     this.emit(op, [x.ref], [n.outputs[0]], attrs);
-    this.setAct(n.outputs[0], x.dims, x.dtype, false, x.rank);
+    this.setAct(n.outputs[0], x.dims, x.dtype, false, x.rank, x.channelsLast);
   }
 
   /** The dims of a rank-4 activation; fails for other ranks. */

@@ -27,6 +27,14 @@ export interface Act {
   dtype: HDType;
   /** downstream of an op naflow could not map: shapes are best-effort */
   tainted?: boolean;
+  /**
+   * A channels-last view: a rank-4 tensor whose logical dims are [N, H, W, C] (PyTorch's
+   * `x.permute(0, 2, 3, 1)` before a LayerNorm or Linear, as in ConvNeXt), stored in that logical order —
+   * which is naflow's own NHWC, so the Transpose that made it costs nothing and the layers on it are
+   * ordinary NHWC layers. Only the handlers that know this layout read such a value as is
+   * (`OnnxImporter.valAnyLayout`); every other handler gets a copy in the standard storage.
+   */
+  channelsLast?: boolean;
 }
 export interface Const {
   kind: 'const';

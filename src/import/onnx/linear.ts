@@ -68,7 +68,26 @@ function gemm(im: OnnxImporter, n: OnnxNode): void {
   im.setAct(n.outputs[0], [da[0], m]);
 }
 
+/**
+ * A channels-last view times a constant [C, D] (PyTorch's nn.Linear on `x.permute(0, 2, 3, 1)`, as in
+ * ConvNeXt's pointwise layers) is a 1×1 convolution on naflow's NHWC tensor: a trunk weight layer with
+ * the convolution's least-squares inverse. Returns false where it does not apply.
+ */
+function pointwiseLinear(im: OnnxImporter, n: OnnxNode): boolean {
+  const x = im.valAnyLayout(n.inputs[0]);
+  const w = im.constOf(n.inputs[1]);
+  if (x.kind !== 'act' || !x.channelsLast || !w || w.dims.length !== 2) return false;
+  const d = im.dimsOf(x);
+  const [c, out] = w.dims;
+  if (c !== d[3]) im.fail(`weight [${w.dims}] does not match the ${d[3]} channels of ${fmtDims(d)}`);
+  const wRef = im.constRef(n.inputs[1], 'hwio1x1', () => reshapeHost(im.f32(w), [1, 1, c, out]));
+  im.emit('Conv', [x.ref, wRef], [n.outputs[0]], { strides: [1, 1], pads: [0, 0, 0, 0], dilations: [1, 1], group: 1 });
+  im.setAct(n.outputs[0], [d[0], d[1], d[2], out], 'float32', false, 4, true);
+  return true;
+}
+
 function matmul(im: OnnxImporter, n: OnnxNode): void {
+  if (pointwiseLinear(im, n)) return;
   const va = im.val(n.inputs[0]);
   const vb = im.val(n.inputs[1]);
   const side = (v: Val, name: string): { ref: string; dims: number[] } => {

@@ -43,7 +43,24 @@ function squeeze(im: OnnxImporter, n: OnnxNode): void {
   im.setAct(n.outputs[0], out);
 }
 
+const CHANNELS_LAST = [0, 2, 3, 1];
+const CHANNELS_FIRST = [0, 3, 1, 2];
+const samePerm = (p: number[], q: number[]) => p.length === q.length && p.every((v, k) => v === q[k]);
+
 function transpose(im: OnnxImporter, n: OnnxNode): void {
+  // NCHW → NHWC and back move no memory in naflow's NHWC storage: the result is a view (Act.channelsLast)
+  const v = im.valAnyLayout(n.inputs[0]);
+  const p = attrInts(n, 'perm');
+  if (v.kind === 'act' && v.dims?.length === 4 && p) {
+    const to = samePerm(p, CHANNELS_LAST) && !v.channelsLast ? true : samePerm(p, CHANNELS_FIRST) && v.channelsLast ? false : undefined;
+    if (to !== undefined)
+      return im.alias(
+        n.outputs[0],
+        v,
+        p.map((k) => v.dims![k]),
+        to,
+      );
+  }
   const x = im.act(n.inputs[0]);
   const d = im.dimsOf(x);
   const r = d.length;

@@ -35,6 +35,8 @@ export function activation(g: TfGraphImporter, n: TfNode, act: string, x: string
       return emit('Selu', [x], { alpha: SELU_ALPHA, gamma: SELU_GAMMA });
     case 'Softplus':
       return emit('Softplus', [x], {});
+    case 'Erf':
+      return emit('Erf', [x], {});
     case 'LeakyRelu':
       return emit('LeakyRelu', [x], { alpha: attrFloat(n, 'leakyrelu_alpha', attrFloat(n, 'alpha', 0.2)) });
     case 'Prelu':
@@ -59,6 +61,7 @@ export const ACTIVATION_HANDLERS: TfGraphHandlerTable = {
   Elu: standalone,
   Selu: standalone,
   Softplus: standalone,
+  Erf: standalone,
   LeakyRelu: standalone,
   Sigmoid: standalone,
   Tanh: standalone,

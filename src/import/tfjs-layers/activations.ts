@@ -50,6 +50,12 @@ export function activation(im: LayersImporter, c: Chain, x: string, act: unknown
       return c.emit('selu', 'Selu', [x], { alpha: SELU_ALPHA, gamma: SELU_GAMMA }, xs, source);
     case 'softplus':
       return c.emit('softplus', 'Softplus', [x], {}, xs, source);
+    case 'gelu':
+      // keras.activations.gelu(x, approximate=False), tfjs-layers' 'gelu'
+      return c.emit('gelu', 'Gelu', [x], { approximate: 'none' }, xs, source);
+    case 'gelu_new':
+      // tfjs-layers' tanh approximation
+      return c.emit('gelu', 'Gelu', [x], { approximate: 'tanh' }, xs, source);
     default: {
       // No canonical op: keep a node the engine reports as unsupported, naming the activation.
       const op = name.charAt(0).toUpperCase() + name.slice(1);
