@@ -9,6 +9,7 @@ import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs-core';
 import { explain, type ExplainResult } from '../naflow/explain.js';
 import { outDirProblem, writeFlow } from '../node/write-flow.js';
+import { checkWritable } from '../node/out-dir.js';
 import { displayImage, imageSpecFor, prepareImage } from '../image/preprocess.js';
 import { readNpy, npyToFloat32 } from '../node/npy-file.js';
 import { compareAtLayers, listMethods, type Comparison, type ResolvedMethod } from '../methods/index.js';
@@ -22,6 +23,7 @@ import {
   UsageError,
   checkModelPath,
   defaultImages,
+  numberOption,
   splitModelAndImages,
   startBackend,
   withModelName,
@@ -104,6 +106,10 @@ function tensorFromNpy(file: string, model: Model): tf.Tensor {
     throw new UsageError(code ? `${file}: cannot read it (${code})` : (e as Error).message);
   }
   const data = npyToFloat32(arr);
+  // NaN or ±Infinity would make every map NaN: say which value, not only that the score is not a number
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new UsageError(`${file}: holds non-finite values (the first, ${data[bad]}, at flat index ${bad}); an input tensor must hold finite numbers`);
   const layout = model.card.layout ?? (model.graph.format === 'onnx' ? 'NCHW' : 'NHWC');
   const want = model.inputs[0].shape;
   let shape = arr.shape.slice();
@@ -168,9 +174,7 @@ function explainSummary(source: string, result: ExplainResult, mode: string, out
 
 export async function explainCommand(args: string[], opts: ExplainOpts): Promise<number> {
   const { mode, normalize, colormap, variant, displaySize, layers } = parseFlowOptions(opts);
-  const classIndex = opts.class === undefined ? undefined : Number(opts.class);
-  if (classIndex !== undefined && (!Number.isInteger(classIndex) || classIndex < 0))
-    throw new UsageError(`--class must be a class index (integer ≥ 0), got '${opts.class}'`);
+  const classIndex = opts.class === undefined ? undefined : numberOption(opts.class, '--class', { integer: true, min: 0 });
 
   const compare = parseCompare(opts.compare);
   const split = splitModelAndImages(args);
@@ -183,6 +187,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
   // before any work: --out is replaced at the end, so it must be new, empty or an earlier naflow output
   const outProblem = outDirProblem(out);
   if (outProblem) throw new UsageError(outProblem);
+  checkWritable(out, '--out'); // a read-only or full disk is found before the work, not after
   checkModelPath(split.model);
   await startBackend(opts);
   let model: Model;

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { DEFAULT_MODEL } from '../defaults.js';
 import { startServer, type RunningServer, type ServeModel } from '../serve/server.js';
 import { modelDisplayName } from '../viewer/data.js';
-import { EXIT, UsageError, cardFieldsOf, checkModelPath, parseBackendOptions, type GlobalOptions } from './common.js';
+import { EXIT, UsageError, cardFieldsOf, checkModelPath, numberOption, parseBackendOptions, type GlobalOptions } from './common.js';
 
 interface ServeOpts extends GlobalOptions {
   port: string;
@@ -52,17 +52,14 @@ export function registerServe(program: Command, run: (fn: () => Promise<number>)
 }
 
 function int(v: string, what: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${what} must be an integer from ${min} to ${max}, got '${v}'`);
-  return n;
+  return numberOption(v, `--${what}`, { integer: true, min, max });
 }
 
 export async function serveCommand(opts: ServeOpts): Promise<number> {
   const port = int(opts.port, 'port', 0, 65535);
   const concurrency = int(opts.concurrency, 'concurrency', 1, 16);
   const maxQueue = int(opts.queue, 'queue', 0, 1000);
-  const mb = Number(opts.maxUpload);
-  if (!(mb > 0 && mb <= 1024)) throw new UsageError(`--max-upload must be a number of MB from 0 to 1024, got '${opts.maxUpload}'`);
+  const mb = numberOption(opts.maxUpload, '--max-upload', { min: 0, minExclusive: true, max: 1024 });
   const { backend, threads } = parseBackendOptions(opts);
   const models: ServeModel[] = [{ id: 'tiny-darknet', name: 'Tiny Darknet (ImageNet)', file: DEFAULT_MODEL, kind: 'bundled' }];
   opts.model.forEach((file, i) => {
