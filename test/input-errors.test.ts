@@ -380,7 +380,7 @@ const cases: Case[] = [
       fs.writeFileSync(file, new Uint8Array(fs.readFileSync(SIMCLR)).subarray(0, 20000));
       return ['inspect', file];
     },
-    names: /cut\.onnx: the file is truncated or is not an ONNX model/,
+    names: /cut\.onnx: not a valid ONNX model: the file is truncated or is not ONNX/,
   },
   {
     what: 'an ONNX initializer declaring 1e12 elements',

@@ -40,7 +40,7 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxImpor
   } catch (e) {
     // protobufjs reads past the end of a cut-short file ('index out of range') as of any non-ONNX bytes
     throw new GraphError(
-      `${source}: the file is truncated or is not an ONNX model (its bytes do not decode: ${(e as Error).message}); export or download it again`,
+      `${source}: not a valid ONNX model: the file is truncated or is not ONNX (its bytes do not decode: ${(e as Error).message}); export or download it again`,
     );
   }
   const looksOnnx = model.graph || num(model.irVersion) > 0 || model.opsetImport?.length;
