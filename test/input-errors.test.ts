@@ -21,8 +21,12 @@ import { VariantError } from '../src/naflow/variant.js';
 import { SimilarityError } from '../src/similarity/embed.js';
 import { naflow } from './helpers/run-cli.js';
 import { encodeNpy } from '../src/util/npy.js';
+import onnxProto from 'onnx-proto';
+import { encodeModel, T, tensorProto, valueInfo } from './helpers/onnx-model.js';
 
 const TINY = path.join(PACKAGE_ROOT, 'models', 'tiny-darknet');
+const SIMCLR = path.join(PACKAGE_ROOT, 'models', 'simclr-cifar10', 'simclr-cifar10.onnx');
+const { onnx } = onnxProto;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-input-errors-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -38,6 +42,14 @@ function tinyCopy(
   edit(json);
   fs.writeFileSync(file, JSON.stringify(json));
   return file;
+}
+
+/** A labelled folder holding the bundled photo once (class 'Egyptian cat'). */
+function oneImageData(name: string): string {
+  const dir = path.join(tmp, name, 'Egyptian cat');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(DEFAULT_IMAGE, path.join(dir, 'chelsea.png'));
+  return path.dirname(dir);
 }
 
 interface Case {
@@ -103,7 +115,7 @@ const cases: Case[] = [
       fs.writeFileSync(file, encodeNpy(x, [1, 224, 224, 3]));
       return ['explain', '--input-tensor', file, '--out', path.join(tmp, 'out-inf')];
     },
-    names: /the model's score is (NaN|-?Infinity): its weights or its input hold non-finite values/,
+    names: /inf\.npy: holds non-finite values \(the first, Infinity, at flat index 0\); an input tensor must hold finite numbers/,
   },
   {
     what: 'a missing weight shard',
@@ -263,6 +275,153 @@ const cases: Case[] = [
       return ['eval', path.join(TINY, 'model.json'), '--data', path.dirname(dir), '--layers', '0,no_such_layer', '--out', path.join(tmp, 'out-eval-layers')];
     },
     names: /--layers: 'no_such_layer'/,
+  },
+  {
+    what: 'explain --rho Infinity (every map would be zero)',
+    args: () => ['explain', '--rho', 'Infinity', '--out', path.join(tmp, 'out-rho-inf')],
+    names: /--rho must be a finite number ≥ 0, got 'Infinity'/,
+  },
+  {
+    what: 'predict --top in hexadecimal',
+    args: () => ['predict', '--top', '0x10'],
+    names: /--top must be a positive integer, got '0x10'/,
+  },
+  {
+    what: 'explain --max-iter beyond its range',
+    args: () => ['explain', '--max-iter', '1e9', '--out', path.join(tmp, 'out-max-iter')],
+    names: /--max-iter must be an integer from 1 to 100000, got '1e9'/,
+  },
+  {
+    what: 'explain --class negative',
+    args: () => ['explain', '--class', '-1', '--out', path.join(tmp, 'out-class')],
+    names: /--class must be an integer ≥ 0, got '-1'/,
+  },
+  {
+    what: 'explain-similarity --temperature Infinity',
+    args: () => [
+      'explain-similarity',
+      SIMCLR,
+      '--query',
+      DEFAULT_IMAGE,
+      '--ref',
+      DEFAULT_IMAGE,
+      '--temperature',
+      'Infinity',
+      '--out',
+      path.join(tmp, 'out-temp'),
+    ],
+    names: /--temperature must be a finite number > 0 and ≤ 1000000, got 'Infinity'/,
+  },
+  {
+    what: 'eval --limit with spaces',
+    args: () => ['eval', path.join(TINY, 'model.json'), '--data', oneImageData('limit-data'), '--limit', ' 3', '--out', path.join(tmp, 'out-eval-limit')],
+    names: /--limit must be a positive integer, got ' 3'/,
+  },
+  {
+    what: 'serve --port empty (was any free port)',
+    args: () => ['serve', '--port', ''],
+    names: /--port must be an integer from 0 to 65535, got ''/,
+  },
+  {
+    what: '--input-size 0',
+    args: () => ['predict', '--input-size', '0'],
+    names: /--input-size must be N or HxW with sides from 1 to 16384 pixels/,
+  },
+  {
+    what: '--threads beyond any machine',
+    args: () => ['predict', '--threads', '100000'],
+    names: /--threads must be an integer from 1 to 1024, got '100000'/,
+  },
+  {
+    what: 'explain --out . (the current folder)',
+    args: () => ['explain', '--out', '.'],
+    names: /\.: is the current folder; naflow replaces its output folder as a whole/,
+  },
+  {
+    what: 'explain --out onto a regular file',
+    args: () => {
+      const file = path.join(tmp, 'a-file.txt');
+      fs.writeFileSync(file, 'mine');
+      return ['explain', '--out', file];
+    },
+    names: /a-file\.txt: exists and is not a folder; choose another output folder \(--out\)/,
+  },
+  {
+    what: 'explain --out under a regular file',
+    args: () => {
+      const file = path.join(tmp, 'b-file.txt');
+      fs.writeFileSync(file, 'mine');
+      return ['explain', '--out', path.join(file, 'sub')];
+    },
+    names: /b-file\.txt[\\/]sub: cannot write the output \(--out\): .*b-file\.txt is a file, not a folder/,
+  },
+  {
+    what: 'eval --out onto a folder naflow did not write',
+    args: () => {
+      const dir = path.join(tmp, 'my-results');
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'results.json'), '{"mine": true}');
+      fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
+      return ['eval', path.join(TINY, 'model.json'), '--data', oneImageData('foreign-data'), '--out', dir];
+    },
+    names: /my-results: exists and is not a naflow eval folder \(it holds 'notes\.txt'\).*choose another output folder \(--out\)/,
+  },
+  {
+    what: 'eval --out onto a regular file',
+    args: () => {
+      const file = path.join(tmp, 'c-file.txt');
+      fs.writeFileSync(file, 'mine');
+      return ['eval', path.join(TINY, 'model.json'), '--data', oneImageData('file-data'), '--out', file];
+    },
+    names: /c-file\.txt: exists and is not a folder; choose another output folder \(--out\)/,
+  },
+  {
+    what: 'bank build -o onto a file naflow did not write',
+    args: () => {
+      const file = path.join(tmp, 'precious.json');
+      fs.writeFileSync(file, '{"precious": true}');
+      return ['bank', 'build', SIMCLR, oneImageData('bank-data'), '-o', file];
+    },
+    names: /precious\.json: exists and is not a naflow bank; naflow overwrites only a bank it wrote: choose another bank file \(-o\)/,
+  },
+  {
+    what: 'an ONNX file cut short',
+    args: () => {
+      const file = path.join(tmp, 'cut.onnx');
+      fs.writeFileSync(file, new Uint8Array(fs.readFileSync(SIMCLR)).subarray(0, 20000));
+      return ['inspect', file];
+    },
+    names: /cut\.onnx: not a valid ONNX model: the file is truncated or is not ONNX/,
+  },
+  {
+    what: 'an ONNX initializer declaring 1e12 elements',
+    args: () => {
+      const file = path.join(tmp, 'huge-init.onnx');
+      const huge = onnx.TensorProto.create({ name: 'fc.weight', dims: [1000000, 1000000], dataType: T.FLOAT, rawData: new Uint8Array(16) });
+      const add = onnx.NodeProto.create({ name: 'a', opType: 'Add', input: ['x', 'fc.weight'], output: ['y'] });
+      fs.writeFileSync(file, encodeModel(13, [add], [huge], [valueInfo('x', [1, 2])], [valueInfo('y', [1, 2])]));
+      return ['inspect', file];
+    },
+    names: /huge-init\.onnx: initializer 'fc\.weight' of shape \[1000000,1000000\] \(float32\) has 16 bytes of raw data, expected 4000000000000/,
+  },
+  {
+    what: 'an ONNX model whose input is 100000×100000',
+    args: () => {
+      const file = path.join(tmp, 'huge-input.onnx');
+      const w = tensorProto(
+        'w',
+        [4, 3, 3, 3],
+        Array.from({ length: 108 }, (_, i) => Math.sin(i)),
+      );
+      const nodes = [
+        onnx.NodeProto.create({ name: 'conv', opType: 'Conv', input: ['x', 'w'], output: ['c'] }),
+        onnx.NodeProto.create({ name: 'gap', opType: 'GlobalAveragePool', input: ['c'], output: ['g'] }),
+        onnx.NodeProto.create({ name: 'fl', opType: 'Flatten', input: ['g'], output: ['y'] }),
+      ];
+      fs.writeFileSync(file, encodeModel(13, nodes, [w], [valueInfo('x', [1, 3, 100000, 100000])], [valueInfo('y', [1, 4])]));
+      return ['explain', file, '--out', path.join(tmp, 'out-huge-input')];
+    },
+    names: /huge-input\.onnx: model input 'x' is 100000×100000 pixels \(declared by the model\), more than naflow runs .*export the model again/,
   },
 ];
 

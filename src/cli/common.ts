@@ -9,7 +9,8 @@ import { setNativeThreads } from '../runtime/native.js';
 import { looksLikeImageFile } from '../node/decode-image.js';
 import { DEFAULT_IMAGE, DEFAULT_MODEL } from '../defaults.js';
 import { CommanderError } from 'commander';
-import { UsageError, isInputError } from '../util/errors.js';
+import { UsageError, isInputError, pathProblem } from '../util/errors.js';
+import { describeRange, parseNumberIn, type NumberRange } from '../util/number.js';
 import { loadModel } from '../node/load.js';
 import type { Model } from '../engine/model.js';
 import { PREPROCESS_PRESETS, type ModelCard } from '../model/card.js';
@@ -26,11 +27,19 @@ export { UsageError } from '../util/errors.js';
  */
 export const EXIT = { ok: 0, input: 1, internal: 2, unsupported: 3 } as const;
 
+/**
+ * The one parser of numeric options: `value` as a number in `range`, or a usage error naming the option,
+ * the accepted range and what was given ('', 'Infinity', 'abc', '0x10' and out-of-range values are refused).
+ */
+export function numberOption(value: unknown, option: string, range: NumberRange): number {
+  const n = typeof value === 'string' ? parseNumberIn(value, range) : undefined;
+  if (n === undefined) throw new UsageError(`${option} must be ${describeRange(range)}, got '${String(value)}'`);
+  return n;
+}
+
 /** An option that must be a positive number (an integer with `integer`): its value, or a usage error naming it. */
 export function positiveNumber(v: unknown, what: string, integer = false): number {
-  const n = Number(v);
-  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new UsageError(`${what} must be a positive ${integer ? 'integer' : 'number'}, got '${v}'`);
-  return n;
+  return numberOption(v, what, integer ? { integer, min: 1 } : { min: 0, minExclusive: true });
 }
 
 /** The user's to fix (exit 1): an InputError, a missing or unreadable path, or commander's own usage errors. */
@@ -41,13 +50,19 @@ export function isCliInputError(e: unknown): boolean {
 /** Print `naflow: <message>` (stack only with NAFLOW_DEBUG=1) and return the exit code. */
 export function reportError(e: unknown): number {
   const input = isCliInputError(e);
-  const msg = e instanceof Error ? e.message : String(e);
+  // an operating-system error in words (the path and what to do), not its raw errno text
+  const msg = pathProblem(e) ?? (e instanceof Error ? e.message : String(e));
   const debug = process.env.NAFLOW_DEBUG === '1';
   if (input) process.stderr.write(`naflow: ${msg}\n`);
   else process.stderr.write(`naflow: internal error: ${msg}\n${debug ? '' : '(set NAFLOW_DEBUG=1 for a stack trace)\n'}`);
   if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   return input ? EXIT.input : EXIT.internal;
 }
+
+/** --threads: more than this is a typo, not a machine. */
+const MAX_THREADS = 1024;
+/** --input-size: one side of the image the model takes, in pixels (16384² float32 RGB is already 3 GB). */
+const INPUT_SIDE = { integer: true, min: 1, max: 16384 } as const;
 
 export interface GlobalOptions {
   backend?: string;
@@ -76,8 +91,12 @@ export function cardFieldsOf(g: GlobalOptions): Partial<ModelCard> {
   }
   if (g.inputSize !== undefined) {
     const m = /^(\d+)(?:[x×,](\d+))?$/.exec(g.inputSize.trim());
-    if (!m) throw new UsageError(`--input-size must be N or HxW (e.g. 224 or 224x224), got '${g.inputSize}'`);
-    fields.inputSize = [Number(m[1]), Number(m[2] ?? m[1])];
+    const sides = m ? [m[1], m[2] ?? m[1]].map((s) => parseNumberIn(s, INPUT_SIDE)) : [];
+    if (!m || sides.some((s) => s === undefined))
+      throw new UsageError(
+        `--input-size must be N or HxW with sides from ${INPUT_SIDE.min} to ${INPUT_SIDE.max} pixels (e.g. 224 or 224x224), got '${g.inputSize}'`,
+      );
+    fields.inputSize = sides as [number, number];
   }
   return fields;
 }
@@ -105,7 +124,7 @@ export function parseBackendOptions(g: GlobalOptions): { backend?: BackendName; 
     backend = g.backend;
   }
   let threads: number | undefined;
-  if (g.threads !== undefined) threads = positiveNumber(g.threads, '--threads', true);
+  if (g.threads !== undefined) threads = numberOption(g.threads, '--threads', { integer: true, min: 1, max: MAX_THREADS });
   return { backend, threads };
 }
 

@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { readDataset } from '../eval/dataset.js';
+import { evalOutProblem, writingTo } from '../eval/out-folder.js';
+import { checkWritable } from '../node/out-dir.js';
 import { runEval } from '../eval/run.js';
 import { writeReport } from '../eval/report.js';
 import fs from 'node:fs';
@@ -112,6 +114,10 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
   const limit = opts.limit === undefined ? undefined : positiveNumber(opts.limit, '--limit', true);
   const every = opts.every === undefined ? 1 : positiveNumber(opts.every, '--every', true);
   const layers = opts.layers === 'all' || opts.layers === 'last' ? opts.layers : opts.layers.split(',').map((s) => s.trim());
+  // before any work: eval writes into --out, so it must be new, empty or an earlier eval's folder, and writable
+  const outProblem = evalOutProblem(opts.out);
+  if (outProblem) throw new UsageError(outProblem);
+  checkWritable(opts.out, '--out', { into: true });
   checkModelPath(modelFile);
   await startBackend(opts);
   let model: Model;
@@ -158,7 +164,8 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
     bar?.stop();
     const files = writeReport(results, opts.out, `naflow eval: ${path.basename(modelFile)}`);
     if (opts.html && items.length) {
-      fs.writeFileSync(path.join(opts.out, 'report.html'), await evalHtml(model, modelFile, items[0], results));
+      const html = await evalHtml(model, modelFile, items[0], results);
+      writingTo(opts.out, () => fs.writeFileSync(path.join(opts.out, 'report.html'), html));
       files.push('report.html');
     }
     process.stdout.write(`${results.images} images, ${methods.length} methods, ${results.layers.length} layers → ${opts.out}/ (${files.join(', ')})\n`);

@@ -9,6 +9,7 @@ import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs-core';
 import { explain, type ExplainResult } from '../naflow/explain.js';
 import { outDirProblem, writeFlow } from '../node/write-flow.js';
+import { checkWritable } from '../node/out-dir.js';
 import { displayImage, imageSpecFor, prepareImage } from '../image/preprocess.js';
 import { tensorFromNpy } from './input-tensor.js';
 import { compareAtLayers, listMethods, type Comparison, type ResolvedMethod } from '../methods/index.js';
@@ -22,6 +23,7 @@ import {
   UsageError,
   checkModelPath,
   defaultImages,
+  numberOption,
   splitModelAndImages,
   startBackend,
   withModelName,
@@ -145,9 +147,7 @@ const NOTHING_ABANDONED =
 
 export async function explainCommand(args: string[], opts: ExplainOpts): Promise<number> {
   const { mode, normalize, colormap, variant, displaySize, layers, include1x1 } = parseFlowOptions(opts);
-  const classIndex = opts.class === undefined ? undefined : Number(opts.class);
-  if (classIndex !== undefined && (!Number.isInteger(classIndex) || classIndex < 0))
-    throw new UsageError(`--class must be a class index (integer ≥ 0), got '${opts.class}'`);
+  const classIndex = opts.class === undefined ? undefined : numberOption(opts.class, '--class', { integer: true, min: 0 });
 
   const compare = parseCompare(opts.compare);
   const split = splitModelAndImages(args);
@@ -160,6 +160,7 @@ export async function explainCommand(args: string[], opts: ExplainOpts): Promise
   // before any work: --out is replaced at the end, so it must be new, empty or an earlier naflow output
   const outProblem = outDirProblem(out);
   if (outProblem) throw new UsageError(outProblem);
+  checkWritable(out, '--out'); // a read-only or full disk is found before the work, not after
   checkModelPath(split.model);
   await startBackend(opts);
   let model: Model;

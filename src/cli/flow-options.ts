@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { NaflowMode } from '../naflow/cascade.js';
 import { DEFAULT_VARIANT, SPEC_VARIANT, resolveVariant, type CascadeVariant } from '../naflow/variant.js';
 import { COLORMAPS, carriesPicture, type ColormapName } from '../render/index.js';
-import { UsageError, positiveNumber } from './common.js';
+import { UsageError, numberOption } from './common.js';
 
 export interface FlowOptionValues {
   mode: string;
@@ -65,11 +65,9 @@ export function parseFlowOptions(o: FlowOptionValues): FlowOptions {
   if (!COLORMAPS.includes(o.colormap as ColormapName)) throw new UsageError(`--colormap must be one of ${COLORMAPS.join(', ')}, got '${o.colormap}'`);
   const variant = resolveVariant(o.variant ?? 'default', '--variant');
   if (o.rho !== undefined) {
-    const rho = o.rho.trim() === '' ? NaN : Number(o.rho);
-    if (!(rho >= 0) || !Number.isFinite(rho)) throw new UsageError(`--rho must be a finite number ≥ 0, got '${o.rho}'`);
-    variant.rho = rho;
+    variant.rho = numberOption(o.rho, '--rho', { min: 0 });
   }
-  if (o.maxIter !== undefined) variant.maxIter = positiveNumber(o.maxIter, '--max-iter', true);
+  if (o.maxIter !== undefined) variant.maxIter = numberOption(o.maxIter, '--max-iter', { integer: true, min: 1, max: 100000 });
   return {
     mode: o.mode,
     normalize: o.normalize,
@@ -84,9 +82,7 @@ export function parseFlowOptions(o: FlowOptionValues): FlowOptions {
 /** --display-size: a pixel count for the longer side of the drawn overlays. */
 function parseDisplaySize(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 16 || n > 4096) throw new UsageError(`--display-size must be an integer from 16 to 4096 (pixels), got '${v}'`);
-  return n;
+  return numberOption(v, '--display-size', { integer: true, min: 16, max: 4096 });
 }
 
 /** One --layers entry: an index range (3-7), an index (3), or a node or tensor name. */

@@ -19,6 +19,10 @@ function tensorFromNpy(file: string, model: Model): tf.Tensor {
     throw new UsageError(code ? `${file}: cannot read it (${code})` : (e as Error).message);
   }
   const data = npyToFloat32(arr);
+  // NaN or ±Infinity would make every map NaN: say which value, not only that the score is not a number
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new UsageError(`${file}: holds non-finite values (the first, ${data[bad]}, at flat index ${bad}); an input tensor must hold finite numbers`);
   const layout = model.card.layout ?? (model.graph.format === 'onnx' ? 'NCHW' : 'NHWC');
   const want = model.inputs[0].shape;
   let shape = arr.shape.slice();

@@ -5,7 +5,7 @@ import { DEFAULT_MODEL } from '../defaults.js';
 import { startServer, type RunningServer, type ServeModel } from '../serve/server.js';
 import { LOOPBACK_ADDRESSES, TOKEN_PATTERN, randomToken } from '../serve/access.js';
 import { modelDisplayName } from '../viewer/data.js';
-import { EXIT, UsageError, cardFieldsOf, checkModelPath, parseBackendOptions, type GlobalOptions } from './common.js';
+import { EXIT, UsageError, cardFieldsOf, checkModelPath, numberOption, parseBackendOptions, type GlobalOptions } from './common.js';
 
 interface ServeOpts extends GlobalOptions {
   port: string;
@@ -62,9 +62,7 @@ export function registerServe(program: Command, run: (fn: () => Promise<number>)
 }
 
 function int(v: string, what: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${what} must be an integer from ${min} to ${max}, got '${v}'`);
-  return n;
+  return numberOption(v, `--${what}`, { integer: true, min, max });
 }
 
 /**
@@ -90,8 +88,7 @@ export async function serveCommand(opts: ServeOpts): Promise<number> {
   const port = int(opts.port, 'port', 0, 65535);
   const concurrency = int(opts.concurrency, 'concurrency', 1, 16);
   const maxQueue = int(opts.queue, 'queue', 0, 1000);
-  const mb = Number(opts.maxUpload);
-  if (!(mb > 0 && mb <= 1024)) throw new UsageError(`--max-upload must be a number of MB from 0 to 1024, got '${opts.maxUpload}'`);
+  const mb = numberOption(opts.maxUpload, '--max-upload', { min: 0, minExclusive: true, max: 1024 });
   const { backend, threads } = parseBackendOptions(opts);
   const token = serveToken(opts);
   const allowHost = allowHosts(opts.allowHost);

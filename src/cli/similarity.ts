@@ -7,17 +7,18 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { displayImage, imageSpecFor } from '../image/preprocess.js';
 import { outDirProblem, writeFlow } from '../node/write-flow.js';
+import { checkWritable } from '../node/out-dir.js';
 import type { Model } from '../engine/model.js';
 import { DEFAULT_WEIGHTING, METRICS, WEIGHTINGS, type Metric, type Weighting } from '../metrics/embedding-metric.js';
 import { embed, embeddingTensorOf, imageFiles, readLabelledFolder, SimilarityError } from '../similarity/embed.js';
 import { knnTarget, prototypeTarget, retrievalTarget, type Reference, type SimilarityTarget } from '../similarity/targets.js';
-import { buildBank, loadBank, saveBank } from '../similarity/bank.js';
+import { bankFileProblem, buildBank, loadBank, saveBank } from '../similarity/bank.js';
 import { explainSimilarity, type SimilarityResult } from '../similarity/explain-similarity.js';
 import { cropBestFace, loadFaceDetector, type FaceBox } from '../similarity/faces.js';
 import { addFlowOptions, parseFlowOptions, type FlowOptionValues, checkLayerSelection } from './flow-options.js';
 import { compareOutput, parseCompare } from './compare-out.js';
 import { listMethods } from '../methods/index.js';
-import { EXIT, UsageError, checkModelPath, positiveNumber, startBackend, withModelName, type GlobalOptions, loadModelForCli } from './common.js';
+import { EXIT, UsageError, checkModelPath, numberOption, startBackend, withModelName, type GlobalOptions, loadModelForCli } from './common.js';
 import { formatSignificant } from '../util/format.js';
 
 interface SimilarityOpts extends GlobalOptions, FlowOptionValues {
@@ -221,12 +222,13 @@ export async function explainSimilarityCommand(modelFile: string, opts: Similari
   const { mode, normalize, colormap, variant, displaySize, layers } = parseFlowOptions(opts);
   if (opts.explainRef && source !== 'ref' && source !== 'gallery') throw new UsageError('--explain-ref applies to retrieval (--ref or --gallery) only');
   const compare = parseCompare(opts.compare);
-  const k = positiveNumber(opts.k, '--k', true);
-  const temperature = positiveNumber(opts.temperature, '--temperature');
+  const k = numberOption(opts.k, '--k', { integer: true, min: 1, max: 100000 });
+  const temperature = numberOption(opts.temperature, '--temperature', { min: 0, minExclusive: true, max: 1e6 });
   const query = opts.query!;
   const out = opts.out ?? path.join('naflow-out', `${path.basename(query).replace(/\.[^.]+$/, '')}-similarity`);
   const outProblem = outDirProblem(out);
   if (outProblem) throw new UsageError(outProblem);
+  checkWritable(out, '--out'); // a read-only or full disk is found before the work, not after
 
   const model = await openModel(modelFile, opts);
   const show = !opts.json;
@@ -320,6 +322,9 @@ export function similarityJson(r: SimilarityResult): Record<string, unknown> {
 
 export async function bankBuildCommand(modelFile: string, dir: string, opts: GlobalOptions & { output: string; embeddingNode?: string }): Promise<number> {
   const classes = readLabelledFolder(dir, 'bank folder'); // before the model loads: fail fast
+  const problem = bankFileProblem(opts.output);
+  if (problem) throw new UsageError(problem);
+  checkWritable(opts.output, '-o');
   const model = await openModel(modelFile, opts);
   const bar = progress('bank', true);
   try {

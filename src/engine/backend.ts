@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { envVar, writeStderr } from '../util/env.js';
 import { UsageError } from '../util/errors.js';
+import { parseNumberIn } from '../util/number.js';
 
 export type BackendName = 'wasm' | 'cpu';
 
@@ -100,8 +101,8 @@ function envBackend(): BackendName | undefined {
 function envThreads(): number | undefined {
   const v = envVar('NAFLOW_THREADS');
   if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`NAFLOW_THREADS must be a positive integer, got '${v}'`);
+  const n = parseNumberIn(v, { integer: true, min: 1 });
+  if (n === undefined) throw new UsageError(`NAFLOW_THREADS must be a positive integer, got '${v}'`);
   return n;
 }
 

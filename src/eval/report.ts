@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { valueKeys, type EvalResults } from './run.js';
 import { metricValues } from '../metrics/index.js';
+import { writingTo } from './out-folder.js';
 
 export function metricKeys(r: EvalResults): string[] {
   return valueKeys(r.metrics, r.settings.sanity);
@@ -114,6 +115,10 @@ export function plotSvg(r: EvalResults, key: string): string {
 }
 
 export function writeReport(r: EvalResults, out: string, title?: string): string[] {
+  return writingTo(out, () => writeReportFiles(r, out, title));
+}
+
+function writeReportFiles(r: EvalResults, out: string, title?: string): string[] {
   const files = ['results.json', 'results.csv', 'results.md'];
   fs.writeFileSync(path.join(out, 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
   fs.writeFileSync(path.join(out, 'results.csv'), toCsv(r));

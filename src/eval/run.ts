@@ -20,6 +20,7 @@ import { getMetric, metricValues } from '../metrics/index.js';
 import { modelSha256 } from '../node/hash.js';
 import type { EvalItem } from './dataset.js';
 import { InputError } from '../util/errors.js';
+import { evalOutProblem, writingTo } from './out-folder.js';
 
 export interface EvalOptions {
   /**
@@ -180,7 +181,9 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
   for (const key of options.metrics) getMetric(key, 'metrics');
   checkSteps(model, options.steps ?? 32);
   const { all, chosen } = chooseLayers(model, options.layers);
-  fs.mkdirSync(options.out, { recursive: true });
+  const outProblem = evalOutProblem(options.out);
+  if (outProblem) throw new InputError(outProblem);
+  writingTo(options.out, () => fs.mkdirSync(options.out, { recursive: true }));
   const config = configOf(model, options, chosen, methods);
   const configFile = path.join(options.out, 'eval-config.json');
   const progressFile = path.join(options.out, 'progress.jsonl');
@@ -190,7 +193,7 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
       throw new InputError(
         `${options.out} holds an evaluation with other settings (model, data, methods, metrics, layers, steps or NAFlow's solver settings); choose another --out or delete it`,
       );
-  } else fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  } else writingTo(options.out, () => fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`));
   const done = readProgress(progressFile);
   const steps = options.steps ?? 32;
   const substrate = options.substrate ?? 'blur';
@@ -270,7 +273,7 @@ async function evalImages(
       centre: boxes ? centreHit(boxes, W, H) : null,
       area: boxes ? 100 * boxAreaShare(boxes, W, H) : null,
     };
-    fs.appendFileSync(progressFile, `${JSON.stringify(line)}\n`);
+    writingTo(options.out, () => fs.appendFileSync(progressFile, `${JSON.stringify(line)}\n`));
     done.set(i, line);
     options.onImage?.(done.size, items.length, item.file);
   }

@@ -13,7 +13,7 @@
  * `preprocess`, naflow uses `unit` (x/255).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ValueInfo } from '../ir/graph.js';
+import { GraphError, type ValueInfo } from '../ir/graph.js';
 import type { LoadedCard, PreprocessCustom, PreprocessPreset } from '../model/card.js';
 import { decodeWithHost, ImageError, luminance, type DecodedImage, type Interpolation, type ResizeMode, type RgbImage } from './rgb.js';
 
@@ -102,6 +102,12 @@ export function imageSpecFor(model: ImageModelLike, overrides: Partial<ImageSpec
       `${name}: input size [${size.join(', ')}] (${overrides.size ? 'requested' : 'model card'}) differs from model input '${input.name}' shape ${shapeText} (NHWC)`,
     );
   }
+  checkInputSize(
+    size,
+    overrides.size ? 'requested with --input-size' : card.inputSize ? `the model card's inputSize${where}` : 'declared by the model',
+    name,
+    input.name,
+  );
   const preprocess = overrides.preprocess ?? card.preprocess ?? DEFAULT_PREPROCESS;
   normalisationOf(preprocess, channels, card.cardPath ?? name); // validate now
   return {
@@ -111,6 +117,21 @@ export function imageSpecFor(model: ImageModelLike, overrides: Partial<ImageSpec
     resize: overrides.resize ?? card.resize ?? 'squash',
     interpolation: overrides.interpolation ?? card.interpolation ?? 'bilinear',
   };
+}
+
+/** The largest model input naflow runs: per side, and in all (8192² RGB float32 is 768 MB before any layer). */
+export const MAX_INPUT_SIDE = 16384;
+const MAX_INPUT_PIXELS = 8192 * 8192;
+
+/** An input size too large to run is the model's (or the card's) to fix, said before any image is resized to it. */
+function checkInputSize([h, w]: readonly number[], from: string, model: string, input: string): void {
+  if (h <= MAX_INPUT_SIDE && w <= MAX_INPUT_SIDE && h * w <= MAX_INPUT_PIXELS) return;
+  throw new GraphError(
+    `${model}: model input '${input}' is ${h}×${w} pixels (${from}), more than naflow runs (at most ${MAX_INPUT_SIDE} per side and 8192×8192 in all); ` +
+      (from.startsWith('declared')
+        ? 'export the model again at the size it was trained at (or with a symbolic height and width, then give --input-size HxW)'
+        : 'give the size the model was trained at with --input-size HxW or inputSize in its model card (docs/models.md)'),
+  );
 }
 
 function cardHint(modelSource: string): string {

@@ -4,6 +4,7 @@
  */
 import type { InverseSettings } from '../ops/registry.js';
 import { InputError } from '../util/errors.js';
+import { strictNumber } from '../util/number.js';
 
 export interface CascadeVariant {
   /** damping factor ρ of the least-squares inverses: λ = ρ·σ_max(J) */
@@ -85,7 +86,7 @@ export function parseVariant(text: string, where = 'NAFlow options'): Partial<Ca
     if (!m) throw new VariantError(`${where}: '${part}' is not key=value (keys: rho, maxIter, abandon, threshold, map, merge, unit)`);
     const [, key, value] = m;
     if (key === 'rho' || key === 'threshold' || key === 'maxIter') {
-      const v = Number(value);
+      const v = strictNumber(value);
       const ok = key === 'maxIter' ? Number.isInteger(v) && v >= 1 && v <= 100000 : Number.isFinite(v) && v >= 0 && (key !== 'threshold' || v < 1);
       if (!ok)
         throw new VariantError(

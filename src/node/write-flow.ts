@@ -3,8 +3,10 @@
  * normalisation), one overlay PNG per layer (`layers/<i>_<node>.png`), the flow strip
  * (`flow-strip.png`), the animated flow (`flow.gif`) and `flow.json`; callers add more through `also`
  * (`naflow explain --html --compare`: `report.html` and `compare/<method>/*.npy`). Everything is written to a
- * temporary sibling folder first and renamed at the end, so a failure leaves nothing half-written. An
- * existing output folder is replaced only when it is empty or an earlier naflow output (see outDirProblem).
+ * temporary sibling folder first and swapped in at the end (out-dir.ts: the old output is renamed aside,
+ * the new one in, then the old one deleted), so a failure or a kill leaves nothing half-written and never
+ * loses the old output. An existing output folder is replaced only when it is empty or an earlier naflow
+ * output (see outDirProblem).
  */
 import type { CascadeVariant } from '../naflow/variant.js';
 import fs from 'node:fs';
@@ -16,6 +18,8 @@ import { encodePng, flowStrip, flowGif, layerCaption } from './compose.js';
 import type { ExplainResult } from '../naflow/explain.js';
 import type { LayerFlow } from '../naflow/cascade.js';
 import type { SolverStats } from '../ops/registry.js';
+import { InputError, outputWriteError } from '../util/errors.js';
+import { partialPrefix, removeOnSignal, sweepStale, swapIn } from './out-dir.js';
 
 export interface WriteFlowOptions {
   normalize?: 'layer' | 'global';
@@ -131,6 +135,11 @@ const OUTPUT_ENTRIES = new Set(['flow.json', 'maps', 'layers', 'flow-strip.png',
  * Anything else — a file, or a folder holding other things — is never deleted.
  */
 export function outDirProblem(outDir: string): string | null {
+  const abs = path.resolve(outDir);
+  const cwd = process.cwd();
+  // replacing the folder the shell stands in (or one above it) would pull the floor from under it
+  if (cwd === abs || cwd.startsWith(abs.endsWith(path.sep) ? abs : abs + path.sep))
+    return `${outDir}: is the current folder${cwd === abs ? '' : ' or holds it'}; naflow replaces its output folder as a whole: choose a new folder (--out out/name)`;
   let st: fs.Stats;
   try {
     st = fs.statSync(outDir);
@@ -159,11 +168,17 @@ export async function writeFlow(
   also?: (tmpDir: string) => Promise<void>,
 ): Promise<FlowJson> {
   const problem = outDirProblem(outDir);
-  if (problem) throw new Error(problem);
+  if (problem) throw new InputError(problem);
   const json = flowJson(result, options);
-  const parent = path.dirname(path.resolve(outDir));
-  fs.mkdirSync(parent, { recursive: true });
-  const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(outDir)}.partial-`));
+  sweepStale(outDir);
+  let tmp: string;
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(outDir)), { recursive: true });
+    tmp = fs.mkdtempSync(partialPrefix(outDir));
+  } catch (e) {
+    throw outputWriteError(e, outDir, '--out');
+  }
+  const release = removeOnSignal(tmp);
   try {
     fs.mkdirSync(path.join(tmp, 'maps'));
     json.layers.forEach((l, i) => {
@@ -197,14 +212,15 @@ export async function writeFlow(
     }
     if (also) await also(tmp);
     fs.writeFileSync(path.join(tmp, 'flow.json'), `${JSON.stringify(json, null, 2)}\n`);
-    // checked again just before deleting: never remove what naflow did not write
+    // checked again just before replacing: never remove what naflow did not write
     const late = outDirProblem(outDir);
-    if (late) throw new Error(late);
-    fs.rmSync(outDir, { recursive: true, force: true });
-    fs.renameSync(tmp, outDir);
+    if (late) throw new InputError(late);
+    swapIn(tmp, outDir);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    throw outputWriteError(e, outDir, '--out');
+  } finally {
+    release();
   }
   return json;
 }

@@ -9,6 +9,8 @@ import type { Model } from '../engine/model.js';
 import { modelSha256 } from '../node/hash.js';
 import { embed, embeddingTensorOf, readLabelledFolder, SimilarityError } from './embed.js';
 import type { BankLike } from './targets.js';
+import { outputWriteError } from '../util/errors.js';
+import { partialPrefix, removeOnSignal, sweepStale } from '../node/out-dir.js';
 
 export const BANK_FORMAT = 'naflow-bank/1';
 
@@ -65,6 +67,32 @@ export async function buildBank(
   };
 }
 
+/** How every bank file begins (saveBank writes `format` first): the mark of a file naflow may overwrite. */
+const BANK_HEAD = `{"format":"${BANK_FORMAT}"`;
+
+/**
+ * Why `file` may not be written as a bank, or null when it may: it does not exist or is an earlier naflow
+ * bank. Anything else — a folder, a device, a file naflow did not write — is never overwritten.
+ */
+export function bankFileProblem(file: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return null;
+  }
+  if (!st.isFile()) return `${file}: exists and is not a regular file (a folder or a device); choose another bank file (-o)`;
+  const head = new Uint8Array(BANK_HEAD.length);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, head, 0, head.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (Buffer.from(head).toString('utf8') === BANK_HEAD) return null;
+  return `${file}: exists and is not a naflow bank; naflow overwrites only a bank it wrote: choose another bank file (-o)`;
+}
+
 export function saveBank(bank: Bank, file: string): void {
   const all = new Float32Array(bank.embeddings.length * bank.dim);
   bank.embeddings.forEach((e, i) => all.set(e, i * bank.dim));
@@ -79,10 +107,22 @@ export function saveBank(bank: Bank, file: string): void {
     items: bank.files.map((f, i) => ({ file: f, label: bank.itemLabels[i] })),
     embeddings: Buffer.from(all.buffer, all.byteOffset, all.byteLength).toString('base64'),
   };
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = `${file}.partial-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(json));
-  fs.renameSync(tmp, file);
+  const problem = bankFileProblem(file);
+  if (problem) throw new SimilarityError(problem);
+  sweepStale(file);
+  // written beside it and renamed over it: a kill or a full disk never leaves half a bank
+  const tmp = `${partialPrefix(file)}${Date.now().toString(36)}`;
+  const release = removeOnSignal(tmp);
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    fs.writeFileSync(tmp, JSON.stringify(json));
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw outputWriteError(e, file, '-o');
+  } finally {
+    release();
+  }
 }
 
 /**

@@ -19,14 +19,59 @@ export class UsageError extends InputError {}
 
 /**
  * Operating-system errors that mean "the path the user gave is wrong" (missing, a folder where a file was
- * expected, no permission) rather than a bug. Read from the error's `code` so the core needs no Node types.
+ * expected, no permission) or "the place the user chose cannot take the output" (a read-only or full
+ * disk) rather than a bug, each with what to do. Read from the error's `code` so the core needs no Node types.
  */
-const PATH_ERROR_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EPERM', 'ENAMETOOLONG', 'ELOOP']);
+const PATH_PROBLEMS: Record<string, string> = {
+  ENOENT: 'no such file or folder; check the path',
+  EACCES: 'permission denied; check its permissions or choose another path',
+  EPERM: 'operation not permitted; check its permissions or choose another path',
+  EISDIR: 'is a folder, not a file; give a file',
+  ENOTDIR: 'a part of the path is a file, not a folder; check the path',
+  ENAMETOOLONG: 'the name is too long; choose a shorter path',
+  ELOOP: 'too many levels of symbolic links; check the path',
+  EROFS: 'read-only file system; choose a location on a writable disk',
+  ENOSPC: 'no space left on the device; free some space or choose another disk',
+  EDQUOT: 'disk quota exceeded; free some space or choose another disk',
+  EEXIST: 'already exists; choose another path',
+  ENOTEMPTY: 'a folder that is not empty; choose another path',
+};
+
+function errnoFields(e: unknown): { code?: string; path?: string; dest?: string } {
+  if (!(e instanceof Error)) return {};
+  const { code, path, dest } = e as { code?: unknown; path?: unknown; dest?: unknown };
+  return {
+    code: typeof code === 'string' ? code : undefined,
+    path: typeof path === 'string' ? path : undefined,
+    dest: typeof dest === 'string' ? dest : undefined,
+  };
+}
+
+/**
+ * An operating-system error in words: '<path>: read-only file system; choose a location on a writable
+ * disk' instead of "EROFS: read-only file system, mkdir '<path>'"; undefined for anything else.
+ */
+export function pathProblem(e: unknown): string | undefined {
+  const { code, path, dest } = errnoFields(e);
+  const text = code === undefined ? undefined : PATH_PROBLEMS[code];
+  if (!text) return undefined;
+  const where = dest ?? path;
+  return where ? `${where}: ${text}` : text;
+}
 
 /** Whether an error is the user's to fix (exit 1 / HTTP 4xx) rather than naflow's (exit 2 / HTTP 500). */
 export function isInputError(e: unknown): boolean {
   if (e instanceof InputError) return true;
-  if (!(e instanceof Error)) return false;
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'string' && PATH_ERROR_CODES.has(code);
+  return pathProblem(e) !== undefined;
+}
+
+/**
+ * A failed write of an output the user placed (`target`, given with `option`) as an InputError naming it
+ * and what to do (a read-only or full disk, no permission); any other error is returned as it is.
+ */
+export function outputWriteError(e: unknown, target: string, option: string): unknown {
+  const { code } = errnoFields(e);
+  const text = code === undefined ? undefined : PATH_PROBLEMS[code];
+  if (!text || e instanceof InputError) return e;
+  return new InputError(`${target}: cannot write the output (${option}): ${text}`, { cause: e });
 }

@@ -39,7 +39,10 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxImpor
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new GraphError(`${source}: not a valid ONNX model (protobuf decode failed: ${(e as Error).message})`);
+    // protobufjs reads past the end of a cut-short file ('index out of range') as of any non-ONNX bytes
+    throw new GraphError(
+      `${source}: not a valid ONNX model: the file is truncated or is not ONNX (its bytes do not decode: ${(e as Error).message}); export or download it again`,
+    );
   }
   const looksOnnx = model.graph || num(model.irVersion) > 0 || model.opsetImport?.length;
   if (!looksOnnx || num(model.irVersion) > 100) throw new GraphError(`${source}: not a valid ONNX model (no ir_version, opset_import or graph in the file)`);

@@ -181,13 +181,14 @@ const RAW_WIDTH: Record<string, number> = {
 
 /** A tensor's rawData (little-endian, as ONNX stores it), `n` elements of type `typeName`; float32 on a little-endian host is a view, not a copy. */
 function decodeRawData(raw: Uint8Array, typeName: string, dtype: HostTensor['dtype'], dims: number[], n: number, what: string): HostTensor {
+  const w = RAW_WIDTH[typeName];
+  // checked before allocating: a declared shape of 1e12 elements must name the tensor, not fail to allocate
+  if (raw.byteLength !== n * w)
+    throw new FoldError(`${what} of shape [${dims.join(',')}] (${typeName}) has ${raw.byteLength} bytes of raw data, expected ${n * w}`);
   const bytes = Uint8Array.prototype.slice.call(raw);
-  if (typeName === 'float32' && LITTLE_ENDIAN && bytes.byteLength === n * 4) return { dtype, dims, data: new Float32Array(bytes.buffer, bytes.byteOffset, n) };
+  if (typeName === 'float32' && LITTLE_ENDIAN) return { dtype, dims, data: new Float32Array(bytes.buffer, bytes.byteOffset, n) };
   const out = dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const w = RAW_WIDTH[typeName];
-  if (bytes.byteLength !== n * w)
-    throw new FoldError(`${what} of shape [${dims.join(',')}] (${typeName}) has ${bytes.byteLength} bytes of raw data, expected ${n * w}`);
   for (let i = 0; i < n; i++) out[i] = readRawValue(dv, i * w, typeName);
   return { dtype, dims, data: out };
 }
