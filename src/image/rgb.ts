@@ -23,6 +23,12 @@ export interface ResizeOptions {
   /** target [height, width] */
   size: [number, number];
   resize?: ResizeMode;
+  /**
+   * center-crop only: resize the shorter side to this many pixels (the longer to ⌊resizeShorter·long/short⌋,
+   * as torchvision's Resize(int)), then cut the centre `size` out (offsets as torchvision's CenterCrop).
+   * Must be ≥ both sides of `size`. Without it the shorter side is resized to the crop (sharp's `cover`).
+   */
+  resizeShorter?: number;
   interpolation?: Interpolation;
 }
 
