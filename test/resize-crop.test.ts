@@ -18,9 +18,11 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { decodeImage, shorterSideTo } from '../src/node/decode-image.js';
-import { displayImage, imageSpecFor, prepareImage, type ImageModelLike } from '../src/image/preprocess.js';
+import { displayImage, imageSpecFor, prepareImage, type ImageModelLike, type ImageSpec } from '../src/image/preprocess.js';
 import { CardError, validateCard, type LoadedCard } from '../src/model/card.js';
-import { ImageError } from '../src/image/rgb.js';
+import { framingOf, ImageError, type DecodedImage } from '../src/image/rgb.js';
+import { framedBoxes } from '../src/eval/run.js';
+import type { Box } from '../src/metrics/pointing.js';
 import { PACKAGE_ROOT } from '../src/defaults.js';
 
 const FIX = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'resize-crop');
@@ -160,4 +162,49 @@ test('prepareImage and displayImage frame the photo as the card says', async () 
   assert.deepEqual([shown.width, shown.height], [64, 64]);
   assert.equal(shown.data[3 * (32 * 64 + 20)], 0);
   assert.equal(shown.data[3 * (32 * 64 + 44)], 255);
+});
+
+test('framingOf follows the decoder: torchvision geometry with resizeShorter, sharp’s cover within a pixel without', async () => {
+  for (const [file, list] of Object.entries(manifest.images)) {
+    const { width, height } = await sharp(path.join(FIX, file)).metadata();
+    for (const c of list)
+      assert.deepEqual(framingOf(width!, height!, { size: c.size, resize: 'center-crop', resizeShorter: c.resizeShorter }), {
+        resized: c.resized,
+        left: c.left,
+        top: c.top,
+      });
+  }
+  assert.deepEqual(framingOf(451, 300, { size: [224, 224], resize: 'squash' }), { resized: [224, 224], left: 0, top: 0 });
+  // cover: 451×300 → 337×224 (scale 224/300); sharp cuts from column 57 (its crop differs from
+  // resize-to-337 + extract at 57 by 0.25 levels on average, at 56 by 6.2: checked on chelsea.png)
+  assert.deepEqual(framingOf(451, 300, { size: [224, 224], resize: 'center-crop' }), { resized: [337, 224], left: 57, top: 0 });
+});
+
+test('eval’s boxes follow the crop: scaled, shifted by the crop offset, clipped, dropped when cut away', () => {
+  const image = { originalWidth: 400, originalHeight: 300 } as DecodedImage;
+  const spec = (o: Partial<ImageSpec>): ImageSpec => ({ size: [224, 224], channels: 3, preprocess: 'unit', resize: 'squash', interpolation: 'bilinear', ...o });
+  const boxes: Box[] = [
+    [0, 0, 100, 300], // the left quarter
+    [0, 0, 40, 30], // a corner the crop cuts away
+    [150, 100, 250, 200], // the middle
+  ];
+  // squash: the formula eval always used, x·W/bw
+  assert.deepEqual(framedBoxes(boxes, [400, 300], image, spec({})), [
+    [0, 0, 56, 224],
+    [0, 0, 22.4, 22.4],
+    [84, 74.66666666666667, 140, 149.33333333333334],
+  ]);
+  // resizeShorter 256: 400×300 → 341×256, crop from (58, 16); x scale 341/400, y scale 256/300
+  const sx = 341 / 400;
+  const sy = 256 / 300;
+  const got = framedBoxes(boxes, [400, 300], image, spec({ resize: 'center-crop', resizeShorter: 256 }));
+  assert.equal(got.length, 2, 'the corner box is cut away');
+  const want = [
+    [0, 0, 100 * sx - 58, 224],
+    [150 * sx - 58, 100 * sy - 16, 250 * sx - 58, 200 * sy - 16],
+  ];
+  got.forEach((b, i) => b.forEach((v, j) => assert.ok(Math.abs(v - want[i][j]) < 1e-9, `box ${i}[${j}]: ${v} vs ${want[i][j]}`)));
+  // boxes given in another frame (e.g. boxes_227 of a 400×300 file) are scaled from that frame
+  const from227 = framedBoxes([[0, 0, 227, 227]], [227, 227], image, spec({ resize: 'center-crop', resizeShorter: 256 }));
+  assert.deepEqual(from227, [[0, 0, 224, 224]]);
 });

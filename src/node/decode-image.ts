@@ -23,10 +23,12 @@
  */
 import fs from 'node:fs';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
-import { ImageError, setImageDecoder, type DecodedImage, type ResizeOptions } from '../image/rgb.js';
+import { framingOf, ImageError, setImageDecoder, type DecodedImage, type ResizeOptions } from '../image/rgb.js';
 
 export {
   ImageError,
+  framingOf,
+  shorterSideTo,
   IMAGE_EXTENSIONS,
   looksLikeImageFile,
   luminance,
@@ -93,7 +95,7 @@ export async function decodeImage(input: string | Uint8Array, options: { resize?
     .flatten({ background: WHITE })
     .toColourspace('srgb');
   const r = options.resize;
-  if (r) pipeline = resized(pipeline, r, source, originalWidth, originalHeight);
+  if (r) pipeline = resizeStep(pipeline, r, source, originalWidth, originalHeight);
   let raw: { data: Buffer; info: OutputInfo };
   try {
     raw = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
@@ -124,35 +126,19 @@ export async function decodeImage(input: string | Uint8Array, options: { resize?
 }
 
 /** The resize step of the pipeline (see the header for the modes). */
-function resized(pipeline: Sharp, r: ResizeOptions, source: string, width: number, height: number): Sharp {
+function resizeStep(pipeline: Sharp, r: ResizeOptions, source: string, width: number, height: number): Sharp {
   const [h, w] = r.size;
   if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0)) throw new ImageError(`${source}: bad target size [${h}, ${w}]`);
   const kernel = (r.interpolation ?? 'bilinear') === 'bicubic' ? 'cubic' : 'linear';
   const mode = r.resize ?? 'squash';
   if (mode === 'center-crop' && r.resizeShorter !== undefined) {
-    const s = r.resizeShorter;
-    if (!(Number.isInteger(s) && s >= Math.max(h, w))) throw new ImageError(`${source}: resizeShorter ${s} is smaller than the crop [${h}, ${w}]`);
-    const [rw, rh] = shorterSideTo(width, height, s);
-    const left = roundHalfEven((rw - w) / 2);
-    const top = roundHalfEven((rh - h) / 2);
+    if (!(Number.isInteger(r.resizeShorter) && r.resizeShorter >= Math.max(h, w)))
+      throw new ImageError(`${source}: resizeShorter ${r.resizeShorter} is smaller than the crop [${h}, ${w}]`);
+    const { resized, left, top } = framingOf(width, height, r);
     // extract after resize: sharp cuts the crop out of the resized image
-    return pipeline.resize({ width: rw, height: rh, fit: 'fill', kernel, fastShrinkOnLoad: false }).extract({ left, top, width: w, height: h });
+    return pipeline.resize({ width: resized[0], height: resized[1], fit: 'fill', kernel, fastShrinkOnLoad: false }).extract({ left, top, width: w, height: h });
   }
   return pipeline.resize({ width: w, height: h, fit: mode === 'center-crop' ? 'cover' : 'fill', position: 'centre', kernel, fastShrinkOnLoad: false });
-}
-
-/** Python's round(), which torchvision's CenterCrop uses for its offsets: (341 − 224)/2 = 58.5 → 58. */
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d !== 0.5) return Math.round(x);
-  return f % 2 === 0 ? f : f + 1;
-}
-
-/** [width, height] with the shorter side `s` and the longer ⌊s·long/short⌋ (torchvision's Resize(int)). */
-export function shorterSideTo(width: number, height: number, s: number): [number, number] {
-  if (width <= height) return [s, Math.floor((s * height) / width)];
-  return [Math.floor((s * width) / height), s];
 }
 
 // Importing this adapter installs sharp as the core's decoder (image/preprocess.ts's prepareImage).
