@@ -3,7 +3,11 @@
  * card preprocessing, importer, op rules, wasm backend). Long: runs only with NAFLOW_LONG=1, and only
  * where the shared data folder (../shared/data beside the repository) is present.
  *
- *   Tiny Darknet on imagenet-val1300 (1300 ILSVRC-2012 val images): top-1 69.2 %, top-5 90.1 % (± 1 point)
+ *   Tiny Darknet on imagenet-val1300 (1300 ILSVRC-2012 val images): top-1 69.2 %, top-5 90.1 % (± 1 point;
+ *     the shared notes' numbers; naflow's pipeline gives 68.9 % / 89.5 %, docs/photo-preprocessing-study.md).
+ *     Preprocessing: the bundled card's, a centre crop (shorter side to 224, then the central 224×224),
+ *     which on these images — squashed to 227×227 from their originals before they were shared — crops
+ *     nothing and equals a squash to 224×224 (the study measured both: the same 1300 predictions).
  *   CIFAR-10 ResNet-20 / ResNet-56 (ONNX) on cifar10-test (1000 JPEGs): 80.4 % / 82.5 % (± 0.3 point)
  */
 import '../src/node/register.js'; // the Node adapters: onnxruntime-node, the wasm-threads shim, sharp
@@ -56,37 +60,43 @@ test('accuracy on real images', { skip }, async (t) => {
   t.diagnostic(`backend wasm, ${info.threads} thread(s)${info.note ? ` (${info.note})` : ''}`);
   t.after(() => shutdownBackend());
 
-  await t.test('Tiny Darknet on imagenet-val1300: top-1 69.2 %, top-5 90.1 % (± 1 point)', async () => {
-    const dir = path.join(DATA, 'imagenet-val1300');
-    const entries = JSON.parse(fs.readFileSync(path.join(dir, 'labels-boxes.json'), 'utf8')) as Array<{ file: string; wnid: string }>;
-    assert.equal(entries.length, 1300);
-    const model = await loadModel(DEFAULT_MODEL);
-    try {
-      const ids = model.card.idList!;
-      assert.equal(ids.length, 1000, 'darknet1k_wnids.txt');
-      const t0 = performance.now();
-      const tops = await scoreAll(
-        model,
-        entries.map((e) => path.join(dir, e.file)),
-        5,
-      );
-      const secs = (performance.now() - t0) / 1000;
-      let top1 = 0;
-      let top5 = 0;
-      tops.forEach((idx, i) => {
-        const want = entries[i].wnid;
-        if (ids[idx[0]] === want) top1++;
-        if (idx.some((j) => ids[j] === want)) top5++;
-      });
-      const p1 = (100 * top1) / entries.length;
-      const p5 = (100 * top5) / entries.length;
-      t.diagnostic(`Tiny Darknet: top-1 ${p1.toFixed(2)} %, top-5 ${p5.toFixed(2)} % (${top1}/${top5} of ${entries.length}) in ${secs.toFixed(1)} s`);
-      assert.ok(Math.abs(p1 - 69.2) <= 1, `top-1 ${p1.toFixed(2)} % not within 69.2 ± 1`);
-      assert.ok(Math.abs(p5 - 90.1) <= 1, `top-5 ${p5.toFixed(2)} % not within 90.1 ± 1`);
-    } finally {
-      model.dispose();
-    }
-  });
+  await t.test(
+    'Tiny Darknet on imagenet-val1300 (bundled card: centre crop, = squash on these square images): top-1 69.2 %, top-5 90.1 % (± 1 point)',
+    async () => {
+      const dir = path.join(DATA, 'imagenet-val1300');
+      const entries = JSON.parse(fs.readFileSync(path.join(dir, 'labels-boxes.json'), 'utf8')) as Array<{ file: string; wnid: string }>;
+      assert.equal(entries.length, 1300);
+      const model = await loadModel(DEFAULT_MODEL);
+      try {
+        // the preprocessing this check runs: the bundled card's centre crop (a square image is resized whole)
+        assert.equal(imageSpecFor(model).resize, 'center-crop');
+        assert.equal(imageSpecFor(model).resizeShorter, undefined);
+        const ids = model.card.idList!;
+        assert.equal(ids.length, 1000, 'darknet1k_wnids.txt');
+        const t0 = performance.now();
+        const tops = await scoreAll(
+          model,
+          entries.map((e) => path.join(dir, e.file)),
+          5,
+        );
+        const secs = (performance.now() - t0) / 1000;
+        let top1 = 0;
+        let top5 = 0;
+        tops.forEach((idx, i) => {
+          const want = entries[i].wnid;
+          if (ids[idx[0]] === want) top1++;
+          if (idx.some((j) => ids[j] === want)) top5++;
+        });
+        const p1 = (100 * top1) / entries.length;
+        const p5 = (100 * top5) / entries.length;
+        t.diagnostic(`Tiny Darknet: top-1 ${p1.toFixed(2)} %, top-5 ${p5.toFixed(2)} % (${top1}/${top5} of ${entries.length}) in ${secs.toFixed(1)} s`);
+        assert.ok(Math.abs(p1 - 69.2) <= 1, `top-1 ${p1.toFixed(2)} % not within 69.2 ± 1`);
+        assert.ok(Math.abs(p5 - 90.1) <= 1, `top-5 ${p5.toFixed(2)} % not within 90.1 ± 1`);
+      } finally {
+        model.dispose();
+      }
+    },
+  );
 
   const cardDir = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-acc-'));
   t.after(() => fs.rmSync(cardDir, { recursive: true, force: true }));

@@ -43,7 +43,8 @@ test('a model from bytes and RGB pixels explain as loadModel(path) and explain(p
   // the reference: the Node entry (registers onnxruntime-node and sharp from here on)
   const node = await import('../src/index.js');
   const spec = core.imageSpecFor(fromBytes);
-  const rgb = await node.decodeImage('assets/photos/chelsea.png', { resize: { size: spec.size, resize: spec.resize, interpolation: spec.interpolation } });
+  const { size, resize, resizeShorter, interpolation } = spec;
+  const rgb = await node.decodeImage('assets/photos/chelsea.png', { resize: { size, resize, interpolation, ...(resizeShorter ? { resizeShorter } : {}) } });
   const fromPath = await node.loadModel(path.join(MODEL_DIR, 'model.json'), { sigmaCache: false });
   try {
     const a = await core.explain(fromBytes, { data: rgb.data, width: rgb.width, height: rgb.height });

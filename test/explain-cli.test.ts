@@ -14,6 +14,7 @@ import { PACKAGE_ROOT, DEFAULT_IMAGE, DEFAULT_MODEL } from '../src/defaults.js';
 import { decodeImage } from '../src/node/decode-image.js';
 import { normalisePixels } from '../src/image/preprocess.js';
 import { encodeNpy } from '../src/util/npy.js';
+import type { ModelCard } from '../src/model/card.js';
 import { modelSha256 } from '../src/node/hash.js';
 import { naflow, type Run } from './helpers/run-cli.js';
 
@@ -148,9 +149,12 @@ test('explain --out DIR on the bundled default: flow.json, a float32 H×W .npy p
   assert.match(gif.subarray(0, 6).toString('latin1'), /^GIF8[79]a$/, 'flow.gif is a GIF');
 });
 
-/** The bundled photo preprocessed as the bundled model's card says (224×224 squash, bilinear, x/255), NHWC. */
+/** The bundled photo preprocessed as the bundled model's card says (its inputSize, resize, resizeShorter, interpolation; x/255), NHWC. */
 async function chelseaTensor(): Promise<Float32Array> {
-  const rgb = await decodeImage(DEFAULT_IMAGE, { resize: { size: [224, 224], resize: 'squash', interpolation: 'bilinear' } });
+  const card = JSON.parse(fs.readFileSync(path.join(path.dirname(DEFAULT_MODEL), 'model.naflow.json'), 'utf8')) as ModelCard;
+  assert.equal(card.preprocess, 'unit');
+  const { inputSize, resize, resizeShorter, interpolation } = card;
+  const rgb = await decodeImage(DEFAULT_IMAGE, { resize: { size: inputSize!, resize, interpolation, ...(resizeShorter ? { resizeShorter } : {}) } });
   return normalisePixels(rgb, 3, 'unit');
 }
 

@@ -55,7 +55,7 @@ function cardText(file: string, fields: ModelCard, read: { inputSize: boolean })
     ['preprocess', fields.preprocess],
     [
       '// resize',
-      "squash: resize the whole photo to inputSize; center-crop: resize the shorter side, then crop the centre (torchvision's evaluation transform)",
+      "squash: resize the whole photo to inputSize; center-crop: resize the shorter side to inputSize (or to resizeShorter: 256 for torchvision's Resize(256) + CenterCrop(224)), then crop the centre",
     ],
     ['resize', fields.resize],
     ['// layout', 'how an --input-tensor .npy file is read (images are always fed correctly)'],

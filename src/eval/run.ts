@@ -9,7 +9,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '../engine/model.js';
-import { prepareImage } from '../image/preprocess.js';
+import { prepareImage, resizeOptionsOf, type ImageSpec } from '../image/preprocess.js';
+import { framingOf, type DecodedImage } from '../image/rgb.js';
 import { findScoreTensor, findTrunkEnd, trunkTensorOrder } from '../structure/index.js';
 import { resolveMethod, type ResolvedMethod } from '../methods/index.js';
 import type { LayerMap } from '../structure/method.js';
@@ -235,7 +236,7 @@ async function evalImages(
         const meta = await sharp(item.file).metadata();
         [bw, bh] = [meta.width!, meta.height!];
       }
-      boxes = item.boxes.map(([x0, y0, x1, y1]) => [(x0 * W) / bw, (y0 * H) / bh, (x1 * W) / bw, (y1 * H) / bh] as Box);
+      boxes = framedBoxes(item.boxes, [bw, bh], prepared.rgb, prepared.spec);
     }
     const results: ImageResult = {};
     try {
@@ -337,4 +338,18 @@ function aggregate(
       uniformEnergy: mean(lines.map((l) => l.area)),
     },
   };
+}
+
+/**
+ * Boxes given in a bw×bh frame of the image, in the model input's pixels: scaled as the image was, shifted
+ * by a centre crop's offset and clipped to the input (a box the crop cuts away entirely is dropped).
+ */
+export function framedBoxes(boxes: Box[], [bw, bh]: [number, number], image: DecodedImage, spec: ImageSpec): Box[] {
+  const [H, W] = spec.size;
+  const { resized, left, top } = framingOf(image.originalWidth, image.originalHeight, resizeOptionsOf(spec));
+  const [rw, rh] = resized;
+  const scaled = boxes.map(([x0, y0, x1, y1]) => [(x0 * rw) / bw - left, (y0 * rh) / bh - top, (x1 * rw) / bw - left, (y1 * rh) / bh - top] as Box);
+  if (spec.resize === 'squash') return scaled;
+  const clip = (v: number, max: number) => Math.min(max, Math.max(0, v));
+  return scaled.map(([x0, y0, x1, y1]) => [clip(x0, W), clip(y0, H), clip(x1, W), clip(y1, H)] as Box).filter(([x0, y0, x1, y1]) => x1 > x0 && y1 > y0);
 }

@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphError, type ValueInfo } from '../ir/graph.js';
 import type { LoadedCard, PreprocessCustom, PreprocessPreset } from '../model/card.js';
-import { decodeWithHost, ImageError, luminance, type DecodedImage, type Interpolation, type ResizeMode, type RgbImage } from './rgb.js';
+import { decodeWithHost, ImageError, luminance, type DecodedImage, type Interpolation, type ResizeMode, type ResizeOptions, type RgbImage } from './rgb.js';
 
 export { ImageError } from './rgb.js';
 
@@ -40,6 +40,8 @@ export interface ImageSpec {
   channels: 1 | 3;
   preprocess: PreprocessPreset | PreprocessCustom;
   resize: ResizeMode;
+  /** center-crop only: the shorter side's size before the crop (absent: the crop's size) */
+  resizeShorter?: number;
   interpolation: Interpolation;
 }
 
@@ -110,13 +112,24 @@ export function imageSpecFor(model: ImageModelLike, overrides: Partial<ImageSpec
   );
   const preprocess = overrides.preprocess ?? card.preprocess ?? DEFAULT_PREPROCESS;
   normalisationOf(preprocess, channels, card.cardPath ?? name); // validate now
-  return {
+  const resize = overrides.resize ?? card.resize ?? 'squash';
+  const spec: ImageSpec = {
     size: [size[0], size[1]],
     channels,
     preprocess,
-    resize: overrides.resize ?? card.resize ?? 'squash',
+    resize,
     interpolation: overrides.interpolation ?? card.interpolation ?? 'bilinear',
   };
+  // an override of the resize mode brings its own resizeShorter (or none); the card's goes with the card's mode
+  const resizeShorter = overrides.resize !== undefined ? overrides.resizeShorter : (overrides.resizeShorter ?? card.resizeShorter);
+  if (resize === 'center-crop' && resizeShorter !== undefined) {
+    if (!Number.isInteger(resizeShorter) || resizeShorter < Math.max(...spec.size))
+      throw new ImageError(
+        `${card.cardPath ?? name}: resizeShorter ${resizeShorter} must be an integer at least the larger side of the input size [${spec.size.join(', ')}] (the crop is cut from the resized image)`,
+      );
+    spec.resizeShorter = resizeShorter;
+  }
+  return spec;
 }
 
 /** The largest model input naflow runs: per side, and in all (8192² RGB float32 is 768 MB before any layer). */
@@ -208,9 +221,7 @@ function decodedAsIs(img: RgbImage, spec: ImageSpec, name = '<rgb>'): DecodedIma
 
 /** Decode, resize and normalise an image for a spec. */
 export async function prepareImageForSpec(input: ImageInput, spec: ImageSpec, name?: string): Promise<PreparedImage> {
-  const rgb = isRgbImage(input)
-    ? decodedAsIs(input, spec, name)
-    : await decodeWithHost(input, { name, resize: { size: spec.size, resize: spec.resize, interpolation: spec.interpolation } });
+  const rgb = isRgbImage(input) ? decodedAsIs(input, spec, name) : await decodeWithHost(input, { name, resize: resizeOptionsOf(spec) });
   const values = normalisePixels(rgb, spec.channels, spec.preprocess);
   const tensor = tf.tensor4d(values, [1, rgb.height, rgb.width, spec.channels], 'float32');
   return { tensor, rgb, spec };
@@ -228,5 +239,14 @@ export async function prepareImage(model: ImageModelLike, input: ImageInput, ove
 export async function displayImage(input: string | Uint8Array, spec: ImageSpec, size: number): Promise<DecodedImage> {
   const [h, w] = spec.size;
   const scale = size / Math.max(h, w);
-  return decodeWithHost(input, { resize: { size: [Math.round(h * scale), Math.round(w * scale)], resize: spec.resize, interpolation: spec.interpolation } });
+  const shown: ImageSpec = { ...spec, size: [Math.round(h * scale), Math.round(w * scale)] };
+  if (spec.resizeShorter !== undefined) shown.resizeShorter = Math.max(Math.round(spec.resizeShorter * scale), ...shown.size);
+  return decodeWithHost(input, { resize: resizeOptionsOf(shown) });
+}
+
+/** What the host's decoder needs of a spec to resize an image as the model sees it. */
+export function resizeOptionsOf(spec: ImageSpec): ResizeOptions {
+  const r: ResizeOptions = { size: spec.size, resize: spec.resize, interpolation: spec.interpolation };
+  if (spec.resizeShorter !== undefined) r.resizeShorter = spec.resizeShorter;
+  return r;
 }

@@ -23,7 +23,51 @@ export interface ResizeOptions {
   /** target [height, width] */
   size: [number, number];
   resize?: ResizeMode;
+  /**
+   * center-crop only: resize the shorter side to this many pixels (the longer to ⌊resizeShorter·long/short⌋,
+   * as torchvision's Resize(int)), then cut the centre `size` out (offsets as torchvision's CenterCrop).
+   * Must be ≥ both sides of `size`. Without it the shorter side is resized to the crop (sharp's `cover`).
+   */
+  resizeShorter?: number;
   interpolation?: Interpolation;
+}
+
+/** How a resize frames a width×height image: scaled to `resized` [width, height], then [left, top] is the crop's corner. */
+export interface Framing {
+  resized: [number, number];
+  left: number;
+  top: number;
+}
+
+/**
+ * The framing of a resize (the decoder's, src/node/decode-image.ts, follows it): squash scales to the
+ * target; a centre crop with `resizeShorter` is torchvision's Resize + CenterCrop, exactly; a centre crop
+ * without it is sharp's `cover`, to within a pixel.
+ */
+export function framingOf(width: number, height: number, r: ResizeOptions): Framing {
+  const [h, w] = r.size;
+  if ((r.resize ?? 'squash') === 'squash') return { resized: [w, h], left: 0, top: 0 };
+  if (r.resizeShorter !== undefined) {
+    const resized = shorterSideTo(width, height, r.resizeShorter);
+    return { resized, left: roundHalfEven((resized[0] - w) / 2), top: roundHalfEven((resized[1] - h) / 2) };
+  }
+  const scale = Math.max(w / width, h / height);
+  const resized: [number, number] = [Math.max(w, Math.round(width * scale)), Math.max(h, Math.round(height * scale))];
+  // libvips' centre gravity rounds a half-pixel offset up (451×300 → 337×224 is cut from column 57)
+  return { resized, left: Math.round((resized[0] - w) / 2), top: Math.round((resized[1] - h) / 2) };
+}
+
+/** [width, height] with the shorter side `s` and the longer ⌊s·long/short⌋ (torchvision's Resize(int)). */
+export function shorterSideTo(width: number, height: number, s: number): [number, number] {
+  if (width <= height) return [s, Math.floor((s * height) / width)];
+  return [Math.floor((s * width) / height), s];
+}
+
+/** Python's round(), which torchvision's CenterCrop uses for its offsets: (341 − 224)/2 = 58.5 → 58. */
+function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  if (x - f !== 0.5) return Math.round(x);
+  return f % 2 === 0 ? f : f + 1;
 }
 
 /** An 8-bit sRGB image, row-major, 3 interleaved channels. */

@@ -22,6 +22,8 @@ export interface ModelCard {
   preprocess?: PreprocessPreset | PreprocessCustom;
   /** how the image is brought to inputSize: plain resize (default, aspect not kept) or resize shorter side + centre crop */
   resize?: 'squash' | 'center-crop';
+  /** center-crop only: the shorter side is resized to this many pixels before the centre inputSize is cut out (torchvision's Resize(256) + CenterCrop(224)); default: the crop size */
+  resizeShorter?: number;
   /** interpolation for the resize */
   interpolation?: 'bilinear' | 'bicubic';
   /** file (relative to the card) with one class label per line */
@@ -67,6 +69,7 @@ export const CARD_FIELDS: readonly (keyof ModelCard)[] = [
   'channels',
   'preprocess',
   'resize',
+  'resizeShorter',
   'interpolation',
   'labels',
   'ids',
@@ -103,10 +106,21 @@ export function validateCard(raw: unknown, where: string): ModelCard {
     }
   }
   if (c.resize !== undefined && c.resize !== 'squash' && c.resize !== 'center-crop') throw bad('resize', "'squash' or 'center-crop'");
+  if (c.resizeShorter !== undefined) checkResizeShorter(c, bad);
   if (c.interpolation !== undefined && c.interpolation !== 'bilinear' && c.interpolation !== 'bicubic') throw bad('interpolation', "'bilinear' or 'bicubic'");
   if (c.layout !== undefined && c.layout !== 'NCHW' && c.layout !== 'NHWC') throw bad('layout', "'NCHW' or 'NHWC'");
   if (c.metric !== undefined && c.metric !== 'cosine' && c.metric !== 'dot' && c.metric !== 'euclidean') throw bad('metric', "'cosine', 'dot' or 'euclidean'");
   for (const f of ['labels', 'ids', 'name', 'source', 'licence', 'embedding']) if (c[f] !== undefined && typeof c[f] !== 'string') throw bad(f, 'a string');
   if (c.outputIsProbability !== undefined && typeof c.outputIsProbability !== 'boolean') throw bad('outputIsProbability', 'true or false');
   return Object.fromEntries(Object.entries(c).filter(([k]) => !k.startsWith('//'))) as ModelCard;
+}
+
+/** `resizeShorter`: an integer with `"resize": "center-crop"`, no smaller than the crop it is cut from. */
+function checkResizeShorter(c: Record<string, unknown>, bad: (field: string, want: string) => CardError): void {
+  const s = c.resizeShorter;
+  if (!Number.isInteger(s) || (s as number) <= 0) throw bad('resizeShorter', 'a positive integer (pixels of the shorter side before the centre crop)');
+  if (c.resize !== 'center-crop') throw bad('resizeShorter', `given only with "resize": "center-crop" (resize is ${JSON.stringify(c.resize ?? 'squash')})`);
+  const size = c.inputSize as [number, number] | undefined;
+  if (size && (s as number) < Math.max(...size))
+    throw bad('resizeShorter', `at least the larger side of inputSize [${size.join(', ')}] (the crop is cut from the resized image)`);
 }

@@ -16,14 +16,19 @@
  *   and torchvision's antialias=True), unlike tf.image.resizeBilinear. JPEG shrink-on-load is off, so
  *   the result does not depend on the JPEG decoder's DCT scaling.
  * - `squash` resizes to exactly [H, W] (aspect ratio not kept); `center-crop` resizes so the image
- *   covers [H, W] (the shorter side, relative to the target, becomes the target) and crops the centre.
+ *   covers [H, W] (the shorter side, relative to the target, becomes the target) and crops the centre;
+ *   with `resizeShorter` the shorter side is resized to that many pixels first and the centre [H, W]
+ *   cut out of the result, as torchvision's Resize(resizeShorter) + CenterCrop([H, W]) (its size and
+ *   offset rounding; the resampling is libvips', so values differ from PIL's by a few levels).
  */
 import fs from 'node:fs';
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
-import { ImageError, setImageDecoder, type DecodedImage, type ResizeOptions } from '../image/rgb.js';
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
+import { framingOf, ImageError, setImageDecoder, type DecodedImage, type ResizeOptions } from '../image/rgb.js';
 
 export {
   ImageError,
+  framingOf,
+  shorterSideTo,
   IMAGE_EXTENSIONS,
   looksLikeImageFile,
   luminance,
@@ -90,18 +95,7 @@ export async function decodeImage(input: string | Uint8Array, options: { resize?
     .flatten({ background: WHITE })
     .toColourspace('srgb');
   const r = options.resize;
-  if (r) {
-    const [h, w] = r.size;
-    if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0)) throw new ImageError(`${source}: bad target size [${h}, ${w}]`);
-    pipeline = pipeline.resize({
-      width: w,
-      height: h,
-      fit: (r.resize ?? 'squash') === 'center-crop' ? 'cover' : 'fill',
-      position: 'centre',
-      kernel: (r.interpolation ?? 'bilinear') === 'bicubic' ? 'cubic' : 'linear',
-      fastShrinkOnLoad: false,
-    });
-  }
+  if (r) pipeline = resizeStep(pipeline, r, source, originalWidth, originalHeight);
   let raw: { data: Buffer; info: OutputInfo };
   try {
     raw = await pipeline.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
@@ -129,6 +123,22 @@ export async function decodeImage(input: string | Uint8Array, options: { resize?
     hadAlpha: meta.hasAlpha ?? false,
     wasGray,
   };
+}
+
+/** The resize step of the pipeline (see the header for the modes). */
+function resizeStep(pipeline: Sharp, r: ResizeOptions, source: string, width: number, height: number): Sharp {
+  const [h, w] = r.size;
+  if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0)) throw new ImageError(`${source}: bad target size [${h}, ${w}]`);
+  const kernel = (r.interpolation ?? 'bilinear') === 'bicubic' ? 'cubic' : 'linear';
+  const mode = r.resize ?? 'squash';
+  if (mode === 'center-crop' && r.resizeShorter !== undefined) {
+    if (!(Number.isInteger(r.resizeShorter) && r.resizeShorter >= Math.max(h, w)))
+      throw new ImageError(`${source}: resizeShorter ${r.resizeShorter} is smaller than the crop [${h}, ${w}]`);
+    const { resized, left, top } = framingOf(width, height, r);
+    // extract after resize: sharp cuts the crop out of the resized image
+    return pipeline.resize({ width: resized[0], height: resized[1], fit: 'fill', kernel, fastShrinkOnLoad: false }).extract({ left, top, width: w, height: h });
+  }
+  return pipeline.resize({ width: w, height: h, fit: mode === 'center-crop' ? 'cover' : 'fill', position: 'centre', kernel, fastShrinkOnLoad: false });
 }
 
 // Importing this adapter installs sharp as the core's decoder (image/preprocess.ts's prepareImage).
