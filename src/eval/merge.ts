@@ -90,7 +90,7 @@ function checkCoverage(shards: ShardFolder[]): void {
     const todo = [...Array(images).keys()].filter((k) => k % count === s.index && !f.records.has(k));
     if (todo.length)
       throw new MergeError(
-        `eval merge: ${f.dir} (shard ${shardName(s)}) is not finished: ${someImages(todo)} have no record; run that shard's command again to complete it`,
+        `eval merge: ${f.dir} (shard ${shardName(s)}) is not finished: ${someImages(todo)} ${todo.length > 1 ? 'have' : 'has'} no record; run that shard's command again to complete it`,
       );
   }
 }
