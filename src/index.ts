@@ -34,6 +34,9 @@ export * from './similarity/index.js';
 export { modelSha256 } from './node/hash.js';
 export { runEval, valueKeys, type EvalOptions, type EvalResults, type EvalRow, type EvalLayer } from './eval/run.js';
 export { writeReport, toCsv, toMarkdown, metricKeys, metricLabel } from './eval/report.js';
+export { aggregateRecords, readRecords, type EvalRecord, type EvalIdentity } from './eval/results.js';
+export { parseShard, inShard, type Shard, type ShardIdentity } from './eval/shard.js';
+export { mergeShards, MergeError } from './eval/merge.js';
 export { readDataset, EvalDataError, type EvalItem } from './eval/dataset.js';
 export {
   viewerData,

@@ -6,6 +6,8 @@ import { readDataset } from '../eval/dataset.js';
 import { evalOutProblem, writingTo } from '../eval/out-folder.js';
 import { checkWritable } from '../node/out-dir.js';
 import { runEval } from '../eval/run.js';
+import { inShard, parseShard, shardName } from '../eval/shard.js';
+import { registerEvalMerge } from './eval-merge.js';
 import { writeReport } from '../eval/report.js';
 import fs from 'node:fs';
 import { explain } from '../naflow/explain.js';
@@ -31,6 +33,7 @@ interface EvalOpts extends GlobalOptions {
   sanityStages: string;
   out: string;
   html?: boolean;
+  shard?: string;
 }
 
 /** --metrics: registered metric keys, in the order given (validated before any work). */
@@ -54,7 +57,7 @@ function parseMetrics(v: string): string[] {
 }
 
 export function registerEval(program: Command, run: (fn: () => Promise<number>) => Promise<void>): void {
-  program
+  const evalCmd = program
     .command('eval')
     .summary('score NAFlow and the baselines over a dataset with faithfulness metrics')
     .description(
@@ -91,6 +94,10 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
     .option('--sanity-stages <n>', 'sanity: randomise the top 1/n, 2/n, … n/n of the weight layers (seed 1), one ρ per stage', '4')
     .option('--out <dir>', 'output folder (also the checkpoint)', 'naflow-eval')
     .option(
+      '--shard <i/n>',
+      "only shard i of n (0 ≤ i < n): image k of the listing (after --every, --limit) is shard k mod n's; one --out per shard, then 'naflow eval merge' (docs/scaling.md)",
+    )
+    .option(
       '--html',
       'also write report.html: the metric-vs-depth plots and tables, and the viewer on the first image (NAFlow beside the evaluated CAM methods at every layer)',
     )
@@ -102,6 +109,7 @@ export function registerEval(program: Command, run: (fn: () => Promise<number>) 
     .action(async (model: string, _o: EvalOpts, cmd: Command) => {
       await run(() => evalCommand(model, cmd.optsWithGlobals() as EvalOpts));
     });
+  registerEvalMerge(evalCmd, run);
 }
 
 export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<number> {
@@ -113,6 +121,7 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
   if (opts.substrate !== 'blur' && opts.substrate !== 'zero') throw new UsageError(`--substrate must be 'blur' or 'zero', got '${opts.substrate}'`);
   const limit = opts.limit === undefined ? undefined : positiveNumber(opts.limit, '--limit', true);
   const every = opts.every === undefined ? 1 : positiveNumber(opts.every, '--every', true);
+  const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const layers = opts.layers === 'all' || opts.layers === 'last' ? opts.layers : opts.layers.split(',').map((s) => s.trim());
   // before any work: eval writes into --out, so it must be new, empty or an earlier eval's folder, and writable
   const outProblem = evalOutProblem(opts.out);
@@ -136,7 +145,8 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
     let items = readDataset(opts.data, model.card);
     if (every > 1) items = items.filter((_, i) => i % every === 0);
     if (limit) items = items.slice(0, limit);
-    bar?.start(items.length, 0, { file: '' });
+    const mine = items.filter((_, k) => inShard(k, shard));
+    bar?.start(mine.length, 0, { file: '' });
     // without a terminal (nohup, CI, a log file) a line per image instead of the bar
     const started = Date.now();
     let resumedAt: number | undefined;
@@ -159,16 +169,18 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
       out: opts.out,
       modelFile,
       data: opts.data,
+      shard,
       onImage: (done, total, file) => (bar ? bar.update(done, { file: path.basename(file) }) : logLine(done, total, file)),
     });
     bar?.stop();
     const files = writeReport(results, opts.out, `naflow eval: ${path.basename(modelFile)}`);
-    if (opts.html && items.length) {
-      const html = await evalHtml(model, modelFile, items[0], results);
+    if (opts.html && mine.length) {
+      const html = await evalHtml(model, modelFile, mine[0], results);
       writingTo(opts.out, () => fs.writeFileSync(path.join(opts.out, 'report.html'), html));
       files.push('report.html');
     }
-    process.stdout.write(`${results.images} images, ${methods.length} methods, ${results.layers.length} layers → ${opts.out}/ (${files.join(', ')})\n`);
+    const of = shard ? ` (shard ${shardName(shard)} of ${items.length})` : '';
+    process.stdout.write(`${results.images} images${of}, ${methods.length} methods, ${results.layers.length} layers → ${opts.out}/ (${files.join(', ')})\n`);
   } finally {
     bar?.stop();
     model.dispose();
@@ -180,7 +192,7 @@ export async function evalCommand(modelFile: string, opts: EvalOpts): Promise<nu
  * eval's report.html: the plots and tables, and the viewer on the dataset's first image (NAFlow in paper
  * mode and the evaluated CAM methods at every layer, for the ground-truth class).
  */
-async function evalHtml(model: Model, modelFile: string, item: EvalItem, results: EvalResults): Promise<string> {
+export async function evalHtml(model: Model, modelFile: string, item: EvalItem, results: EvalResults): Promise<string> {
   const baselines = results.methods.map((id) => resolveMethod(id)).filter((m) => m.method.comparable);
   const mode = results.methods.includes('naflow') || !results.methods.includes('naflow-ref') ? 'paper' : 'reference';
   const result = await explain(model, item.file, { mode, classIndex: item.classIndex });

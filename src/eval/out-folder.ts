@@ -31,6 +31,31 @@ export function evalOutProblem(out: string): string | null {
   return `${out}: exists and is not a naflow eval folder (it holds ${list}); eval writes only into a new or empty folder or an earlier eval's (to resume it): choose another output folder (--out)`;
 }
 
+/** What `eval merge` writes: a folder holding only these (no checkpoint) is an earlier merge's. */
+const MERGED_ENTRY = /^(?:results\.(?:json|csv|md)|report\.html|plot-[A-Za-z0-9_-]+\.svg)$/;
+
+/** Why `eval merge` may not write into `out`, or null (missing, empty, or holding only an earlier merge's results). */
+export function mergeOutProblem(out: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(out);
+  } catch {
+    return null;
+  }
+  if (!st.isDirectory()) return `${out}: exists and is not a folder; choose another output folder (--out)`;
+  const foreign = fs
+    .readdirSync(out)
+    .sort()
+    .filter((e) => !MERGED_ENTRY.test(e));
+  if (!foreign.length) return null;
+  const list =
+    foreign
+      .slice(0, 3)
+      .map((e) => `'${e}'`)
+      .join(', ') + (foreign.length > 3 ? ', …' : '');
+  return `${out}: holds files that are not merged eval results (${list}); eval merge writes only into a new or empty folder or an earlier merge's: choose another output folder (--out)`;
+}
+
 /** Run a write into the eval folder `out`; a read-only or full disk becomes an input error naming it. */
 export function writingTo<T>(out: string, write: () => T): T {
   try {

@@ -17,11 +17,13 @@ import type { LayerMap } from '../structure/method.js';
 import { makeScorer } from '../metrics/faithfulness.js';
 import { boxAreaShare, centreHit, type Box } from '../metrics/pointing.js';
 import { randomizedModel, sanityStages, type SanityStage } from '../metrics/sanity.js';
-import { getMetric, metricValues } from '../metrics/index.js';
+import { getMetric } from '../metrics/index.js';
 import { modelSha256 } from '../node/hash.js';
 import type { EvalItem } from './dataset.js';
 import { InputError } from '../util/errors.js';
 import { evalOutProblem, writingTo } from './out-folder.js';
+import { aggregateRecords, evalLayers, readRecords, type EvalLayer, type EvalRecord, type EvalResults, type ImageResult } from './results.js';
+import { inShard, listingSha256, shardName, type Shard, type ShardIdentity } from './shard.js';
 
 export interface EvalOptions {
   /**
@@ -46,59 +48,12 @@ export interface EvalOptions {
   onImage?: (done: number, total: number, file: string) => void;
   /** test hook: called before an image; throwing simulates a crash */
   beforeImage?: (index: number) => void;
-}
-
-/** A value key of the results: a metric, 'increase' (with 'drop') or a sanity stage ('sanity-50'). */
-export type ValueKey = string;
-
-/** Per image: method → layer name → value key → value (null where it does not apply). */
-type ImageResult = Record<string, Record<string, Partial<Record<ValueKey, number | null>>>>;
-
-interface ProgressLine {
-  i: number;
-  file: string;
-  results: ImageResult;
-  centre: boolean | null;
-  area: number | null;
-}
-
-export interface EvalLayer {
-  index: number;
-  name: string;
-  /** index / (layers − 1): 0 shallowest, 1 deepest */
-  depth: number;
-}
-
-export interface EvalRow {
-  method: string;
-  layer: string;
-  layerIndex: number;
-  depth: number;
-  n: number;
-  /** value key → mean (%, for drop/increase/pointing/energy; AUC for deletion/insertion; Spearman ρ for sanity stages) */
-  values: Partial<Record<ValueKey, number | null>>;
+  /** only this shard's images (image k of `items` is shard k mod count's); recorded in eval-config.json */
+  shard?: Shard;
 }
 
 export type { SanityStage } from '../metrics/sanity.js';
-
-export interface EvalResults {
-  naflow: string;
-  model: { file: string; sha256: string };
-  data: string;
-  images: number;
-  methods: string[];
-  metrics: string[];
-  settings: {
-    steps: number;
-    substrate: 'blur' | 'zero';
-    score: 'probability of the ground-truth class';
-    explained: 'ground-truth class';
-    sanity?: SanityStage[];
-  };
-  layers: EvalLayer[];
-  rows: EvalRow[];
-  baselines: { centrePointing: number | null; uniformEnergy: number | null };
-}
+export { valueKeys, type ValueKey, type EvalLayer, type EvalRow, type EvalResults, type EvalRecord } from './results.js';
 
 function chooseLayers(model: Model, spec: EvalOptions['layers']): { all: string[]; chosen: string[] } {
   const graph = model.graph;
@@ -137,38 +92,54 @@ function methodSettings(methods: readonly ResolvedMethod[]): Record<string, unkn
   return Object.assign({}, ...kinds.map((m) => m.settings?.() ?? {})) as Record<string, unknown>;
 }
 
-/** The run's identity: a checkpoint is only resumed by a run with the same settings. */
-function configOf(model: Model, options: EvalOptions, layers: string[], methods: readonly ResolvedMethod[]) {
+/**
+ * The run's identity: a checkpoint is only resumed by a run with the same settings. A sharded run adds
+ * `shard` (which slice, and what `eval merge` needs to check and aggregate the slices without the model).
+ */
+function configOf(model: Model, options: EvalOptions, items: readonly EvalItem[], layers: EvalLayer[], methods: readonly ResolvedMethod[]) {
+  const shard: ShardIdentity | undefined = options.shard && {
+    ...options.shard,
+    images: items.length,
+    listing: listingSha256(items, options.data),
+    layers,
+  };
   return {
     model: { file: path.resolve(options.modelFile), sha256: modelSha256(options.modelFile) },
     data: path.resolve(options.data),
     methods: options.methods,
     metrics: options.metrics,
-    layers,
+    layers: layers.map((l) => l.name),
     steps: options.steps ?? 32,
     substrate: options.substrate ?? 'blur',
     ...(options.metrics.some((k) => getMetric(k).needs.randomisedModels) ? { sanity: sanityStages(model, options.sanityStages ?? 4) } : {}),
     // what else the methods' maps depend on (NAFlow's solver defaults), once per method kind
     ...methodSettings(methods),
+    ...(shard ? { shard } : {}),
   };
 }
 
-export { sanityStages } from '../metrics/sanity.js';
-
-function readProgress(file: string): Map<number, ProgressLine> {
-  const done = new Map<number, ProgressLine>();
-  if (!fs.existsSync(file)) return done;
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const p = JSON.parse(line) as ProgressLine;
-      done.set(p.i, p);
-    } catch {
-      // a line cut short by a crash: that image is simply done again
-    }
+/** An existing checkpoint is resumed only by the same run (and the same shard of it). */
+function checkCheckpoint(out: string, old: string, config: ReturnType<typeof configOf>): void {
+  if (old.trim() === JSON.stringify(config, null, 2).trim()) return;
+  let oldShard: ShardIdentity | undefined;
+  try {
+    oldShard = (JSON.parse(old) as { shard?: ShardIdentity }).shard;
+  } catch {
+    // unreadable: the general message below
   }
-  return done;
+  const mine = config.shard;
+  if (oldShard && (!mine || oldShard.index !== mine.index || oldShard.count !== mine.count))
+    throw new InputError(
+      `${out} holds shard ${shardName(oldShard)} of an evaluation, and this run is ${mine ? `shard ${shardName(mine)}` : 'not sharded'}: resume it with --shard ${shardName(oldShard)}, or give each shard its own --out`,
+    );
+  if (!oldShard && mine)
+    throw new InputError(`${out} holds an evaluation that is not sharded, and this run is shard ${shardName(mine)}: give each shard its own --out`);
+  throw new InputError(
+    `${out} holds an evaluation with other settings (model, data, methods, metrics, layers, steps or NAFlow's solver settings); choose another --out or delete it`,
+  );
 }
+
+export { sanityStages } from '../metrics/sanity.js';
 
 /** A method's maps at the chosen layers (a pixel-space method's one map at the input). */
 function mapsOf(model: Model, x: tf.Tensor, method: ResolvedMethod, classIndex: number, layers: string[]): LayerMap[] {
@@ -182,20 +153,16 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
   for (const key of options.metrics) getMetric(key, 'metrics');
   checkSteps(model, options.steps ?? 32);
   const { all, chosen } = chooseLayers(model, options.layers);
+  const layers = evalLayers(all, chosen);
   const outProblem = evalOutProblem(options.out);
   if (outProblem) throw new InputError(outProblem);
   writingTo(options.out, () => fs.mkdirSync(options.out, { recursive: true }));
-  const config = configOf(model, options, chosen, methods);
+  const config = configOf(model, options, items, layers, methods);
   const configFile = path.join(options.out, 'eval-config.json');
   const progressFile = path.join(options.out, 'progress.jsonl');
-  if (fs.existsSync(configFile)) {
-    const old = fs.readFileSync(configFile, 'utf8');
-    if (old.trim() !== JSON.stringify(config, null, 2).trim())
-      throw new InputError(
-        `${options.out} holds an evaluation with other settings (model, data, methods, metrics, layers, steps or NAFlow's solver settings); choose another --out or delete it`,
-      );
-  } else writingTo(options.out, () => fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`));
-  const done = readProgress(progressFile);
+  if (fs.existsSync(configFile)) checkCheckpoint(options.out, fs.readFileSync(configFile, 'utf8'), config);
+  else writingTo(options.out, () => fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`));
+  const done = readRecords(progressFile);
   const steps = options.steps ?? 32;
   const substrate = options.substrate ?? 'blur';
   // the randomised models are made once per run (fixed seed) and explained like the trained one
@@ -205,20 +172,29 @@ export async function runEval(model: Model, items: EvalItem[], options: EvalOpti
   } finally {
     for (const r of randomised) r.model.dispose();
   }
-  return aggregate(config, options, methods, items.length, all, chosen, done);
+  // only this run's items (a checkpoint may hold more, from a run with a larger --limit)
+  const mine = [...done.values()].filter((l) => l.i < items.length && inShard(l.i, options.shard));
+  return aggregateRecords(config, layers, mine, shardImages(items.length, options.shard));
+}
+
+/** How many of a listing's n images are the shard's (all n without one). */
+function shardImages(n: number, shard: Shard | undefined): number {
+  return shard ? Math.max(0, Math.ceil((n - shard.index) / shard.count)) : n;
 }
 
 async function evalImages(
   model: Model,
   items: EvalItem[],
   options: EvalOptions,
-  done: Map<number, ProgressLine>,
+  done: Map<number, EvalRecord>,
   progressFile: string,
   run: { methods: ResolvedMethod[]; steps: number; substrate: 'blur' | 'zero'; chosen: string[]; randomised: Array<{ stage: SanityStage; model: Model }> },
 ): Promise<void> {
   const { methods, steps, substrate, chosen, randomised } = run;
   const metrics = options.metrics.map((k) => getMetric(k));
+  const total = shardImages(items.length, options.shard);
   for (const [i, item] of items.entries()) {
+    if (!inShard(i, options.shard)) continue;
     const saved = done.get(i);
     // the checkpoint is by position: a changed dataset (another --every, files added) must not mix in
     if (saved && path.resolve(saved.file) !== path.resolve(item.file))
@@ -267,77 +243,18 @@ async function evalImages(
     } finally {
       prepared.tensor.dispose();
     }
-    const line: ProgressLine = {
+    const line: EvalRecord = {
       i,
       file: item.file,
+      ...(options.shard ? { classIndex: item.classIndex } : {}),
       results,
       centre: boxes ? centreHit(boxes, W, H) : null,
       area: boxes ? 100 * boxAreaShare(boxes, W, H) : null,
     };
     writingTo(options.out, () => fs.appendFileSync(progressFile, `${JSON.stringify(line)}\n`));
     done.set(i, line);
-    options.onImage?.(done.size, items.length, item.file);
+    options.onImage?.(done.size, total, item.file);
   }
-}
-
-/** The value keys of the metrics, in order: 'drop' gives drop and increase, 'sanity' one key per stage. */
-export function valueKeys(metrics: readonly string[], sanity: readonly SanityStage[] | undefined): ValueKey[] {
-  return metricValues(metrics, sanity).map((v) => v.key);
-}
-
-function aggregate(
-  config: ReturnType<typeof configOf>,
-  options: EvalOptions,
-  methods: readonly ResolvedMethod[],
-  n: number,
-  all: string[],
-  chosen: string[],
-  done: Map<number, ProgressLine>,
-): EvalResults {
-  // only this run's items (a checkpoint may hold more, from a run with a larger --limit)
-  const lines = [...done.values()].filter((l) => l.i < n).sort((a, b) => a.i - b.i);
-  const layers: EvalLayer[] = chosen.map((name) => ({ index: all.indexOf(name), name, depth: all.length > 1 ? all.indexOf(name) / (all.length - 1) : 1 }));
-  const rows: EvalRow[] = [];
-  const keys = valueKeys(options.metrics, config.sanity);
-  for (const { id: method, method: kind } of methods) {
-    const names = kind.space === 'pixel' ? ['input'] : chosen;
-    for (const name of names) {
-      const values: EvalRow['values'] = {};
-      let count = 0;
-      for (const k of keys) {
-        const vs = lines.map((l) => l.results[method]?.[name]?.[k]).filter((v): v is number => typeof v === 'number');
-        values[k] = vs.length ? vs.reduce((a, b) => a + b, 0) / vs.length : null;
-        count = Math.max(count, vs.length);
-      }
-      const li = name === 'input' ? -1 : all.indexOf(name);
-      rows.push({ method, layer: name, layerIndex: li, depth: name === 'input' ? 0 : all.length > 1 ? li / (all.length - 1) : 1, n: count, values });
-    }
-  }
-  const mean = (vs: Array<number | boolean | null>) => {
-    const xs = vs.filter((v) => v !== null).map(Number);
-    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
-  };
-  return {
-    naflow: '0.1.0',
-    model: config.model,
-    data: config.data,
-    images: n,
-    methods: options.methods,
-    metrics: options.metrics,
-    settings: {
-      steps: config.steps,
-      substrate: config.substrate,
-      score: 'probability of the ground-truth class',
-      explained: 'ground-truth class',
-      ...(config.sanity ? { sanity: config.sanity } : {}),
-    },
-    layers,
-    rows,
-    baselines: {
-      centrePointing: mean(lines.map((l) => (l.centre === null ? null : l.centre ? 100 : 0))),
-      uniformEnergy: mean(lines.map((l) => l.area)),
-    },
-  };
 }
 
 /**
