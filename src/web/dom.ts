@@ -40,8 +40,6 @@ export interface BrowserGlobals {
   OffscreenCanvas?: new (w: number, h: number) => CanvasLike;
   document?: { createElement(tag: 'canvas'): CanvasLike };
   fetch(url: string): Promise<{ ok: boolean; status: number; arrayBuffer(): Promise<ArrayBuffer> }>;
-  crossOriginIsolated?: boolean;
-  navigator?: { hardwareConcurrency?: number };
 }
 
 export const browser = globalThis as unknown as BrowserGlobals;

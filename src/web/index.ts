@@ -11,7 +11,8 @@ import './decode-image.js';
 export * from '../core.js';
 export { loadModel, type WebModelSource, type WebLoadOptions } from './load.js';
 export { decodeImage, sniffFormat } from './decode-image.js';
-export { setWasmFolder, webThreads } from './backend.js';
+export { setWasmFolder } from './backend.js';
+export { backendInfo, type BackendInfo } from '../engine/backend.js';
 export type { WebFile } from './dom.js';
 /** The tfjs instance the engine runs on: make input tensors with it (`tf.tensor4d(data, [1, h, w, c])`). */
 export { tf };

@@ -10,7 +10,6 @@ import { modelFilesFromBytes, utf8, type ModelFiles } from '../import/files.js';
 import { CardError, validateCard, type LoadedCard, type ModelCard } from '../model/card.js';
 import { backendInfo, initBackend, type BackendName } from '../engine/backend.js';
 import type { WebFile } from './dom.js';
-import { webThreads } from './backend.js';
 
 /** What `loadModel` takes: files (a FileList from an input or a drop, an array, one File) or name → bytes. */
 export type WebModelSource = WebFile | ArrayLike<WebFile> | Iterable<WebFile> | Record<string, Uint8Array | ArrayBuffer>;
@@ -158,6 +157,6 @@ export async function loadModel(source: WebModelSource, options: WebLoadOptions 
   const files = await bytesByName(source);
   const mainName = mainFile(files, options.main);
   const card = cardOf(files, mainName, options);
-  if (!backendInfo()) await initBackend({ backend: options.backend, defaultThreads: webThreads() });
+  if (!backendInfo()) await initBackend({ backend: options.backend, threads: 1 });
   return importModel(siblingsOf(files, mainName), { card, skipShapes: options.skipShapes });
 }
