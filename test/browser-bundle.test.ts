@@ -82,6 +82,14 @@ test('the core entry bundles for the browser without any Node built-in or Node-o
   assert.deepEqual(found, [], `Node-only imports in the core bundle:\n${found.join('\n')}`);
 });
 
+test('the browser entry (naflow/web) bundles without any Node built-in, Node-only package or Node global', async () => {
+  const entry = path.join(ROOT, 'src', 'web', 'index.ts');
+  const found = await nodeImportsOf(entry);
+  assert.deepEqual(found, [], `Node-only imports in the web bundle:\n${found.join('\n')}`);
+  const globals = await nodeGlobalsOf(entry);
+  assert.deepEqual(globals, [], `Node globals in the web bundle:\n${globals.join('\n')}`);
+});
+
 test('the check names a Node import and the file that makes it (the Node entry has them)', async () => {
   const found = await nodeImportsOf(path.join(ROOT, 'src', 'node', 'load.ts'));
   assert.ok(

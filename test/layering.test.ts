@@ -29,6 +29,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['metrics', 'inspect', 'predict'],
   ['methods'], // the attribution-method registry
   ['core'], // the Node-free entry
+  ['web'], // the browser adapter and entry (naflow/web): imported by nothing in src/ (see LEAVES)
   ['node', 'defaults'], // Node adapters: files, sharp, onnxruntime-node, the wasm-threads shim
   ['similarity'],
   ['eval'],
@@ -37,6 +38,9 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
   ['index'], // the Node entry
 ];
+
+/** Entries that no other folder may import, whatever its layer (the browser entry must not reach Node code, nor Node code it). */
+export const LEAVES: readonly string[] = ['web'];
 
 export interface Violation {
   file: string;
@@ -78,6 +82,7 @@ export function layeringViolations(files: ReadonlyMap<string, string>): Violatio
       const toRank = rankOf.get(to);
       const example = `${rel} -> ${target}`;
       if (toRank === undefined) out.push({ file: rel, import: spec, problem: `imports '${to}', which has no layer` });
+      else if (LEAVES.includes(to)) out.push({ file: rel, import: spec, problem: `imports '${to}', which nothing in src/ may import` });
       else if (toRank > rank) out.push({ file: rel, import: spec, problem: `imports upward: '${from}' (layer ${rank}) from '${to}' (layer ${toRank})` });
       else if (toRank === rank) {
         if (!edges.has(from)) edges.set(from, new Map());
@@ -141,6 +146,7 @@ test('the check names an upward import, a type-only or dynamic one too, and a cy
     ['baselines/pipeline.ts', "/* from '../cli/main.js' in a comment */ import { seedFor } from '../naflow/cascade.js';\n"],
     ['engine/model.ts', "import { GraphError } from '../ir/graph.js';\n"],
     ['newfolder/x.ts', ''],
+    ['cli/serve.ts', "import { loadModel } from '../web/load.js';\n"],
   ]);
   const found = describe(layeringViolations(files));
   assert.match(found, /ops\/conv\.ts: import '\.\.\/naflow\/cascade\.js' imports upward: 'ops' \(layer 5\) from 'naflow'/);
@@ -148,5 +154,6 @@ test('the check names an upward import, a type-only or dynamic one too, and a cy
   assert.match(found, /ir\/graph\.ts: import '\.\.\/ops\/conv\.js' imports upward/);
   assert.match(found, /folder cycle (naflow -> baselines -> naflow|baselines -> naflow -> baselines)/);
   assert.match(found, /'newfolder' has no layer/);
+  assert.match(found, /cli\/serve\.ts: import '\.\.\/web\/load\.js' imports 'web', which nothing in src\/ may import/);
   assert.doesNotMatch(found, /cli\/main|engine\/model\.ts:/);
 });
