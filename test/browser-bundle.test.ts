@@ -90,6 +90,14 @@ test('the browser entry (naflow/web) bundles without any Node built-in, Node-onl
   assert.deepEqual(globals, [], `Node globals in the web bundle:\n${globals.join('\n')}`);
 });
 
+test('the web worker and the app page client bundle without any Node built-in, Node-only package or Node global', async () => {
+  for (const entry of ['worker.ts', 'app-lib.ts']) {
+    const file = path.join(ROOT, 'src', 'web', entry);
+    assert.deepEqual(await nodeImportsOf(file), [], `Node-only imports in the bundle of src/web/${entry}`);
+    assert.deepEqual(await nodeGlobalsOf(file), [], `Node globals in the bundle of src/web/${entry}`);
+  }
+});
+
 test('the check names a Node import and the file that makes it (the Node entry has them)', async () => {
   const found = await nodeImportsOf(path.join(ROOT, 'src', 'node', 'load.ts'));
   assert.ok(

@@ -28,6 +28,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['naflow', 'baselines'], // the NAFlow cascade; CAM and pixel-space methods
   ['metrics', 'inspect', 'predict'],
   ['methods'], // the attribution-method registry
+  ['viewdata'], // the viewer's data, browser-safe (maps encoded, layer metadata, colour tables)
   ['core'], // the Node-free entry
   ['web'], // the browser adapter and entry (naflow/web): imported by nothing in src/ (see LEAVES)
   ['node', 'defaults'], // Node adapters: files, sharp, onnxruntime-node, the wasm-threads shim

@@ -12,37 +12,14 @@
  */
 import path from 'node:path';
 import type { ExplainResult } from '../naflow/explain.js';
-import type { LayerMeta } from '../node/write-flow.js';
-import type { SolverStats } from '../ops/registry.js';
-import { COLORMAPS, carriesPicture, colormapLut, type ColormapName } from '../render/index.js';
+import type { ColormapName } from '../render/index.js';
 import { encodePng } from '../node/compose.js';
 import type { EvalResults } from '../eval/run.js';
 import { metricKeys, metricLabel, plotSvg } from '../eval/report.js';
 import { methodLabel } from '../methods/index.js';
+import { colormapTables, viewerMaps, type CompareFlow, type ViewerFlow, type ViewerLayer } from '../viewdata/index.js';
 
-export interface ViewerMap {
-  h: number;
-  w: number;
-  /** 'f32': little-endian float32; 'u8': min + q/255·(max − min) */
-  enc: 'f32' | 'u8';
-  min: number;
-  max: number;
-  /** base64 */
-  data: string;
-}
-
-export interface ViewerLayer extends LayerMeta {
-  /** the layer's least-squares solves summarised: count, total iterations, largest relative residual */
-  solver: { solves: number; iterations: number; residual: number; method: string } | null;
-}
-
-export interface ViewerFlow {
-  /** 'naflow' for the main flow, else the baseline's name (e.g. 'layercam') */
-  method: string;
-  label: string;
-  /** aligned with ViewerData.layers (null where the method has no map for that layer) */
-  layers: (ViewerMap | null)[];
-}
+export { encodeMap, decodeMap, type ViewerMap, type ViewerLayer, type ViewerFlow, type CompareFlow } from '../viewdata/index.js';
 
 export interface ViewerEval {
   summary: string;
@@ -64,13 +41,6 @@ export interface ViewerData {
   colormaps: Record<string, string>;
   defaults: { colormap: ColormapName; normalize: 'layer' | 'global'; opacity: number };
   eval?: ViewerEval;
-}
-
-/** One compared method's maps: anything with tensor-named layers (e.g. camFlow's result). */
-export interface CompareFlow {
-  method: string;
-  label?: string;
-  layers: { name: string; shape: [number, number, number]; map: Float32Array }[];
 }
 
 export interface ViewerDataOptions {
@@ -96,63 +66,6 @@ export interface ViewerDataOptions {
 export function modelDisplayName(file: string): string {
   const base = path.basename(file);
   return base === 'model.json' ? path.basename(path.dirname(path.resolve(file))) : base;
-}
-
-const b64 = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-
-function range(map: Float32Array): { min: number; max: number } {
-  let min = Infinity;
-  let max = -Infinity;
-  for (const v of map) {
-    if (!Number.isFinite(v)) continue;
-    if (v < min) min = v;
-    if (v > max) max = v;
-  }
-  return min === Infinity ? { min: 0, max: 0 } : { min, max };
-}
-
-/** Encode one raw H×W map. */
-export function encodeMap(map: Float32Array, h: number, w: number, enc: 'f32' | 'u8' = 'f32'): ViewerMap {
-  if (map.length !== h * w) throw new RangeError(`encodeMap: ${map.length} values for a ${h}×${w} map`);
-  const { min, max } = range(map);
-  if (enc === 'f32') {
-    const bytes = new Uint8Array(map.length * 4);
-    const dv = new DataView(bytes.buffer);
-    for (let i = 0; i < map.length; i++) dv.setFloat32(4 * i, map[i], true);
-    return { h, w, enc, min, max, data: b64(bytes) };
-  }
-  const q = new Uint8Array(map.length);
-  const span = max - min;
-  for (let i = 0; i < map.length; i++) {
-    const v = map[i];
-    q[i] = !Number.isFinite(v) || span <= 0 ? 0 : Math.round(((v - min) / span) * 255);
-  }
-  return { h, w, enc, min, max, data: b64(q) };
-}
-
-/** Decode a ViewerMap back to float32 (the inverse of encodeMap; 'u8' gives the quantised values). */
-export function decodeMap(m: ViewerMap): Float32Array {
-  const bytes = Buffer.from(m.data, 'base64');
-  if (m.enc === 'u8') return Float32Array.from(bytes, (q) => m.min + (q / 255) * (m.max - m.min));
-  const out = new Float32Array(bytes.length / 4);
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(4 * i);
-  return out;
-}
-
-function solverSummary(s: SolverStats[] | undefined | null): ViewerLayer['solver'] {
-  if (!s?.length) return null;
-  return {
-    solves: s.length,
-    iterations: s.reduce((a, x) => a + x.iterations, 0),
-    residual: Math.max(...s.map((x) => x.relResidual)),
-    method: [...new Set(s.map((x) => x.method))].join(', '),
-  };
-}
-
-function colormapTables(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const c of COLORMAPS) out[c] = b64(colormapLut(c));
-  return out;
 }
 
 const fmt = (v: number | null | undefined, digits = 4) => (v === null || v === undefined ? '' : Number(v.toFixed(digits)).toString());
@@ -183,42 +96,7 @@ export function evalSection(r: EvalResults): ViewerEval {
 
 /** Everything the viewer needs from one explanation (and its compared baselines). */
 export async function viewerData(result: ExplainResult | null, options: ViewerDataOptions = {}): Promise<ViewerData> {
-  const all = result?.layers ?? [];
-  const pictured = all.filter((l) => carriesPicture(l.shape));
-  const layers = options.include1x1 || !pictured.length ? all : pictured;
-  const compare = options.compare ?? [];
-  const floats = layers.reduce((a, l) => a + l.map.length, 0) + compare.reduce((a, f) => a + f.layers.reduce((b, l) => b + l.map.length, 0), 0);
-  const enc: 'f32' | 'u8' = floats * 4 > (options.maxMapBytes ?? 6 * 1024 * 1024) ? 'u8' : 'f32';
-  const meta: ViewerLayer[] = layers.map((l) => ({
-    index: all.indexOf(l),
-    name: l.name,
-    node: l.node,
-    op: l.op,
-    ...(l.sourceOp ? { sourceOp: l.sourceOp } : {}),
-    shape: l.shape,
-    kept: l.kept,
-    solver: solverSummary(l.solver),
-  }));
-  const flows: ViewerFlow[] = [];
-  if (result) {
-    flows.push({
-      method: 'naflow',
-      label: `NAFlow (${result.mode} mode)`,
-      layers: layers.map((l) => encodeMap(l.map, l.shape[0], l.shape[1], enc)),
-    });
-    for (const f of compare) {
-      // aligned by tensor name (the baselines map the same trunk tensors as the cascade)
-      const byName = new Map(f.layers.map((l) => [l.name, l]));
-      flows.push({
-        method: f.method,
-        label: f.label ?? methodLabel(f.method),
-        layers: layers.map((l) => {
-          const c = byName.get(l.name);
-          return c ? encodeMap(c.map, c.shape[0], c.shape[1], enc) : null;
-        }),
-      });
-    }
-  }
+  const { layers: meta, flows } = viewerMaps(result, { ...options, labelOf: methodLabel });
   let image: ViewerData['image'] = null;
   if (result?.image) {
     const png = await encodePng(result.image.data, result.image.width, result.image.height);

@@ -16,3 +16,14 @@ export { backendInfo, type BackendInfo } from '../engine/backend.js';
 export type { WebFile } from './dom.js';
 /** The tfjs instance the engine runs on: make input tensors with it (`tf.tensor4d(data, [1, h, w, c])`). */
 export { tf };
+export {
+  NaflowWorker,
+  CancelledError,
+  explainInWorker,
+  type WorkerTask,
+  type WorkerExplainOptions,
+  type WorkerExplainResult,
+  type WorkerLayer,
+  type WorkerModelInfo,
+} from './client.js';
+export { viewerDataOf } from './viewer-data.js';
