@@ -3,7 +3,9 @@
  * loopback static server, gets the bundled Tiny Darknet (model.json + shards + card + labels) and the
  * bundled photo through the file inputs, and explains in a Web Worker: the viewer shows the 50 layers
  * and the decision ('Egyptian cat', as the CLI says), the page keeps drawing frames while the worker
- * runs, Cancel stops a paper-mode run and returns the page to ready, and no request leaves the origin.
+ * runs, Cancel stops a paper-mode run and returns the page to ready, a file that is not a model is
+ * reported in the page, the library client (explainInWorker) works from bytes, and no request leaves
+ * the origin.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -195,4 +197,30 @@ test('explainInWorker (the library client) takes bytes, transfers the maps back 
   assert.equal(page.workers().length, before);
   const away = browser.requests.filter((u) => !u.startsWith(`${server.origin}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));
   assert.deepEqual(away, [], `requests leaving ${server.origin}`);
+});
+
+test('a file that is not a model gets a message naming what to give, and Explain then fails with it, not silently', {
+  skip: browserSkip,
+  timeout: 120_000,
+}, async () => {
+  const { browser } = await app();
+  const { page } = browser;
+  await page.setInputFiles('#app-model-files', [DEFAULT_IMAGE]);
+  await page.setInputFiles('#app-image-file', DEFAULT_IMAGE);
+  await page.waitForSelector('#app-status.error', { timeout: 60_000 });
+  assert.match(
+    (await page.textContent('#app-status')) ?? '',
+    /no model among the files \(chelsea\.png\): give an \.onnx file, or a TensorFlow\.js model\.json/,
+  );
+  await page.click('#app-explain');
+  await page.waitForFunction(
+    () => /the explanation failed/.test((document.getElementById('app-status') as unknown as { textContent: string }).textContent),
+    undefined,
+    {
+      timeout: 60_000,
+    },
+  );
+  assert.match((await page.textContent('#app-status')) ?? '', /no model among the files/);
+  assert.equal(await page.getAttribute('body', 'data-state'), 'ready');
+  assert.deepEqual(browser.errors, [], 'the failures are shown in the page, not thrown');
 });
