@@ -16,6 +16,7 @@ import { HttpError, badPath, readBody, sendError, sendJson } from './http-util.j
 import { jobState, type Job, type JobQueue } from './job-queue.js';
 import type { ServeModel } from './server.js';
 import { checkHost, checkToken, redactPaths, tokenCookie, type TokenCheck } from './access.js';
+import { webAppFile } from './web-app.js';
 
 const MODES: readonly NaflowMode[] = ['paper', 'reference'];
 
@@ -31,6 +32,8 @@ export interface RouteContext {
   auth?: TokenCheck;
   queue: JobQueue;
   log: (line: string) => void;
+  /** the in-browser app's folder (dist/web), served under /web/ */
+  webDir: string;
 }
 
 /** What the first bytes say the upload is (PNG, JPEG, WebP) or null. */
@@ -72,6 +75,23 @@ export async function handleRequest(ctx: RouteContext, req: http.IncomingMessage
       'Cache-Control': 'no-store',
     });
     return void res.end(method === 'HEAD' ? undefined : html);
+  }
+  if (rawPath === '/web') {
+    only('GET', 'HEAD');
+    res.writeHead(301, { Location: '/web/', 'Content-Length': 0 });
+    return void res.end();
+  }
+  if (rawPath.startsWith('/web/')) {
+    only('GET', 'HEAD');
+    const { body, type } = webAppFile(ctx.webDir, rawPath.slice('/web/'.length));
+    res.writeHead(200, {
+      'Content-Type': type,
+      'Content-Length': body.length,
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      'Cache-Control': 'no-store',
+    });
+    return void res.end(method === 'HEAD' ? undefined : body);
   }
   if (rawPath === '/api/models') {
     only('GET');

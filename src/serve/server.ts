@@ -21,6 +21,7 @@
  * is not on the allow-list are refused (403: DNS rebinding), and with a token set, requests without it
  * (401); see ./access.ts.
  */
+import { DEFAULT_WEB_DIR } from './web-app.js';
 import http from 'node:http';
 import type { BackendName } from '../engine/backend.js';
 import { JobQueue } from './job-queue.js';
@@ -64,6 +65,8 @@ export interface ServeOptions {
   token?: string;
   /** log lines (default: none) */
   log?: (line: string) => void;
+  /** the in-browser app served under /web/ (default: dist/web, written by npm run build:web) */
+  webDir?: string;
 }
 
 export interface RunningServer {
@@ -98,6 +101,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     auth: options.token === undefined ? undefined : { token: options.token, cookie: 'naflow-token' },
     queue,
     log,
+    webDir: options.webDir ?? DEFAULT_WEB_DIR,
   };
   const server = http.createServer((req, res) => {
     handleRequest(ctx, req, res).catch((e: unknown) => answerFailure(ctx, req, res, e));
