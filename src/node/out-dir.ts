@@ -12,6 +12,32 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InputError, outputWriteError } from '../util/errors.js';
 
+/**
+ * Why naflow may not write into the output folder `dir`, or null when it may: it does not exist, is
+ * empty, or holds only entries that are naflow's own (`own`) — with `marker`, including that entry, the
+ * proof of an earlier run. A file in its place, or a folder holding anything else, is never written
+ * into; `refusal` words the message from the entries shown (up to three, quoted).
+ */
+export function foreignOutputProblem(dir: string, own: (entry: string) => boolean, refusal: (holds: string) => string, marker?: string): string | null {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    return null;
+  }
+  if (!st.isDirectory()) return `${dir}: exists and is not a folder; choose another output folder (--out)`;
+  const entries = fs.readdirSync(dir).sort();
+  const foreign = entries.filter((e) => !own(e));
+  if (!entries.length || (!foreign.length && (marker === undefined || entries.includes(marker)))) return null;
+  const shown = foreign.length ? foreign : entries;
+  return refusal(
+    shown
+      .slice(0, 3)
+      .map((e) => `'${e}'`)
+      .join(', ') + (shown.length > 3 ? ', …' : ''),
+  );
+}
+
 /** Leftovers named the way naflow named them before the pid was part of the name count as stale after this long. */
 const UNNAMED_STALE_MS = 60 * 60 * 1000;
 

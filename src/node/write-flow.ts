@@ -19,7 +19,7 @@ import type { ExplainResult } from '../naflow/explain.js';
 import type { LayerFlow } from '../naflow/cascade.js';
 import type { SolverStats } from '../ops/registry.js';
 import { InputError, outputWriteError } from '../util/errors.js';
-import { partialPrefix, removeOnSignal, sweepStale, swapIn } from './out-dir.js';
+import { foreignOutputProblem, partialPrefix, removeOnSignal, sweepStale, swapIn } from './out-dir.js';
 
 export interface WriteFlowOptions {
   normalize?: 'layer' | 'global';
@@ -140,24 +140,13 @@ export function outDirProblem(outDir: string): string | null {
   // replacing the folder the shell stands in (or one above it) would pull the floor from under it
   if (cwd === abs || cwd.startsWith(abs.endsWith(path.sep) ? abs : abs + path.sep))
     return `${outDir}: is the current folder${cwd === abs ? '' : ' or holds it'}; naflow replaces its output folder as a whole: choose a new folder (--out out/name)`;
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(outDir);
-  } catch {
-    return null;
-  }
-  if (!st.isDirectory()) return `${outDir}: exists and is not a folder; choose another output folder (--out)`;
-  const entries = fs.readdirSync(outDir).sort();
-  if (!entries.length) return null;
-  const foreign = entries.filter((e) => !OUTPUT_ENTRIES.has(e));
-  if (entries.includes('flow.json') && !foreign.length) return null;
-  const shown = foreign.length ? foreign : entries;
-  const list =
-    shown
-      .slice(0, 3)
-      .map((e) => `'${e}'`)
-      .join(', ') + (shown.length > 3 ? ', …' : '');
-  return `${outDir}: exists and is not a naflow output folder (it holds ${list}); naflow replaces only its own earlier output: choose another output folder (--out)`;
+  return foreignOutputProblem(
+    outDir,
+    (e) => OUTPUT_ENTRIES.has(e),
+    (holds) =>
+      `${outDir}: exists and is not a naflow output folder (it holds ${holds}); naflow replaces only its own earlier output: choose another output folder (--out)`,
+    'flow.json',
+  );
 }
 
 export async function writeFlow(
