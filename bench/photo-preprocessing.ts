@@ -25,6 +25,7 @@ import type { Model } from '../src/engine/model.js';
 import { imageSpecFor, prepareImageForSpec, type ImageSpec } from '../src/image/preprocess.js';
 import { loadModel } from '../src/node/load.js';
 import { topK } from '../src/predict.js';
+import { mulberry32 } from './seeded-random.js';
 
 interface Entry {
   file: string;
@@ -117,22 +118,10 @@ export function wilson(k: number, n: number, z = 1.959964): [number, number] {
   return [centre - half, centre + half];
 }
 
-/** mulberry32: a small seeded PRNG, so the bootstrap intervals are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Paired bootstrap 95 % interval of mean(a) − mean(b) over the same items (0/1 each). */
 export function pairedBootstrap(a: number[], b: number[], resamples = 10000, seed = 15): [number, number] {
   const n = a.length;
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const diffs = new Float64Array(resamples);
   for (let r = 0; r < resamples; r++) {
     let s = 0;

@@ -28,6 +28,7 @@ import { makeEmbedder, retrievalSpecificity, type Embedder } from '../src/metric
 import { spearman } from '../src/metrics/rank.js';
 import type { NaflowMode } from '../src/naflow/cascade.js';
 import { PACKAGE_ROOT } from '../src/defaults.js';
+import { mulberry32 } from './seeded-random.js';
 
 export const MODES: NaflowMode[] = ['reference', 'paper'];
 /** layers per model: trunk tensor indices round(k·(L−1)/(n−1)), k = 0 … n−1 (the trunk end included) */
@@ -113,18 +114,6 @@ async function protonetQueries(model: Model, data: string, half: 'dev' | 'test',
   return queries;
 }
 
-/** Seeded uniform numbers (mulberry32) for the random-order control. */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const hash = (s: string) => [...s].reduce((h, c) => (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0, 7);
 const finiteOrNull = (v: number) => (Number.isFinite(v) ? v : null);
 
@@ -144,7 +133,7 @@ async function runQuery(model: Model, metric: Metric, q: Query): Promise<QueryRe
     const embedder: Embedder = makeEmbedder(model, prepared.rgb, imageSpecFor(model), { embeddingNode });
     const spec = (m: { map: Float32Array; height: number; width: number }) =>
       retrievalSpecificity(embedder, m, best.c.embedding, others, { metric, steps: STEPS });
-    const next = uniform(hash(q.id));
+    const next = mulberry32(hash(q.id));
     const random = spec({ map: Float32Array.from({ length: embedder.height * embedder.width }, next), height: embedder.height, width: embedder.width });
     let layerIdx: number[] = [];
     let layerNames: string[] = [];

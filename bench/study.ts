@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { plotSvg } from '../src/eval/report.js';
 import type { EvalResults } from '../src/eval/run.js';
+import { mulberry32 } from './seeded-random.js';
 
 export const METRICS = ['deletion', 'insertion', 'drop'] as const;
 type Metric = (typeof METRICS)[number];
@@ -65,18 +66,6 @@ export function readRuns(dir: string, partial = false): Map<string, Run> {
   return runs;
 }
 
-/** A seeded uniform generator (mulberry32), so the intervals are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface Interval {
   mean: number;
   lo: number;
@@ -87,7 +76,7 @@ export interface Interval {
 export function pairedBootstrap(diffs: number[], seed = 1): Interval {
   const n = diffs.length;
   const mean = diffs.reduce((a, b) => a + b, 0) / n;
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const means = new Float64Array(BOOTSTRAP);
   for (let b = 0; b < BOOTSTRAP; b++) {
     let s = 0;
