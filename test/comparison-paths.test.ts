@@ -11,6 +11,7 @@ import path from 'node:path';
 import { PACKAGE_ROOT } from '../src/defaults.js';
 import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
 import { naflow } from './helpers/run-cli.js';
+import { maxRelativeError } from './helpers/compare.js';
 
 const dir = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'smooth-act');
 const MODEL = path.join(dir, 'model.onnx');
@@ -20,12 +21,6 @@ const TOP_CLASS = 2; // the fixture's arg-max (manifest.json)
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'naflow-compare-paths-'));
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function maxRelErr(got: number[], want: number[]): number {
-  assert.equal(got.length, want.length, `${got.length} values, expected ${want.length}`);
-  const scale = Math.max(...want.map(Math.abs));
-  return Math.max(...want.map((w, i) => Math.abs(got[i] - w))) / scale;
-}
-
 test("predict --input-tensor x.npy --json --logits: PyTorch's logits; an image and a tensor together are refused", async () => {
   const r = await naflow(['predict', MODEL, '--input-tensor', INPUT, '--json', '--logits', '--top', '2']);
   assert.equal(r.code, 0, r.stderr);
@@ -33,7 +28,7 @@ test("predict --input-tensor x.npy --json --logits: PyTorch's logits; an image a
   const line = JSON.parse(r.stdout) as { image: string; top: Array<{ index: number }>; logits: number[] };
   assert.equal(line.image, INPUT);
   assert.equal(line.top[0].index, TOP_CLASS);
-  assert.ok(maxRelErr(line.logits, torchLogits) < 1e-5, `logits ${line.logits} vs PyTorch ${torchLogits}`);
+  assert.ok(maxRelativeError(line.logits, torchLogits) < 1e-5, `logits ${line.logits} vs PyTorch ${torchLogits}`);
 
   const both = await naflow(['predict', MODEL, path.join(PACKAGE_ROOT, 'assets', 'photos', 'chelsea.png'), '--input-tensor', INPUT]);
   assert.equal(both.code, 1, both.stderr);
@@ -50,7 +45,7 @@ for (const mode of ['reference', 'paper'] as const) {
       decision: { classIndex: number; score: number; logits: number[] };
     };
     assert.equal(flow.decision.classIndex, TOP_CLASS);
-    assert.ok(maxRelErr(flow.decision.logits, torchLogits) < 1e-5, `logits ${flow.decision.logits} vs PyTorch ${torchLogits}`);
+    assert.ok(maxRelativeError(flow.decision.logits, torchLogits) < 1e-5, `logits ${flow.decision.logits} vs PyTorch ${torchLogits}`);
     assert.equal(flow.decision.logits[TOP_CLASS], flow.decision.score);
   });
 }
@@ -69,6 +64,6 @@ test("the bundled model in reference mode (one onnxruntime graph): flow.json's l
   if (flow.engine !== 'native-graph') assert.equal(process.env.NAFLOW_REQUIRE_NATIVE, undefined, 'CI requires the native kernels');
   assert.equal(flow.decision.logits.length, 1000);
   assert.equal(flow.decision.classIndex, predicted.top[0].index);
-  assert.ok(maxRelErr(flow.decision.logits, predicted.logits) < 1e-4, 'logits of the two engines');
+  assert.ok(maxRelativeError(flow.decision.logits, predicted.logits) < 1e-4, 'logits of the two engines');
   assert.equal(flow.decision.logits[flow.decision.classIndex], flow.decision.score);
 });

@@ -19,20 +19,11 @@ import { inspectGraph } from '../src/inspect.js';
 import { backward, forward } from '../src/engine/execute.js';
 import { runCascade, type AttentionFlow } from '../src/naflow/cascade.js';
 import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
+import { maxRelativeError } from './helpers/compare.js';
 
 const dir = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'convnext');
 const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
 const npy = (f: string) => npyToFloat32(readNpy(path.join(dir, f)));
-
-function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
 
 const flows = new Map<string, Record<'reference' | 'paper', AttentionFlow>>();
 
@@ -54,12 +45,12 @@ for (const opset of ['13', '17'])
       const inputName = model.graph.inputs[0].name;
       const record = forward(model, x, { record: true, outputs: [out] });
       const logits = record.get(out).dataSync();
-      const logitErr = maxRelErr(logits, npy('logits.npy'));
+      const logitErr = maxRelativeError(logits, npy('logits.npy'));
       assert.ok(logitErr <= 1e-5, `logits: rel. error ${logitErr}`);
       const seed = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d([manifest.topClass], 'int32'), logits.length), 'float32'));
       const grads = backward(model, record, out, [inputName], seed);
       const g = tf.tidy(() => tf.transpose(grads.get(inputName)!, [0, 3, 1, 2]).dataSync());
-      const gradErr = maxRelErr(g, npy('grad.npy'));
+      const gradErr = maxRelativeError(g, npy('grad.npy'));
       assert.ok(gradErr <= 1e-4, `input gradient: rel. error ${gradErr}`);
       seed.dispose();
       for (const t of grads.values()) t.dispose();
@@ -75,7 +66,7 @@ for (const opset of ['13', '17'])
         const layer = reference.layers.find((l) => l.node === m.node);
         assert.ok(layer, `a map at ${m.node}`);
         assert.deepEqual(layer.shape.slice(0, 2), m.shape);
-        const err = maxRelErr(layer.map, npy(m.file));
+        const err = maxRelativeError(layer.map, npy(m.file));
         assert.ok(err <= 1e-5, `reference map at ${m.node} (${m.torchModule}): rel. error ${err}`);
       }
       for (const l of paper.layers) {
@@ -98,7 +89,7 @@ test('ConvNeXt: the decomposed (opset 13) and fused (opset 17) exports give the 
       b[mode].layers.map((l) => l.node),
     );
     a[mode].layers.forEach((l, k) => {
-      const err = maxRelErr(l.map, b[mode].layers[k].map);
+      const err = maxRelativeError(l.map, b[mode].layers[k].map);
       assert.ok(err <= 1e-4, `${mode} ${l.node}: rel. difference ${err}`);
     });
   }
@@ -125,12 +116,12 @@ test("the import patterns' other forms: tanh GELU, LayerNorm without γ/β, a ch
     const out = model.graph.outputs[0];
     const record = forward(model, x, { record: true, outputs: [out] });
     const logits = record.get(out).dataSync();
-    assert.ok(maxRelErr(logits, npy(p.logits)) <= 1e-5, `logits: rel. error ${maxRelErr(logits, npy(p.logits))}`);
+    assert.ok(maxRelativeError(logits, npy(p.logits)) <= 1e-5, `logits: rel. error ${maxRelativeError(logits, npy(p.logits))}`);
     const seed = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d([p.topClass], 'int32'), logits.length), 'float32'));
     const inputName = model.graph.inputs[0].name;
     const grads = backward(model, record, out, [inputName], seed);
     const g = tf.tidy(() => tf.transpose(grads.get(inputName)!, [0, 3, 1, 2]).dataSync());
-    assert.ok(maxRelErr(g, npy(p.grad)) <= 1e-4, `input gradient: rel. error ${maxRelErr(g, npy(p.grad))}`);
+    assert.ok(maxRelativeError(g, npy(p.grad)) <= 1e-4, `input gradient: rel. error ${maxRelativeError(g, npy(p.grad))}`);
     seed.dispose();
     for (const t of grads.values()) t.dispose();
     record.dispose();

@@ -16,19 +16,10 @@ import { inspectGraph } from '../src/inspect.js';
 import { backward, forward } from '../src/engine/execute.js';
 import { runCascade } from '../src/naflow/cascade.js';
 import { readNpy, npyToFloat32 } from '../src/node/npy-file.js';
+import { maxRelativeError } from './helpers/compare.js';
 
 const dir = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'smooth-act');
 const npy = (f: string) => npyToFloat32(readNpy(path.join(dir, f)));
-
-function maxRelErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
 
 test('ELU, Softplus and SELU from a PyTorch export: supported, PyTorch logits and input gradient, maps in both modes', async () => {
   await initBackend({ backend: 'cpu' });
@@ -50,12 +41,12 @@ test('ELU, Softplus and SELU from a PyTorch export: supported, PyTorch logits an
     const inputName = model.graph.inputs[0].name;
     const record = forward(model, x, { record: true, outputs: [out] });
     const logits = record.get(out).dataSync();
-    assert.ok(maxRelErr(logits, npy('logits.npy')) < 1e-5, `logits: rel. error ${maxRelErr(logits, npy('logits.npy'))}`);
+    assert.ok(maxRelativeError(logits, npy('logits.npy')) < 1e-5, `logits: rel. error ${maxRelativeError(logits, npy('logits.npy'))}`);
     const top = 2; // the fixture's topClass
     const seed = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d([top], 'int32'), 5), 'float32'));
     const grads = backward(model, record, out, [inputName], seed);
     const g = tf.tidy(() => tf.transpose(grads.get(inputName)!, [0, 3, 1, 2]).dataSync());
-    const err = maxRelErr(g, npy('grad.npy'));
+    const err = maxRelativeError(g, npy('grad.npy'));
     assert.ok(err < 1e-4, `input gradient: rel. error ${err}`);
     seed.dispose();
     for (const t of grads.values()) t.dispose();
